@@ -1,0 +1,81 @@
+/* rtpproxy configuration: the INI file of API.md section 2, parsed and validated. */
+#ifndef RTPPROXY_CONFIG_H
+#define RTPPROXY_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#define CONFIG_MAX_PORTS 8
+#define CONFIG_MAX_ADDRS 8        /* addresses per port */
+#define CONFIG_MAX_NEIGHBORS 32   /* static neighbours per port */
+#define CONFIG_MAX_ALLOWED 32     /* allowed_destinations CIDRs */
+#define CONFIG_STR 256
+
+struct config_prefix {
+	struct in_addr addr;          /* network byte order */
+	uint8_t len;                  /* prefix length 0..32 */
+};
+
+struct config_neighbor {
+	struct in_addr addr;
+	uint8_t mac[6];
+};
+
+struct config_port {
+	char name[16];                /* the section name: "port0" */
+	char device[CONFIG_STR];      /* vdev spec ("net_af_packet0,iface=x") or PCI address */
+	bool is_pci;                  /* device looked like a PCI address */
+	struct config_prefix addrs[CONFIG_MAX_ADDRS];
+	unsigned n_addrs;             /* >= 1 */
+	bool has_gateway;
+	struct in_addr gateway;
+	char exception[16];           /* kernel TAP interface name; default "rtp<N>" */
+	struct config_neighbor neighbors[CONFIG_MAX_NEIGHBORS];
+	unsigned n_neighbors;
+};
+
+struct config {
+	char path[CONFIG_STR];        /* the file it came from, for messages */
+	char eal_args[1024];          /* [eal] args, verbatim ("" when absent) */
+
+	unsigned workers;             /* [dataplane] workers, 1..RTE_MAX_LCORE-1, default 1 */
+	unsigned mbufs;               /* [dataplane] mbufs, default 16383 */
+	unsigned idle_sleep_us;       /* [dataplane] idle_sleep_us, default 0 (pure polling) */
+
+	struct config_port ports[CONFIG_MAX_PORTS];
+	unsigned n_ports;             /* port0..portN-1, contiguous, >= 1 */
+
+	char grpc_listen[CONFIG_STR]; /* [grpc] listen, default "[::]:50051" */
+
+	unsigned max_sessions;        /* default 65536 */
+	uint16_t port_min, port_max;  /* default 20000..59999, port_min <= port_max */
+	unsigned idle_timeout_secs;   /* default 300 */
+	unsigned closed_retention_secs; /* default 60 */
+	struct config_prefix allowed[CONFIG_MAX_ALLOWED];
+	unsigned n_allowed;           /* 0 = any destination */
+};
+
+/* Fill *cfg with every default (no ports). */
+void config_defaults(struct config *cfg);
+
+/*
+ * Load and validate FILE into *cfg (defaults first). On error returns -1 and writes
+ * a one-line message naming the file, the section, the key and what was expected,
+ * e.g. "rtpproxy.conf: [sessions] port_min: expected an integer 1..65535, got \"x\"".
+ * Needs no EAL (rte_cfgfile is plain C).
+ */
+int config_load(const char *file, struct config *cfg, char *err, size_t errlen);
+
+/* Parsers shared with the control plane; 0 on success, -1 on bad input. */
+int config_parse_ipv4(const char *s, struct in_addr *out);
+int config_parse_prefix(const char *s, struct config_prefix *out);
+int config_parse_mac(const char *s, uint8_t mac[6]);
+
+/* Whether A lies inside prefix P (host bits of P->addr are ignored). */
+bool config_prefix_contains(const struct config_prefix *p, struct in_addr a);
+
+/* Whether [sessions] allowed_destinations lets sessions send to A (an empty list allows all). */
+bool config_dest_allowed(const struct config *cfg, struct in_addr a);
+
+#endif

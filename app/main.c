@@ -1,0 +1,424 @@
+/*
+ * rtpproxy: config -> EAL -> ports -> workers on their lcores; the main lcore becomes the
+ * control lcore (gRPC server, session manager, neighbour slow path) until SIGINT/SIGTERM.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "config.h"
+#include "dp.h"
+#include "grpc_srv.h"
+#include "kif.h"
+#include "port.h"
+#include "rpc.h"
+#include "rtpproxy.pb-c.h"
+#include "sess.h"
+#include "slowpath.h"
+
+#define MAX_EAL_ARGS 64
+#define NEIGH_CAPACITY 4096
+#define CONTROL_POLL_MS 10
+#define SESS_TICK_MS 100
+
+static volatile sig_atomic_t quit;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: rtpproxy -c FILE [--log-level LEVEL]\n"
+		"       rtpproxy [EAL args] -- -c FILE [--log-level LEVEL]\n"
+		"  -c, --config FILE     configuration (INI); EAL args come from its [eal] args\n"
+		"                        unless given before --\n"
+		"  --log-level LEVEL     error, warning, notice, info or debug (default: info,\n"
+		"                        or the RTPPROXY_LOG environment variable)\n"
+		"  -h, --help            this text\n"
+		"  -V, --version         the version\n");
+}
+
+static int log_level_of(const char *s)
+{
+	static const struct { const char *name; int level; } levels[] = {
+		{ "error", RTE_LOG_ERR }, { "warning", RTE_LOG_WARNING },
+		{ "notice", RTE_LOG_NOTICE }, { "info", RTE_LOG_INFO }, { "debug", RTE_LOG_DEBUG },
+	};
+	for (size_t i = 0; i < RTE_DIM(levels); i++)
+		if (strcasecmp(s, levels[i].name) == 0)
+			return levels[i].level;
+	return -1;
+}
+
+struct options {
+	const char *config;
+	int log_level;
+};
+
+/* Our own options (after "--", or all of argv when there is no "--"). */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'L':
+			o->log_level = log_level_of(optarg);
+			if (o->log_level < 0) {
+				fprintf(stderr, "rtpproxy: --log-level: expected error, warning, "
+						"notice, info or debug, got \"%s\"\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("rtpproxy %s\n", RTPPROXY_VERSION);
+			return 1;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "rtpproxy: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
+	}
+	if (o->config == NULL) {
+		fprintf(stderr, "rtpproxy: -c FILE is required\n");
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
+/* Split [eal] args on white space into argv[1..]; argv[0] is the program name. */
+static int split_eal_args(char *args, char *prog, char **argv)
+{
+	int n = 0;
+	argv[n++] = prog;
+	for (char *tok = strtok(args, " \t"); tok != NULL; tok = strtok(NULL, " \t")) {
+		if (n == MAX_EAL_ARGS - 1)
+			return -1;
+		argv[n++] = tok;
+	}
+	argv[n] = NULL;
+	return n;
+}
+
+static int fail(const char *what, const char *err)
+{
+	RTE_LOG(ERR, USER1, "%s: %s\n", what, err);
+	return -1;
+}
+
+static void port_from_config(struct dp_port *p, const struct config_port *c)
+{
+	snprintf(p->name, sizeof(p->name), "%s", c->name);
+	snprintf(p->tap_name, sizeof(p->tap_name), "%s", c->exception);
+	p->eth_id = p->tap_id = UINT16_MAX;
+	p->n_addr = c->n_addrs;
+	for (unsigned i = 0; i < c->n_addrs; i++) {
+		p->addr[i] = c->addrs[i].addr.s_addr;
+		p->mask[i] = c->addrs[i].len ? htonl(~0u << (32 - c->addrs[i].len)) : 0;
+	}
+	p->gateway = c->has_gateway ? c->gateway.s_addr : 0;
+}
+
+static int setup_ports(struct dp *dp, const struct config *cfg)
+{
+	char err[256];
+	for (unsigned i = 0; i < cfg->n_ports; i++) {
+		const struct config_port *c = &cfg->ports[i];
+		struct dp_port *p = &dp->port[i];
+		port_from_config(p, c);
+		dp->n_ports = i + 1;
+		if (port_probe(c->device, &p->eth_id, err, sizeof(err)) != 0 ||
+				port_start(dp, i, dp->pool, err, sizeof(err)) != 0)
+			return fail(c->name, err);
+		if (kif_up(p->tap_name, err, sizeof(err)) != 0)
+			return fail(c->name, err);
+		for (unsigned a = 0; a < c->n_addrs; a++)
+			if (kif_add_ipv4(p->tap_name, c->addrs[a].addr.s_addr, c->addrs[a].len,
+						err, sizeof(err)) != 0)
+				return fail(c->name, err);
+		for (unsigned n = 0; n < c->n_neighbors; n++)
+			if (neigh_add_static(dp->neigh, (uint16_t)i, c->neighbors[n].addr.s_addr,
+						c->neighbors[n].mac) == NEIGH_NONE)
+				return fail(c->name, "neighbors: the neighbour table is full");
+		RTE_LOG(INFO, USER1, "%s: %s, %u queue(s), kernel interface %s\n", c->name,
+				c->device, p->nb_queues, p->tap_name);
+	}
+	return 0;
+}
+
+static int setup_workers(struct dp *dp, const struct config *cfg)
+{
+	char err[64];
+	unsigned lcore, w = 0;
+
+	if (rte_lcore_count() < cfg->workers + 1) {
+		snprintf(err, sizeof(err), "needs %u lcores (1 control + %u), EAL gave %u",
+				cfg->workers + 1, cfg->workers, rte_lcore_count());
+		return fail("[dataplane] workers", err);
+	}
+	dp->workers = rte_zmalloc("workers", sizeof(struct worker) * cfg->workers,
+			RTE_CACHE_LINE_SIZE);
+	if (dp->workers == NULL)
+		return fail("workers", "out of memory");
+	dp->n_workers = cfg->workers;
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		if (w == cfg->workers)
+			break;
+		struct worker *wk = &dp->workers[w];
+		char name[RTE_RING_NAMESIZE];
+		wk->dp = dp;
+		wk->index = w;
+		wk->lcore = lcore;
+		wk->polls_taps = w == 0;
+		snprintf(name, sizeof(name), "from_ctl%u", w);
+		wk->from_ctl = rte_ring_create(name, DP_CTL_RING, (int)rte_lcore_to_socket_id(lcore),
+				RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (wk->from_ctl == NULL)
+			return fail("workers", "cannot create a ring");
+		w++;
+	}
+	return 0;
+}
+
+/* Each worker polls its own queue of every port: queue w belongs to worker w. */
+static int assign_queues(struct dp *dp)
+{
+	for (unsigned w = 0; w < dp->n_workers; w++) {
+		struct worker *wk = &dp->workers[w];
+		for (unsigned p = 0; p < dp->n_ports; p++) {
+			if (wk->n_rxq == DP_MAX_RXQ)
+				return fail("workers", "too many rx queues per worker");
+			wk->rxq[wk->n_rxq].port = (uint16_t)p;
+			wk->rxq[wk->n_rxq++].queue = (uint16_t)w;
+		}
+		if (worker_init_buffers(wk) != 0)
+			return fail("workers", "out of memory");
+	}
+	return 0;
+}
+
+static int setup_dp(struct dp *dp, const struct config *cfg)
+{
+	int socket = (int)rte_socket_id();
+	memset(dp->port_of_eth, -1, sizeof(dp->port_of_eth));
+	dp->idle_sleep_us = cfg->idle_sleep_us;
+
+	dp->pool = rte_pktmbuf_pool_create("mbufs", cfg->mbufs, 256, 0,
+			RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+	if (dp->pool == NULL)
+		return fail("[dataplane] mbufs", rte_strerror(rte_errno));
+	size_t qs = rte_rcu_qsbr_get_memsize(cfg->workers);
+	dp->qsv = rte_zmalloc_socket("qsbr", qs, RTE_CACHE_LINE_SIZE, socket);
+	if (dp->qsv == NULL || rte_rcu_qsbr_init(dp->qsv, cfg->workers) != 0)
+		return fail("rcu", "cannot create the QSBR variable");
+	/* RTP and RTCP forward flows per session */
+	dp->flows = flow_table_create("flows", cfg->max_sessions * 2, socket, dp->qsv);
+	if (dp->flows == NULL)
+		return fail("[sessions] max_sessions", rte_strerror(rte_errno));
+	dp->neigh = neigh_table_create(NEIGH_CAPACITY, socket);
+	dp->arp_ring = rte_ring_create("arp", DP_CTL_RING, socket, RING_F_SC_DEQ);
+	dp->pending_ring = rte_ring_create("pending", DP_CTL_RING, socket, RING_F_SC_DEQ);
+	if (dp->neigh == NULL || dp->arp_ring == NULL || dp->pending_ring == NULL)
+		return fail("dataplane", "out of memory");
+	if (setup_workers(dp, cfg) != 0 || setup_ports(dp, cfg) != 0 || assign_queues(dp) != 0)
+		return -1;
+	return 0;
+}
+
+static void teardown_dp(struct dp *dp)
+{
+	port_close_all(dp);
+	for (unsigned w = 0; w < dp->n_workers; w++) {
+		struct worker *wk = &dp->workers[w];
+		struct rte_mbuf *m = NULL;
+		while (wk->from_ctl != NULL && rte_ring_dequeue(wk->from_ctl, (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(wk->from_ctl);
+		for (unsigned p = 0; p < DP_MAX_PORTS; p++) {
+			rte_free(wk->txb[p]);
+			rte_free(wk->tap_txb[p]);
+		}
+	}
+	struct rte_ring *rings[] = { dp->arp_ring, dp->pending_ring };
+	for (size_t r = 0; r < RTE_DIM(rings); r++) {
+		struct rte_mbuf *m = NULL;
+		while (rings[r] != NULL && rte_ring_dequeue(rings[r], (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(rings[r]);
+	}
+	rte_free(dp->workers);
+	neigh_table_free(dp->neigh);
+	flow_table_free(dp->flows);
+	rte_free(dp->qsv);
+	rte_mempool_free(dp->pool);
+}
+
+static void sess_config_from(struct sess_config *sc, const struct config *cfg)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->max_sessions = cfg->max_sessions;
+	sc->port_min = cfg->port_min;
+	sc->port_max = cfg->port_max;
+	sc->idle_timeout_secs = cfg->idle_timeout_secs;
+	sc->closed_retention_secs = cfg->closed_retention_secs;
+	sc->n_allowed = cfg->n_allowed;
+	for (unsigned i = 0; i < cfg->n_allowed; i++) {
+		uint8_t len = cfg->allowed[i].len;
+		sc->allowed_mask[i] = len ? htonl(~0u << (32 - len)) : 0;
+		sc->allowed_addr[i] = cfg->allowed[i].addr.s_addr & sc->allowed_mask[i];
+	}
+}
+
+/* The control lcore: serve gRPC, run the slow path and the session timers until told to stop. */
+static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *sm)
+{
+	int64_t last_tick = 0;
+	while (!quit) {
+		grpc_srv_poll(srv, CONTROL_POLL_MS);
+		int64_t now = sess_now_ms();
+		slowpath_poll(dp, (uint64_t)now);
+		if (now - last_tick >= SESS_TICK_MS) {
+			last_tick = now;
+			sess_tick(sm, now);
+		}
+	}
+}
+
+static int run(const struct config *cfg)
+{
+	static struct dp dp;
+	struct sess_mgr *sm = NULL;
+	struct grpc_srv *srv = NULL;
+	struct sess_config sc;
+	char err[512];
+	int rc = 1, bound;
+	unsigned lcore;
+
+	if (setup_dp(&dp, cfg) != 0)
+		goto out;
+	sess_config_from(&sc, cfg);
+	sm = sess_mgr_create(&dp, &sc, err, sizeof(err));
+	if (sm == NULL) {
+		fail("sessions", err);
+		goto out;
+	}
+	struct rpc_ctx ctx = { .sessions = sm, .dp = &dp, .started_ms = sess_now_ms() };
+	srv = grpc_srv_start(cfg->grpc_listen, &rtpproxy__rtp_proxy__descriptor, rpc_methods,
+			&ctx, &bound, err, sizeof(err));
+	if (srv == NULL) {
+		fail("[grpc] listen", err);
+		goto out;
+	}
+	for (unsigned w = 0; w < dp.n_workers; w++)
+		rte_eal_remote_launch(worker_main, &dp.workers[w], dp.workers[w].lcore);
+	RTE_LOG(INFO, USER1, "rtpproxy %s: %u port(s), %u worker(s), gRPC on %s\n",
+			RTPPROXY_VERSION, dp.n_ports, dp.n_workers, cfg->grpc_listen);
+
+	control_loop(srv, &dp, sm);
+	RTE_LOG(INFO, USER1, "shutting down\n");
+	rc = 0;
+out:
+	if (srv != NULL)
+		grpc_srv_stop(srv);
+	dp.stop = true;
+	RTE_LCORE_FOREACH_WORKER(lcore)
+		rte_eal_wait_lcore(lcore);
+	sess_mgr_free(sm);
+	teardown_dp(&dp);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { .log_level = -1 };
+	static struct config cfg;
+	char *eal_argv[MAX_EAL_ARGS];
+	int eal_argc = 0, sep = -1, ret;
+	char err[1024];
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			sep = i;
+			break;
+		}
+	/* our options: after "--" when it is there, else the whole command line */
+	int our_argc = sep < 0 ? argc : argc - sep;
+	char **our_argv = sep < 0 ? argv : argv + sep;
+	if (sep >= 0)
+		our_argv[0] = argv[0];
+	ret = parse_options(our_argc, our_argv, &o);
+	if (ret != 0)
+		return ret == 1 ? 0 : ret;
+
+	if (config_load(o.config, &cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "rtpproxy: %s\n", err);
+		return 1;
+	}
+	if (sep >= 0) {
+		eal_argc = sep;
+		memcpy(eal_argv, argv, sizeof(char *) * (size_t)sep);
+		eal_argv[sep] = NULL;
+	} else {
+		eal_argc = split_eal_args(cfg.eal_args, argv[0], eal_argv);
+		if (eal_argc < 0) {
+			fprintf(stderr, "rtpproxy: %s: [eal] args: more than %d arguments\n",
+					o.config, MAX_EAL_ARGS - 2);
+			return 1;
+		}
+	}
+
+	if (o.log_level < 0 && getenv("RTPPROXY_LOG") != NULL) {
+		o.log_level = log_level_of(getenv("RTPPROXY_LOG"));
+		if (o.log_level < 0) {
+			fprintf(stderr, "rtpproxy: RTPPROXY_LOG: expected error, warning, notice, "
+					"info or debug, got \"%s\"\n", getenv("RTPPROXY_LOG"));
+			return 2;
+		}
+	}
+	ret = rte_eal_init(eal_argc, eal_argv);
+	if (ret < 0) {
+		fprintf(stderr, "rtpproxy: EAL init failed: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	rte_log_set_global_level(o.log_level < 0 ? (uint32_t)RTE_LOG_INFO : (uint32_t)o.log_level);
+
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	ret = run(&cfg);
+	rte_eal_cleanup();
+	return ret;
+}

@@ -1,0 +1,88 @@
+/*
+ * The gRPC server on grpc C core: one completion queue, polled by the control lcore.
+ * Methods are taken from a protobuf-c service descriptor, so one dispatcher serves them all.
+ * Nothing here knows what a session is: handlers do.
+ */
+#ifndef RTPPROXY_GRPC_SRV_H
+#define RTPPROXY_GRPC_SRV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <grpc/status.h>
+#include <protobuf-c/protobuf-c.h>
+
+#include "arena.h"
+
+struct grpc_srv;
+struct grpc_srv_stream;
+
+/* Messages a stream holds for a client that reads slower than they come (incl. the one in flight). */
+#define GRPC_SRV_STREAM_QUEUE 1024
+
+/* What a handler says went wrong: a gRPC status and a message naming the field. */
+struct rpc_error {
+	grpc_status_code code;
+	char message[512];
+};
+
+/* Set err and return its code: return rpc_fail(err, GRPC_STATUS_NOT_FOUND, "session_id: ..."). */
+grpc_status_code rpc_fail(struct rpc_error *err, grpc_status_code code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * A unary method. req is the unpacked request. On success set *resp to a message built in
+ * `arena` (freed by the server after sending) and return GRPC_STATUS_OK; otherwise fill err
+ * and return its code.
+ */
+typedef grpc_status_code (*grpc_srv_unary_fn)(void *ctx, const ProtobufCMessage *req,
+		ProtobufCMessage **resp, struct arena *arena, struct rpc_error *err);
+
+/*
+ * A server-streaming method. Called once per call with its stream handle. Return OK to keep
+ * the stream open (messages follow through grpc_srv_stream_send), or an error code (with err)
+ * to finish the call at once with that status.
+ */
+typedef grpc_status_code (*grpc_srv_stream_fn)(void *ctx, const ProtobufCMessage *req,
+		struct grpc_srv_stream *stream, struct rpc_error *err);
+
+/* Called once when a stream ends for any reason (client gone, finished, server stopping);
+ * the stream handle is invalid after it returns. Not called for a stream whose handler
+ * returned an error. Sends from inside it are refused (-1). */
+typedef void (*grpc_srv_stream_closed_fn)(void *ctx, struct grpc_srv_stream *stream);
+
+struct grpc_srv_method {
+	grpc_srv_unary_fn unary;      /* exactly one of unary / stream */
+	grpc_srv_stream_fn stream;
+	grpc_srv_stream_closed_fn closed;
+};
+
+/*
+ * Create and start a server on `listen` ("[::]:50051", "127.0.0.1:0" ...) serving `svc`;
+ * methods[i] handles svc->methods[i] (NULL entries answer UNIMPLEMENTED).
+ * *bound_port gets the port actually bound. NULL and a message in err on failure.
+ */
+struct grpc_srv *grpc_srv_start(const char *listen, const ProtobufCServiceDescriptor *svc,
+		const struct grpc_srv_method *methods, void *ctx, int *bound_port,
+		char *err, size_t errlen);
+
+/* Serve whatever is ready, waiting at most timeout_ms for the first completion. */
+void grpc_srv_poll(struct grpc_srv *srv, int timeout_ms);
+
+/*
+ * Queue one message on a stream (packed at once, so the caller keeps ownership of msg).
+ * Never blocks: if the stream's queue is full (a slow client), the message is dropped and
+ * counted, and -1 is returned.
+ */
+int grpc_srv_stream_send(struct grpc_srv_stream *stream, const ProtobufCMessage *msg);
+/* Finish a stream after what is queued has been sent. */
+void grpc_srv_stream_finish(struct grpc_srv_stream *stream, grpc_status_code code,
+		const char *message);
+/* Per-stream cookie for the handler's use. */
+void grpc_srv_stream_set_user(struct grpc_srv_stream *stream, void *user);
+void *grpc_srv_stream_user(struct grpc_srv_stream *stream);
+uint64_t grpc_srv_stream_dropped(const struct grpc_srv_stream *stream);
+
+/* Finish every stream with OK (after what is queued), stop accepting, free everything. */
+void grpc_srv_stop(struct grpc_srv *srv);
+
+#endif

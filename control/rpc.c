@@ -1,0 +1,337 @@
+#include "rpc.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <rte_ethdev.h>
+
+#include "dp.h"
+#include "rtpproxy.pb-c.h"
+#include "sess.h"
+
+#define LIST_PAGE_DEFAULT 1000
+#define LIST_PAGE_MAX 10000
+
+
+/* ---- requests -> internal ---- */
+
+enum ep_role { EP_LISTEN, EP_FORWARD, EP_DEST };
+
+static grpc_status_code parse_endpoint(const Rtpproxy__Endpoint *e, const char *field,
+		enum ep_role role, struct sess_ep *out, struct rpc_error *err)
+{
+	if (e == NULL)
+		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT, "%s: is required", field);
+	const char *a = e->address ? e->address : "";
+	struct in_addr in;
+	if (strchr(a, ':') != NULL) {
+		struct in6_addr in6;
+		if (inet_pton(AF_INET6, a, &in6) == 1)
+			return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
+					"%s.address: \"%s\": IPv6 is not supported yet", field, a);
+	}
+	if (inet_pton(AF_INET, a, &in) != 1)
+		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
+				"%s.address: \"%s\" is not an IP address", field, a);
+	if (e->port > 65535)
+		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
+				"%s.port: %u is not a port (1..65535)", field, e->port);
+	if (in.s_addr == 0 && role != EP_LISTEN)
+		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
+				"%s.address: the wildcard address is allowed on listen_endpoint only",
+				field);
+	if (e->port == 0 && role == EP_DEST)
+		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
+				"%s.port: 0 is not a destination port (1..65535)", field);
+	out->addr = in.s_addr;
+	out->port = (uint16_t)e->port;
+	return GRPC_STATUS_OK;
+}
+
+static grpc_status_code parse_create(const Rtpproxy__CreateSessionRequest *r,
+		struct sess_params *p, struct sess_label *labels, struct rpc_error *err)
+{
+	memset(p, 0, sizeof(*p));
+	p->id = r->session_id ? r->session_id : "";
+	if (strlen(p->id) > SESS_ID_MAX)
+		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
+				"session_id: longer than %d characters", SESS_ID_MAX);
+	if (parse_endpoint(r->listen_endpoint, "listen_endpoint", EP_LISTEN, &p->listen, err) ||
+			parse_endpoint(r->forward_endpoint, "forward_endpoint", EP_FORWARD,
+				&p->forward, err) ||
+			parse_endpoint(r->destination_endpoint, "destination_endpoint", EP_DEST,
+				&p->dest, err))
+		return err->code;
+	if (r->transport != RTPPROXY__TRANSPORT__TRANSPORT_UDP &&
+			r->transport != RTPPROXY__TRANSPORT__TRANSPORT_TCP)
+		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT, "transport: unknown value %d",
+				r->transport);
+	p->transport = r->transport == RTPPROXY__TRANSPORT__TRANSPORT_TCP ? SESS_TCP : SESS_UDP;
+	if (p->transport == SESS_TCP && r->enable_rtcp)
+		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
+				"enable_rtcp: RTCP is for UDP sessions, not TCP");
+	if (r->enable_rtcp && (p->listen.port == 65535 || p->forward.port == 65535 ||
+				p->dest.port == 65535))
+		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
+				"enable_rtcp: RTCP needs port+1, so no endpoint port may be 65535");
+	/* Not built yet: refused plainly rather than accepted and ignored. */
+	if (r->bidirectional)
+		return rpc_fail(err, GRPC_STATUS_UNIMPLEMENTED,
+				"bidirectional: not supported yet");
+	if (r->rate_limit_pps || r->rate_limit_bps)
+		return rpc_fail(err, GRPC_STATUS_UNIMPLEMENTED,
+				"rate_limit_pps/rate_limit_bps: rate limits are not supported yet");
+	if (r->validate_rtp)
+		return rpc_fail(err, GRPC_STATUS_UNIMPLEMENTED,
+				"validate_rtp: RTP validation is not supported yet");
+	p->rtcp = r->enable_rtcp;
+	p->idle_timeout_secs = r->idle_timeout_secs;
+	for (size_t i = 0; i < r->n_labels; i++) {
+		labels[i].key = r->labels[i]->key ? r->labels[i]->key : "";
+		labels[i].value = r->labels[i]->value ? r->labels[i]->value : "";
+	}
+	p->labels = labels;
+	p->n_labels = (unsigned)r->n_labels;
+	return GRPC_STATUS_OK;
+}
+
+/* ---- internal -> responses (everything lives in the call's arena) ---- */
+
+static Rtpproxy__Endpoint *endpoint_msg(struct arena *a, const struct sess_ep *e)
+{
+	Rtpproxy__Endpoint *m = arena_alloc(a, sizeof(*m));
+	char buf[INET_ADDRSTRLEN];
+	rtpproxy__endpoint__init(m);
+	inet_ntop(AF_INET, &e->addr, buf, sizeof(buf));
+	m->address = arena_strdup(a, buf);
+	m->port = e->port;
+	return m;
+}
+
+static Rtpproxy__SessionStats *stats_msg(struct arena *a, const struct sess_stats *s)
+{
+	Rtpproxy__SessionStats *m = arena_alloc(a, sizeof(*m));
+	rtpproxy__session_stats__init(m);
+	m->packets_received = s->pkts_rx;
+	m->packets_sent = s->pkts_tx;
+	m->bytes_received = s->bytes_rx;
+	m->bytes_sent = s->bytes_tx;
+	m->packets_lost = s->lost;
+	m->loss_rate = s->loss_rate;
+	m->packets_dropped = s->dropped;
+	m->avg_latency_ms = s->avg_latency_ms;
+	m->max_latency_ms = s->max_latency_ms;
+	m->jitter_ms = s->jitter_ms;
+	m->last_activity_unix_ms = s->last_activity_ms;
+	return m;
+}
+
+static Rtpproxy__SessionInfo *session_msg(struct rpc_ctx *ctx, struct arena *a,
+		const struct session *s)
+{
+	Rtpproxy__SessionInfo *m = arena_alloc(a, sizeof(*m));
+	struct sess_stats rtp, rtcp, none = { 0 };
+
+	rtpproxy__session_info__init(m);
+	sess_read_stats(ctx->sessions, s, &rtp, &rtcp);
+	m->session_id = arena_strdup(a, s->id);
+	m->state = (Rtpproxy__SessionState)s->state;
+	m->transport = s->transport == SESS_TCP ? RTPPROXY__TRANSPORT__TRANSPORT_TCP :
+		RTPPROXY__TRANSPORT__TRANSPORT_UDP;
+	m->listen_endpoint = endpoint_msg(a, &s->listen);
+	m->forward_endpoint = endpoint_msg(a, &s->forward);
+	m->destination_endpoint = endpoint_msg(a, &s->dest);
+	m->enable_rtcp = s->rtcp;
+	m->bidirectional = s->bidir;
+	m->idle_timeout_secs = s->idle_timeout_secs;
+	m->created_unix_ms = s->created_ms;
+	m->stats = stats_msg(a, &rtp);
+	m->reverse_stats = stats_msg(a, &none);
+	m->rtcp_stats = stats_msg(a, &rtcp);
+	m->error_message = arena_strdup(a, s->error);
+	m->n_labels = s->n_labels;
+	m->labels = arena_alloc(a, sizeof(*m->labels) * (s->n_labels + 1));
+	for (unsigned i = 0; i < s->n_labels; i++) {
+		Rtpproxy__SessionInfo__LabelsEntry *e = arena_alloc(a, sizeof(*e));
+		rtpproxy__session_info__labels_entry__init(e);
+		e->key = arena_strdup(a, s->labels[i].key);
+		e->value = arena_strdup(a, s->labels[i].value);
+		m->labels[i] = e;
+	}
+	return m;
+}
+
+/* ---- handlers ---- */
+
+static grpc_status_code create_session(void *c, const ProtobufCMessage *req,
+		ProtobufCMessage **resp, struct arena *a, struct rpc_error *err)
+{
+	struct rpc_ctx *ctx = c;
+	const Rtpproxy__CreateSessionRequest *r = (const void *)req;
+	struct sess_params p;
+	struct sess_label *labels = arena_alloc(a, sizeof(*labels) * (r->n_labels + 1));
+
+	if (parse_create(r, &p, labels, err) != GRPC_STATUS_OK)
+		return err->code;
+	struct session *s = sess_create(ctx->sessions, &p, err);
+	if (s == NULL)
+		return err->code;
+	Rtpproxy__CreateSessionResponse *out = arena_alloc(a, sizeof(*out));
+	rtpproxy__create_session_response__init(out);
+	out->session = session_msg(ctx, a, s);
+	*resp = &out->base;
+	return GRPC_STATUS_OK;
+}
+
+static grpc_status_code destroy_session(void *c, const ProtobufCMessage *req,
+		ProtobufCMessage **resp, struct arena *a, struct rpc_error *err)
+{
+	struct rpc_ctx *ctx = c;
+	const Rtpproxy__DestroySessionRequest *r = (const void *)req;
+	struct session final;
+
+	if (sess_destroy(ctx->sessions, r->session_id, &final, err) != 0)
+		return err->code;
+	Rtpproxy__DestroySessionResponse *out = arena_alloc(a, sizeof(*out));
+	rtpproxy__destroy_session_response__init(out);
+	out->session = session_msg(ctx, a, &final);
+	*resp = &out->base;
+	return GRPC_STATUS_OK;
+}
+
+static grpc_status_code get_session(void *c, const ProtobufCMessage *req,
+		ProtobufCMessage **resp, struct arena *a, struct rpc_error *err)
+{
+	struct rpc_ctx *ctx = c;
+	const Rtpproxy__GetSessionStatusRequest *r = (const void *)req;
+	struct session *s = sess_find(ctx->sessions, r->session_id);
+
+	if (s == NULL)
+		return rpc_fail(err, GRPC_STATUS_NOT_FOUND, "session_id: no session \"%s\"",
+				r->session_id);
+	Rtpproxy__GetSessionStatusResponse *out = arena_alloc(a, sizeof(*out));
+	rtpproxy__get_session_status_response__init(out);
+	out->session = session_msg(ctx, a, s);
+	*resp = &out->base;
+	return GRPC_STATUS_OK;
+}
+
+static bool list_match(const Rtpproxy__ListSessionsRequest *r, const struct session *s)
+{
+	bool ok = r->n_states == 0;
+	for (size_t i = 0; i < r->n_states && !ok; i++)
+		ok = (int)r->states[i] == (int)s->state;
+	if (!ok)
+		return false;
+	ok = r->n_transports == 0;
+	for (size_t i = 0; i < r->n_transports && !ok; i++)
+		ok = (int)r->transports[i] == (int)s->transport;
+	if (!ok)
+		return false;
+	for (size_t i = 0; i < r->n_label_selector; i++) {
+		const char *k = r->label_selector[i]->key, *v = r->label_selector[i]->value;
+		bool found = false;
+		for (unsigned j = 0; j < s->n_labels && !found; j++)
+			found = strcmp(s->labels[j].key, k) == 0 && strcmp(s->labels[j].value, v) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static grpc_status_code list_sessions(void *c, const ProtobufCMessage *req,
+		ProtobufCMessage **resp, struct arena *a, struct rpc_error *err)
+{
+	struct rpc_ctx *ctx = c;
+	const Rtpproxy__ListSessionsRequest *r = (const void *)req;
+	uint64_t from = 0;
+	unsigned page = r->page_size ? r->page_size : LIST_PAGE_DEFAULT;
+
+	if (page > LIST_PAGE_MAX)
+		page = LIST_PAGE_MAX;
+	if (r->page_token != NULL && r->page_token[0] != '\0') {
+		char *end;
+		from = strtoull(r->page_token, &end, 10);
+		if (*end != '\0' || from == 0)
+			return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
+					"page_token: \"%s\" is not a token this server gave out",
+					r->page_token);
+	}
+	Rtpproxy__ListSessionsResponse *out = arena_alloc(a, sizeof(*out));
+	rtpproxy__list_sessions_response__init(out);
+	out->sessions = arena_alloc(a, sizeof(*out->sessions) * page);
+	out->next_page_token = "";
+	for (struct session *s = sess_first(ctx->sessions, from); s != NULL; s = sess_next(s)) {
+		if (!list_match(r, s))
+			continue;
+		if (out->n_sessions == page) {
+			out->next_page_token = arena_printf(a, "%" PRIu64, s->serial);
+			break;
+		}
+		out->sessions[out->n_sessions++] = session_msg(ctx, a, s);
+	}
+	*resp = &out->base;
+	return GRPC_STATUS_OK;
+}
+
+static grpc_status_code proxy_stats(void *c, const ProtobufCMessage *req,
+		ProtobufCMessage **resp, struct arena *a, struct rpc_error *err)
+{
+	struct rpc_ctx *ctx = c;
+	struct dp *dp = ctx->dp;
+	struct worker_stats ws;
+	struct sess_counters sc;
+	(void)req;
+	(void)err;
+
+	dp_stats_sum(dp, &ws);
+	sess_counters(ctx->sessions, &sc);
+	Rtpproxy__GetProxyStatsResponse *out = arena_alloc(a, sizeof(*out));
+	rtpproxy__get_proxy_stats_response__init(out);
+	out->sessions_active = sc.active;
+	out->sessions_created_total = sc.created_total;
+	out->sessions_closed_total = sc.closed_total;
+	out->uptime_ms = (uint64_t)(sess_now_ms() - ctx->started_ms);
+	out->version = RTPPROXY_VERSION;
+
+	out->n_ports = dp->n_ports;
+	out->ports = arena_alloc(a, sizeof(*out->ports) * dp->n_ports);
+	for (unsigned i = 0; i < dp->n_ports; i++) {
+		Rtpproxy__PortStats *p = arena_alloc(a, sizeof(*p));
+		struct rte_eth_stats es = { 0 };
+		rtpproxy__port_stats__init(p);
+		rte_eth_stats_get(dp->port[i].eth_id, &es);
+		p->port_id = dp->port[i].eth_id;
+		p->name = arena_strdup(a, dp->port[i].name);
+		p->rx_packets = es.ipackets;
+		p->tx_packets = es.opackets;
+		p->rx_bytes = es.ibytes;
+		p->tx_bytes = es.obytes;
+		p->rx_missed = es.imissed;
+		p->tx_failed = ws.tx_failed[i];
+		p->exception_packets = ws.exception[i];
+		out->ports[i] = p;
+	}
+	out->n_drops = DROP_MAX;
+	out->drops = arena_alloc(a, sizeof(*out->drops) * DROP_MAX);
+	for (int d = 0; d < DROP_MAX; d++) {
+		Rtpproxy__GetProxyStatsResponse__DropsEntry *e = arena_alloc(a, sizeof(*e));
+		rtpproxy__get_proxy_stats_response__drops_entry__init(e);
+		e->key = (char *)dp_drop_names[d];
+		e->value = ws.drops[d];
+		out->drops[d] = e;
+	}
+	*resp = &out->base;
+	return GRPC_STATUS_OK;
+}
+
+const struct grpc_srv_method rpc_methods[] = {
+	{ .unary = create_session },    /* CreateSession */
+	{ .unary = destroy_session },   /* DestroySession */
+	{ .unary = get_session },       /* GetSessionStatus */
+	{ .unary = list_sessions },     /* ListSessions */
+	{ 0 },                          /* StreamSessionEvents: the sessions issue */
+	{ .unary = proxy_stats },       /* GetProxyStats */
+};

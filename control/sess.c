@@ -1,0 +1,534 @@
+#include "sess.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_jhash.h>
+#include <rte_log.h>
+#include <rte_random.h>
+
+#include "dp.h"
+#include "pkt.h"
+#include "portalloc.h"
+#include "slowpath.h"
+
+#define LOG(level, fmt, ...) RTE_LOG(level, USER2, "sess: " fmt "\n", ##__VA_ARGS__)
+
+struct sess_mgr {
+	struct dp *dp;
+	struct sess_config cfg;
+	struct rte_hash *by_id;         /* id (zero-padded to SESS_ID_MAX) -> session */
+	struct sess_list all;           /* creation order */
+	struct portalloc ports;
+	uint64_t next_serial;
+	uint64_t n_live, created_total, closed_total;
+	uint64_t tsc0, hz;              /* TSC -> unix ms */
+	int64_t unix0_ms;
+};
+
+int64_t sess_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t tsc_to_unix_ms(const struct sess_mgr *m, uint64_t tsc)
+{
+	if (tsc == 0)
+		return 0;
+	return m->unix0_ms + (int64_t)((tsc - m->tsc0) * 1000 / m->hz);
+}
+
+struct sess_mgr *sess_mgr_create(struct dp *dp, const struct sess_config *cfg,
+		char *err, size_t errlen)
+{
+	struct sess_mgr *m = calloc(1, sizeof(*m));
+	if (m == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	m->dp = dp;
+	m->cfg = *cfg;
+	TAILQ_INIT(&m->all);
+	m->next_serial = 1;
+	m->hz = rte_get_tsc_hz();
+	m->tsc0 = rte_rdtsc();
+	m->unix0_ms = sess_now_ms();
+
+	portalloc_init(&m->ports, cfg->port_min, cfg->port_max);
+	for (unsigned p = 0; p < dp->n_ports; p++)
+		for (unsigned a = 0; a < dp->port[p].n_addr; a++)
+			if (portalloc_add_addr(&m->ports, dp->port[p].addr[a]) != 0) {
+				snprintf(err, errlen, "too many appliance addresses");
+				goto fail;
+			}
+
+	struct rte_hash_parameters hp = {
+		.name = "sessions",
+		.entries = cfg->max_sessions < 8 ? 8 : cfg->max_sessions,
+		.key_len = SESS_ID_MAX,
+		.hash_func = rte_jhash,
+		.socket_id = (int)rte_socket_id(),
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+	};
+	m->by_id = rte_hash_create(&hp);
+	if (m->by_id == NULL) {
+		snprintf(err, errlen, "cannot create the session table: %s",
+				rte_strerror(rte_errno));
+		goto fail;
+	}
+	return m;
+fail:
+	free(m);
+	return NULL;
+}
+
+static void id_key(const char *id, char key[SESS_ID_MAX])
+{
+	memset(key, 0, SESS_ID_MAX);
+	memcpy(key, id, strnlen(id, SESS_ID_MAX));
+}
+
+struct session *sess_find(struct sess_mgr *m, const char *id)
+{
+	char key[SESS_ID_MAX];
+	void *data;
+	if (strlen(id) > SESS_ID_MAX)
+		return NULL;
+	id_key(id, key);
+	if (rte_hash_lookup_data(m->by_id, key, &data) < 0)
+		return NULL;
+	return data;
+}
+
+static void uuid4(char out[37])
+{
+	uint8_t b[16];
+	for (int i = 0; i < 16; i += 8) {
+		uint64_t r = rte_rand();
+		memcpy(b + i, &r, 8);
+	}
+	b[6] = (b[6] & 0x0f) | 0x40;    /* version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80;    /* RFC 4122 variant */
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+			"%02x%02x%02x%02x%02x%02x",
+			b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+			b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+static bool allowed(const struct sess_mgr *m, uint32_t addr)
+{
+	if (m->cfg.n_allowed == 0)
+		return true;
+	for (unsigned i = 0; i < m->cfg.n_allowed; i++)
+		if ((addr & m->cfg.allowed_mask[i]) == m->cfg.allowed_addr[i])
+			return true;
+	return false;
+}
+
+static void fmt_ip(uint32_t a, char out[16])
+{
+	const uint8_t *b = (const uint8_t *)&a;
+	snprintf(out, 16, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+}
+
+/* Next hop towards dest from port p: dest itself on a connected subnet, else the gateway. */
+static int next_hop(const struct dp_port *p, uint32_t dest, uint32_t *nh)
+{
+	for (unsigned i = 0; i < p->n_addr; i++)
+		if ((p->addr[i] & p->mask[i]) == (dest & p->mask[i])) {
+			*nh = dest;
+			return 0;
+		}
+	if (p->gateway == 0)
+		return -1;
+	*nh = p->gateway;
+	return 0;
+}
+
+/* Take the listen and forward ports (allocating where 0); roll back on failure. */
+static int take_ports(struct sess_mgr *m, struct session *s, unsigned count, struct rpc_error *err)
+{
+	struct portalloc *pa = &m->ports;
+	struct sess_ep *l = &s->listen, *f = &s->forward;
+	char a[16];
+
+	if (l->port == 0) {
+		if (portalloc_alloc(pa, l->addr, count, &l->port) != 0)
+			return rpc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED,
+					"listen_endpoint.port: no free port left in %u..%u",
+					pa->min, pa->max);
+	} else if (!portalloc_free(pa, l->addr, l->port, count)) {
+		fmt_ip(l->addr, a);
+		return rpc_fail(err, GRPC_STATUS_ALREADY_EXISTS,
+				"listen_endpoint: %s:%u%s is already in use", a, l->port,
+				count == 2 ? " (or its RTCP port +1)" : "");
+	} else {
+		portalloc_take(pa, l->addr, l->port, count);
+	}
+
+	if (f->port == 0) {
+		if (portalloc_alloc(pa, f->addr, count, &f->port) == 0)
+			return 0;
+		rpc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				"forward_endpoint.port: no free port left in %u..%u", pa->min, pa->max);
+	} else if (!portalloc_free(pa, f->addr, f->port, count)) {
+		fmt_ip(f->addr, a);
+		rpc_fail(err, GRPC_STATUS_ALREADY_EXISTS,
+				"forward_endpoint: %s:%u%s is already in use", a, f->port,
+				count == 2 ? " (or its RTCP port +1)" : "");
+	} else {
+		portalloc_take(pa, f->addr, f->port, count);
+		return 0;
+	}
+	portalloc_release(pa, l->addr, l->port, count);
+	return err->code;
+}
+
+static void release_ports(struct sess_mgr *m, struct session *s)
+{
+	unsigned count = s->rtcp ? 2 : 1;
+	portalloc_release(&m->ports, s->listen.addr, s->listen.port, count);
+	portalloc_release(&m->ports, s->forward.addr, s->forward.port, count);
+}
+
+static struct flow *make_flow(struct sess_mgr *m, const struct session *s, uint16_t offset,
+		uint16_t tx_port, uint16_t flags)
+{
+	struct flow *f = flow_alloc(m->dp->flows);
+	if (f == NULL)
+		return NULL;
+	f->key = flow_key_make(s->listen.addr, htons((uint16_t)(s->listen.port + offset)),
+			PKT_IPPROTO_UDP);
+	f->src_ip = s->forward.addr;
+	f->src_port = htons((uint16_t)(s->forward.port + offset));
+	f->dst_ip = s->dest.addr;
+	f->dst_port = htons((uint16_t)(s->dest.port + offset));
+	f->tx_port = tx_port;
+	f->flags = flags;
+	f->neigh = s->neigh;
+	f->session = (uint32_t)s->serial;
+	return f;
+}
+
+static int install_flows(struct sess_mgr *m, struct session *s, struct rpc_error *err)
+{
+	struct dp *dp = m->dp;
+	int port = dp_owner_of(dp, s->forward.addr);
+	uint32_t nh;
+	char a[16];
+
+	if (next_hop(&dp->port[port], s->dest.addr, &nh) != 0) {
+		fmt_ip(s->dest.addr, a);
+		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
+				"destination_endpoint.address: %s is not on a subnet of %s (which "
+				"owns the forward address) and %s has no gateway", a,
+				dp->port[port].name, dp->port[port].name);
+	}
+	s->neigh = neigh_get(dp->neigh, (uint16_t)port, nh);
+	if (s->neigh == NEIGH_NONE)
+		return rpc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				"destination_endpoint: the neighbour table is full");
+
+	s->rtp = make_flow(m, s, 0, (uint16_t)port, 0);
+	if (s->rtp == NULL)
+		goto full;
+	if (s->rtcp) {
+		s->rtcp_flow = make_flow(m, s, 1, (uint16_t)port, FLOW_F_RTCP);
+		if (s->rtcp_flow == NULL)
+			goto full;
+	}
+	if (flow_add(dp->flows, s->rtp) != 0)
+		goto full;
+	if (s->rtcp_flow != NULL && flow_add(dp->flows, s->rtcp_flow) != 0) {
+		flow_del(dp->flows, s->rtp);
+		flow_table_sync(dp->flows);
+		s->rtp = NULL;   /* unpublished: the defer queue gives its entry back */
+		goto full;
+	}
+	slowpath_resolve(dp, s->neigh, (uint64_t)sess_now_ms());
+	return 0;
+full:
+	if (s->rtp != NULL)
+		flow_release(dp->flows, s->rtp);
+	if (s->rtcp_flow != NULL)
+		flow_release(dp->flows, s->rtcp_flow);
+	s->rtp = s->rtcp_flow = NULL;
+	neigh_put(dp->neigh, s->neigh);
+	return rpc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "the flow table is full");
+}
+
+static void flow_to_stats(const struct sess_mgr *m, const struct flow *f, struct sess_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (f == NULL)
+		return;
+	const struct flow_stats *fs = &f->stats;
+	st->pkts_rx = fs->pkts_rx;
+	st->pkts_tx = fs->pkts_tx;
+	st->bytes_rx = fs->bytes_rx;
+	st->bytes_tx = fs->bytes_tx;
+	st->dropped = fs->dropped;
+	st->last_activity_ms = tsc_to_unix_ms(m, fs->last_tsc);
+}
+
+void sess_read_stats(const struct sess_mgr *m, const struct session *s, struct sess_stats *rtp,
+		struct sess_stats *rtcp)
+{
+	if (s->rtp == NULL) {
+		*rtp = s->final;
+		*rtcp = s->final_rtcp;
+		return;
+	}
+	flow_to_stats(m, s->rtp, rtp);
+	flow_to_stats(m, s->rtcp_flow, rtcp);
+}
+
+/* Take the flows out of the data plane, keeping their last counters. */
+static void uninstall_flows(struct sess_mgr *m, struct session *s)
+{
+	struct dp *dp = m->dp;
+	if (s->rtp == NULL)
+		return;
+	flow_del(dp->flows, s->rtp);
+	if (s->rtcp_flow != NULL)
+		flow_del(dp->flows, s->rtcp_flow);
+	/* after this no worker touches them: the counters are final */
+	flow_table_sync(dp->flows);
+	flow_to_stats(m, s->rtp, &s->final);
+	flow_to_stats(m, s->rtcp_flow, &s->final_rtcp);
+	s->rtp = s->rtcp_flow = NULL;
+	neigh_put(dp->neigh, s->neigh);
+	s->neigh = NEIGH_NONE;
+}
+
+static void set_state(struct session *s, enum sess_state st)
+{
+	static const char *const names[] = { "CREATED", "CONNECTING", "ACTIVE", "ERROR", "CLOSED" };
+	LOG(INFO, "%s: %s -> %s", s->id, names[s->state], names[st]);
+	s->state = st;
+}
+
+static void close_session(struct sess_mgr *m, struct session *s, const char *reason)
+{
+	if (s->state == SESS_CLOSED)
+		return;
+	uninstall_flows(m, s);
+	release_ports(m, s);
+	snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
+	s->closed_ms = sess_now_ms();
+	if (s->state != SESS_ERROR)
+		m->n_live--;
+	m->closed_total++;
+	set_state(s, SESS_CLOSED);
+}
+
+static void free_session(struct session *s)
+{
+	for (unsigned i = 0; i < s->n_labels; i++) {
+		free(s->labels[i].key);
+		free(s->labels[i].value);
+	}
+	free(s->labels);
+	free(s);
+}
+
+static void forget(struct sess_mgr *m, struct session *s)
+{
+	char key[SESS_ID_MAX];
+	id_key(s->id, key);
+	rte_hash_del_key(m->by_id, key);
+	TAILQ_REMOVE(&m->all, s, link);
+	free_session(s);
+}
+
+static int copy_labels(struct session *s, const struct sess_params *p)
+{
+	if (p->n_labels == 0)
+		return 0;
+	s->labels = calloc(p->n_labels, sizeof(*s->labels));
+	if (s->labels == NULL)
+		return -1;
+	for (unsigned i = 0; i < p->n_labels; i++) {
+		s->labels[i].key = strdup(p->labels[i].key);
+		s->labels[i].value = strdup(p->labels[i].value);
+		s->n_labels++;
+		if (s->labels[i].key == NULL || s->labels[i].value == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+struct session *sess_create(struct sess_mgr *m, const struct sess_params *p, struct rpc_error *err)
+{
+	struct dp *dp = m->dp;
+	char a[16];
+
+	if (p->transport != SESS_UDP) {
+		rpc_fail(err, GRPC_STATUS_UNIMPLEMENTED,
+				"transport: TCP sessions are not supported yet");
+		return NULL;
+	}
+	if (p->listen.addr != 0 && dp_owner_of(dp, p->listen.addr) < 0) {
+		fmt_ip(p->listen.addr, a);
+		rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
+				"listen_endpoint.address: %s is not an address of this appliance", a);
+		return NULL;
+	}
+	if (dp_owner_of(dp, p->forward.addr) < 0) {
+		fmt_ip(p->forward.addr, a);
+		rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
+				"forward_endpoint.address: %s is not an address of this appliance", a);
+		return NULL;
+	}
+	if (!allowed(m, p->dest.addr)) {
+		fmt_ip(p->dest.addr, a);
+		rpc_fail(err, GRPC_STATUS_PERMISSION_DENIED,
+				"destination_endpoint.address: %s is outside allowed_destinations", a);
+		return NULL;
+	}
+	if (p->id[0] != '\0' && sess_find(m, p->id) != NULL) {
+		rpc_fail(err, GRPC_STATUS_ALREADY_EXISTS, "session_id: \"%s\" is already used",
+				p->id);
+		return NULL;
+	}
+	if (m->n_live >= m->cfg.max_sessions) {
+		rpc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				"max_sessions (%u) reached", m->cfg.max_sessions);
+		return NULL;
+	}
+
+	struct session *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		rpc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	if (p->id[0] != '\0') {
+		snprintf(s->id, sizeof(s->id), "%s", p->id);
+	} else {
+		do
+			uuid4(s->id);
+		while (sess_find(m, s->id) != NULL);
+	}
+	s->transport = p->transport;
+	s->listen = p->listen;
+	s->forward = p->forward;
+	s->dest = p->dest;
+	s->rtcp = p->rtcp;
+	s->bidir = p->bidir;
+	s->idle_timeout_secs = p->idle_timeout_secs ? p->idle_timeout_secs :
+		m->cfg.idle_timeout_secs;
+	s->neigh = NEIGH_NONE;
+	s->state = SESS_CREATED;
+	s->created_ms = sess_now_ms();
+	if (copy_labels(s, p) != 0) {
+		free_session(s);
+		rpc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+
+	if (take_ports(m, s, s->rtcp ? 2 : 1, err) != 0) {
+		free_session(s);
+		return NULL;
+	}
+	if (install_flows(m, s, err) != 0) {
+		release_ports(m, s);
+		free_session(s);
+		return NULL;
+	}
+	char key[SESS_ID_MAX];
+	id_key(s->id, key);
+	if (rte_hash_add_key_data(m->by_id, key, s) != 0) {
+		uninstall_flows(m, s);
+		release_ports(m, s);
+		free_session(s);
+		rpc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "the session table is full");
+		return NULL;
+	}
+	s->serial = m->next_serial++;
+	TAILQ_INSERT_TAIL(&m->all, s, link);
+	m->n_live++;
+	m->created_total++;
+	LOG(INFO, "%s: created udp listen %u, forward %u, destination port %u", s->id,
+			s->listen.port, s->forward.port, s->dest.port);
+	set_state(s, SESS_CONNECTING);   /* flows installed */
+	return s;
+}
+
+int sess_destroy(struct sess_mgr *m, const char *id, struct session *final, struct rpc_error *err)
+{
+	struct session *s = sess_find(m, id);
+	if (s == NULL)
+		return rpc_fail(err, GRPC_STATUS_NOT_FOUND, "session_id: no session \"%s\"", id);
+	close_session(m, s, "destroyed");
+	*final = *s;
+	/* the copy must not share what forget frees */
+	final->labels = NULL;
+	final->n_labels = 0;
+	forget(m, s);
+	return 0;
+}
+
+struct session *sess_first(struct sess_mgr *m, uint64_t from_serial)
+{
+	struct session *s;
+	TAILQ_FOREACH(s, &m->all, link)
+		if (s->serial >= from_serial)
+			return s;
+	return NULL;
+}
+
+struct session *sess_next(struct session *s)
+{
+	return TAILQ_NEXT(s, link);
+}
+
+void sess_counters(const struct sess_mgr *m, struct sess_counters *c)
+{
+	c->active = m->n_live;
+	c->created_total = m->created_total;
+	c->closed_total = m->closed_total;
+}
+
+void sess_tick(struct sess_mgr *m, int64_t now_ms)
+{
+	struct session *s, *next;
+	for (s = TAILQ_FIRST(&m->all); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, link);
+		if (s->state == SESS_CLOSED || s->state == SESS_ERROR) {
+			int64_t since = s->state == SESS_CLOSED ? s->closed_ms : s->created_ms;
+			if (now_ms - since >= (int64_t)m->cfg.closed_retention_secs * 1000)
+				forget(m, s);
+			continue;
+		}
+		uint64_t last = s->rtp->stats.last_tsc;
+		if (s->rtcp_flow != NULL && s->rtcp_flow->stats.last_tsc > last)
+			last = s->rtcp_flow->stats.last_tsc;
+		if (s->state == SESS_CONNECTING && last != 0)
+			set_state(s, SESS_ACTIVE);
+		int64_t active_ms = last ? tsc_to_unix_ms(m, last) : s->created_ms;
+		if (now_ms - active_ms >= (int64_t)s->idle_timeout_secs * 1000)
+			close_session(m, s, "idle_timeout");
+	}
+}
+
+void sess_mgr_free(struct sess_mgr *m)
+{
+	if (m == NULL)
+		return;
+	struct session *s;
+	while ((s = TAILQ_FIRST(&m->all)) != NULL) {
+		close_session(m, s, "shutdown");
+		forget(m, s);
+	}
+	rte_hash_free(m->by_id);
+	free(m);
+}

@@ -1,0 +1,119 @@
+/*
+ * The session manager: sessions, their ports and their flows in the data plane.
+ * Runs on the control lcore only; the single writer of the flow table.
+ */
+#ifndef RTPPROXY_SESS_H
+#define RTPPROXY_SESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "grpc_srv.h"   /* struct rpc_error: errors are values with a status and a message */
+
+struct dp;
+struct flow;
+
+#define SESS_ID_MAX 64
+#define SESS_MAX_ALLOWED 32
+
+enum sess_state {          /* numbered as the proto's SessionState */
+	SESS_CREATED = 0,
+	SESS_CONNECTING = 1,
+	SESS_ACTIVE = 2,
+	SESS_ERROR = 3,
+	SESS_CLOSED = 4,
+};
+
+enum sess_transport { SESS_UDP = 0, SESS_TCP = 1 };
+
+struct sess_ep {
+	uint32_t addr;          /* network byte order; 0 = wildcard (listen only) */
+	uint16_t port;          /* host byte order; 0 = allocate */
+};
+
+struct sess_label {
+	char *key, *value;
+};
+
+/* What CreateSession asks for, already parsed and checked for form by the RPC layer. */
+struct sess_params {
+	const char *id;         /* "" = generate a UUID */
+	struct sess_ep listen, forward, dest;
+	enum sess_transport transport;
+	bool rtcp, bidir, validate_rtp;
+	uint32_t idle_timeout_secs;     /* 0 = the configured default */
+	uint64_t rate_pps, rate_bps;
+	const struct sess_label *labels;
+	unsigned n_labels;
+};
+
+struct sess_stats {
+	uint64_t pkts_rx, pkts_tx, bytes_rx, bytes_tx, lost, dropped;
+	double loss_rate, avg_latency_ms, max_latency_ms, jitter_ms;
+	int64_t last_activity_ms;       /* unix ms, 0 = never */
+};
+
+struct session {
+	char id[SESS_ID_MAX + 1];
+	uint64_t serial;                /* creation order: ListSessions pages by it */
+	enum sess_state state;
+	enum sess_transport transport;
+	struct sess_ep listen, forward, dest;
+	bool rtcp, bidir;
+	uint32_t idle_timeout_secs;
+	int64_t created_ms, closed_ms;  /* unix ms */
+	char close_reason[16];
+	char error[256];
+	struct flow *rtp, *rtcp_flow;   /* installed forward flows, NULL when not */
+	uint32_t neigh;                 /* next-hop entry the flows use */
+	struct sess_stats final, final_rtcp;    /* snapshot taken when the flows went away */
+	struct sess_label *labels;
+	unsigned n_labels;
+	TAILQ_ENTRY(session) link;
+};
+
+TAILQ_HEAD(sess_list, session);
+
+struct sess_config {
+	unsigned max_sessions;
+	uint16_t port_min, port_max;
+	unsigned idle_timeout_secs;
+	unsigned closed_retention_secs;
+	uint32_t allowed_addr[SESS_MAX_ALLOWED], allowed_mask[SESS_MAX_ALLOWED];
+	unsigned n_allowed;
+};
+
+struct sess_mgr;
+
+struct sess_mgr *sess_mgr_create(struct dp *dp, const struct sess_config *cfg,
+		char *err, size_t errlen);
+/* Close every session (reason "shutdown") and free everything. */
+void sess_mgr_free(struct sess_mgr *m);
+
+/* Create and install a session. NULL and err on failure. */
+struct session *sess_create(struct sess_mgr *m, const struct sess_params *p, struct rpc_error *err);
+/* Close (if not closed) and forget a session; *final gets a copy of it as it ended. */
+int sess_destroy(struct sess_mgr *m, const char *id, struct session *final, struct rpc_error *err);
+struct session *sess_find(struct sess_mgr *m, const char *id);
+
+/* Current stats of a live session (or the final ones of a closed session). */
+void sess_read_stats(const struct sess_mgr *m, const struct session *s, struct sess_stats *rtp,
+		struct sess_stats *rtcp);
+
+/* Sessions in creation order, from the first whose serial >= from. */
+struct session *sess_first(struct sess_mgr *m, uint64_t from_serial);
+struct session *sess_next(struct session *s);
+
+struct sess_counters {
+	uint64_t active, created_total, closed_total;
+};
+void sess_counters(const struct sess_mgr *m, struct sess_counters *c);
+
+/* Periodic work: first packets (-> ACTIVE), idle timeouts, expiry of closed sessions. */
+void sess_tick(struct sess_mgr *m, int64_t now_ms);
+
+/* Unix time in ms (realtime clock). */
+int64_t sess_now_ms(void);
+
+#endif

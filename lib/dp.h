@@ -1,0 +1,137 @@
+/*
+ * The data plane: ports, workers and the tables they share. Built by the app at start-up,
+ * driven by workers on their lcores, changed only by the control lcore.
+ */
+#ifndef RTPPROXY_DP_H
+#define RTPPROXY_DP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <rte_common.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+#include "flow.h"
+#include "neigh.h"
+
+#define DP_MAX_PORTS 8
+#define DP_MAX_ADDRS 8
+#define DP_MAX_WORKERS 16
+#define DP_MAX_RXQ 16          /* (port, queue) pairs one worker polls */
+#define DP_BURST 32
+#define DP_CTL_RING 4096       /* workers <-> control rings */
+
+/* Why the appliance dropped a packet: every drop is counted under exactly one. */
+enum dp_drop {
+	DROP_MALFORMED,
+	DROP_FRAGMENT,
+	DROP_NO_FLOW,
+	DROP_RATE_LIMIT,
+	DROP_INVALID_RTP,
+	DROP_NOT_FROM_DESTINATION,
+	DROP_NO_NEIGHBOR,
+	DROP_TTL_EXCEEDED,
+	DROP_TX_FULL,
+	DROP_MAX
+};
+extern const char *const dp_drop_names[DROP_MAX];
+
+struct dp_port {
+	char name[16];                  /* config section, "port0" */
+	uint16_t eth_id;                /* DPDK port id */
+	uint16_t tap_id;                /* DPDK port id of its kernel (TAP) interface */
+	uint16_t nb_queues;             /* rx = tx queues on eth_id: one per worker */
+	struct rte_ether_addr mac;
+	uint32_t addr[DP_MAX_ADDRS];    /* owned addresses, network byte order */
+	uint32_t mask[DP_MAX_ADDRS];
+	unsigned n_addr;
+	uint32_t gateway;               /* 0 = none */
+	char tap_name[16];
+};
+
+/* Per-worker counters: one writer each; control sums them. */
+struct worker_stats {
+	uint64_t drops[DROP_MAX];
+	uint64_t exception[DP_MAX_PORTS];   /* handed to the port's kernel interface */
+	uint64_t tx_failed[DP_MAX_PORTS];   /* refused by the NIC */
+	uint64_t relayed;
+	uint64_t iterations, busy_iterations;
+};
+
+struct worker_rxq {
+	uint16_t port;                  /* dp port index */
+	uint16_t queue;
+};
+
+struct dp;
+
+struct worker {
+	struct dp *dp;
+	unsigned index;                 /* 0..n_workers-1: its tx queue and RCU thread id */
+	unsigned lcore;
+	struct worker_rxq rxq[DP_MAX_RXQ];
+	unsigned n_rxq;
+	bool polls_taps;                /* worker 0 carries kernel -> port traffic */
+	struct rte_ring *from_ctl;      /* mbufs the control lcore wants sent (ARP, resolved) */
+	struct rte_eth_dev_tx_buffer *txb[DP_MAX_PORTS];      /* to the ports */
+	struct rte_eth_dev_tx_buffer *tap_txb[DP_MAX_PORTS];  /* to the kernel interfaces */
+	struct worker_stats stats __rte_cache_aligned;
+} __rte_cache_aligned;
+
+struct dp {
+	struct dp_port port[DP_MAX_PORTS];
+	unsigned n_ports;
+	int16_t port_of_eth[RTE_MAX_ETHPORTS];  /* DPDK port id -> dp port index, -1 */
+	struct worker *workers;
+	unsigned n_workers;
+	struct flow_table *flows;
+	struct neigh_table *neigh;
+	struct rte_rcu_qsbr *qsv;
+	struct rte_ring *arp_ring;      /* workers -> control: ARP to learn from */
+	struct rte_ring *pending_ring;  /* workers -> control: next hop not resolved yet */
+	struct rte_mempool *pool;
+	unsigned idle_sleep_us;
+	uint64_t ctl_drops[DROP_MAX];   /* drops decided by the control lcore */
+	uint64_t slow_timer_ms;         /* last run of the neighbour timers */
+	volatile bool stop;
+};
+
+/*
+ * Per-mbuf metadata between a worker and the control lcore or the TX error callback,
+ * kept in the mbuf's flow-director hash words (unused by our RX path).
+ */
+#define DP_META_NONE UINT32_MAX
+static inline void dp_meta_set(struct rte_mbuf *m, uint32_t flow_id, uint32_t aux)
+{
+	m->hash.fdir.lo = flow_id;
+	m->hash.fdir.hi = aux;
+}
+static inline uint32_t dp_meta_flow(const struct rte_mbuf *m) { return m->hash.fdir.lo; }
+static inline uint32_t dp_meta_aux(const struct rte_mbuf *m) { return m->hash.fdir.hi; }
+
+/* For from_ctl mbufs: m->port is the dp port index and aux says where it goes. */
+#define DP_TO_PORT 0
+#define DP_TO_KERNEL 1
+
+/* Does port p own address a (network byte order)? */
+static inline bool dp_port_owns(const struct dp_port *p, uint32_t a)
+{
+	for (unsigned i = 0; i < p->n_addr; i++)
+		if (p->addr[i] == a)
+			return true;
+	return false;
+}
+
+/* The dp port index that owns address a, or -1. */
+int dp_owner_of(const struct dp *dp, uint32_t a);
+
+/* Allocate a worker's TX buffers (before it starts). 0 or -ENOMEM. */
+int worker_init_buffers(struct worker *w);
+
+/* The lcore entry point of a worker (arg: struct worker *). */
+int worker_main(void *arg);
+
+/* Sum of every worker's counters. */
+void dp_stats_sum(const struct dp *dp, struct worker_stats *out);
+
+#endif

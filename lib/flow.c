@@ -1,0 +1,137 @@
+#include "flow.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+
+#define FLOW_DEFER_SLACK 1024
+
+/* Called by the hash's RCU defer queue once no worker can still see the entry. */
+static void flow_reclaim(void *p, void *key_data)
+{
+	struct flow_table *ft = p;
+	struct flow *f = key_data;
+
+	ft->free_ids[ft->n_free++] = f->id;
+}
+
+struct flow_table *flow_table_create(const char *name, uint32_t capacity, int socket,
+		struct rte_rcu_qsbr *qsv)
+{
+	struct flow_table *ft = rte_zmalloc_socket(name, sizeof(*ft), 0, socket);
+	if (ft == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	/* Deleted entries wait out a grace period in the hash's defer queue (reclaimed in
+	 * batches of trigger_reclaim_limit): keep room for them beyond the promised capacity. */
+	capacity += FLOW_DEFER_SLACK;
+	ft->capacity = capacity;
+	ft->qsv = qsv;
+	ft->pool = rte_zmalloc_socket(name, sizeof(struct flow) * capacity,
+			RTE_CACHE_LINE_SIZE, socket);
+	ft->free_ids = rte_malloc_socket(name, sizeof(uint32_t) * capacity, 0, socket);
+	if (ft->pool == NULL || ft->free_ids == NULL)
+		goto fail_nomem;
+	/* popped from the top: hand out low indices first, for locality */
+	for (uint32_t i = 0; i < capacity; i++)
+		ft->free_ids[i] = capacity - 1 - i;
+	ft->n_free = capacity;
+
+	char hname[RTE_HASH_NAMESIZE];
+	snprintf(hname, sizeof(hname), "%s_h", name);
+	struct rte_hash_parameters hp = {
+		.name = hname,
+		.entries = capacity,
+		.key_len = sizeof(struct flow_key),
+		.hash_func = rte_hash_crc,
+		.socket_id = socket,
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
+			RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+	};
+	ft->hash = rte_hash_create(&hp);
+	if (ft->hash == NULL)
+		goto fail;
+
+	struct rte_hash_rcu_config rc = {
+		.v = qsv,
+		.mode = RTE_HASH_QSBR_MODE_DQ,
+		.trigger_reclaim_limit = 32,
+		.key_data_ptr = ft,
+		.free_key_data_func = flow_reclaim,
+	};
+	if (rte_hash_rcu_qsbr_add(ft->hash, &rc) != 0)
+		goto fail;
+	return ft;
+
+fail_nomem:
+	rte_errno = ENOMEM;
+fail:;
+	int e = rte_errno;
+	flow_table_free(ft);
+	rte_errno = e;
+	return NULL;
+}
+
+void flow_table_free(struct flow_table *ft)
+{
+	if (ft == NULL)
+		return;
+	rte_hash_free(ft->hash);
+	rte_free(ft->pool);
+	rte_free(ft->free_ids);
+	rte_free(ft);
+}
+
+struct flow *flow_alloc(struct flow_table *ft)
+{
+	if (ft->n_free == 0)
+		return NULL;
+	uint32_t id = ft->free_ids[--ft->n_free];
+	struct flow *f = &ft->pool[id];
+	memset(f, 0, sizeof(*f));
+	f->id = id;
+	return f;
+}
+
+void flow_release(struct flow_table *ft, struct flow *f)
+{
+	ft->free_ids[ft->n_free++] = f->id;
+}
+
+int flow_add(struct flow_table *ft, struct flow *f)
+{
+	if (rte_hash_lookup(ft->hash, &f->key) >= 0)
+		return -EEXIST;
+	int ret = rte_hash_add_key_data(ft->hash, &f->key, f);
+	if (ret < 0)
+		return ret == -ENOSPC ? -ENOSPC : ret;
+	ft->n_flows++;
+	return 0;
+}
+
+int flow_del(struct flow_table *ft, struct flow *f)
+{
+	int32_t ret = rte_hash_del_key(ft->hash, &f->key);
+	if (ret < 0)
+		return ret;
+	ft->n_flows--;
+	return 0;
+}
+
+void flow_table_sync(struct flow_table *ft)
+{
+	rte_rcu_qsbr_synchronize(ft->qsv, RTE_QSBR_THRID_INVALID);
+}
+
+struct flow *flow_lookup(const struct flow_table *ft, const struct flow_key *key)
+{
+	void *data;
+	if (rte_hash_lookup_data(ft->hash, key, &data) < 0)
+		return NULL;
+	return data;
+}

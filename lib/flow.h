@@ -1,0 +1,96 @@
+/*
+ * The flow table: one entry per direction of a session, keyed on the local (destination)
+ * address, port and protocol of the packets it matches.
+ *
+ * The control lcore is the only writer; workers look flows up lock-free. The hash is an
+ * rte_hash with RW_CONCURRENCY_LF and an rte_rcu_qsbr variable: a deleted flow's entry is
+ * recycled only after every worker has reported a quiescent state since the delete.
+ */
+#ifndef RTPPROXY_FLOW_H
+#define RTPPROXY_FLOW_H
+
+#include <stdint.h>
+#include <rte_common.h>
+#include <rte_rcu_qsbr.h>
+
+struct rte_hash;
+
+/* The lookup key. Address and port in network byte order; addr 0 = the wildcard listen. */
+struct flow_key {
+	uint32_t addr;
+	uint16_t port;
+	uint8_t proto;
+	uint8_t pad;        /* always zero: the key is hashed as 8 raw bytes */
+} __rte_packed;
+
+/* Counters of one flow. Written only by the worker that owns the flow, read by control. */
+struct flow_stats {
+	uint64_t pkts_rx, bytes_rx;     /* UDP payload bytes */
+	uint64_t pkts_tx, bytes_tx;
+	uint64_t dropped;
+	uint64_t last_tsc;              /* TSC of the last relayed packet, 0 = never */
+};
+
+#define FLOW_F_RTCP 0x1             /* counts in the session's rtcp_stats */
+
+/* One direction of a session. The first cache line is what the fast path reads. */
+struct flow {
+	uint32_t src_ip, dst_ip;        /* rewrite: network byte order */
+	uint16_t src_port, dst_port;
+	uint16_t tx_port;               /* index into the data plane's port array */
+	uint16_t flags;
+	uint32_t neigh;                 /* next hop: index into the neighbour table */
+	uint32_t session;               /* opaque to the data plane: the session manager's slot */
+	uint32_t id;                    /* this entry's index in the flow pool */
+	struct flow_key key;            /* what it is installed under */
+	struct flow_stats stats __rte_cache_aligned;
+} __rte_cache_aligned;
+
+struct flow_table {
+	struct rte_hash *hash;
+	struct flow *pool;              /* capacity entries, on the table's NUMA socket */
+	uint32_t *free_ids;             /* stack of free pool indices (control only) */
+	uint32_t n_free;
+	uint32_t capacity;
+	uint32_t n_flows;
+	struct rte_rcu_qsbr *qsv;
+};
+
+/*
+ * Create a table for `capacity` flows on `socket`, tied to `qsv` (which the workers must
+ * register with). NULL with rte_errno set on failure.
+ */
+struct flow_table *flow_table_create(const char *name, uint32_t capacity, int socket,
+		struct rte_rcu_qsbr *qsv);
+void flow_table_free(struct flow_table *ft);
+
+/*
+ * Take a free entry for a new flow (not yet visible to workers). NULL when the table is full.
+ * Fill it, then publish it with flow_add.
+ */
+struct flow *flow_alloc(struct flow_table *ft);
+/* Give back an entry that was never published. */
+void flow_release(struct flow_table *ft, struct flow *f);
+
+/* Publish f under f->key. 0, -EEXIST when the key is taken, -ENOSPC when the hash is full. */
+int flow_add(struct flow_table *ft, struct flow *f);
+
+/*
+ * Unpublish f. Its entry returns to the pool only after a grace period; the caller may read
+ * f->stats until then (flow_table_sync makes sure no worker still updates them).
+ */
+int flow_del(struct flow_table *ft, struct flow *f);
+
+/* Wait until every worker has passed a quiescent state (microseconds when they are running). */
+void flow_table_sync(struct flow_table *ft);
+
+/* Worker side: look up one key (NULL on miss). The bulk variant is in the worker loop. */
+struct flow *flow_lookup(const struct flow_table *ft, const struct flow_key *key);
+
+static inline struct flow_key flow_key_make(uint32_t addr, uint16_t port, uint8_t proto)
+{
+	struct flow_key k = { .addr = addr, .port = port, .proto = proto, .pad = 0 };
+	return k;
+}
+
+#endif

@@ -1,0 +1,125 @@
+#include "kif.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
+int kif_up(const char *ifname, char *err, size_t errlen)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		goto fail;
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		goto fail;
+	close(fd);
+	return 0;
+fail:
+	snprintf(err, errlen, "%s: cannot bring the interface up: %s", ifname, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static int write_sysctl(const char *ifname, const char *key, const char *value)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/proc/sys/net/%s", key);
+	char *at = strstr(path, "IF");
+	if (at != NULL) {
+		char rest[64];
+		snprintf(rest, sizeof(rest), "%s", at + 2);
+		snprintf(at, sizeof(path) - (size_t)(at - path), "%s%s", ifname, rest);
+	}
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		return -1;
+	int ok = fputs(value, f) >= 0;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+int kif_claim(const char *ifname, char *err, size_t errlen)
+{
+	/* strict reverse-path filter: our addresses live on the TAP, so anything for them that
+	 * arrives here fails it; arp_ignore 8: never answer ARP here */
+	static const char *const settings[][2] = {
+		{ "ipv4/conf/IF/rp_filter", "1" },
+		{ "ipv4/conf/IF/arp_ignore", "8" },
+	};
+	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+		if (write_sysctl(ifname, settings[i][0], settings[i][1]) != 0) {
+			snprintf(err, errlen, "%s: cannot set net.%s: %s", ifname, settings[i][0],
+					strerror(errno));
+			return -1;
+		}
+	/* no IPv6 chatter from an interface that is not the kernel's (best effort) */
+	write_sysctl(ifname, "ipv6/conf/IF/disable_ipv6", "1");
+	return 0;
+}
+
+static void add_attr(struct nlmsghdr *nh, unsigned short type, const void *data, size_t len)
+{
+	struct rtattr *rta = (struct rtattr *)((char *)nh + NLMSG_ALIGN(nh->nlmsg_len));
+	rta->rta_type = type;
+	rta->rta_len = (unsigned short)RTA_LENGTH(len);
+	memcpy(RTA_DATA(rta), data, len);
+	nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + RTA_ALIGN(rta->rta_len);
+}
+
+int kif_add_ipv4(const char *ifname, uint32_t addr, uint8_t prefix_len, char *err, size_t errlen)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifaddrmsg ifa;
+		char attrs[64];
+	} req = { 0 };
+	unsigned idx = if_nametoindex(ifname);
+	if (idx == 0) {
+		snprintf(err, errlen, "%s: no such interface: %s", ifname, strerror(errno));
+		return -1;
+	}
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.ifa));
+	req.nh.nlmsg_type = RTM_NEWADDR;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	req.ifa.ifa_family = AF_INET;
+	req.ifa.ifa_prefixlen = prefix_len;
+	req.ifa.ifa_index = idx;
+	add_attr(&req.nh, IFA_LOCAL, &addr, 4);
+	add_attr(&req.nh, IFA_ADDRESS, &addr, 4);
+
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		goto fail;
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto fail;
+	char buf[512];
+	ssize_t n = recv(fd, buf, sizeof(buf), 0);
+	if (n < 0)
+		goto fail;
+	struct nlmsghdr *rh = (struct nlmsghdr *)buf;
+	if (rh->nlmsg_type == NLMSG_ERROR) {
+		struct nlmsgerr *e = NLMSG_DATA(rh);
+		if (e->error != 0) {
+			errno = -e->error;
+			goto fail;
+		}
+	}
+	close(fd);
+	return 0;
+fail:
+	snprintf(err, errlen, "%s: cannot add its address: %s", ifname, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}

@@ -1,0 +1,19 @@
+/* The kernel side of a port's exception interface: its addresses and link state (netlink). */
+#ifndef RTPPROXY_KIF_H
+#define RTPPROXY_KIF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bring interface `ifname` up and add addr/prefix_len (network byte order). 0 or -1 + err. */
+int kif_up(const char *ifname, char *err, size_t errlen);
+int kif_add_ipv4(const char *ifname, uint32_t addr, uint8_t prefix_len, char *err, size_t errlen);
+
+/*
+ * Keep the kernel's own stack off an interface the data plane reads raw (net_af_packet,
+ * net_af_xdp on a veth): it must not answer ARP or accept packets for our addresses there,
+ * or every request would be answered twice, once by us and once by it.
+ */
+int kif_claim(const char *ifname, char *err, size_t errlen);
+
+#endif

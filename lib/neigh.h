@@ -1,0 +1,85 @@
+/*
+ * The neighbour (ARP) table: next-hop MAC addresses the data plane resolves itself.
+ *
+ * Workers read one 64-bit word per entry (MAC + valid bit), written atomically by the
+ * control lcore, so a MAC is never seen half-updated. Everything else (state, retries,
+ * packets waiting for resolution) belongs to the control lcore alone.
+ */
+#ifndef RTPPROXY_NEIGH_H
+#define RTPPROXY_NEIGH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <rte_common.h>
+
+struct rte_mbuf;
+
+#define NEIGH_VALID (1ULL << 63)
+#define NEIGH_NONE UINT32_MAX
+
+/* How long a learned entry is trusted, and how resolution retries. */
+#define NEIGH_REACHABLE_MS 30000
+#define NEIGH_RETRY_MS 1000
+#define NEIGH_MAX_PROBES 3
+#define NEIGH_PENDING_MAX 16   /* packets held per unresolved next hop */
+
+enum neigh_state {
+	NEIGH_FREE,
+	NEIGH_INCOMPLETE,   /* ARP request sent, no answer yet */
+	NEIGH_REACHABLE,
+	NEIGH_STALE,        /* still used, being re-confirmed */
+	NEIGH_FAILED,       /* no answer after NEIGH_MAX_PROBES: packets are dropped */
+	NEIGH_STATIC,       /* from the config: never expires */
+};
+
+struct neigh_entry {
+	uint32_t ip;                /* network byte order */
+	uint16_t port;              /* data-plane port index the next hop is on */
+	enum neigh_state state;
+	uint32_t refs;              /* flows using it */
+	uint8_t probes;
+	uint64_t confirmed_ms;      /* last time an ARP from it was seen */
+	uint64_t probe_ms;          /* last request sent */
+	struct rte_mbuf *pending[NEIGH_PENDING_MAX];
+	uint8_t n_pending;
+};
+
+struct neigh_table {
+	volatile uint64_t *mac;     /* the workers' view: MAC in the low 48 bits | NEIGH_VALID */
+	struct neigh_entry *ent;
+	uint32_t capacity;
+	uint32_t used;              /* high-water mark of entries ever used */
+};
+
+static inline bool neigh_mac_get(const struct neigh_table *nt, uint32_t idx, uint8_t mac[6])
+{
+	uint64_t v = nt->mac[idx];
+	if (!(v & NEIGH_VALID))
+		return false;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)(v >> (8 * i));
+	return true;
+}
+
+struct neigh_table *neigh_table_create(uint32_t capacity, int socket);
+void neigh_table_free(struct neigh_table *nt);
+
+/* Find or create the entry for ip on port and take a reference. NEIGH_NONE when full. */
+uint32_t neigh_get(struct neigh_table *nt, uint16_t port, uint32_t ip);
+void neigh_put(struct neigh_table *nt, uint32_t idx);
+uint32_t neigh_find(const struct neigh_table *nt, uint16_t port, uint32_t ip);
+
+/* Make an entry static (from the config) with this MAC. */
+uint32_t neigh_add_static(struct neigh_table *nt, uint16_t port, uint32_t ip, const uint8_t mac[6]);
+
+/*
+ * An ARP packet from ip/mac arrived on port: refresh the entry if we track it.
+ * Returns the entry index when it became usable (its pending packets can go), else NEIGH_NONE.
+ */
+uint32_t neigh_learn(struct neigh_table *nt, uint16_t port, uint32_t ip, const uint8_t mac[6],
+		uint64_t now_ms);
+
+/* Mark an entry unusable for workers (they hand its packets to control again). */
+void neigh_invalidate(struct neigh_table *nt, uint32_t idx);
+
+#endif

@@ -1,0 +1,155 @@
+#include "port.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <net/if.h>
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_ethdev.h>
+#include <rte_mempool.h>
+
+#include "dp.h"
+#include "kif.h"
+
+static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+int port_probe(const char *device, uint16_t *eth_id, char *err, size_t errlen)
+{
+	char name[RTE_DEV_NAME_MAX_LEN];
+	size_t n = strcspn(device, ",");
+	if (n == 0 || n >= sizeof(name))
+		return fail(err, errlen, -1, "device \"%s\": no device name", device);
+	memcpy(name, device, n);
+	name[n] = '\0';
+
+	if (rte_eth_dev_get_port_by_name(name, eth_id) == 0)
+		return 0;
+	if (strncmp(name, "net_", 4) != 0)
+		return fail(err, errlen, -1, "device \"%s\": no such port (a PCI device must be "
+				"bound to a DPDK driver and allowed with -a)", device);
+	/* a raw-socket vdev on a kernel interface: keep the kernel's stack off it */
+	const char *iface = strstr(device, "iface=");
+	if (iface != NULL && (strncmp(name, "net_af_packet", 13) == 0 ||
+				strncmp(name, "net_af_xdp", 10) == 0)) {
+		char ifname[IF_NAMESIZE];
+		snprintf(ifname, sizeof(ifname), "%.*s", (int)strcspn(iface + 6, ","), iface + 6);
+		if (kif_claim(ifname, err, errlen) != 0)
+			return -1;
+	}
+	int ret = rte_dev_probe(device);
+	if (ret != 0)
+		return fail(err, errlen, -1, "device \"%s\": probe failed: %s", device,
+				rte_strerror(-ret));
+	if (rte_eth_dev_get_port_by_name(name, eth_id) != 0)
+		return fail(err, errlen, -1, "device \"%s\": probed but no ethdev named %s",
+				device, name);
+	return 0;
+}
+
+static int start_dev(uint16_t id, uint16_t nb_rx, uint16_t nb_tx, struct rte_mempool *pool,
+		const char *what, char *err, size_t errlen)
+{
+	struct rte_eth_dev_info info;
+	int ret = rte_eth_dev_info_get(id, &info);
+	if (ret != 0)
+		return fail(err, errlen, -1, "%s: cannot read device info: %s", what,
+				rte_strerror(-ret));
+	if (nb_rx > info.max_rx_queues || nb_tx > info.max_tx_queues)
+		return fail(err, errlen, -1, "%s: needs %u rx and %u tx queues (one per worker), "
+				"the device offers %u and %u (net_af_packet: add qpairs=N)", what,
+				nb_rx, nb_tx, info.max_rx_queues, info.max_tx_queues);
+
+	struct rte_eth_conf conf = { 0 };
+	if (nb_rx > 1) {
+		/* Flows are keyed on their destination: hash on it alone, so a flow stays on one
+		 * worker even when its source moves (latching, NAT rebinding). */
+		uint64_t want = RTE_ETH_RSS_NONFRAG_IPV4_UDP | RTE_ETH_RSS_L3_DST_ONLY |
+			RTE_ETH_RSS_L4_DST_ONLY;
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf = want & info.flow_type_rss_offloads;
+		if (conf.rx_adv_conf.rss_conf.rss_hf == 0)
+			conf.rxmode.mq_mode = RTE_ETH_MQ_RX_NONE;
+	}
+	ret = rte_eth_dev_configure(id, nb_rx, nb_tx, &conf);
+	if (ret != 0)
+		return fail(err, errlen, -1, "%s: configure failed: %s", what, rte_strerror(-ret));
+
+	uint16_t nrx = PORT_RX_DESC, ntx = PORT_TX_DESC;
+	rte_eth_dev_adjust_nb_rx_tx_desc(id, &nrx, &ntx);
+	int socket = rte_eth_dev_socket_id(id);
+	if (socket < 0)
+		socket = 0;
+	for (uint16_t q = 0; q < nb_rx; q++) {
+		ret = rte_eth_rx_queue_setup(id, q, nrx, (unsigned)socket, NULL, pool);
+		if (ret != 0)
+			return fail(err, errlen, -1, "%s: rx queue %u: %s", what, q,
+					rte_strerror(-ret));
+	}
+	for (uint16_t q = 0; q < nb_tx; q++) {
+		ret = rte_eth_tx_queue_setup(id, q, ntx, (unsigned)socket, NULL);
+		if (ret != 0)
+			return fail(err, errlen, -1, "%s: tx queue %u: %s", what, q,
+					rte_strerror(-ret));
+	}
+	ret = rte_eth_dev_start(id);
+	if (ret != 0)
+		return fail(err, errlen, -1, "%s: start failed: %s", what, rte_strerror(-ret));
+	return 0;
+}
+
+int port_start(struct dp *dp, unsigned idx, struct rte_mempool *pool, char *err, size_t errlen)
+{
+	struct dp_port *p = &dp->port[idx];
+	uint16_t nq = (uint16_t)dp->n_workers;
+
+	if (start_dev(p->eth_id, nq, nq, pool, p->name, err, errlen) != 0)
+		return -1;
+	p->nb_queues = nq;
+	if (rte_eth_macaddr_get(p->eth_id, &p->mac) != 0)
+		return fail(err, errlen, -1, "%s: cannot read its MAC address", p->name);
+	dp->port_of_eth[p->eth_id] = (int16_t)idx;
+
+	/* The kernel twin carries the port's MAC, so the kernel answers ARP and ping as us. */
+	char spec[128], mac[RTE_ETHER_ADDR_FMT_SIZE], what[48];
+	rte_ether_format_addr(mac, sizeof(mac), &p->mac);
+	snprintf(spec, sizeof(spec), "net_tap%u,iface=%s,mac=%s", idx, p->tap_name, mac);
+	snprintf(what, sizeof(what), "%s exception %s", p->name, p->tap_name);
+	if (port_probe(spec, &p->tap_id, err, errlen) != 0)
+		return -1;
+	/* worker 0 polls the single rx queue; every worker may send to the kernel */
+	return start_dev(p->tap_id, 1, nq, pool, what, err, errlen);
+}
+
+static void close_dev(uint16_t id)
+{
+	struct rte_eth_dev_info info;
+	rte_eth_dev_stop(id);
+	int have = rte_eth_dev_info_get(id, &info) == 0 && info.device != NULL;
+	char name[RTE_DEV_NAME_MAX_LEN] = "";
+	if (have)
+		snprintf(name, sizeof(name), "%s", rte_dev_name(info.device));
+	rte_eth_dev_close(id);
+	/* a hot-plugged vdev is removed too, so its kernel interface disappears */
+	if (have && strncmp(name, "net_", 4) == 0)
+		rte_dev_remove(info.device);
+}
+
+void port_close_all(struct dp *dp)
+{
+	for (unsigned i = 0; i < dp->n_ports; i++) {
+		struct dp_port *p = &dp->port[i];
+		if (p->tap_id != UINT16_MAX && rte_eth_dev_is_valid_port(p->tap_id))
+			close_dev(p->tap_id);
+		if (p->eth_id != UINT16_MAX && rte_eth_dev_is_valid_port(p->eth_id))
+			close_dev(p->eth_id);
+	}
+}

@@ -1,0 +1,356 @@
+/*
+ * The worker loop: rx, parse, classify in bulk, relay or hand over, tx. One per worker lcore;
+ * no locks, no allocation, no syscalls unless idle_sleep_us asks for a nap when idle.
+ */
+#include <string.h>
+#include <unistd.h>
+#include <rte_branch_prediction.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_hash.h>
+#include <rte_log.h>
+#include <rte_malloc.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+
+#include "dp.h"
+#include "pkt.h"
+
+const char *const dp_drop_names[DROP_MAX] = {
+	[DROP_MALFORMED] = "malformed",
+	[DROP_FRAGMENT] = "fragment",
+	[DROP_NO_FLOW] = "no_flow",
+	[DROP_RATE_LIMIT] = "rate_limit",
+	[DROP_INVALID_RTP] = "invalid_rtp",
+	[DROP_NOT_FROM_DESTINATION] = "not_from_destination",
+	[DROP_NO_NEIGHBOR] = "no_neighbor",
+	[DROP_TTL_EXCEEDED] = "ttl_exceeded",
+	[DROP_TX_FULL] = "tx_full",
+};
+
+int dp_owner_of(const struct dp *dp, uint32_t a)
+{
+	for (unsigned p = 0; p < dp->n_ports; p++)
+		if (dp_port_owns(&dp->port[p], a))
+			return (int)p;
+	return -1;
+}
+
+void dp_stats_sum(const struct dp *dp, struct worker_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned w = 0; w < dp->n_workers; w++) {
+		const struct worker_stats *s = &dp->workers[w].stats;
+		for (int d = 0; d < DROP_MAX; d++)
+			out->drops[d] += s->drops[d];
+		for (int p = 0; p < DP_MAX_PORTS; p++) {
+			out->exception[p] += s->exception[p];
+			out->tx_failed[p] += s->tx_failed[p];
+		}
+		out->relayed += s->relayed;
+		out->iterations += s->iterations;
+		out->busy_iterations += s->busy_iterations;
+	}
+	for (int d = 0; d < DROP_MAX; d++)
+		out->drops[d] += dp->ctl_drops[d];
+}
+
+static inline void drop(struct worker *w, struct rte_mbuf *m, enum dp_drop why)
+{
+	w->stats.drops[why]++;
+	rte_pktmbuf_free(m);
+}
+
+static inline void to_kernel(struct worker *w, uint16_t port, struct rte_mbuf *m)
+{
+	w->stats.exception[port]++;
+	dp_meta_set(m, DP_META_NONE, 0);
+	rte_eth_tx_buffer(w->dp->port[port].tap_id, w->index, w->tap_txb[port], m);
+}
+
+static inline uint16_t udp_payload_of(const struct rte_mbuf *m)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	const uint8_t *ip = p + PKT_ETHER_HLEN;
+	const uint8_t *udp = ip + (ip[0] & 0x0f) * 4;
+	return (uint16_t)(((udp[4] << 8) | udp[5]) - 8);
+}
+
+/*
+ * TX error callback for the ports: the NIC refused these. A relayed packet was already
+ * counted as sent by its flow, which is still alive (no quiescent state was reported since),
+ * so move it from sent to dropped.
+ */
+static void tx_refused(struct rte_mbuf **pkts, uint16_t n, void *arg)
+{
+	struct worker *w = arg;
+	struct flow *pool = w->dp->flows->pool;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		uint32_t id = dp_meta_flow(m);
+		if (id != DP_META_NONE) {
+			struct flow_stats *st = &pool[id].stats;
+			st->pkts_tx--;
+			st->bytes_tx -= udp_payload_of(m);
+			st->dropped++;
+		}
+		w->stats.tx_failed[dp_meta_aux(m)]++;
+		w->stats.drops[DROP_TX_FULL]++;
+		rte_pktmbuf_free(m);
+	}
+}
+
+static void tap_refused(struct rte_mbuf **pkts, uint16_t n, void *arg)
+{
+	struct worker *w = arg;
+	w->stats.drops[DROP_TX_FULL] += n;
+	rte_pktmbuf_free_bulk(pkts, n);
+}
+
+static inline void to_port(struct worker *w, uint16_t port, struct rte_mbuf *m)
+{
+	rte_eth_tx_buffer(w->dp->port[port].eth_id, w->index, w->txb[port], m);
+}
+
+static inline void relay(struct worker *w, struct rte_mbuf *m, const struct pkt_info *info,
+		struct flow *f, uint64_t now)
+{
+	struct dp *dp = w->dp;
+	struct flow_stats *st = &f->stats;
+	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+
+	st->pkts_rx++;
+	st->bytes_rx += info->udp_payload;
+	if (unlikely(frame[info->l3_off + 8] <= 1)) {
+		st->dropped++;
+		drop(w, m, DROP_TTL_EXCEEDED);
+		return;
+	}
+
+	const struct dp_port *out = &dp->port[f->tx_port];
+	struct pkt_rewrite rw = {
+		.src_ip = f->src_ip, .dst_ip = f->dst_ip,
+		.src_port = f->src_port, .dst_port = f->dst_port,
+	};
+	memcpy(rw.src_mac, out->mac.addr_bytes, 6);
+	bool resolved = neigh_mac_get(dp->neigh, f->neigh, rw.dst_mac);
+	pkt_rewrite_udp4(frame, info, &rw);
+
+	st->pkts_tx++;
+	st->bytes_tx += info->udp_payload;
+	st->last_tsc = now;
+	w->stats.relayed++;
+	dp_meta_set(m, f->id, f->tx_port);
+	if (likely(resolved)) {
+		to_port(w, f->tx_port, m);
+		return;
+	}
+	/* The control lcore holds it until the next hop answers ARP, and fills in the MAC. */
+	dp_meta_set(m, f->id, f->neigh);
+	if (rte_ring_mp_enqueue(dp->pending_ring, m) != 0) {
+		st->pkts_tx--;
+		st->bytes_tx -= info->udp_payload;
+		st->dropped++;
+		w->stats.relayed--;
+		drop(w, m, DROP_NO_NEIGHBOR);
+	}
+}
+
+/* A UDP packet no flow claims: ours means nobody listens; anyone else's is the kernel's. */
+static inline void no_flow(struct worker *w, uint16_t port, struct rte_mbuf *m,
+		const struct pkt_info *info)
+{
+	const uint8_t *ip = rte_pktmbuf_mtod_offset(m, const uint8_t *, info->l3_off);
+	uint32_t dst;
+	memcpy(&dst, ip + 16, 4);
+	if (dp_owner_of(w->dp, dst) >= 0)
+		drop(w, m, DROP_NO_FLOW);
+	else
+		to_kernel(w, port, m);
+}
+
+static void handle_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
+		uint64_t now)
+{
+	struct dp *dp = w->dp;
+	struct pkt_info info[DP_BURST];
+	struct flow_key keys[DP_BURST];
+	const void *key_ptr[DP_BURST];
+	void *data[DP_BURST];
+	uint16_t udp_idx[DP_BURST];
+	uint16_t n_udp = 0;
+
+	for (uint16_t i = 0; i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+		enum pkt_class c = m->nb_segs == 1 ?
+			pkt_classify(frame, m->data_len, &info[i]) : PKT_OTHER;
+
+		switch (c) {
+		case PKT_UDP4: {
+			const uint8_t *ip = frame + info[i].l3_off;
+			const uint8_t *udp = frame + info[i].l4_off;
+			uint32_t dst;
+			uint16_t dport;
+			memcpy(&dst, ip + 16, 4);
+			memcpy(&dport, udp + 2, 2);
+			keys[n_udp] = flow_key_make(dst, dport, PKT_IPPROTO_UDP);
+			key_ptr[n_udp] = &keys[n_udp];
+			udp_idx[n_udp++] = i;
+			break;
+		}
+		case PKT_ARP:
+			/* control learns from it, then passes it on to the kernel */
+			if (rte_ring_mp_enqueue(dp->arp_ring, m) != 0)
+				to_kernel(w, port, m);
+			break;
+		case PKT_FRAGMENT:
+			/* counted as not relayed; the kernel gets it and drops it */
+			w->stats.drops[DROP_FRAGMENT]++;
+			to_kernel(w, port, m);
+			break;
+		case PKT_MALFORMED:
+			drop(w, m, DROP_MALFORMED);
+			break;
+		case PKT_OTHER:
+			to_kernel(w, port, m);
+			break;
+		}
+	}
+	if (n_udp == 0)
+		return;
+
+	uint64_t hits = 0;
+	rte_hash_lookup_bulk_data(dp->flows->hash, key_ptr, n_udp, &hits, data);
+	for (uint16_t j = 0; j < n_udp; j++) {
+		uint16_t i = udp_idx[j];
+		struct flow *f = data[j];
+		if (!(hits & (1ULL << j))) {
+			/* a listen on the wildcard address */
+			struct flow_key wk = flow_key_make(0, keys[j].port, PKT_IPPROTO_UDP);
+			if (dp_owner_of(dp, keys[j].addr) >= 0 &&
+					rte_hash_lookup_data(dp->flows->hash, &wk,
+						(void **)&f) >= 0)
+				goto found;
+			no_flow(w, port, pkts[i], &info[i]);
+			continue;
+		}
+found:
+		relay(w, pkts[i], &info[i], f, now);
+	}
+}
+
+/* What the kernel sends on a port's TAP leaves through the port. */
+static unsigned poll_taps(struct worker *w)
+{
+	struct dp *dp = w->dp;
+	struct rte_mbuf *pkts[DP_BURST];
+	unsigned total = 0;
+
+	for (unsigned p = 0; p < dp->n_ports; p++) {
+		uint16_t n = rte_eth_rx_burst(dp->port[p].tap_id, 0, pkts, DP_BURST);
+		for (uint16_t i = 0; i < n; i++) {
+			dp_meta_set(pkts[i], DP_META_NONE, p);
+			to_port(w, (uint16_t)p, pkts[i]);
+		}
+		total += n;
+	}
+	return total;
+}
+
+/* Packets the control lcore wants sent: ARP requests, packets whose neighbour resolved. */
+static unsigned poll_ctl(struct worker *w)
+{
+	struct rte_mbuf *pkts[DP_BURST];
+	unsigned n = rte_ring_sc_dequeue_burst(w->from_ctl, (void **)pkts, DP_BURST, NULL);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		uint16_t port = m->port;
+		if (dp_meta_aux(m) == DP_TO_KERNEL) {
+			dp_meta_set(m, DP_META_NONE, 0);
+			rte_eth_tx_buffer(w->dp->port[port].tap_id, w->index, w->tap_txb[port], m);
+		} else {
+			dp_meta_set(m, DP_META_NONE, port);
+			to_port(w, port, m);
+		}
+	}
+	return n;
+}
+
+static void flush_all(struct worker *w)
+{
+	struct dp *dp = w->dp;
+	for (unsigned p = 0; p < dp->n_ports; p++) {
+		rte_eth_tx_buffer_flush(dp->port[p].eth_id, w->index, w->txb[p]);
+		rte_eth_tx_buffer_flush(dp->port[p].tap_id, w->index, w->tap_txb[p]);
+	}
+}
+
+int worker_init_buffers(struct worker *w)
+{
+	struct dp *dp = w->dp;
+	for (unsigned p = 0; p < dp->n_ports; p++) {
+		w->txb[p] = rte_zmalloc_socket("txb", RTE_ETH_TX_BUFFER_SIZE(DP_BURST), 0,
+				rte_lcore_to_socket_id(w->lcore));
+		w->tap_txb[p] = rte_zmalloc_socket("taptxb", RTE_ETH_TX_BUFFER_SIZE(DP_BURST), 0,
+				rte_lcore_to_socket_id(w->lcore));
+		if (w->txb[p] == NULL || w->tap_txb[p] == NULL)
+			return -ENOMEM;
+		rte_eth_tx_buffer_init(w->txb[p], DP_BURST);
+		rte_eth_tx_buffer_init(w->tap_txb[p], DP_BURST);
+		rte_eth_tx_buffer_set_err_callback(w->txb[p], tx_refused, w);
+		rte_eth_tx_buffer_set_err_callback(w->tap_txb[p], tap_refused, w);
+	}
+	return 0;
+}
+
+int worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct dp *dp = w->dp;
+	struct rte_mbuf *pkts[DP_BURST];
+
+	rte_rcu_qsbr_thread_register(dp->qsv, w->index);
+	rte_rcu_qsbr_thread_online(dp->qsv, w->index);
+	RTE_LOG(INFO, USER1, "worker %u on lcore %u: %u rx queues%s\n", w->index, w->lcore,
+			w->n_rxq, w->polls_taps ? " + kernel interfaces" : "");
+
+	while (!dp->stop) {
+		unsigned work = 0;
+		uint64_t now = rte_rdtsc();
+
+		for (unsigned q = 0; q < w->n_rxq; q++) {
+			uint16_t port = w->rxq[q].port;
+			uint16_t n = rte_eth_rx_burst(dp->port[port].eth_id, w->rxq[q].queue,
+					pkts, DP_BURST);
+			if (n > 0)
+				handle_burst(w, port, pkts, n, now);
+			work += n;
+		}
+		if (w->polls_taps)
+			work += poll_taps(w);
+		work += poll_ctl(w);
+		flush_all(w);
+		rte_rcu_qsbr_quiescent(dp->qsv, w->index);
+
+		w->stats.iterations++;
+		if (work) {
+			w->stats.busy_iterations++;
+		} else if (dp->idle_sleep_us) {
+			/* lab/CI convenience: a nap when idle, offline so control never waits on us */
+			rte_rcu_qsbr_thread_offline(dp->qsv, w->index);
+			usleep(dp->idle_sleep_us);
+			rte_rcu_qsbr_thread_online(dp->qsv, w->index);
+		}
+	}
+
+	flush_all(w);
+	rte_rcu_qsbr_thread_offline(dp->qsv, w->index);
+	rte_rcu_qsbr_thread_unregister(dp->qsv, w->index);
+	return 0;
+}

@@ -1,0 +1,1015 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The config file of API.md section 2. rte_cfgfile splits the INI; the tables below say which
+ * sections and keys exist and how each value is parsed, so adding a key is one table line.
+ * Every failure becomes one line naming the file, the section, the key and what was expected.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include <rte_cfgfile.h>
+#include <rte_common.h>
+#include <rte_string_fns.h>
+
+#include "config.h"
+
+#define CONFIG_MAX_WORKERS (RTE_MAX_LCORE - 1)  /* the main lcore is not a worker */
+#define EXCEPTION_NAME_MAX 15                   /* IFNAMSIZ - 1 */
+
+/* What a key expected, and the text at fault: the whole value or one item of a list. */
+struct bad {
+	char what[192];
+	char got[CFG_VALUE_LEN];
+};
+
+struct key_rule;
+
+/* Parses VAL into OBJ (struct config, or struct config_port for [portN]); -1 fills *bad. */
+typedef int (*key_parse_t)(const struct key_rule *rule, void *obj, const char *val,
+		struct bad *bad);
+
+struct key_rule {
+	const char *key;
+	key_parse_t parse;
+	size_t off;          /* field in OBJ, for the generic parsers */
+	size_t size;
+	uint32_t min, max;   /* integers only */
+	bool required;
+	const char *what;    /* what a good value looks like; integers say their range */
+};
+
+struct load_ctx {
+	const char *file;
+	struct config *cfg;
+	char *err;
+	size_t errlen;
+	uint32_t sections_seen;  /* unnumbered sections, by index in section_rules[] */
+	uint32_t ports_seen;     /* [portN], bit N */
+};
+
+struct section_rule {
+	const char *name;        /* "port" stands for port0..port7 */
+	bool numbered;
+	const struct key_rule *keys;
+	unsigned int n_keys;
+	/* Cross-key checks, once every key of the section is parsed; SEEN has bit k for keys[k]. */
+	int (*finish)(struct load_ctx *ctx, const struct section_rule *sr, const char *sec,
+		      void *obj, uint32_t seen);
+};
+
+static int __attribute__((format(printf, 2, 3)))
+fail(struct load_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (ctx->err == NULL || ctx->errlen == 0)
+		return -1;
+	n = snprintf(ctx->err, ctx->errlen, "%s: ", ctx->file);
+	if (n < 0 || (size_t)n >= ctx->errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(ctx->err + n, ctx->errlen - n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static char *
+trim(char *s)
+{
+	size_t n;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+static uint32_t
+prefix_mask(uint8_t len)
+{
+	return len == 0 ? 0 : UINT32_MAX << (32 - len);
+}
+
+static void
+fmt_prefix(const struct config_prefix *p, char *buf, size_t len)
+{
+	char a[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &p->addr, a, sizeof(a));
+	snprintf(buf, len, "%s/%u", a, p->len);
+}
+
+/* ---- public parsers ---- */
+
+/* Strict dotted quad: inet_aton would take "1.2.3", hex and octal ("010" is 8). */
+int
+config_parse_ipv4(const char *s, struct in_addr *out)
+{
+	uint32_t a = 0;
+	unsigned int part, v, digits;
+
+	if (s == NULL)
+		return -1;
+	for (part = 0; part < 4; part++) {
+		if (part > 0 && *s++ != '.')
+			return -1;
+		if (!isdigit((unsigned char)s[0]))
+			return -1;
+		if (s[0] == '0' && isdigit((unsigned char)s[1]))
+			return -1;
+		for (v = 0, digits = 0; isdigit((unsigned char)*s) && digits < 3; digits++)
+			v = v * 10 + (*s++ - '0');
+		if (isdigit((unsigned char)*s) || v > 255)
+			return -1;
+		a = a << 8 | v;
+	}
+	if (*s != '\0')
+		return -1;
+	out->s_addr = htonl(a);
+	return 0;
+}
+
+/* "a.b.c.d/N", N 0..32; host bits are kept (an interface address has them). */
+int
+config_parse_prefix(const char *s, struct config_prefix *out)
+{
+	char ip[INET_ADDRSTRLEN];
+	const char *slash, *n;
+	unsigned int len = 0;
+
+	if (s == NULL)
+		return -1;
+	slash = strchr(s, '/');
+	if (slash == NULL || (size_t)(slash - s) >= sizeof(ip))
+		return -1;
+	memcpy(ip, s, slash - s);
+	ip[slash - s] = '\0';
+	n = slash + 1;
+	if (!isdigit((unsigned char)n[0]) || (n[0] == '0' && n[1] != '\0'))
+		return -1;
+	for (; isdigit((unsigned char)*n) && len <= 32; n++)
+		len = len * 10 + (*n - '0');
+	if (*n != '\0' || len > 32)
+		return -1;
+	if (config_parse_ipv4(ip, &out->addr) < 0)
+		return -1;
+	out->len = len;
+	return 0;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower((unsigned char)c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* "02:00:00:00:02:02": six colon-separated pairs of hex digits, either case. */
+int
+config_parse_mac(const char *s, uint8_t mac[6])
+{
+	uint8_t m[6];
+	int i, hi, lo;
+
+	if (s == NULL)
+		return -1;
+	for (i = 0; i < 6; i++, s += 3) {
+		hi = hexval(s[0]);
+		lo = hi < 0 ? -1 : hexval(s[1]);
+		if (lo < 0 || s[2] != (i < 5 ? ':' : '\0'))
+			return -1;
+		m[i] = hi << 4 | lo;
+	}
+	memcpy(mac, m, sizeof(m));
+	return 0;
+}
+
+bool
+config_prefix_contains(const struct config_prefix *p, struct in_addr a)
+{
+	uint32_t mask = prefix_mask(p->len);
+
+	return ((ntohl(p->addr.s_addr) ^ ntohl(a.s_addr)) & mask) == 0;
+}
+
+bool
+config_dest_allowed(const struct config *cfg, struct in_addr a)
+{
+	unsigned int i;
+
+	if (cfg->n_allowed == 0)
+		return true;
+	for (i = 0; i < cfg->n_allowed; i++)
+		if (config_prefix_contains(&cfg->allowed[i], a))
+			return true;
+	return false;
+}
+
+void
+config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->workers = 1;
+	cfg->mbufs = 16383;
+	cfg->idle_sleep_us = 0;
+	strlcpy(cfg->grpc_listen, "[::]:50051", sizeof(cfg->grpc_listen));
+	cfg->max_sessions = 65536;
+	cfg->port_min = 20000;
+	cfg->port_max = 59999;
+	cfg->idle_timeout_secs = 300;
+	cfg->closed_retention_secs = 60;
+}
+
+/* ---- value parsers for the key tables ---- */
+
+static bool
+is_unicast(struct in_addr a)
+{
+	uint32_t first = ntohl(a.s_addr) >> 24;
+
+	return first != 0 && first != 127 && first < 224;
+}
+
+static int
+ipv6_unsupported(struct bad *bad, const char *kind)
+{
+	snprintf(bad->what, sizeof(bad->what), "%s (IPv6 is not supported yet)", kind);
+	return -1;
+}
+
+typedef int (*item_fn_t)(void *obj, const char *item, struct bad *bad);
+
+/* FN on each comma-separated, trimmed item of VAL; an empty VAL has none, "a,,b" has "". */
+static int
+for_each_item(const char *val, item_fn_t fn, void *obj, struct bad *bad)
+{
+	char buf[CFG_VALUE_LEN];
+	char *item = buf, *comma;
+
+	if (*val == '\0')
+		return 0;
+	if (strlcpy(buf, val, sizeof(buf)) >= sizeof(buf))
+		return -1;
+	for (;;) {
+		comma = strchr(item, ',');
+		if (comma != NULL)
+			*comma = '\0';
+		item = trim(item);
+		if (fn(obj, item, bad) < 0) {
+			strlcpy(bad->got, item, sizeof(bad->got));
+			return -1;
+		}
+		if (comma == NULL)
+			return 0;
+		item = comma + 1;
+	}
+}
+
+static int
+parse_uint(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
+{
+	void *field = (char *)obj + r->off;
+	uint64_t v = 0;
+	const char *p;
+
+	RTE_SET_USED(bad);
+	if (*val == '\0')
+		return -1;
+	for (p = val; *p != '\0'; p++) {
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		v = v * 10 + (*p - '0');
+		if (v > r->max)
+			return -1;
+	}
+	if (v < r->min)
+		return -1;
+	if (r->size == sizeof(uint16_t))
+		*(uint16_t *)field = v;
+	else
+		*(unsigned int *)field = v;
+	return 0;
+}
+
+static int
+parse_string(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
+{
+	RTE_SET_USED(bad);
+	return strlcpy((char *)obj + r->off, val, r->size) < r->size ? 0 : -1;
+}
+
+/* "DDDD:BB:DD.F" or "BB:DD.F" in hex, as EAL's -a takes it; devargs may follow a ','. */
+static bool
+is_pci_addr(const char *s)
+{
+	static const char *const forms[] = { "xxxx:xx:xx.f", "xx:xx.f" };
+	unsigned int i;
+	size_t j;
+
+	for (i = 0; i < RTE_DIM(forms); i++) {
+		const char *f = forms[i];
+
+		for (j = 0; f[j] != '\0'; j++) {
+			if (f[j] == 'x' ? !isxdigit((unsigned char)s[j]) :
+			    f[j] == 'f' ? s[j] < '0' || s[j] > '7' : s[j] != f[j])
+				break;
+		}
+		if (f[j] == '\0' && (s[j] == '\0' || s[j] == ','))
+			return true;
+	}
+	return false;
+}
+
+static int
+parse_device(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
+{
+	struct config_port *port = obj;
+	const char *p;
+
+	RTE_SET_USED(r);
+	RTE_SET_USED(bad);
+	if (val[0] == '\0' || val[0] == ',' || strlen(val) >= sizeof(port->device))
+		return -1;
+	for (p = val; *p != '\0'; p++)
+		if (!isgraph((unsigned char)*p))
+			return -1;
+	strlcpy(port->device, val, sizeof(port->device));
+	port->is_pci = is_pci_addr(val);
+	return 0;
+}
+
+static int
+add_port_addr(void *obj, const char *item, struct bad *bad)
+{
+	struct config_port *port = obj;
+	struct config_prefix p;
+	uint32_t host;
+	unsigned int i;
+
+	if (strchr(item, ':') != NULL)
+		return ipv6_unsupported(bad, "an IPv4 prefix");
+	if (config_parse_prefix(item, &p) < 0 || p.len == 0)
+		return -1;
+	if (!is_unicast(p.addr)) {
+		strlcpy(bad->what, "a unicast IPv4 address", sizeof(bad->what));
+		return -1;
+	}
+	/* /31 and /32 have no network or broadcast address (RFC 3021). */
+	host = ntohl(p.addr.s_addr) & ~prefix_mask(p.len);
+	if (p.len <= 30 && (host == 0 || host == ~prefix_mask(p.len))) {
+		strlcpy(bad->what, "a host address, not the network or broadcast address",
+			sizeof(bad->what));
+		return -1;
+	}
+	for (i = 0; i < port->n_addrs; i++) {
+		if (port->addrs[i].addr.s_addr == p.addr.s_addr) {
+			strlcpy(bad->what, "each address once", sizeof(bad->what));
+			return -1;
+		}
+	}
+	if (port->n_addrs == CONFIG_MAX_ADDRS) {
+		snprintf(bad->what, sizeof(bad->what), "at most %u addresses",
+			 CONFIG_MAX_ADDRS);
+		return -1;
+	}
+	port->addrs[port->n_addrs++] = p;
+	return 0;
+}
+
+static int
+parse_port_addrs(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
+{
+	struct config_port *port = obj;
+
+	RTE_SET_USED(r);
+	port->n_addrs = 0;
+	if (for_each_item(val, add_port_addr, port, bad) < 0)
+		return -1;
+	return port->n_addrs > 0 ? 0 : -1;
+}
+
+/* Only the syntax here: whether it is on a subnet of the port is for finish_port(). */
+static int
+parse_gateway(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
+{
+	struct config_port *port = obj;
+
+	RTE_SET_USED(r);
+	port->has_gateway = false;
+	if (*val == '\0')
+		return 0;
+	if (strchr(val, ':') != NULL)
+		return ipv6_unsupported(bad, "an IPv4 address");
+	if (config_parse_ipv4(val, &port->gateway) < 0 || !is_unicast(port->gateway))
+		return -1;
+	port->has_gateway = true;
+	return 0;
+}
+
+/* A Linux interface name: what dev_valid_name() takes, narrowed to plain characters. */
+static int
+parse_exception(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
+{
+	struct config_port *port = obj;
+	size_t n = strlen(val);
+	const char *p;
+
+	RTE_SET_USED(r);
+	RTE_SET_USED(bad);
+	if (n == 0 || n > EXCEPTION_NAME_MAX || strcmp(val, ".") == 0 || strcmp(val, "..") == 0)
+		return -1;
+	for (p = val; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr("_.-", *p) == NULL)
+			return -1;
+	strlcpy(port->exception, val, sizeof(port->exception));
+	return 0;
+}
+
+static int
+add_neighbor(void *obj, const char *item, struct bad *bad)
+{
+	struct config_port *port = obj;
+	struct config_neighbor nb;
+	char ip[CFG_VALUE_LEN];
+	const char *at = strchr(item, '@');
+	unsigned int i;
+
+	if (at == NULL)
+		return -1;
+	memcpy(ip, item, at - item);
+	ip[at - item] = '\0';
+	if (strchr(ip, ':') != NULL)
+		return ipv6_unsupported(bad, "an IPv4 address@MAC");
+	if (config_parse_ipv4(ip, &nb.addr) < 0 || config_parse_mac(at + 1, nb.mac) < 0)
+		return -1;
+	if ((nb.mac[0] & 1) != 0 || memcmp(nb.mac, "\0\0\0\0\0\0", 6) == 0) {
+		strlcpy(bad->what, "a unicast MAC address", sizeof(bad->what));
+		return -1;
+	}
+	for (i = 0; i < port->n_neighbors; i++) {
+		if (port->neighbors[i].addr.s_addr == nb.addr.s_addr) {
+			strlcpy(bad->what, "each neighbor address once", sizeof(bad->what));
+			return -1;
+		}
+	}
+	if (port->n_neighbors == CONFIG_MAX_NEIGHBORS) {
+		snprintf(bad->what, sizeof(bad->what), "at most %u neighbors",
+			 CONFIG_MAX_NEIGHBORS);
+		return -1;
+	}
+	port->neighbors[port->n_neighbors++] = nb;
+	return 0;
+}
+
+static int
+parse_neighbors(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
+{
+	struct config_port *port = obj;
+
+	RTE_SET_USED(r);
+	port->n_neighbors = 0;
+	return for_each_item(val, add_neighbor, port, bad);
+}
+
+static int
+parse_tcp_port(const char *s)
+{
+	unsigned int v = 0;
+
+	if (!isdigit((unsigned char)*s) || *s == '0')
+		return -1;
+	for (; isdigit((unsigned char)*s) && v <= 65535; s++)
+		v = v * 10 + (*s - '0');
+	return *s == '\0' && v <= 65535 ? (int)v : -1;
+}
+
+/* "host:port" or "[v6]:port", as grpc_server_add_http2_port() takes it. */
+static int
+parse_listen(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
+{
+	char host[CFG_VALUE_LEN];
+	const char *colon, *p;
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	/* a unix socket: reachable from every network namespace (the lab's tests use it) */
+	if (strncmp(val, "unix:", 5) == 0)
+		return val[5] == '/' ? parse_string(r, obj, val, bad) : -1;
+	if (val[0] == '[') {
+		const char *end = strchr(val, ']');
+
+		if (end == NULL || end[1] != ':')
+			return -1;
+		memcpy(host, val + 1, end - val - 1);
+		host[end - val - 1] = '\0';
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			return -1;
+		colon = end + 1;
+	} else {
+		colon = strchr(val, ':');
+		if (colon == NULL || colon == val || strchr(colon + 1, ':') != NULL)
+			return -1;
+		memcpy(host, val, colon - val);
+		host[colon - val] = '\0';
+		for (p = host; *p != '\0'; p++)
+			if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+				return -1;
+		/* All digits and dots: it must be an address, not a host name. */
+		if (strspn(host, "0123456789.") == strlen(host) &&
+		    config_parse_ipv4(host, &a4) < 0)
+			return -1;
+	}
+	if (parse_tcp_port(colon + 1) < 0)
+		return -1;
+	return parse_string(r, obj, val, bad);
+}
+
+static int
+add_allowed(void *obj, const char *item, struct bad *bad)
+{
+	struct config *cfg = obj;
+	struct config_prefix p;
+	uint32_t a;
+	char net[INET_ADDRSTRLEN + 4];
+
+	if (strchr(item, ':') != NULL)
+		return ipv6_unsupported(bad, "an IPv4 prefix");
+	if (strchr(item, '/') != NULL) {
+		if (config_parse_prefix(item, &p) < 0)
+			return -1;
+	} else {
+		if (config_parse_ipv4(item, &p.addr) < 0)
+			return -1;
+		p.len = 32;
+	}
+	/* 198.18.1.1/15 is more likely a typo than a way to say 198.18.0.0/15. */
+	a = ntohl(p.addr.s_addr);
+	if ((a & ~prefix_mask(p.len)) != 0) {
+		p.addr.s_addr = htonl(a & prefix_mask(p.len));
+		fmt_prefix(&p, net, sizeof(net));
+		snprintf(bad->what, sizeof(bad->what),
+			 "a network prefix without host bits, such as %s", net);
+		return -1;
+	}
+	if (cfg->n_allowed == CONFIG_MAX_ALLOWED) {
+		snprintf(bad->what, sizeof(bad->what), "at most %u prefixes", CONFIG_MAX_ALLOWED);
+		return -1;
+	}
+	cfg->allowed[cfg->n_allowed++] = p;
+	return 0;
+}
+
+static int
+parse_allowed(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
+{
+	struct config *cfg = obj;
+
+	RTE_SET_USED(r);
+	cfg->n_allowed = 0;
+	return for_each_item(val, add_allowed, cfg, bad);
+}
+
+/* ---- the tables ---- */
+
+#define UINT_KEY(type, field, lo, hi) \
+	{ .key = #field, .parse = parse_uint, .off = offsetof(type, field), \
+	  .size = sizeof(((type *)0)->field), .min = (lo), .max = (hi) }
+
+static const struct key_rule eal_keys[] = {
+	{ .key = "args", .parse = parse_string, .off = offsetof(struct config, eal_args),
+	  .size = sizeof(((struct config *)0)->eal_args), .what = "EAL arguments" },
+};
+
+static const struct key_rule dataplane_keys[] = {
+	UINT_KEY(struct config, workers, 1, CONFIG_MAX_WORKERS),
+	UINT_KEY(struct config, mbufs, 1023, 16777215),
+	UINT_KEY(struct config, idle_sleep_us, 0, 100000),
+};
+
+static const struct key_rule port_keys[] = {
+	{ .key = "device", .parse = parse_device, .required = true,
+	  .what = "a DPDK vdev spec or a PCI address such as 0000:03:00.0" },
+	{ .key = "address", .parse = parse_port_addrs, .required = true,
+	  .what = "an IPv4 address with its prefix length, such as 198.18.1.1/24" },
+	{ .key = "gateway", .parse = parse_gateway, .what = "an IPv4 address" },
+	{ .key = "exception", .parse = parse_exception,
+	  .what = "an interface name of 1..15 characters [A-Za-z0-9_.-]" },
+	{ .key = "neighbors", .parse = parse_neighbors,
+	  .what = "IPv4@MAC such as 198.18.2.2@02:00:00:00:02:02" },
+};
+
+static const struct key_rule grpc_keys[] = {
+	{ .key = "listen", .parse = parse_listen, .off = offsetof(struct config, grpc_listen),
+	  .size = sizeof(((struct config *)0)->grpc_listen),
+	  .what = "host:port, [IPv6]:port or unix:/absolute/path, such as [::]:50051" },
+};
+
+static const struct key_rule sessions_keys[] = {
+	UINT_KEY(struct config, max_sessions, 1, 16777216),
+	UINT_KEY(struct config, port_min, 1, 65535),
+	UINT_KEY(struct config, port_max, 1, 65535),
+	UINT_KEY(struct config, idle_timeout_secs, 1, 86400),
+	{ .key = "allowed_destinations", .parse = parse_allowed,
+	  .what = "an IPv4 prefix such as 198.18.0.0/15" },
+	UINT_KEY(struct config, closed_retention_secs, 0, 86400),
+};
+
+static int finish_port(struct load_ctx *ctx, const struct section_rule *sr, const char *sec,
+		       void *obj, uint32_t seen);
+static int finish_sessions(struct load_ctx *ctx, const struct section_rule *sr,
+			   const char *sec, void *obj, uint32_t seen);
+
+static const struct section_rule section_rules[] = {
+	{ "eal", false, eal_keys, RTE_DIM(eal_keys), NULL },
+	{ "dataplane", false, dataplane_keys, RTE_DIM(dataplane_keys), NULL },
+	{ "port", true, port_keys, RTE_DIM(port_keys), finish_port },
+	{ "grpc", false, grpc_keys, RTE_DIM(grpc_keys), NULL },
+	{ "sessions", false, sessions_keys, RTE_DIM(sessions_keys), finish_sessions },
+};
+
+static int
+key_index(const struct section_rule *sr, const char *key)
+{
+	unsigned int i;
+
+	for (i = 0; i < sr->n_keys; i++)
+		if (strcmp(sr->keys[i].key, key) == 0)
+			return i;
+	return -1;
+}
+
+/* The gateway is a neighbour: on one of the port's subnets, and not the port itself. */
+static int
+finish_port(struct load_ctx *ctx, const struct section_rule *sr, const char *sec, void *obj,
+	    uint32_t seen)
+{
+	struct config_port *port = obj;
+	char list[CONFIG_MAX_ADDRS * 20] = "", net[INET_ADDRSTRLEN + 4], gw[INET_ADDRSTRLEN];
+	unsigned int i;
+
+	RTE_SET_USED(sr);
+	RTE_SET_USED(seen);
+	if (!port->has_gateway)
+		return 0;
+	for (i = 0; i < port->n_addrs; i++) {
+		if (port->addrs[i].addr.s_addr == port->gateway.s_addr)
+			break;
+		if (config_prefix_contains(&port->addrs[i], port->gateway))
+			return 0;
+	}
+	inet_ntop(AF_INET, &port->gateway, gw, sizeof(gw));
+	if (i < port->n_addrs)
+		return fail(ctx, "[%s] gateway: expected a next hop other than the port's "
+			    "own address, got \"%s\"", sec, gw);
+	for (i = 0; i < port->n_addrs; i++) {
+		struct config_prefix p = port->addrs[i];
+
+		p.addr.s_addr = htonl(ntohl(p.addr.s_addr) & prefix_mask(p.len));
+		fmt_prefix(&p, net, sizeof(net));
+		strlcat(list, i == 0 ? "" : ", ", sizeof(list));
+		strlcat(list, net, sizeof(list));
+	}
+	return fail(ctx, "[%s] gateway: expected an address inside %s%s, got \"%s\"", sec,
+		    port->n_addrs > 1 ? "one of " : "", list, gw);
+}
+
+static int
+finish_sessions(struct load_ctx *ctx, const struct section_rule *sr, const char *sec,
+		void *obj, uint32_t seen)
+{
+	const struct config *cfg = obj;
+	int max_idx = key_index(sr, "port_max");
+
+	if (cfg->port_min <= cfg->port_max)
+		return 0;
+	return fail(ctx, "[%s] port_max: expected a port >= port_min (%u), got \"%u\"%s",
+		    sec, cfg->port_min, cfg->port_max,
+		    (seen & (1u << max_idx)) ? "" : " (the default)");
+}
+
+/* "port3" -> 3; -1 when it is not "port" and a plain decimal number. */
+static int
+port_number(const char *sec)
+{
+	const char *d = sec + strlen("port");
+	unsigned int n = 0;
+
+	if (strncmp(sec, "port", strlen("port")) != 0 || !isdigit((unsigned char)*d) ||
+	    (d[0] == '0' && d[1] != '\0') || strlen(d) > 3)
+		return -1;
+	for (; isdigit((unsigned char)*d); d++)
+		n = n * 10 + (*d - '0');
+	return *d == '\0' ? (int)n : -1;
+}
+
+static int
+fail_unknown_key(struct load_ctx *ctx, const char *sec, const struct section_rule *sr,
+		 const char *key)
+{
+	char list[256] = "";
+	unsigned int i;
+
+	for (i = 0; i < sr->n_keys; i++) {
+		strlcat(list, i == 0 ? "" : ", ", sizeof(list));
+		strlcat(list, sr->keys[i].key, sizeof(list));
+	}
+	return fail(ctx, "[%s] %s: unknown key (expected one of: %s)", sec, key, list);
+}
+
+static int
+load_entry(struct load_ctx *ctx, const char *sec, const struct section_rule *sr, void *obj,
+	   const struct rte_cfgfile_entry *e, int j, uint32_t *seen)
+{
+	const struct key_rule *r;
+	struct bad bad;
+	int k = key_index(sr, e[j].name);
+	int i;
+
+	if (k < 0)
+		return fail_unknown_key(ctx, sec, sr, e[j].name);
+	if (*seen & (1u << k)) {
+		for (i = 0; i < j && strcmp(e[i].name, e[j].name) != 0; i++)
+			;
+		return fail(ctx, "[%s] %s: expected the key only once, got \"%s\" after \"%s\"",
+			    sec, e[j].name, e[j].value, e[i].value);
+	}
+	*seen |= 1u << k;
+	r = &sr->keys[k];
+	if (r->what != NULL)
+		strlcpy(bad.what, r->what, sizeof(bad.what));
+	else
+		snprintf(bad.what, sizeof(bad.what), "an integer %u..%u", r->min, r->max);
+	strlcpy(bad.got, e[j].value, sizeof(bad.got));
+	if (r->parse(r, obj, e[j].value, &bad) < 0)
+		return fail(ctx, "[%s] %s: expected %s, got \"%s\"", sec, r->key, bad.what,
+			    bad.got);
+	return 0;
+}
+
+static void *
+fail_unknown_section(struct load_ctx *ctx, const char *sec)
+{
+	fail(ctx, "[%s]: unknown section (expected eal, dataplane, portN, grpc, sessions)", sec);
+	return NULL;
+}
+
+/* The port [portN]'s keys fill, after checking N; NULL after reporting why not. */
+static void *
+begin_port(struct load_ctx *ctx, const char *sec)
+{
+	struct config_port *port;
+	int n = port_number(sec);
+
+	if (n < 0)
+		return fail_unknown_section(ctx, sec);
+	if (n >= CONFIG_MAX_PORTS) {
+		fail(ctx, "[%s]: expected a port section port0..port%u, got \"%s\"", sec,
+		     CONFIG_MAX_PORTS - 1, sec);
+		return NULL;
+	}
+	if (ctx->ports_seen & (1u << n)) {
+		fail(ctx, "[%s]: expected each section once, got a second [%s]", sec, sec);
+		return NULL;
+	}
+	ctx->ports_seen |= 1u << n;
+	port = &ctx->cfg->ports[n];
+	strlcpy(port->name, sec, sizeof(port->name));
+	snprintf(port->exception, sizeof(port->exception), "rtp%d", n);
+	return port;
+}
+
+/* Which rule SEC follows and the object its keys fill; NULL after reporting why not. */
+static void *
+begin_section(struct load_ctx *ctx, const char *sec, const struct section_rule **srp)
+{
+	const struct section_rule *sr;
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(section_rules); i++) {
+		sr = *srp = &section_rules[i];
+		if (sr->numbered && strncmp(sec, sr->name, strlen(sr->name)) == 0)
+			return begin_port(ctx, sec);
+		if (sr->numbered || strcmp(sec, sr->name) != 0)
+			continue;
+		if (ctx->sections_seen & (1u << i)) {
+			fail(ctx, "[%s]: expected each section once, got a second [%s]", sec, sec);
+			return NULL;
+		}
+		ctx->sections_seen |= 1u << i;
+		return ctx->cfg;
+	}
+	return fail_unknown_section(ctx, sec);
+}
+
+static int
+load_section(struct load_ctx *ctx, struct rte_cfgfile *ini, int idx)
+{
+	const struct section_rule *sr;
+	struct rte_cfgfile_entry *e = NULL;
+	char sec[CFG_NAME_LEN];
+	uint32_t seen = 0;
+	void *obj;
+	int n, j, rc = 0;
+
+	n = rte_cfgfile_section_num_entries_by_index(ini, sec, idx);
+	if (n < 0)
+		return fail(ctx, "cannot read: section %d vanished", idx);
+	obj = begin_section(ctx, sec, &sr);
+	if (obj == NULL)
+		return -1;
+	if (n > 0) {
+		e = calloc(n, sizeof(*e));
+		if (e == NULL)
+			return fail(ctx, "cannot read: %s", strerror(ENOMEM));
+		n = rte_cfgfile_section_entries_by_index(ini, idx, sec, e, n);
+	}
+	for (j = 0; j < n && rc == 0; j++)
+		rc = load_entry(ctx, sec, sr, obj, e, j, &seen);
+	free(e);
+	for (j = 0; j < (int)sr->n_keys && rc == 0; j++)
+		if (sr->keys[j].required && (seen & (1u << j)) == 0)
+			rc = fail(ctx, "[%s] %s: expected %s, got nothing (the key is required)",
+				  sec, sr->keys[j].key, sr->keys[j].what);
+	if (rc == 0 && sr->finish != NULL)
+		rc = sr->finish(ctx, sr, sec, obj, seen);
+	return rc;
+}
+
+/* Device name without devargs, PCI addresses with their domain: what EAL would clash on. */
+static void
+device_key(const char *dev, char *buf, size_t len)
+{
+	size_t n = strcspn(dev, ",");
+
+	if (is_pci_addr(dev) && dev[2] == ':')
+		snprintf(buf, len, "0000:%.*s", (int)n, dev);
+	else
+		snprintf(buf, len, "%.*s", (int)n, dev);
+	for (; *buf != '\0'; buf++)
+		*buf = tolower((unsigned char)*buf);
+}
+
+/* Port a and port b (a < b) must not share an address, a device or an exception name. */
+static int
+check_port_pair(struct load_ctx *ctx, const struct config_port *a, const struct config_port *b)
+{
+	char ka[CONFIG_STR + 8], kb[CONFIG_STR + 8], p[INET_ADDRSTRLEN + 4];
+	unsigned int i, j;
+
+	for (j = 0; j < b->n_addrs; j++) {
+		for (i = 0; i < a->n_addrs; i++) {
+			if (a->addrs[i].addr.s_addr != b->addrs[j].addr.s_addr)
+				continue;
+			fmt_prefix(&b->addrs[j], p, sizeof(p));
+			return fail(ctx, "[%s] address: expected addresses no other port owns, "
+				    "got \"%s\" (also on [%s])", b->name, p, a->name);
+		}
+	}
+	device_key(a->device, ka, sizeof(ka));
+	device_key(b->device, kb, sizeof(kb));
+	if (strcmp(ka, kb) == 0)
+		return fail(ctx, "[%s] device: expected a device no other port uses, "
+			    "got \"%s\" (also on [%s])", b->name, b->device, a->name);
+	if (strcmp(a->exception, b->exception) == 0)
+		return fail(ctx, "[%s] exception: expected a name no other port uses, "
+			    "got \"%s\" (also on [%s])", b->name, b->exception, a->name);
+	return 0;
+}
+
+static int
+check_ports(struct load_ctx *ctx)
+{
+	struct config *cfg = ctx->cfg;
+	unsigned int n, i, j;
+
+	if (ctx->ports_seen == 0)
+		return fail(ctx, "[port0]: expected at least one port section, got none");
+	n = rte_bsf32(~ctx->ports_seen);  /* ports before the first gap */
+	if ((ctx->ports_seen >> n) != 0)
+		return fail(ctx, "[port%u]: expected port sections numbered from port0 "
+			    "without gaps, got no [port%u]",
+			    rte_bsf32(ctx->ports_seen >> n) + n, n);
+	cfg->n_ports = n;
+	for (j = 1; j < n; j++)
+		for (i = 0; i < j; i++)
+			if (check_port_pair(ctx, &cfg->ports[i], &cfg->ports[j]) < 0)
+				return -1;
+	return 0;
+}
+
+/*
+ * rte_cfgfile is lenient where a typo should stop start-up: it skips lines that hold no '=',
+ * ignores text after "[section]", silently cuts keys at 63 and values at 255 characters, and
+ * "\;" both escapes the ';' and keeps the rest of the line from being a comment. It also logs
+ * its own failures without naming the file. So this pass reads each line the way rte_cfgfile
+ * will split it and names the line at fault; rte_cfgfile then does the splitting.
+ * Returns 0 for a good line, > 0 (the length of WHY) for a bad one.
+ */
+static int
+lint_line(char *line, size_t len, bool *in_section, char *why, size_t whylen)
+{
+	char *s, *eq, *end, *semi;
+
+	if (memchr(line, '\0', len) != NULL)
+		return snprintf(why, whylen, "holds a NUL byte");
+	/* rte_cfgfile reads lines with fgets() into a name + value + 4 byte buffer. */
+	if (len > CFG_NAME_LEN + CFG_VALUE_LEN + 2)
+		return snprintf(why, whylen, "longer than %d characters",
+				CFG_NAME_LEN + CFG_VALUE_LEN + 2);
+	semi = strchr(line, CFG_DEFAULT_COMMENT_CHARACTER);
+	if (semi != NULL && semi > line && semi[-1] == '\\')
+		return snprintf(why, whylen, "\"\\;\" is not supported");
+	if (semi != NULL)
+		*semi = '\0';
+	s = trim(line);
+	if (*s == '\0')
+		return 0;
+	if (*s == '[') {
+		end = strchr(s, ']');
+		if (end == NULL || end[1] != '\0' || end == s + 1 + strspn(s + 1, " \t\v\f\r"))
+			return snprintf(why, whylen, "expected \"[section]\", got \"%s\"", s);
+		*end = '\0';
+		if (strlen(trim(s + 1)) >= CFG_NAME_LEN)
+			return snprintf(why, whylen, "section name longer than %d characters",
+					CFG_NAME_LEN - 1);
+		*in_section = true;
+		return 0;
+	}
+	eq = strchr(s, '=');
+	if (eq == NULL || eq == s)
+		return snprintf(why, whylen, "expected \"key = value\" or \"[section]\" "
+				"(comments start with ';'), got \"%s\"", s);
+	if (!*in_section)
+		return snprintf(why, whylen, "\"%s\" before any [section]", s);
+	*eq = '\0';
+	if (strlen(trim(s)) >= CFG_NAME_LEN)
+		return snprintf(why, whylen, "key longer than %d characters", CFG_NAME_LEN - 1);
+	if (strlen(trim(eq + 1)) >= CFG_VALUE_LEN)
+		return snprintf(why, whylen, "value longer than %d characters",
+				CFG_VALUE_LEN - 1);
+	return 0;
+}
+
+static int
+lint_file(struct load_ctx *ctx)
+{
+	char why[CFG_VALUE_LEN + 96];
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	unsigned int lineno = 0;
+	bool in_section = false;
+	FILE *f = fopen(ctx->file, "r");
+	int rc = 0;
+
+	if (f == NULL)
+		return fail(ctx, "cannot read: %s", strerror(errno));
+	while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
+		lineno++;
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (lint_line(line, len, &in_section, why, sizeof(why)) > 0)
+			rc = fail(ctx, "cannot read: line %u: %s", lineno, why);
+	}
+	if (rc == 0 && ferror(f))
+		rc = fail(ctx, "cannot read: %s", strerror(errno));
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+int
+config_load(const char *file, struct config *cfg, char *err, size_t errlen)
+{
+	struct load_ctx ctx = { .file = file, .cfg = cfg, .err = err, .errlen = errlen };
+	struct rte_cfgfile *ini;
+	int i, n, rc = 0;
+
+	config_defaults(cfg);
+	strlcpy(cfg->path, file, sizeof(cfg->path));
+	if (lint_file(&ctx) < 0)
+		return -1;
+	/* Empty values are allowed: "allowed_destinations =" means any destination. */
+	ini = rte_cfgfile_load(file, CFG_FLAG_EMPTY_VALUES);
+	if (ini == NULL)
+		return fail(&ctx, "cannot read: rte_cfgfile_load failed");
+	n = rte_cfgfile_num_sections(ini, NULL, 0);
+	for (i = 0; i < n && rc == 0; i++)
+		rc = load_section(&ctx, ini, i);
+	rte_cfgfile_close(ini);
+	if (rc == 0)
+		rc = check_ports(&ctx);
+	return rc;
+}

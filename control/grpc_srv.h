@@ -16,7 +16,7 @@
 struct grpc_srv;
 struct grpc_srv_stream;
 
-/* Messages a stream holds for a client that reads slower than they come (incl. the one in flight). */
+/* Messages a stream holds for a client that reads slower than they come (incl. one in flight). */
 #define GRPC_SRV_STREAM_QUEUE 1024
 
 /* What a handler says went wrong: a gRPC status and a message naming the field. */
@@ -71,7 +71,7 @@ void grpc_srv_poll(struct grpc_srv *srv, int timeout_ms);
 /*
  * Queue one message on a stream (packed at once, so the caller keeps ownership of msg).
  * Never blocks: if the stream's queue is full (a slow client), the message is dropped and
- * counted, and -1 is returned.
+ * counted, and -1 is returned. Also -1 (not counted) after finish or once the client is gone.
  */
 int grpc_srv_stream_send(struct grpc_srv_stream *stream, const ProtobufCMessage *msg);
 /* Finish a stream after what is queued has been sent. */

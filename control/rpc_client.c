@@ -1,0 +1,436 @@
+/*
+ * A small gRPC client on grpc C core. Each client and each stream has its own "next"
+ * completion queue; a tag records its own completion so one can wait for a given batch
+ * while others complete around it.
+ */
+#include "rpc_client.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+
+struct rpc_client {
+	grpc_channel *channel;
+	grpc_completion_queue *cq;
+};
+
+/* A batch in flight: the completion queue marks it done. */
+struct batch {
+	bool pending;
+	bool done;
+	int ok;
+};
+
+struct rpc_stream {
+	grpc_completion_queue *cq;
+	grpc_call *call;
+	grpc_metadata_array md_initial, md_trailing;
+	grpc_byte_buffer *recv_buf;
+	grpc_status_code code;
+	grpc_slice details;
+	struct batch start, recv, status;
+	bool ended;
+};
+
+static const char *const status_names[] = {
+	[GRPC_STATUS_OK] = "OK",
+	[GRPC_STATUS_CANCELLED] = "CANCELLED",
+	[GRPC_STATUS_UNKNOWN] = "UNKNOWN",
+	[GRPC_STATUS_INVALID_ARGUMENT] = "INVALID_ARGUMENT",
+	[GRPC_STATUS_DEADLINE_EXCEEDED] = "DEADLINE_EXCEEDED",
+	[GRPC_STATUS_NOT_FOUND] = "NOT_FOUND",
+	[GRPC_STATUS_ALREADY_EXISTS] = "ALREADY_EXISTS",
+	[GRPC_STATUS_PERMISSION_DENIED] = "PERMISSION_DENIED",
+	[GRPC_STATUS_RESOURCE_EXHAUSTED] = "RESOURCE_EXHAUSTED",
+	[GRPC_STATUS_FAILED_PRECONDITION] = "FAILED_PRECONDITION",
+	[GRPC_STATUS_ABORTED] = "ABORTED",
+	[GRPC_STATUS_OUT_OF_RANGE] = "OUT_OF_RANGE",
+	[GRPC_STATUS_UNIMPLEMENTED] = "UNIMPLEMENTED",
+	[GRPC_STATUS_INTERNAL] = "INTERNAL",
+	[GRPC_STATUS_UNAVAILABLE] = "UNAVAILABLE",
+	[GRPC_STATUS_DATA_LOSS] = "DATA_LOSS",
+	[GRPC_STATUS_UNAUTHENTICATED] = "UNAUTHENTICATED",
+};
+
+const char *rpc_status_name(grpc_status_code code)
+{
+	if ((unsigned)code < sizeof(status_names) / sizeof(status_names[0]) &&
+			status_names[code] != NULL)
+		return status_names[code];
+	return "UNKNOWN_CODE";
+}
+
+static void set_status(struct rpc_status *st, grpc_status_code code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_status(struct rpc_status *st, grpc_status_code code, const char *fmt, ...)
+{
+	va_list ap;
+
+	st->code = code;
+	va_start(ap, fmt);
+	vsnprintf(st->message, sizeof(st->message), fmt, ap);
+	va_end(ap);
+}
+
+static void status_from_slice(struct rpc_status *st, grpc_status_code code, grpc_slice details)
+{
+	size_t n = GRPC_SLICE_LENGTH(details);
+
+	if (n >= sizeof(st->message))
+		n = sizeof(st->message) - 1;
+	st->code = code;
+	memcpy(st->message, GRPC_SLICE_START_PTR(details), n);
+	st->message[n] = '\0';
+}
+
+static gpr_timespec deadline_after(int ms)
+{
+	if (ms < 0)
+		return gpr_inf_future(GPR_CLOCK_MONOTONIC);
+	return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
+}
+
+/* Serve cq until want is done; false on timeout. */
+static bool wait_batch(grpc_completion_queue *cq, struct batch *want, gpr_timespec deadline)
+{
+	while (!want->done) {
+		grpc_event ev = grpc_completion_queue_next(cq, deadline, NULL);
+		if (ev.type != GRPC_OP_COMPLETE)
+			return false;
+		struct batch *b = ev.tag;
+		b->pending = false;
+		b->done = true;
+		b->ok = ev.success;
+	}
+	return true;
+}
+
+static void drain_and_destroy_cq(grpc_completion_queue *cq)
+{
+	grpc_completion_queue_shutdown(cq);
+	while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type
+			!= GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(cq);
+}
+
+static grpc_byte_buffer *bytes_to_buffer(const void *data, size_t len)
+{
+	grpc_slice slice = grpc_slice_from_copied_buffer(data, len);
+	grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
+
+	grpc_slice_unref(slice);
+	return bb;
+}
+
+static grpc_byte_buffer *pack_message(const ProtobufCMessage *msg)
+{
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	grpc_slice slice = grpc_slice_malloc(len);
+	protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(slice));
+	grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
+
+	grpc_slice_unref(slice);
+	return bb;
+}
+
+/* The whole payload as one slice (unref it). */
+static grpc_slice buffer_to_slice(grpc_byte_buffer *bb)
+{
+	grpc_byte_buffer_reader reader;
+
+	if (!grpc_byte_buffer_reader_init(&reader, bb))
+		return grpc_empty_slice();
+	grpc_slice slice = grpc_byte_buffer_reader_readall(&reader);
+	grpc_byte_buffer_reader_destroy(&reader);
+	return slice;
+}
+
+static grpc_call *new_call(grpc_channel *ch, grpc_completion_queue *cq, const char *method,
+		int deadline_ms)
+{
+	gpr_timespec deadline = deadline_ms <= 0 ? gpr_inf_future(GPR_CLOCK_REALTIME)
+			: deadline_after(deadline_ms);
+	grpc_slice path = grpc_slice_from_copied_string(method);
+	grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, path,
+			NULL, deadline, NULL);
+
+	grpc_slice_unref(path);
+	return call;
+}
+
+struct rpc_client *rpc_client_connect(const char *target, char *err, size_t errlen)
+{
+	struct rpc_client *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	grpc_init();
+	grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+	c->channel = grpc_channel_create(target, creds, NULL);
+	grpc_channel_credentials_release(creds);
+	c->cq = grpc_completion_queue_create_for_next(NULL);
+	if (c->channel == NULL || c->cq == NULL) {
+		snprintf(err, errlen, "cannot create a channel to %s", target);
+		rpc_client_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+void rpc_client_close(struct rpc_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->channel != NULL)
+		grpc_channel_destroy(c->channel);
+	if (c->cq != NULL)
+		drain_and_destroy_cq(c->cq);
+	free(c);
+	grpc_shutdown();
+}
+
+/* One batch carries the whole call; it completes when the status is in. */
+static grpc_status_code call_buffers(struct rpc_client *c, const char *method,
+		grpc_byte_buffer *req, grpc_byte_buffer **resp, struct rpc_status *st,
+		int deadline_ms)
+{
+	grpc_metadata_array md_initial, md_trailing;
+	grpc_status_code code = GRPC_STATUS_UNKNOWN;
+	grpc_slice details = grpc_empty_slice();
+	struct batch b = { .pending = true };
+	grpc_op ops[6];
+
+	*resp = NULL;
+	grpc_call *call = new_call(c->channel, c->cq, method, deadline_ms);
+	if (call == NULL) {
+		set_status(st, GRPC_STATUS_INTERNAL, "cannot create a call to %s", method);
+		return st->code;
+	}
+	grpc_metadata_array_init(&md_initial);
+	grpc_metadata_array_init(&md_trailing);
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = req;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &md_initial;
+	ops[4].op = GRPC_OP_RECV_MESSAGE;
+	ops[4].data.recv_message.recv_message = resp;
+	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[5].data.recv_status_on_client.trailing_metadata = &md_trailing;
+	ops[5].data.recv_status_on_client.status = &code;
+	ops[5].data.recv_status_on_client.status_details = &details;
+	if (grpc_call_start_batch(call, ops, 6, &b, NULL) != GRPC_CALL_OK) {
+		set_status(st, GRPC_STATUS_INTERNAL, "cannot start a call to %s", method);
+	} else {
+		wait_batch(c->cq, &b, gpr_inf_future(GPR_CLOCK_MONOTONIC));
+		status_from_slice(st, code, details);
+	}
+	if (st->code != GRPC_STATUS_OK && *resp != NULL) {
+		grpc_byte_buffer_destroy(*resp);
+		*resp = NULL;
+	}
+	grpc_slice_unref(details);
+	grpc_metadata_array_destroy(&md_initial);
+	grpc_metadata_array_destroy(&md_trailing);
+	grpc_call_unref(call);
+	return st->code;
+}
+
+grpc_status_code rpc_call_raw(struct rpc_client *c, const char *method, const void *req,
+		size_t req_len, void **resp, size_t *resp_len, struct rpc_status *st,
+		int deadline_ms)
+{
+	grpc_byte_buffer *out = bytes_to_buffer(req, req_len), *in = NULL;
+
+	*resp = NULL;
+	*resp_len = 0;
+	call_buffers(c, method, out, &in, st, deadline_ms);
+	grpc_byte_buffer_destroy(out);
+	if (in == NULL)
+		return st->code;
+	grpc_slice s = buffer_to_slice(in);
+	grpc_byte_buffer_destroy(in);
+	*resp_len = GRPC_SLICE_LENGTH(s);
+	*resp = malloc(*resp_len ? *resp_len : 1);
+	if (*resp != NULL)
+		memcpy(*resp, GRPC_SLICE_START_PTR(s), *resp_len);
+	else
+		set_status(st, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+	grpc_slice_unref(s);
+	return st->code;
+}
+
+static ProtobufCMessage *unpack_buffer(const ProtobufCMessageDescriptor *desc,
+		grpc_byte_buffer *bb)
+{
+	grpc_slice s = buffer_to_slice(bb);
+	ProtobufCMessage *msg = protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(s),
+			GRPC_SLICE_START_PTR(s));
+
+	grpc_slice_unref(s);
+	return msg;
+}
+
+grpc_status_code rpc_call_unary(struct rpc_client *c, const char *method,
+		const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+		ProtobufCMessage **resp, struct rpc_status *st, int deadline_ms)
+{
+	grpc_byte_buffer *out = pack_message(req), *in = NULL;
+
+	*resp = NULL;
+	call_buffers(c, method, out, &in, st, deadline_ms);
+	grpc_byte_buffer_destroy(out);
+	if (st->code != GRPC_STATUS_OK)
+		return st->code;
+	if (in == NULL)
+		set_status(st, GRPC_STATUS_INTERNAL, "%s: OK without a response message", method);
+	else if ((*resp = unpack_buffer(resp_desc, in)) == NULL)
+		set_status(st, GRPC_STATUS_INTERNAL, "%s: response does not parse as %s", method,
+				resp_desc->name);
+	if (in != NULL)
+		grpc_byte_buffer_destroy(in);
+	return st->code;
+}
+
+/* ---- server streams ---- */
+
+struct rpc_stream *rpc_stream_start(struct rpc_client *c, const char *method,
+		const ProtobufCMessage *req, struct rpc_status *st, int deadline_ms)
+{
+	struct rpc_stream *s = calloc(1, sizeof(*s));
+	grpc_op ops[4];
+
+	if (s == NULL) {
+		set_status(st, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	s->cq = grpc_completion_queue_create_for_next(NULL);
+	s->call = new_call(c->channel, s->cq, method, deadline_ms);
+	if (s->call == NULL) {
+		set_status(st, GRPC_STATUS_INTERNAL, "cannot create a call to %s", method);
+		drain_and_destroy_cq(s->cq);
+		free(s);
+		return NULL;
+	}
+	grpc_metadata_array_init(&s->md_initial);
+	grpc_metadata_array_init(&s->md_trailing);
+	s->details = grpc_empty_slice();
+	s->code = GRPC_STATUS_UNKNOWN;
+
+	grpc_byte_buffer *out = pack_message(req);
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = out;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->md_initial;
+	grpc_call_error e1 = grpc_call_start_batch(s->call, ops, 4, &s->start, NULL);
+	grpc_byte_buffer_destroy(out);  /* the batch took its own reference to the slices */
+
+	/* Ask for the status now, so it is there when the messages end. */
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[0].data.recv_status_on_client.trailing_metadata = &s->md_trailing;
+	ops[0].data.recv_status_on_client.status = &s->code;
+	ops[0].data.recv_status_on_client.status_details = &s->details;
+	grpc_call_error e2 = grpc_call_start_batch(s->call, ops, 1, &s->status, NULL);
+
+	s->start.pending = e1 == GRPC_CALL_OK;
+	s->status.pending = e2 == GRPC_CALL_OK;
+	if (e1 != GRPC_CALL_OK || e2 != GRPC_CALL_OK) {
+		set_status(st, GRPC_STATUS_INTERNAL, "cannot start a call to %s", method);
+		rpc_stream_free(s);
+		return NULL;
+	}
+	set_status(st, GRPC_STATUS_OK, "%s", "");
+	return s;
+}
+
+static enum rpc_read stream_end(struct rpc_stream *s, struct rpc_status *st)
+{
+	wait_batch(s->cq, &s->status, gpr_inf_future(GPR_CLOCK_MONOTONIC));
+	s->ended = true;
+	status_from_slice(st, s->code, s->details);
+	return RPC_READ_END;
+}
+
+enum rpc_read rpc_stream_read(struct rpc_stream *s, const ProtobufCMessageDescriptor *desc,
+		ProtobufCMessage **msg, struct rpc_status *st, int timeout_ms)
+{
+	*msg = NULL;
+	if (s->ended)
+		return stream_end(s, st);
+	if (!s->recv.pending) {
+		grpc_op op;
+
+		memset(&op, 0, sizeof(op));
+		op.op = GRPC_OP_RECV_MESSAGE;
+		op.data.recv_message.recv_message = &s->recv_buf;
+		s->recv_buf = NULL;
+		s->recv.done = false;
+		if (grpc_call_start_batch(s->call, &op, 1, &s->recv, NULL) != GRPC_CALL_OK)
+			return stream_end(s, st);
+		s->recv.pending = true;
+	}
+	if (!wait_batch(s->cq, &s->recv, deadline_after(timeout_ms)))
+		return RPC_READ_TIMEOUT;
+	s->recv.done = false;
+	if (s->recv_buf == NULL)
+		return stream_end(s, st);
+
+	*msg = unpack_buffer(desc, s->recv_buf);
+	grpc_byte_buffer_destroy(s->recv_buf);
+	s->recv_buf = NULL;
+	if (*msg == NULL) {
+		set_status(st, GRPC_STATUS_INTERNAL, "stream message does not parse as %s",
+				desc->name);
+		return RPC_READ_ERROR;
+	}
+	return RPC_READ_MESSAGE;
+}
+
+void rpc_stream_cancel(struct rpc_stream *s)
+{
+	grpc_call_cancel(s->call, NULL);
+}
+
+void rpc_stream_free(struct rpc_stream *s)
+{
+	if (s == NULL)
+		return;
+	if (s->status.pending)
+		grpc_call_cancel(s->call, NULL);
+	/* Every batch must complete before the call may go. */
+	gpr_timespec forever = gpr_inf_future(GPR_CLOCK_MONOTONIC);
+	if (s->start.pending)
+		wait_batch(s->cq, &s->start, forever);
+	if (s->recv.pending)
+		wait_batch(s->cq, &s->recv, forever);
+	if (s->status.pending)
+		wait_batch(s->cq, &s->status, forever);
+	if (s->recv_buf != NULL)
+		grpc_byte_buffer_destroy(s->recv_buf);
+	grpc_call_unref(s->call);
+	grpc_metadata_array_destroy(&s->md_initial);
+	grpc_metadata_array_destroy(&s->md_trailing);
+	grpc_slice_unref(s->details);
+	drain_and_destroy_cq(s->cq);
+	free(s);
+}

@@ -151,6 +151,22 @@ static void port_from_config(struct dp_port *p, const struct config_port *c)
 	p->gateway = c->has_gateway ? c->gateway.s_addr : 0;
 }
 
+/* The mbuf pool on a NUMA socket, created the first time a port there needs it. */
+static struct rte_mempool *pool_on(struct dp *dp, const struct config *cfg, int socket)
+{
+	char name[RTE_MEMPOOL_NAMESIZE];
+	if (socket < 0 || socket >= RTE_MAX_NUMA_NODES)
+		socket = 0;
+	if (dp->pools[socket] == NULL) {
+		snprintf(name, sizeof(name), "mbufs_s%d", socket);
+		dp->pools[socket] = rte_pktmbuf_pool_create(name, cfg->mbufs, 256, 0,
+				RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+		if (dp->pools[socket] == NULL)
+			fail("[dataplane] mbufs", rte_strerror(rte_errno));
+	}
+	return dp->pools[socket];
+}
+
 static int setup_ports(struct dp *dp, const struct config *cfg)
 {
 	char err[256];
@@ -159,8 +175,14 @@ static int setup_ports(struct dp *dp, const struct config *cfg)
 		struct dp_port *p = &dp->port[i];
 		port_from_config(p, c);
 		dp->n_ports = i + 1;
-		if (port_probe(c->device, &p->eth_id, err, sizeof(err)) != 0 ||
-				port_start(dp, i, dp->pool, err, sizeof(err)) != 0)
+		if (port_probe(c->device, &p->eth_id, err, sizeof(err)) != 0)
+			return fail(c->name, err);
+		struct rte_mempool *pool = pool_on(dp, cfg, rte_eth_dev_socket_id(p->eth_id));
+		if (pool == NULL)
+			return -1;
+		if (dp->pool == NULL)
+			dp->pool = pool;    /* the control lcore's ARP requests */
+		if (port_start(dp, i, pool, err, sizeof(err)) != 0)
 			return fail(c->name, err);
 		if (kif_up(p->tap_name, err, sizeof(err)) != 0)
 			return fail(c->name, err);
@@ -235,10 +257,6 @@ static int setup_dp(struct dp *dp, const struct config *cfg)
 	memset(dp->port_of_eth, -1, sizeof(dp->port_of_eth));
 	dp->idle_sleep_us = cfg->idle_sleep_us;
 
-	dp->pool = rte_pktmbuf_pool_create("mbufs", cfg->mbufs, 256, 0,
-			RTE_MBUF_DEFAULT_BUF_SIZE, socket);
-	if (dp->pool == NULL)
-		return fail("[dataplane] mbufs", rte_strerror(rte_errno));
 	size_t qs = rte_rcu_qsbr_get_memsize(cfg->workers);
 	dp->qsv = rte_zmalloc_socket("qsbr", qs, RTE_CACHE_LINE_SIZE, socket);
 	if (dp->qsv == NULL || rte_rcu_qsbr_init(dp->qsv, cfg->workers) != 0)
@@ -282,7 +300,8 @@ static void teardown_dp(struct dp *dp)
 	neigh_table_free(dp->neigh);
 	flow_table_free(dp->flows);
 	rte_free(dp->qsv);
-	rte_mempool_free(dp->pool);
+	for (int s = 0; s < RTE_MAX_NUMA_NODES; s++)
+		rte_mempool_free(dp->pools[s]);
 }
 
 static void sess_config_from(struct sess_config *sc, const struct config *cfg)

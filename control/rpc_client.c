@@ -178,9 +178,17 @@ struct rpc_client *rpc_client_connect(const char *target, char *err, size_t errl
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	/* A big ListSessions page must not hit grpc's default 4 MiB receive limit. */
+	grpc_arg arg = {
+		.type = GRPC_ARG_INTEGER,
+		.key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+		.value.integer = -1,
+	};
+	grpc_channel_args args = { .num_args = 1, .args = &arg };
+
 	grpc_init();
 	grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-	c->channel = grpc_channel_create(target, creds, NULL);
+	c->channel = grpc_channel_create(target, creds, &args);
 	grpc_channel_credentials_release(creds);
 	c->cq = grpc_completion_queue_create_for_next(NULL);
 	if (c->channel == NULL || c->cq == NULL) {

@@ -218,7 +218,7 @@ static enum opt_result common_option(struct ctl *ctl, int opt, const char *arg)
 		fputs(usage_text, stdout);
 		return OPT_EXIT_OK;
 	case OPT_VERSION:
-		printf("rtpproxyctl %s (grpc %s)\n", RTPPROXY_VERSION, grpc_version_string());
+		printf("rtpproxyctl %s (grpc core %s)\n", RTPPROXY_VERSION, grpc_version_string());
 		return OPT_EXIT_OK;
 	}
 	return OPT_NOT_MINE;

@@ -89,7 +89,8 @@ struct dp {
 	struct rte_rcu_qsbr *qsv;
 	struct rte_ring *arp_ring;      /* workers -> control: ARP to learn from */
 	struct rte_ring *pending_ring;  /* workers -> control: next hop not resolved yet */
-	struct rte_mempool *pool;
+	struct rte_mempool *pools[RTE_MAX_NUMA_NODES];  /* per NUMA socket, for its ports */
+	struct rte_mempool *pool;       /* the control lcore's (the first port's socket) */
 	unsigned idle_sleep_us;
 	uint64_t ctl_drops[DROP_MAX];   /* drops decided by the control lcore */
 	uint64_t slow_timer_ms;         /* last run of the neighbour timers */

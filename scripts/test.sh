@@ -16,18 +16,18 @@ failed_steps=()
 step() { printf '\n==== %s\n' "$*"; }
 
 setup() { # dir [meson options...]
-	local dir=$1
+	local dir=$1 log rc=0
 	shift
+	log=$(mktemp)
 	if [ -f "$dir/build.ninja" ]; then
-		meson setup --reconfigure "$dir" "$@" >"$dir.setup.log" 2>&1 ||
-			{ cat "$dir.setup.log"; return 1; }
+		meson setup --reconfigure "$dir" "$@" >"$log" 2>&1 || rc=$?
 	else
 		rm -rf "$dir"
-		meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 ||
-			{ cat "$dir.setup.log"; return 1; }
+		meson setup "$dir" "$@" >"$log" 2>&1 || rc=$?
 	fi
-	grep -i 'warning' "$dir.setup.log" || true
-	rm -f "$dir.setup.log"
+	if [ $rc -ne 0 ]; then cat "$log"; else grep -i 'warning' "$log" || true; fi
+	rm -f "$log"
+	return $rc
 }
 
 # Counts from meson's testlog.json: "passed failed skipped".

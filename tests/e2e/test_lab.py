@@ -146,6 +146,27 @@ def check_lab_sh(t):
     t.check(not any(n.startswith(prefix + "-") for n in names), "lab.sh down removed everything")
 
 
+def check_sigkill_guard(t):
+    """Killed outright (as meson does 0.5 s after its timeout SIGTERM), the guard cleans up."""
+    prefix = f"rpkill{os.getpid()}"
+    code = (f"import sys, time; sys.path.insert(0, {str(HERE)!r}); import lab\n"
+            f"with lab.Lab({prefix!r}):\n"
+            f"    print('up', flush=True); time.sleep(60)\n")
+    p = subprocess.Popen(["/usr/bin/python3", "-c", code], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    t.eq(p.stdout.readline().strip(), "up", "child made its lab")
+    p.kill()
+    p.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        left = [n for n in lab._netns_list() if n.startswith(prefix + "-")]
+        if not left:
+            break
+        time.sleep(0.2)
+    t.eq(left, [], "SIGKILL: the guard tore the child's lab down")
+    lab.Lab(prefix).down()
+
+
 def check_sigterm_teardown(t):
     prefix = f"rpsig{os.getpid()}"
     code = (f"import sys, time; sys.path.insert(0, {str(HERE)!r}); import lab\n"
@@ -225,6 +246,7 @@ def body(t):
     t.eq(left, [], "Lab exit removed every namespace")
     t.run("scripts/lab.sh", check_lab_sh, t)
     t.run("teardown on SIGTERM", check_sigterm_teardown, t)
+    t.run("teardown after SIGKILL (guard)", check_sigkill_guard, t)
 
 
 if __name__ == "__main__":

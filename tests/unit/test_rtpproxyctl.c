@@ -152,7 +152,7 @@ static void test_help_version(void)
 
 	CTL_BARE(&r, "--version");
 	CHECK(r.status == 0);
-	OUT_HAS(&r, "rtpproxyctl " RTPPROXY_VERSION " (grpc ");
+	OUT_HAS(&r, "rtpproxyctl " RTPPROXY_VERSION " (grpc core ");
 	CTL_BARE(&r, "--help");
 	CHECK(r.status == 0);
 	OUT_HAS(&r, "Usage: rtpproxyctl [--server HOST:PORT] [--json]");

@@ -10,6 +10,8 @@
 
 #define FLOW_DEFER_SLACK 1024
 
+_Static_assert(sizeof(struct flow_key) == 8, "flow_key is hashed as 8 raw bytes");
+
 /* Called by the hash's RCU defer queue once no worker can still see the entry. */
 static void flow_reclaim(void *p, void *key_data)
 {

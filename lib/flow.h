@@ -15,13 +15,16 @@
 
 struct rte_hash;
 
-/* The lookup key. Address and port in network byte order; addr 0 = the wildcard listen. */
+/*
+ * The lookup key. Address and port in network byte order; addr 0 = the wildcard listen.
+ * 8 bytes with no padding, 8-aligned: rte_hash_crc reads it as one 64-bit word.
+ */
 struct flow_key {
 	uint32_t addr;
 	uint16_t port;
 	uint8_t proto;
 	uint8_t pad;        /* always zero: the key is hashed as 8 raw bytes */
-} __rte_packed;
+} __rte_aligned(8);
 
 /* Counters of one flow. Written only by the worker that owns the flow, read by control. */
 struct flow_stats {

@@ -4,11 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rtpproxy.pb-c.h"
 
 #define SLOW_TEXT_LEN 4096          /* a "slow" stream's messages are this big */
-#define SLOW_PER_TICK 64
+#define SLOW_BURST 64               /* ... sent every SLOW_EVERY_MS: far less than grpc can */
+#define SLOW_EVERY_MS 10            /* send, so only a client that stops reading fills the queue */
 
 enum stream_kind { KIND_COUNT, KIND_HOLD, KIND_OPEN, KIND_FLOOD, KIND_FAIL, KIND_SLOW };
 
@@ -18,6 +20,7 @@ struct fake_stream {
 	enum stream_kind kind;
 	unsigned sent;
 	bool finished;
+	int64_t next_ms;                /* "slow": when the next burst is due */
 	struct fake_stream *next;
 };
 
@@ -427,17 +430,27 @@ static void stream_closed(void *ctx, struct grpc_srv_stream *s)
 	free(fs);
 }
 
-/* "slow" streams: big messages as fast as the queue takes them; the first refusal ends it. */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "slow" streams: bursts of big messages at a steady rate; the first refusal ends it. */
 static void tick(struct fake *f)
 {
 	static char text[SLOW_TEXT_LEN];
+	int64_t now = now_ms();
 
 	if (text[0] == '\0')
 		memset(text, 'x', sizeof(text) - 1);
 	for (struct fake_stream *fs = f->streams; fs != NULL; fs = fs->next) {
-		if (fs->kind != KIND_SLOW || fs->finished)
+		if (fs->kind != KIND_SLOW || fs->finished || now < fs->next_ms)
 			continue;
-		for (unsigned i = 0; i < SLOW_PER_TICK; i++) {
+		fs->next_ms = now + SLOW_EVERY_MS;
+		for (unsigned i = 0; i < SLOW_BURST; i++) {
 			if (send_event(fs->s, fs->sent, text) != 0) {
 				atomic_store(&f->slow_dropped, grpc_srv_stream_dropped(fs->s));
 				grpc_srv_stream_finish(fs->s, GRPC_STATUS_OK, NULL);
@@ -478,7 +491,7 @@ bool fake_start(struct fake *f)
 void fake_serve(struct fake *f)
 {
 	while (!atomic_load(&f->stop)) {
-		grpc_srv_poll(f->srv, 20);
+		grpc_srv_poll(f->srv, 5);
 		tick(f);
 	}
 	grpc_srv_stop(f->srv);

@@ -665,9 +665,16 @@ static int list_pages(struct ctl *ctl, Rtpproxy__ListSessionsRequest *req, bool 
 			}
 		}
 		total += resp->n_sessions;
+		/* A token that does not move would page forever. */
+		bool stuck = token != NULL && strcmp(token, resp->next_page_token) == 0;
 		free(token);
 		token = strdup(resp->next_page_token);
 		protobuf_c_message_free_unpacked(m, NULL);
+		if (stuck) {
+			fprintf(stderr, "rtpproxyctl: the server repeated page token '%s'\n", token);
+			rc = EXIT_RPC;
+			break;
+		}
 		if (token == NULL || token[0] == '\0' || !all_pages)
 			break;
 		req->page_token = token;

@@ -1,3 +1,6 @@
+/* rte_rcu_qsbr_dq_* are still "experimental" in DPDK 22.11, though stable in use since 20.05 */
+#define ALLOW_EXPERIMENTAL_API
+
 #include "flow.h"
 
 #include <errno.h>
@@ -12,13 +15,14 @@
 
 _Static_assert(sizeof(struct flow_key) == 8, "flow_key is hashed as 8 raw bytes");
 
-/* Called by the hash's RCU defer queue once no worker can still see the entry. */
-static void flow_reclaim(void *p, void *key_data)
+/* Called by the defer queue once no worker can still see these entries. */
+static void flow_reclaim(void *p, void *e, unsigned int n)
 {
 	struct flow_table *ft = p;
-	struct flow *f = key_data;
+	const uint32_t *ids = e;
 
-	ft->free_ids[ft->n_free++] = f->id;
+	for (unsigned int i = 0; i < n; i++)
+		ft->free_ids[ft->n_free++] = ids[i];
 }
 
 struct flow_table *flow_table_create(const char *name, uint32_t capacity, int socket,
@@ -63,10 +67,25 @@ struct flow_table *flow_table_create(const char *name, uint32_t capacity, int so
 		.v = qsv,
 		.mode = RTE_HASH_QSBR_MODE_DQ,
 		.trigger_reclaim_limit = 32,
-		.key_data_ptr = ft,
-		.free_key_data_func = flow_reclaim,
 	};
 	if (rte_hash_rcu_qsbr_add(ft->hash, &rc) != 0)
+		goto fail;
+
+	char dqname[RTE_RCU_QSBR_DQ_NAMESIZE];
+	snprintf(dqname, sizeof(dqname), "%s_dq", name);
+	struct rte_rcu_qsbr_dq_parameters dp = {
+		.name = dqname,
+		.flags = RTE_RCU_QSBR_DQ_MT_UNSAFE,     /* the control lcore alone */
+		.size = capacity,
+		.esize = sizeof(uint32_t),
+		.trigger_reclaim_limit = 32,
+		.max_reclaim_size = 64,
+		.free_fn = flow_reclaim,
+		.p = ft,
+		.v = qsv,
+	};
+	ft->dq = rte_rcu_qsbr_dq_create(&dp);
+	if (ft->dq == NULL)
 		goto fail;
 	return ft;
 
@@ -83,6 +102,8 @@ void flow_table_free(struct flow_table *ft)
 {
 	if (ft == NULL)
 		return;
+	if (ft->dq != NULL)
+		rte_rcu_qsbr_dq_delete(ft->dq);   /* waits for the grace period, frees the rest */
 	rte_hash_free(ft->hash);
 	rte_free(ft->pool);
 	rte_free(ft->free_ids);
@@ -91,8 +112,16 @@ void flow_table_free(struct flow_table *ft)
 
 struct flow *flow_alloc(struct flow_table *ft)
 {
-	if (ft->n_free == 0)
-		return NULL;
+	if (ft->n_free == 0) {
+		/* everything free is still in its grace period: take what is over, else wait */
+		rte_rcu_qsbr_dq_reclaim(ft->dq, UINT32_MAX, NULL, NULL, NULL);
+		if (ft->n_free == 0) {
+			flow_table_sync(ft);
+			rte_rcu_qsbr_dq_reclaim(ft->dq, UINT32_MAX, NULL, NULL, NULL);
+		}
+		if (ft->n_free == 0)
+			return NULL;
+	}
 	uint32_t id = ft->free_ids[--ft->n_free];
 	struct flow *f = &ft->pool[id];
 	memset(f, 0, sizeof(*f));
@@ -110,8 +139,13 @@ int flow_add(struct flow_table *ft, struct flow *f)
 	if (rte_hash_lookup(ft->hash, &f->key) >= 0)
 		return -EEXIST;
 	int ret = rte_hash_add_key_data(ft->hash, &f->key, f);
+	if (ret == -ENOSPC) {
+		/* key slots still in their grace period: wait it out, the add reclaims them */
+		flow_table_sync(ft);
+		ret = rte_hash_add_key_data(ft->hash, &f->key, f);
+	}
 	if (ret < 0)
-		return ret == -ENOSPC ? -ENOSPC : ret;
+		return ret;
 	ft->n_flows++;
 	return 0;
 }
@@ -122,7 +156,8 @@ int flow_del(struct flow_table *ft, struct flow *f)
 	if (ret < 0)
 		return ret;
 	ft->n_flows--;
-	return 0;
+	/* the queue holds every pool entry at most once, so it never fills */
+	return rte_rcu_qsbr_dq_enqueue(ft->dq, &f->id) == 0 ? 0 : -ENOSPC;
 }
 
 void flow_table_sync(struct flow_table *ft)

@@ -3,8 +3,10 @@
  * address, port and protocol of the packets it matches.
  *
  * The control lcore is the only writer; workers look flows up lock-free. The hash is an
- * rte_hash with RW_CONCURRENCY_LF and an rte_rcu_qsbr variable: a deleted flow's entry is
- * recycled only after every worker has reported a quiescent state since the delete.
+ * rte_hash with RW_CONCURRENCY_LF tied to an rte_rcu_qsbr variable (its key slots are
+ * recycled through the hash's own defer queue); a deleted flow's entry goes through our own
+ * defer queue, so that allocation can reclaim, or wait for, entries whose grace period is over
+ * instead of failing while a worker is slow to report.
  */
 #ifndef RTPPROXY_FLOW_H
 #define RTPPROXY_FLOW_H
@@ -49,8 +51,11 @@ struct flow {
 	struct flow_stats stats __rte_cache_aligned;
 } __rte_cache_aligned;
 
+struct rte_rcu_qsbr_dq;
+
 struct flow_table {
 	struct rte_hash *hash;
+	struct rte_rcu_qsbr_dq *dq;     /* deleted entries waiting out their grace period */
 	struct flow *pool;              /* capacity entries, on the table's NUMA socket */
 	uint32_t *free_ids;             /* stack of free pool indices (control only) */
 	uint32_t n_free;

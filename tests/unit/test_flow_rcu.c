@@ -108,7 +108,8 @@ int main(int argc, char **argv)
 	unsigned lcore = rte_get_next_lcore(-1, 1, 0);
 	CHECK(rte_eal_remote_launch(reader, NULL, lcore) == 0);
 	unsigned long churn = 0;
-	for (int r = 0; r < ROUNDS; r++) {
+	bool broken = false;
+	for (int r = 0; r < ROUNDS && !broken; r++) {
 		for (uint32_t i = (uint32_t)r % 2; i < N_KEYS; i += 2) {
 			CHECK(flow_del(ft, all[i]) == 0);
 			all[i] = NULL;
@@ -118,8 +119,10 @@ int main(int argc, char **argv)
 			/* entries still in their grace period are covered by the pool's slack */
 			struct flow *n = flow_alloc(ft);
 			CHECK(n != NULL);
-			if (n == NULL)
+			if (n == NULL) {
+				broken = true;
 				break;
+			}
 			n->key = key_of(i);
 			n->src_port = n->key.port;
 			CHECK(flow_add(ft, n) == 0);
@@ -134,6 +137,7 @@ int main(int argc, char **argv)
 	CHECK(atomic_load(&lookups) > 0);
 	CHECK(atomic_load(&hits) > 0);
 	CHECK_EQ_U(atomic_load(&bad), 0);
+	CHECK(!broken);
 	CHECK_EQ_U(ft->n_flows, N_KEYS);
 
 	free(all);

@@ -13,6 +13,7 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_pause.h>
 #include <rte_rcu_qsbr.h>
 
 #include "check.h"
@@ -44,6 +45,10 @@ static int reader(void *arg)
 		atomic_fetch_add_explicit(&lookups, 1, memory_order_relaxed);
 		if (f != NULL) {
 			atomic_fetch_add_explicit(&hits, 1, memory_order_relaxed);
+			/* hold on to it a while, as a worker does across a burst: without a grace
+			 * period the writer would recycle it under our feet */
+			for (int spin = 0; spin < 20; spin++)
+				rte_pause();
 			/* written before publication, poisoned only after the grace period */
 			if (memcmp(&f->key, &k, sizeof(k)) != 0 || f->src_port != k.port)
 				atomic_fetch_add_explicit(&bad, 1, memory_order_relaxed);
@@ -55,6 +60,59 @@ static int reader(void *arg)
 	rte_rcu_qsbr_thread_offline(qsv, 0);
 	rte_rcu_qsbr_thread_unregister(qsv, 0);
 	return 0;
+}
+
+/* A reader that holds one flow until told to let go, reporting no quiescent state meanwhile. */
+static atomic_int hold_phase;   /* 0 start, 1 holding, 2 release, 3 done */
+static atomic_bool hold_intact;
+
+static int holder(void *arg)
+{
+	const struct flow_key *k = arg;
+	rte_rcu_qsbr_thread_register(qsv, 0);
+	rte_rcu_qsbr_thread_online(qsv, 0);
+	struct flow *f = flow_lookup(ft, k);
+	atomic_store(&hold_phase, 1);
+	while (atomic_load(&hold_phase) != 2)
+		rte_pause();
+	atomic_store(&hold_intact, f != NULL && memcmp(&f->key, k, sizeof(*k)) == 0);
+	rte_rcu_qsbr_quiescent(qsv, 0);
+	rte_rcu_qsbr_thread_offline(qsv, 0);
+	rte_rcu_qsbr_thread_unregister(qsv, 0);
+	atomic_store(&hold_phase, 3);
+	return 0;
+}
+
+/* Deterministic: a deleted entry is not handed out again while a reader may still hold it. */
+static void test_grace_period(unsigned lcore)
+{
+	struct flow_key k = key_of(7);
+	struct flow *f = flow_alloc(ft);
+	f->key = k;
+	CHECK(flow_add(ft, f) == 0);
+	CHECK(rte_eal_remote_launch(holder, &k, lcore) == 0);
+	while (atomic_load(&hold_phase) != 1)
+		rte_pause();
+	CHECK(flow_del(ft, f) == 0);
+	/* take every entry that is free now: the held one must not be among them */
+	uint32_t n = ft->n_free;
+	struct flow **taken = calloc(n, sizeof(*taken));
+	bool reused = false;
+	for (uint32_t i = 0; i < n; i++) {
+		taken[i] = flow_alloc(ft);
+		reused |= taken[i] == f;
+	}
+	CHECK(!reused);
+	atomic_store(&hold_phase, 2);
+	rte_eal_wait_lcore(lcore);
+	CHECK(atomic_load(&hold_intact));
+	/* after the reader's quiescent state it comes back */
+	struct flow *again = flow_alloc(ft);
+	CHECK(again == f);
+	flow_release(ft, again);
+	for (uint32_t i = 0; i < n; i++)
+		flow_release(ft, taken[i]);
+	free(taken);
 }
 
 int main(int argc, char **argv)
@@ -89,6 +147,8 @@ int main(int argc, char **argv)
 	CHECK(flow_del(ft, f) == 0);
 	CHECK(flow_lookup(ft, &f->key) == NULL);
 	CHECK(flow_del(ft, f) < 0);
+
+	test_grace_period(rte_get_next_lcore(-1, 1, 0));
 
 	/* capacity: exactly N_KEYS flows fit */
 	struct flow **all = calloc(N_KEYS, sizeof(*all));

@@ -369,6 +369,9 @@ static int run(const struct config *cfg)
 	RTE_LOG(INFO, USER1, "shutting down\n");
 	rc = 0;
 out:
+	/* sessions end first, so every event stream sees their "shutdown" before it ends */
+	if (sm != NULL)
+		sess_close_all(sm, "shutdown");
 	if (srv != NULL)
 		grpc_srv_stop(srv);
 	dp.stop = true;

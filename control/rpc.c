@@ -110,7 +110,7 @@ static Rtpproxy__Endpoint *endpoint_msg(struct arena *a, const struct sess_ep *e
 	return m;
 }
 
-static Rtpproxy__SessionStats *stats_msg(struct arena *a, const struct sess_stats *s)
+Rtpproxy__SessionStats *rpc_session_stats(struct arena *a, const struct sess_stats *s)
 {
 	Rtpproxy__SessionStats *m = arena_alloc(a, sizeof(*m));
 	rtpproxy__session_stats__init(m);
@@ -128,7 +128,7 @@ static Rtpproxy__SessionStats *stats_msg(struct arena *a, const struct sess_stat
 	return m;
 }
 
-static Rtpproxy__SessionInfo *session_msg(struct rpc_ctx *ctx, struct arena *a,
+Rtpproxy__SessionInfo *rpc_session_info(struct rpc_ctx *ctx, struct arena *a,
 		const struct session *s)
 {
 	Rtpproxy__SessionInfo *m = arena_alloc(a, sizeof(*m));
@@ -147,9 +147,9 @@ static Rtpproxy__SessionInfo *session_msg(struct rpc_ctx *ctx, struct arena *a,
 	m->bidirectional = s->bidir;
 	m->idle_timeout_secs = s->idle_timeout_secs;
 	m->created_unix_ms = s->created_ms;
-	m->stats = stats_msg(a, &rtp);
-	m->reverse_stats = stats_msg(a, &none);
-	m->rtcp_stats = stats_msg(a, &rtcp);
+	m->stats = rpc_session_stats(a, &rtp);
+	m->reverse_stats = rpc_session_stats(a, &none);
+	m->rtcp_stats = rpc_session_stats(a, &rtcp);
 	m->error_message = arena_strdup(a, s->error);
 	m->n_labels = s->n_labels;
 	m->labels = arena_alloc(a, sizeof(*m->labels) * (s->n_labels + 1));
@@ -180,7 +180,7 @@ static grpc_status_code create_session(void *c, const ProtobufCMessage *req,
 		return err->code;
 	Rtpproxy__CreateSessionResponse *out = arena_alloc(a, sizeof(*out));
 	rtpproxy__create_session_response__init(out);
-	out->session = session_msg(ctx, a, s);
+	out->session = rpc_session_info(ctx, a, s);
 	*resp = &out->base;
 	return GRPC_STATUS_OK;
 }
@@ -196,7 +196,7 @@ static grpc_status_code destroy_session(void *c, const ProtobufCMessage *req,
 		return err->code;
 	Rtpproxy__DestroySessionResponse *out = arena_alloc(a, sizeof(*out));
 	rtpproxy__destroy_session_response__init(out);
-	out->session = session_msg(ctx, a, &final);
+	out->session = rpc_session_info(ctx, a, &final);
 	*resp = &out->base;
 	return GRPC_STATUS_OK;
 }
@@ -213,7 +213,7 @@ static grpc_status_code get_session(void *c, const ProtobufCMessage *req,
 				r->session_id);
 	Rtpproxy__GetSessionStatusResponse *out = arena_alloc(a, sizeof(*out));
 	rtpproxy__get_session_status_response__init(out);
-	out->session = session_msg(ctx, a, s);
+	out->session = rpc_session_info(ctx, a, s);
 	*resp = &out->base;
 	return GRPC_STATUS_OK;
 }
@@ -270,7 +270,7 @@ static grpc_status_code list_sessions(void *c, const ProtobufCMessage *req,
 			out->next_page_token = arena_printf(a, "%" PRIu64, s->serial);
 			break;
 		}
-		out->sessions[out->n_sessions++] = session_msg(ctx, a, s);
+		out->sessions[out->n_sessions++] = rpc_session_info(ctx, a, s);
 	}
 	*resp = &out->base;
 	return GRPC_STATUS_OK;

@@ -5,15 +5,25 @@
 #include <stdint.h>
 
 #include "grpc_srv.h"
+#include "rtpproxy.pb-c.h"
 
 struct dp;
+struct events;
 struct sess_mgr;
+struct sess_stats;
+struct session;
 
 struct rpc_ctx {
 	struct sess_mgr *sessions;
 	struct dp *dp;
 	int64_t started_ms;     /* unix ms, for uptime */
+	struct events *events;  /* StreamSessionEvents subscribers */
 };
+
+/* A session as the API shows it, built in `a` (live stats, or the final ones once closed). */
+Rtpproxy__SessionInfo *rpc_session_info(struct rpc_ctx *ctx, struct arena *a,
+		const struct session *s);
+Rtpproxy__SessionStats *rpc_session_stats(struct arena *a, const struct sess_stats *st);
 
 /* One entry per method of rtpproxy__rtp_proxy__descriptor, in its order. */
 extern const struct grpc_srv_method rpc_methods[];

@@ -31,7 +31,13 @@ struct sess_mgr {
 	uint64_t n_live, created_total, closed_total;
 	uint64_t tsc0, hz;              /* TSC -> unix ms */
 	int64_t unix0_ms;
+	struct sess_observer obs;
 };
+
+void sess_set_observer(struct sess_mgr *m, const struct sess_observer *o)
+{
+	m->obs = *o;
+}
 
 int64_t sess_now_ms(void)
 {
@@ -310,11 +316,14 @@ static void uninstall_flows(struct sess_mgr *m, struct session *s)
 	s->neigh = NEIGH_NONE;
 }
 
-static void set_state(struct session *s, enum sess_state st)
+static void set_state(struct sess_mgr *m, struct session *s, enum sess_state st)
 {
 	static const char *const names[] = { "CREATED", "CONNECTING", "ACTIVE", "ERROR", "CLOSED" };
-	LOG(INFO, "%s: %s -> %s", s->id, names[s->state], names[st]);
+	enum sess_state old = s->state;
+	LOG(INFO, "%s: %s -> %s", s->id, names[old], names[st]);
 	s->state = st;
+	if (m->obs.state_changed != NULL)
+		m->obs.state_changed(m->obs.ctx, s, old, st);
 }
 
 static void close_session(struct sess_mgr *m, struct session *s, const char *reason)
@@ -325,10 +334,11 @@ static void close_session(struct sess_mgr *m, struct session *s, const char *rea
 	release_ports(m, s);
 	snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
 	s->closed_ms = sess_now_ms();
-	if (s->state != SESS_ERROR)
-		m->n_live--;
+	m->n_live--;            /* ERROR sessions count as active until closed */
 	m->closed_total++;
-	set_state(s, SESS_CLOSED);
+	set_state(m, s, SESS_CLOSED);
+	if (m->obs.closed != NULL)
+		m->obs.closed(m->obs.ctx, s, reason);
 }
 
 static void free_session(struct session *s)
@@ -459,7 +469,9 @@ struct session *sess_create(struct sess_mgr *m, const struct sess_params *p, str
 	m->created_total++;
 	LOG(INFO, "%s: created udp listen %u, forward %u, destination port %u", s->id,
 			s->listen.port, s->forward.port, s->dest.port);
-	set_state(s, SESS_CONNECTING);   /* flows installed */
+	if (m->obs.created != NULL)
+		m->obs.created(m->obs.ctx, s);
+	set_state(m, s, SESS_CONNECTING);   /* flows installed */
 	return s;
 }
 
@@ -513,11 +525,18 @@ void sess_tick(struct sess_mgr *m, int64_t now_ms)
 		if (s->rtcp_flow != NULL && s->rtcp_flow->stats.last_tsc > last)
 			last = s->rtcp_flow->stats.last_tsc;
 		if (s->state == SESS_CONNECTING && last != 0)
-			set_state(s, SESS_ACTIVE);
+			set_state(m, s, SESS_ACTIVE);
 		int64_t active_ms = last ? tsc_to_unix_ms(m, last) : s->created_ms;
 		if (now_ms - active_ms >= (int64_t)s->idle_timeout_secs * 1000)
 			close_session(m, s, "idle_timeout");
 	}
+}
+
+void sess_close_all(struct sess_mgr *m, const char *reason)
+{
+	struct session *s;
+	TAILQ_FOREACH(s, &m->all, link)
+		close_session(m, s, reason);
 }
 
 void sess_mgr_free(struct sess_mgr *m)
@@ -525,10 +544,9 @@ void sess_mgr_free(struct sess_mgr *m)
 	if (m == NULL)
 		return;
 	struct session *s;
-	while ((s = TAILQ_FIRST(&m->all)) != NULL) {
-		close_session(m, s, "shutdown");
+	sess_close_all(m, "shutdown");
+	while ((s = TAILQ_FIRST(&m->all)) != NULL)
 		forget(m, s);
-	}
 	rte_hash_free(m->by_id);
 	free(m);
 }

@@ -86,6 +86,24 @@ struct sess_config {
 
 struct sess_mgr;
 
+/*
+ * Who is told about lifecycle changes (the event streams). Called on the control lcore, in
+ * API.md's order: created (state CREATED), one state_changed per transition, error just before
+ * ->ERROR, closed last (s->final holds the final stats). Any hook may be NULL.
+ */
+struct sess_observer {
+	void *ctx;
+	void (*created)(void *ctx, const struct session *s);
+	void (*state_changed)(void *ctx, const struct session *s, enum sess_state old_state,
+			enum sess_state new_state);
+	void (*error)(void *ctx, const struct session *s, const char *message);
+	void (*closed)(void *ctx, const struct session *s, const char *reason);
+};
+void sess_set_observer(struct sess_mgr *m, const struct sess_observer *o);
+
+/* Close every session that is not closed yet with this reason (shutdown), keeping them. */
+void sess_close_all(struct sess_mgr *m, const char *reason);
+
 struct sess_mgr *sess_mgr_create(struct dp *dp, const struct sess_config *cfg,
 		char *err, size_t errlen);
 /* Close every session (reason "shutdown") and free everything. */

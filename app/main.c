@@ -256,13 +256,14 @@ static int setup_dp(struct dp *dp, const struct config *cfg)
 	int socket = (int)rte_socket_id();
 	memset(dp->port_of_eth, -1, sizeof(dp->port_of_eth));
 	dp->idle_sleep_us = cfg->idle_sleep_us;
+	dp_clock_defaults(dp);
 
 	size_t qs = rte_rcu_qsbr_get_memsize(cfg->workers);
 	dp->qsv = rte_zmalloc_socket("qsbr", qs, RTE_CACHE_LINE_SIZE, socket);
 	if (dp->qsv == NULL || rte_rcu_qsbr_init(dp->qsv, cfg->workers) != 0)
 		return fail("rcu", "cannot create the QSBR variable");
-	/* RTP and RTCP forward flows per session */
-	dp->flows = flow_table_create("flows", cfg->max_sessions * 2, socket, dp->qsv);
+	/* RTP and RTCP, forward and reverse: up to four flows per session */
+	dp->flows = flow_table_create("flows", cfg->max_sessions * 4, socket, dp->qsv);
 	if (dp->flows == NULL)
 		return fail("[sessions] max_sessions", rte_strerror(rte_errno));
 	dp->neigh = neigh_table_create(NEIGH_CAPACITY, socket);

@@ -476,6 +476,11 @@ uint64_t grpc_srv_stream_dropped(const struct grpc_srv_stream *s)
 	return s->dropped;
 }
 
+unsigned grpc_srv_stream_queued(const struct grpc_srv_stream *s)
+{
+	return s->count;
+}
+
 /* ---- dispatch ---- */
 
 static void on_new_call(struct grpc_srv *srv, struct srv_method *m, bool ok)

@@ -81,6 +81,8 @@ void grpc_srv_stream_finish(struct grpc_srv_stream *stream, grpc_status_code cod
 void grpc_srv_stream_set_user(struct grpc_srv_stream *stream, void *user);
 void *grpc_srv_stream_user(struct grpc_srv_stream *stream);
 uint64_t grpc_srv_stream_dropped(const struct grpc_srv_stream *stream);
+/* Messages queued and not yet sent (incl. the one in flight): 0..GRPC_SRV_STREAM_QUEUE. */
+unsigned grpc_srv_stream_queued(const struct grpc_srv_stream *stream);
 
 /* Finish every stream with OK (after what is queued), stop accepting, free everything. */
 void grpc_srv_stop(struct grpc_srv *srv);

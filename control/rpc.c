@@ -76,17 +76,11 @@ static grpc_status_code parse_create(const Rtpproxy__CreateSessionRequest *r,
 				p->dest.port == 65535))
 		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
 				"enable_rtcp: RTCP needs port+1, so no endpoint port may be 65535");
-	/* Not built yet: refused plainly rather than accepted and ignored. */
-	if (r->bidirectional)
-		return rpc_fail(err, GRPC_STATUS_UNIMPLEMENTED,
-				"bidirectional: not supported yet");
-	if (r->rate_limit_pps || r->rate_limit_bps)
-		return rpc_fail(err, GRPC_STATUS_UNIMPLEMENTED,
-				"rate_limit_pps/rate_limit_bps: rate limits are not supported yet");
-	if (r->validate_rtp)
-		return rpc_fail(err, GRPC_STATUS_UNIMPLEMENTED,
-				"validate_rtp: RTP validation is not supported yet");
 	p->rtcp = r->enable_rtcp;
+	p->bidir = r->bidirectional;
+	p->validate_rtp = r->validate_rtp;
+	p->rate_pps = r->rate_limit_pps;
+	p->rate_bps = r->rate_limit_bps;
 	p->idle_timeout_secs = r->idle_timeout_secs;
 	for (size_t i = 0; i < r->n_labels; i++) {
 		labels[i].key = r->labels[i]->key ? r->labels[i]->key : "";
@@ -132,10 +126,11 @@ Rtpproxy__SessionInfo *rpc_session_info(struct rpc_ctx *ctx, struct arena *a,
 		const struct session *s)
 {
 	Rtpproxy__SessionInfo *m = arena_alloc(a, sizeof(*m));
-	struct sess_stats rtp, rtcp, none = { 0 };
+	struct sess_stats rtp, rev, rtcp;
+	struct sess_ep latched;
 
 	rtpproxy__session_info__init(m);
-	sess_read_stats(ctx->sessions, s, &rtp, &rtcp);
+	sess_read_stats(ctx->sessions, s, &rtp, &rev, &rtcp);
 	m->session_id = arena_strdup(a, s->id);
 	m->state = (Rtpproxy__SessionState)s->state;
 	m->transport = s->transport == SESS_TCP ? RTPPROXY__TRANSPORT__TRANSPORT_TCP :
@@ -148,7 +143,9 @@ Rtpproxy__SessionInfo *rpc_session_info(struct rpc_ctx *ctx, struct arena *a,
 	m->idle_timeout_secs = s->idle_timeout_secs;
 	m->created_unix_ms = s->created_ms;
 	m->stats = rpc_session_stats(a, &rtp);
-	m->reverse_stats = rpc_session_stats(a, &none);
+	m->reverse_stats = rpc_session_stats(a, &rev);
+	if (sess_latched(s, &latched))
+		m->latched_source = endpoint_msg(a, &latched);
 	m->rtcp_stats = rpc_session_stats(a, &rtcp);
 	m->error_message = arena_strdup(a, s->error);
 	m->n_labels = s->n_labels;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,27 +203,73 @@ static int take_ports(struct sess_mgr *m, struct session *s, unsigned count, str
 static void release_ports(struct sess_mgr *m, struct session *s)
 {
 	unsigned count = s->rtcp ? 2 : 1;
+	if (!s->ports_held)
+		return;
 	portalloc_release(&m->ports, s->listen.addr, s->listen.port, count);
 	portalloc_release(&m->ports, s->forward.addr, s->forward.port, count);
+	s->ports_held = false;
 }
 
-static struct flow *make_flow(struct sess_mgr *m, const struct session *s, uint16_t offset,
-		uint16_t tx_port, uint16_t flags)
+/* A flow of session s, not yet published. Forward flows go listen -> destination. */
+static struct flow *make_flow(struct sess_mgr *m, const struct session *s, enum sess_flow which,
+		uint16_t tx_port)
 {
 	struct flow *f = flow_alloc(m->dp->flows);
 	if (f == NULL)
 		return NULL;
-	f->key = flow_key_make(s->listen.addr, htons((uint16_t)(s->listen.port + offset)),
-			PKT_IPPROTO_UDP);
-	f->src_ip = s->forward.addr;
-	f->src_port = htons((uint16_t)(s->forward.port + offset));
-	f->dst_ip = s->dest.addr;
-	f->dst_port = htons((uint16_t)(s->dest.port + offset));
-	f->tx_port = tx_port;
-	f->flags = flags;
-	f->neigh = s->neigh;
+	uint16_t off = which == SF_RTCP || which == SF_REV_RTCP;
+	bool reverse = which == SF_REV_RTP || which == SF_REV_RTCP;
+	uint16_t flags = off ? FLOW_F_RTCP : FLOW_F_RTP_STATS;
+
+	if (s->validate_rtp)
+		flags |= FLOW_F_VALIDATE;
+	if (!off && s->rate_pps) {
+		/* burst: 100 ms of the rate, at least one packet (API.md 1.1) */
+		struct rte_meter_srtcm_params p = { .cir = s->rate_pps,
+			.cbs = RTE_MAX(s->rate_pps / 10, 1ULL), .ebs = 0 };
+		rte_meter_srtcm_profile_config(&f->prof_pps, &p);
+		rte_meter_srtcm_config(&f->meter_pps, &f->prof_pps);
+		flags |= FLOW_F_METER_PPS;
+	}
+	if (!off && s->rate_bps) {
+		/* in bytes of IP packets; burst 100 ms, at least one 1500-byte packet */
+		uint64_t cir = RTE_MAX(s->rate_bps / 8, 1ULL);
+		struct rte_meter_srtcm_params p = { .cir = cir,
+			.cbs = RTE_MAX(cir / 10, 1500ULL), .ebs = 0 };
+		rte_meter_srtcm_profile_config(&f->prof_bps, &p);
+		rte_meter_srtcm_config(&f->meter_bps, &f->prof_bps);
+		flags |= FLOW_F_METER_BPS;
+	}
 	f->session = (uint32_t)s->serial;
+	f->tx_port = tx_port;
+	f->neigh = s->neigh;
+	f->latch_flow = f->latch_fallback = UINT32_MAX;
+	if (!reverse) {
+		f->key = flow_key_make(s->listen.addr, htons((uint16_t)(s->listen.port + off)),
+				PKT_IPPROTO_UDP);
+		f->src_ip = s->forward.addr;
+		f->src_port = htons((uint16_t)(s->forward.port + off));
+		f->dst_ip = s->dest.addr;
+		f->dst_port = htons((uint16_t)(s->dest.port + off));
+	} else {
+		/* back to whoever the forward flow latched, from the listen endpoint */
+		f->key = flow_key_make(s->forward.addr, htons((uint16_t)(s->forward.port + off)),
+				PKT_IPPROTO_UDP);
+		f->src_port = htons((uint16_t)(s->listen.port + off));
+		f->peer_ip = s->dest.addr;
+		f->peer_port = htons((uint16_t)(s->dest.port + off));
+		flags |= FLOW_F_REVERSE;
+	}
+	f->flags = flags;
 	return f;
+}
+
+static void release_unpublished(struct sess_mgr *m, struct session *s)
+{
+	for (int i = 0; i < SF_MAX; i++)
+		if (s->flow[i] != NULL)
+			flow_release(m->dp->flows, s->flow[i]);
+	memset(s->flow, 0, sizeof(s->flow));
 }
 
 static int install_flows(struct sess_mgr *m, struct session *s, struct rpc_error *err)
@@ -231,6 +278,7 @@ static int install_flows(struct sess_mgr *m, struct session *s, struct rpc_error
 	int port = dp_owner_of(dp, s->forward.addr);
 	uint32_t nh;
 	char a[16];
+	int i, ret = 0;
 
 	if (next_hop(&dp->port[port], s->dest.addr, &nh) != 0) {
 		fmt_ip(s->dest.addr, a);
@@ -244,74 +292,139 @@ static int install_flows(struct sess_mgr *m, struct session *s, struct rpc_error
 		return rpc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED,
 				"destination_endpoint: the neighbour table is full");
 
-	s->rtp = make_flow(m, s, 0, (uint16_t)port, 0);
-	if (s->rtp == NULL)
-		goto full;
-	if (s->rtcp) {
-		s->rtcp_flow = make_flow(m, s, 1, (uint16_t)port, FLOW_F_RTCP);
-		if (s->rtcp_flow == NULL)
+	for (i = 0; i < SF_MAX; i++) {
+		bool wanted = i == SF_RTP || (i == SF_RTCP && s->rtcp) ||
+			(i == SF_REV_RTP && s->bidir) || (i == SF_REV_RTCP && s->bidir && s->rtcp);
+		if (wanted && (s->flow[i] = make_flow(m, s, (enum sess_flow)i, (uint16_t)port)) == NULL)
 			goto full;
 	}
-	if (flow_add(dp->flows, s->rtp) != 0)
-		goto full;
-	if (s->rtcp_flow != NULL && flow_add(dp->flows, s->rtcp_flow) != 0) {
-		flow_del(dp->flows, s->rtp);
-		flow_table_sync(dp->flows);
-		s->rtp = NULL;   /* unpublished: the defer queue gives its entry back */
-		goto full;
+	if (s->flow[SF_REV_RTP] != NULL)
+		s->flow[SF_REV_RTP]->latch_flow = s->flow[SF_RTP]->id;
+	if (s->flow[SF_REV_RTCP] != NULL) {
+		s->flow[SF_REV_RTCP]->latch_flow = s->flow[SF_RTCP]->id;
+		s->flow[SF_REV_RTCP]->latch_fallback = s->flow[SF_RTP]->id;
+		s->flow[SF_REV_RTCP]->latch_port_add = 1;
 	}
-	slowpath_resolve(dp, s->neigh, (uint64_t)sess_now_ms());
-	return 0;
+	for (i = 0; i < SF_MAX; i++) {
+		if (s->flow[i] == NULL)
+			continue;
+		ret = flow_add(dp->flows, s->flow[i]);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0) {
+		slowpath_resolve(dp, s->neigh, (uint64_t)sess_now_ms());
+		return 0;
+	}
+	/* unpublish what went in; the defer queue gives those entries back */
+	for (int j = 0; j < i; j++)
+		if (s->flow[j] != NULL) {
+			flow_del(dp->flows, s->flow[j]);
+			s->flow[j] = NULL;
+		}
+	flow_table_sync(dp->flows);
+	if (ret == -EEXIST) {
+		/* only a reverse flow can collide: the pools keep listen ports apart */
+		release_unpublished(m, s);
+		neigh_put(dp->neigh, s->neigh);
+		fmt_ip(s->forward.addr, a);
+		return rpc_fail(err, GRPC_STATUS_ALREADY_EXISTS,
+				"forward_endpoint: %s:%u already receives for another session", a,
+				s->forward.port);
+	}
 full:
-	if (s->rtp != NULL)
-		flow_release(dp->flows, s->rtp);
-	if (s->rtcp_flow != NULL)
-		flow_release(dp->flows, s->rtcp_flow);
-	s->rtp = s->rtcp_flow = NULL;
+	release_unpublished(m, s);
 	neigh_put(dp->neigh, s->neigh);
 	return rpc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "the flow table is full");
 }
 
-static void flow_to_stats(const struct sess_mgr *m, const struct flow *f, struct sess_stats *st)
+static double tsc_to_ms(const struct sess_mgr *m, double cycles)
 {
-	memset(st, 0, sizeof(*st));
+	return cycles * 1000.0 / (double)m->hz;
+}
+
+/* Add flow f's counters into st (RTCP sums both directions). */
+static void add_flow_stats(const struct sess_mgr *m, const struct flow *f, struct sess_stats *st)
+{
 	if (f == NULL)
 		return;
 	const struct flow_stats *fs = &f->stats;
-	st->pkts_rx = fs->pkts_rx;
-	st->pkts_tx = fs->pkts_tx;
-	st->bytes_rx = fs->bytes_rx;
-	st->bytes_tx = fs->bytes_tx;
-	st->dropped = fs->dropped;
-	st->last_activity_ms = tsc_to_unix_ms(m, fs->last_tsc);
+	st->pkts_rx += fs->pkts_rx;
+	st->pkts_tx += fs->pkts_tx;
+	st->bytes_rx += fs->bytes_rx;
+	st->bytes_tx += fs->bytes_tx;
+	st->dropped += fs->dropped;
+	int64_t last = tsc_to_unix_ms(m, fs->last_tsc);
+	if (last > st->last_activity_ms)
+		st->last_activity_ms = last;
+	if (fs->lat_n > 0) {
+		st->avg_latency_ms = tsc_to_ms(m, (double)fs->lat_sum / (double)fs->lat_n);
+		st->max_latency_ms = tsc_to_ms(m, (double)fs->lat_max);
+	}
+	if (f->flags & FLOW_F_RTP_STATS) {
+		st->lost = rtp_lost(&f->rtp);
+		uint64_t denom = st->pkts_rx + st->lost;
+		st->loss_rate = denom ? (double)st->lost / (double)denom : 0.0;
+		st->jitter_ms = rtp_jitter(&f->rtp) * 1000.0 /
+			(double)m->dp->clk_rate[fs->last_pt & 0x7f];
+	}
+}
+
+static void read_flows(const struct sess_mgr *m, struct flow *const flows[SF_MAX],
+		struct sess_stats *rtp, struct sess_stats *rev, struct sess_stats *rtcp)
+{
+	memset(rtp, 0, sizeof(*rtp));
+	memset(rev, 0, sizeof(*rev));
+	memset(rtcp, 0, sizeof(*rtcp));
+	add_flow_stats(m, flows[SF_RTP], rtp);
+	add_flow_stats(m, flows[SF_REV_RTP], rev);
+	add_flow_stats(m, flows[SF_RTCP], rtcp);
+	add_flow_stats(m, flows[SF_REV_RTCP], rtcp);
+	/* latency and jitter of the RTCP sum would mix two directions: not reported */
+	rtcp->avg_latency_ms = rtcp->max_latency_ms = rtcp->jitter_ms = 0;
 }
 
 void sess_read_stats(const struct sess_mgr *m, const struct session *s, struct sess_stats *rtp,
-		struct sess_stats *rtcp)
+		struct sess_stats *rev, struct sess_stats *rtcp)
 {
-	if (s->rtp == NULL) {
+	if (s->flow[SF_RTP] == NULL) {
 		*rtp = s->final;
+		*rev = s->final_rev;
 		*rtcp = s->final_rtcp;
 		return;
 	}
-	flow_to_stats(m, s->rtp, rtp);
-	flow_to_stats(m, s->rtcp_flow, rtcp);
+	read_flows(m, s->flow, rtp, rev, rtcp);
+}
+
+bool sess_latched(const struct session *s, struct sess_ep *out)
+{
+	struct flow_latch l;
+	if (s->flow[SF_RTP] == NULL) {
+		*out = s->latched;
+		return s->latched.addr != 0;
+	}
+	if (!flow_latch_read(&s->flow[SF_RTP]->latch, &l))
+		return false;
+	out->addr = l.ip;
+	out->port = ntohs(l.port);
+	return true;
 }
 
 /* Take the flows out of the data plane, keeping their last counters. */
 static void uninstall_flows(struct sess_mgr *m, struct session *s)
 {
 	struct dp *dp = m->dp;
-	if (s->rtp == NULL)
+	if (s->flow[SF_RTP] == NULL)
 		return;
-	flow_del(dp->flows, s->rtp);
-	if (s->rtcp_flow != NULL)
-		flow_del(dp->flows, s->rtcp_flow);
+	for (int i = 0; i < SF_MAX; i++)
+		if (s->flow[i] != NULL)
+			flow_del(dp->flows, s->flow[i]);
 	/* after this no worker touches them: the counters are final */
 	flow_table_sync(dp->flows);
-	flow_to_stats(m, s->rtp, &s->final);
-	flow_to_stats(m, s->rtcp_flow, &s->final_rtcp);
-	s->rtp = s->rtcp_flow = NULL;
+	read_flows(m, s->flow, &s->final, &s->final_rev, &s->final_rtcp);
+	if (!sess_latched(s, &s->latched))
+		memset(&s->latched, 0, sizeof(s->latched));
+	memset(s->flow, 0, sizeof(s->flow));
 	neigh_put(dp->neigh, s->neigh);
 	s->neigh = NEIGH_NONE;
 }
@@ -434,6 +547,9 @@ struct session *sess_create(struct sess_mgr *m, const struct sess_params *p, str
 	s->dest = p->dest;
 	s->rtcp = p->rtcp;
 	s->bidir = p->bidir;
+	s->validate_rtp = p->validate_rtp;
+	s->rate_pps = p->rate_pps;
+	s->rate_bps = p->rate_bps;
 	s->idle_timeout_secs = p->idle_timeout_secs ? p->idle_timeout_secs :
 		m->cfg.idle_timeout_secs;
 	s->neigh = NEIGH_NONE;
@@ -449,6 +565,7 @@ struct session *sess_create(struct sess_mgr *m, const struct sess_params *p, str
 		free_session(s);
 		return NULL;
 	}
+	s->ports_held = true;
 	if (install_flows(m, s, err) != 0) {
 		release_ports(m, s);
 		free_session(s);
@@ -510,22 +627,66 @@ void sess_counters(const struct sess_mgr *m, struct sess_counters *c)
 	c->closed_total = m->closed_total;
 }
 
+/* The session failed: its flows and ports go, its id stays (API.md 1.1). */
+static void fail_session(struct sess_mgr *m, struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void fail_session(struct sess_mgr *m, struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->error, sizeof(s->error), fmt, ap);
+	va_end(ap);
+	LOG(ERR, "%s: %s", s->id, s->error);
+	uninstall_flows(m, s);
+	release_ports(m, s);
+	s->closed_ms = sess_now_ms();
+	if (m->obs.error != NULL)
+		m->obs.error(m->obs.ctx, s, s->error);
+	set_state(m, s, SESS_ERROR);
+}
+
+static uint64_t last_relayed_tsc(const struct session *s)
+{
+	uint64_t last = 0;
+	for (int i = 0; i < SF_MAX; i++)
+		if (s->flow[i] != NULL && s->flow[i]->stats.last_tsc > last)
+			last = s->flow[i]->stats.last_tsc;
+	return last;
+}
+
+static void log_new_source(struct session *s)
+{
+	struct flow_latch l;
+	if (!flow_latch_read(&s->flow[SF_RTP]->latch, &l) || l.seq == s->latch_seq_seen)
+		return;
+	s->latch_seq_seen = l.seq;
+	const uint8_t *b = (const uint8_t *)&l.ip;
+	LOG(INFO, "%s: client source %u.%u.%u.%u:%u", s->id, b[0], b[1], b[2], b[3],
+			ntohs(l.port));
+}
+
 void sess_tick(struct sess_mgr *m, int64_t now_ms)
 {
 	struct session *s, *next;
 	for (s = TAILQ_FIRST(&m->all); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, link);
 		if (s->state == SESS_CLOSED || s->state == SESS_ERROR) {
-			int64_t since = s->state == SESS_CLOSED ? s->closed_ms : s->created_ms;
-			if (now_ms - since >= (int64_t)m->cfg.closed_retention_secs * 1000)
+			if (now_ms - s->closed_ms >= (int64_t)m->cfg.closed_retention_secs * 1000)
 				forget(m, s);
 			continue;
 		}
-		uint64_t last = s->rtp->stats.last_tsc;
-		if (s->rtcp_flow != NULL && s->rtcp_flow->stats.last_tsc > last)
-			last = s->rtcp_flow->stats.last_tsc;
+		uint64_t last = last_relayed_tsc(s);
 		if (s->state == SESS_CONNECTING && last != 0)
 			set_state(m, s, SESS_ACTIVE);
+		log_new_source(s);
+		/* a destination that never answered ARP: nothing of this session can leave */
+		if (s->state == SESS_CONNECTING &&
+				m->dp->neigh->ent[s->neigh].state == NEIGH_FAILED) {
+			char a[16];
+			fmt_ip(m->dp->neigh->ent[s->neigh].ip, a);
+			fail_session(m, s, "destination_endpoint: next hop %s does not answer ARP", a);
+			continue;
+		}
 		int64_t active_ms = last ? tsc_to_unix_ms(m, last) : s->created_ms;
 		if (now_ms - active_ms >= (int64_t)s->idle_timeout_secs * 1000)
 			close_session(m, s, "idle_timeout");

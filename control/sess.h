@@ -54,20 +54,34 @@ struct sess_stats {
 	int64_t last_activity_ms;       /* unix ms, 0 = never */
 };
 
+/* The flows of a session, by role. */
+enum sess_flow {
+	SF_RTP,         /* listen -> destination */
+	SF_RTCP,        /* listen+1 -> destination+1 */
+	SF_REV_RTP,     /* forward <- destination, back to the latched client */
+	SF_REV_RTCP,
+	SF_MAX
+};
+
 struct session {
 	char id[SESS_ID_MAX + 1];
 	uint64_t serial;                /* creation order: ListSessions pages by it */
 	enum sess_state state;
 	enum sess_transport transport;
 	struct sess_ep listen, forward, dest;
-	bool rtcp, bidir;
+	bool rtcp, bidir, validate_rtp;
+	uint64_t rate_pps, rate_bps;
 	uint32_t idle_timeout_secs;
 	int64_t created_ms, closed_ms;  /* unix ms */
 	char close_reason[16];
 	char error[256];
-	struct flow *rtp, *rtcp_flow;   /* installed forward flows, NULL when not */
-	uint32_t neigh;                 /* next-hop entry the flows use */
-	struct sess_stats final, final_rtcp;    /* snapshot taken when the flows went away */
+	struct flow *flow[SF_MAX];      /* installed flows, NULL when not */
+	bool ports_held;
+	uint32_t neigh;                 /* next-hop entry the forward flows use */
+	uint32_t latch_seq_seen;        /* to log a client's new source once */
+	/* snapshot taken when the flows went away */
+	struct sess_stats final, final_rev, final_rtcp;
+	struct sess_ep latched;
 	struct sess_label *labels;
 	unsigned n_labels;
 	TAILQ_ENTRY(session) link;
@@ -117,7 +131,9 @@ struct session *sess_find(struct sess_mgr *m, const char *id);
 
 /* Current stats of a live session (or the final ones of a closed session). */
 void sess_read_stats(const struct sess_mgr *m, const struct session *s, struct sess_stats *rtp,
-		struct sess_stats *rtcp);
+		struct sess_stats *rev, struct sess_stats *rtcp);
+/* The client's latest source on the listen endpoint; false when none was seen. */
+bool sess_latched(const struct session *s, struct sess_ep *out);
 
 /* Sessions in creation order, from the first whose serial >= from. */
 struct session *sess_first(struct sess_mgr *m, uint64_t from_serial);

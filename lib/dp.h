@@ -64,6 +64,13 @@ struct worker_rxq {
 };
 
 struct dp;
+struct flow;
+
+/* A packet relayed this iteration, for the latency figures once it has been sent. */
+struct worker_lat {
+	struct flow *flow;
+	uint64_t rx_tsc;
+};
 
 struct worker {
 	struct dp *dp;
@@ -75,6 +82,8 @@ struct worker {
 	struct rte_ring *from_ctl;      /* mbufs the control lcore wants sent (ARP, resolved) */
 	struct rte_eth_dev_tx_buffer *txb[DP_MAX_PORTS];      /* to the ports */
 	struct rte_eth_dev_tx_buffer *tap_txb[DP_MAX_PORTS];  /* to the kernel interfaces */
+	struct worker_lat lat[DP_MAX_RXQ * DP_BURST];
+	unsigned n_lat;
 	struct worker_stats stats __rte_cache_aligned;
 } __rte_cache_aligned;
 
@@ -92,6 +101,8 @@ struct dp {
 	struct rte_mempool *pools[RTE_MAX_NUMA_NODES];  /* per NUMA socket, for its ports */
 	struct rte_mempool *pool;       /* the control lcore's (the first port's socket) */
 	unsigned idle_sleep_us;
+	uint64_t clk_mult[128];         /* TSC -> RTP clock units per payload type, << 32 */
+	uint32_t clk_rate[128];         /* RTP clock rate (Hz) per payload type */
 	uint64_t ctl_drops[DROP_MAX];   /* drops decided by the control lcore */
 	uint64_t slow_timer_ms;         /* last run of the neighbour timers */
 	volatile bool stop;
@@ -131,6 +142,11 @@ int worker_init_buffers(struct worker *w);
 
 /* The lcore entry point of a worker (arg: struct worker *). */
 int worker_main(void *arg);
+
+/* Set the RTP clock of payload type pt (every type starts at RTP_CLOCK_DEFAULT via
+ * dp_clock_defaults). */
+void dp_set_clock_rate(struct dp *dp, unsigned pt, uint32_t hz);
+void dp_clock_defaults(struct dp *dp);
 
 /* Sum of every worker's counters. */
 void dp_stats_sum(const struct dp *dp, struct worker_stats *out);

@@ -11,9 +11,14 @@
 #ifndef RTPPROXY_FLOW_H
 #define RTPPROXY_FLOW_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <rte_common.h>
+#include <rte_meter.h>
 #include <rte_rcu_qsbr.h>
+
+#include "rtp.h"
 
 struct rte_hash;
 
@@ -34,9 +39,31 @@ struct flow_stats {
 	uint64_t pkts_tx, bytes_tx;
 	uint64_t dropped;
 	uint64_t last_tsc;              /* TSC of the last relayed packet, 0 = never */
+	uint64_t lat_sum, lat_max;      /* TSC cycles from rx_burst to tx_burst, relayed packets */
+	uint64_t lat_n;
+	uint8_t last_pt;                /* RTP payload type last seen (for the jitter's clock) */
 };
 
-#define FLOW_F_RTCP 0x1             /* counts in the session's rtcp_stats */
+/*
+ * Where a client was last seen (symmetric RTP latching), written by the forward flow's worker
+ * and read by the reverse flow's: a sequence count makes the multi-word record consistent
+ * without a lock (odd = being written; readers retry).
+ */
+struct flow_latch {
+	uint32_t seq;
+	uint32_t ip;                    /* client address, network byte order; 0 = none yet */
+	uint16_t port;                  /* client port, network byte order */
+	uint16_t rx_port;               /* dp port it arrived on: the way back */
+	uint32_t local_ip;              /* the appliance address it was sent to */
+	uint8_t mac[6];                 /* its L2 source: the next hop back towards the client */
+};
+
+#define FLOW_F_RTCP 0x1             /* counts in the session's rtcp_stats; RTCP validation */
+#define FLOW_F_REVERSE 0x2          /* destination -> latched client */
+#define FLOW_F_VALIDATE 0x4         /* drop what is not RTP (RTCP on an RTCP flow) */
+#define FLOW_F_METER_PPS 0x8
+#define FLOW_F_METER_BPS 0x10
+#define FLOW_F_RTP_STATS 0x20       /* sequence / jitter tracking */
 
 /* One direction of a session. The first cache line is what the fast path reads. */
 struct flow {
@@ -48,8 +75,54 @@ struct flow {
 	uint32_t session;               /* opaque to the data plane: the session manager's slot */
 	uint32_t id;                    /* this entry's index in the flow pool */
 	struct flow_key key;            /* what it is installed under */
+	uint32_t peer_ip;               /* reverse: the only accepted source (the destination) */
+	uint16_t peer_port;
+	uint16_t latch_port_add;        /* reverse RTCP falling back on the RTP latch: +1 */
+	uint32_t latch_flow;            /* reverse: the forward flow whose latch gives the target */
+	uint32_t latch_fallback;        /* reverse RTCP: the RTP flow's latch, until RTCP latches */
 	struct flow_stats stats __rte_cache_aligned;
+	struct rtp_state rtp;
+	struct flow_latch latch;        /* forward flows: the client's source */
+	struct rte_meter_srtcm meter_pps, meter_bps __rte_cache_aligned;
+	struct rte_meter_srtcm_profile prof_pps, prof_bps;
 } __rte_cache_aligned;
+
+/* Read a latch consistently (any thread). False when nothing is latched yet. */
+static inline bool flow_latch_read(const struct flow_latch *l, struct flow_latch *out)
+{
+	uint32_t s1, s2;
+	do {
+		s1 = __atomic_load_n(&l->seq, __ATOMIC_ACQUIRE);
+		if (s1 & 1)
+			continue;
+		out->ip = l->ip;
+		out->port = l->port;
+		out->rx_port = l->rx_port;
+		out->local_ip = l->local_ip;
+		memcpy(out->mac, l->mac, 6);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&l->seq, __ATOMIC_RELAXED);
+		if (s1 == s2)
+			break;
+	} while (1);
+	out->seq = s1;
+	return out->ip != 0;
+}
+
+/* The single writer's update. */
+static inline void flow_latch_write(struct flow_latch *l, uint32_t ip, uint16_t port,
+		uint16_t rx_port, uint32_t local_ip, const uint8_t mac[6])
+{
+	uint32_t s = l->seq;
+	__atomic_store_n(&l->seq, s + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	l->ip = ip;
+	l->port = port;
+	l->rx_port = rx_port;
+	l->local_ip = local_ip;
+	memcpy(l->mac, mac, 6);
+	__atomic_store_n(&l->seq, s + 2, __ATOMIC_RELEASE);
+}
 
 struct rte_rcu_qsbr_dq;
 

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -15,6 +16,7 @@
 
 #include "dp.h"
 #include "pkt.h"
+#include "rtp.h"
 
 const char *const dp_drop_names[DROP_MAX] = {
 	[DROP_MALFORMED] = "malformed",
@@ -34,6 +36,18 @@ int dp_owner_of(const struct dp *dp, uint32_t a)
 		if (dp_port_owns(&dp->port[p], a))
 			return (int)p;
 	return -1;
+}
+
+void dp_set_clock_rate(struct dp *dp, unsigned pt, uint32_t hz)
+{
+	dp->clk_rate[pt & 0x7f] = hz;
+	dp->clk_mult[pt & 0x7f] = (uint64_t)(((unsigned __int128)hz << 32) / rte_get_tsc_hz());
+}
+
+void dp_clock_defaults(struct dp *dp)
+{
+	for (unsigned pt = 0; pt < 128; pt++)
+		dp_set_clock_rate(dp, pt, RTP_CLOCK_DEFAULT);
 }
 
 void dp_stats_sum(const struct dp *dp, struct worker_stats *out)
@@ -113,37 +127,155 @@ static inline void to_port(struct worker *w, uint16_t port, struct rte_mbuf *m)
 	rte_eth_tx_buffer(w->dp->port[port].eth_id, w->index, w->txb[port], m);
 }
 
+/* Drop a packet of flow f: the flow's loss and the appliance's, under one reason. */
+static inline void flow_drop(struct worker *w, struct flow *f, struct rte_mbuf *m,
+		enum dp_drop why)
+{
+	f->stats.dropped++;
+	drop(w, m, why);
+}
+
+/* The payload's arrival time in its RTP clock (A.8 wants the receiver's clock in RTP units). */
+static inline uint32_t rtp_arrival(const struct dp *dp, uint64_t tsc, uint8_t pt)
+{
+	return (uint32_t)(((unsigned __int128)tsc * dp->clk_mult[pt]) >> 32);
+}
+
+/* Per-flow policy before relaying: who may send, what may pass, how fast. false = dropped. */
+static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_t *frame,
+		const struct pkt_info *info, struct flow *f, uint64_t now)
+{
+	const uint8_t *ip = frame + info->l3_off;
+	const uint8_t *udp = frame + info->l4_off;
+	const uint8_t *payload = udp + 8;
+	uint16_t flags = f->flags;
+
+	if (flags & FLOW_F_REVERSE) {
+		uint32_t src;
+		uint16_t sport;
+		memcpy(&src, ip + 12, 4);
+		memcpy(&sport, udp, 2);
+		if (src != f->peer_ip || sport != f->peer_port) {
+			flow_drop(w, f, m, DROP_NOT_FROM_DESTINATION);
+			return false;
+		}
+	}
+	if (flags & FLOW_F_VALIDATE) {
+		bool ok = flags & FLOW_F_RTCP ? rtcp_valid(payload, info->udp_payload) :
+			rtp_valid(payload, info->udp_payload);
+		if (!ok) {
+			flow_drop(w, f, m, DROP_INVALID_RTP);
+			return false;
+		}
+	}
+	/* loss and jitter describe what reached the proxy, before any rate limit */
+	if ((flags & FLOW_F_RTP_STATS) && info->udp_payload >= RTP_HDR_LEN &&
+			(payload[0] >> 6) == 2) {
+		uint8_t pt = rtp_pt(payload);
+		f->stats.last_pt = pt;
+		rtp_track(&f->rtp, rtp_seq(payload), rtp_ts(payload), rtp_arrival(w->dp, now, pt));
+	}
+	if (unlikely(flags & (FLOW_F_METER_PPS | FLOW_F_METER_BPS))) {
+		if ((flags & FLOW_F_METER_PPS) && rte_meter_srtcm_color_blind_check(&f->meter_pps,
+					&f->prof_pps, now, 1) != RTE_COLOR_GREEN) {
+			flow_drop(w, f, m, DROP_RATE_LIMIT);
+			return false;
+		}
+		if ((flags & FLOW_F_METER_BPS) && rte_meter_srtcm_color_blind_check(&f->meter_bps,
+					&f->prof_bps, now, info->ip_len) != RTE_COLOR_GREEN) {
+			flow_drop(w, f, m, DROP_RATE_LIMIT);
+			return false;
+		}
+	}
+	if (unlikely(ip[8] <= 1)) {
+		flow_drop(w, f, m, DROP_TTL_EXCEEDED);
+		return false;
+	}
+	return true;
+}
+
+/* Symmetric RTP: remember where the client sends from, and the way back to it. */
+static inline void latch_source(struct flow *f, const uint8_t *frame, const struct pkt_info *info,
+		uint16_t rx_port)
+{
+	const uint8_t *ip = frame + info->l3_off;
+	const uint8_t *udp = frame + info->l4_off;
+	struct flow_latch *l = &f->latch;
+	uint32_t src, local;
+	uint16_t sport;
+
+	memcpy(&src, ip + 12, 4);
+	memcpy(&local, ip + 16, 4);
+	memcpy(&sport, udp, 2);
+	if (likely(src == l->ip && sport == l->port && local == l->local_ip &&
+				rx_port == l->rx_port && memcmp(frame + 6, l->mac, 6) == 0))
+		return;
+	flow_latch_write(l, src, sport, rx_port, local, frame + 6);
+}
+
+/* Where a reverse packet goes: the client its forward flow latched (RTCP: its own, or the RTP
+ * one with port + 1 until RTCP has been seen). False when no client was seen yet. */
+static inline bool reverse_target(const struct dp *dp, const struct flow *f, struct flow_latch *t)
+{
+	const struct flow *pool = dp->flows->pool;
+	if (flow_latch_read(&pool[f->latch_flow].latch, t))
+		return true;
+	if (f->latch_fallback == UINT32_MAX || !flow_latch_read(&pool[f->latch_fallback].latch, t))
+		return false;
+	t->port = htons((uint16_t)(ntohs(t->port) + f->latch_port_add));
+	return true;
+}
+
 static inline void relay(struct worker *w, struct rte_mbuf *m, const struct pkt_info *info,
-		struct flow *f, uint64_t now)
+		struct flow *f, uint16_t rx_port, uint64_t now)
 {
 	struct dp *dp = w->dp;
 	struct flow_stats *st = &f->stats;
 	uint8_t *frame = rte_pktmbuf_mtod(m, uint8_t *);
+	struct pkt_rewrite rw;
+	uint16_t tx_port;
+	bool resolved;
 
 	st->pkts_rx++;
 	st->bytes_rx += info->udp_payload;
-	if (unlikely(frame[info->l3_off + 8] <= 1)) {
-		st->dropped++;
-		drop(w, m, DROP_TTL_EXCEEDED);
+	if (!flow_admit(w, m, frame, info, f, now))
 		return;
-	}
 
-	const struct dp_port *out = &dp->port[f->tx_port];
-	struct pkt_rewrite rw = {
-		.src_ip = f->src_ip, .dst_ip = f->dst_ip,
-		.src_port = f->src_port, .dst_port = f->dst_port,
-	};
-	memcpy(rw.src_mac, out->mac.addr_bytes, 6);
-	bool resolved = neigh_mac_get(dp->neigh, f->neigh, rw.dst_mac);
+	if (f->flags & FLOW_F_REVERSE) {
+		struct flow_latch t;
+		if (!reverse_target(dp, f, &t)) {
+			/* no client has spoken yet: there is nobody to send it to */
+			flow_drop(w, f, m, DROP_NO_FLOW);
+			return;
+		}
+		tx_port = t.rx_port;
+		rw.src_ip = t.local_ip;
+		rw.src_port = f->src_port;
+		rw.dst_ip = t.ip;
+		rw.dst_port = t.port;
+		memcpy(rw.dst_mac, t.mac, 6);
+		resolved = true;
+	} else {
+		latch_source(f, frame, info, rx_port);
+		tx_port = f->tx_port;
+		rw.src_ip = f->src_ip;
+		rw.src_port = f->src_port;
+		rw.dst_ip = f->dst_ip;
+		rw.dst_port = f->dst_port;
+		resolved = neigh_mac_get(dp->neigh, f->neigh, rw.dst_mac);
+	}
+	memcpy(rw.src_mac, dp->port[tx_port].mac.addr_bytes, 6);
 	pkt_rewrite_udp4(frame, info, &rw);
 
 	st->pkts_tx++;
 	st->bytes_tx += info->udp_payload;
 	st->last_tsc = now;
 	w->stats.relayed++;
-	dp_meta_set(m, f->id, f->tx_port);
 	if (likely(resolved)) {
-		to_port(w, f->tx_port, m);
+		dp_meta_set(m, f->id, tx_port);
+		to_port(w, tx_port, m);
+		if (w->n_lat < RTE_DIM(w->lat))
+			w->lat[w->n_lat++] = (struct worker_lat){ .flow = f, .rx_tsc = now };
 		return;
 	}
 	/* The control lcore holds it until the next hop answers ARP, and fills in the MAC. */
@@ -151,9 +283,8 @@ static inline void relay(struct worker *w, struct rte_mbuf *m, const struct pkt_
 	if (rte_ring_mp_enqueue(dp->pending_ring, m) != 0) {
 		st->pkts_tx--;
 		st->bytes_tx -= info->udp_payload;
-		st->dropped++;
 		w->stats.relayed--;
-		drop(w, m, DROP_NO_NEIGHBOR);
+		flow_drop(w, f, m, DROP_NO_NEIGHBOR);
 	}
 }
 
@@ -240,7 +371,7 @@ static void handle_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts
 			continue;
 		}
 found:
-		relay(w, pkts[i], &info[i], f, now);
+		relay(w, pkts[i], &info[i], f, port, now);
 	}
 }
 
@@ -280,6 +411,23 @@ static unsigned poll_ctl(struct worker *w)
 		}
 	}
 	return n;
+}
+
+/* Time through the proxy of what this iteration relayed: rx_burst to tx_burst, in TSC. */
+static void account_latency(struct worker *w)
+{
+	if (w->n_lat == 0)
+		return;
+	uint64_t t = rte_rdtsc();
+	for (unsigned i = 0; i < w->n_lat; i++) {
+		struct flow_stats *st = &w->lat[i].flow->stats;
+		uint64_t d = t - w->lat[i].rx_tsc;
+		st->lat_sum += d;
+		st->lat_n++;
+		if (d > st->lat_max)
+			st->lat_max = d;
+	}
+	w->n_lat = 0;
 }
 
 static void flush_all(struct worker *w)
@@ -322,20 +470,20 @@ int worker_main(void *arg)
 
 	while (!dp->stop) {
 		unsigned work = 0;
-		uint64_t now = rte_rdtsc();
 
 		for (unsigned q = 0; q < w->n_rxq; q++) {
 			uint16_t port = w->rxq[q].port;
 			uint16_t n = rte_eth_rx_burst(dp->port[port].eth_id, w->rxq[q].queue,
 					pkts, DP_BURST);
 			if (n > 0)
-				handle_burst(w, port, pkts, n, now);
+				handle_burst(w, port, pkts, n, rte_rdtsc());
 			work += n;
 		}
 		if (w->polls_taps)
 			work += poll_taps(w);
 		work += poll_ctl(w);
 		flush_all(w);
+		account_latency(w);
 		rte_rcu_qsbr_quiescent(dp->qsv, w->index);
 
 		w->stats.iterations++;

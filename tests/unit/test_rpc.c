@@ -85,6 +85,7 @@ static void setup_dp(struct dp *dp)
 		p->mac.addr_bytes[5] = (uint8_t)(i + 1);
 	}
 	dp->n_ports = 2;
+	dp_clock_defaults(dp);
 	dp->pool = rte_pktmbuf_pool_create("tpool", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 			SOCKET_ID_ANY);
 	dp->qsv = rte_zmalloc(NULL, rte_rcu_qsbr_get_memsize(1), RTE_CACHE_LINE_SIZE);

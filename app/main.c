@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "dp.h"
+#include "log.h"
 #include "grpc_srv.h"
 #include "kif.h"
 #include "port.h"
@@ -134,7 +135,7 @@ static int split_eal_args(char *args, char *prog, char **argv)
 
 static int fail(const char *what, const char *err)
 {
-	RTE_LOG(ERR, USER1, "%s: %s\n", what, err);
+	RTE_LOG(ERR, APP, "%s: %s\n", what, err);
 	return -1;
 }
 
@@ -194,7 +195,7 @@ static int setup_ports(struct dp *dp, const struct config *cfg)
 			if (neigh_add_static(dp->neigh, (uint16_t)i, c->neighbors[n].addr.s_addr,
 						c->neighbors[n].mac) == NEIGH_NONE)
 				return fail(c->name, "neighbors: the neighbour table is full");
-		RTE_LOG(INFO, USER1, "%s: %s, %u queue(s), kernel interface %s\n", c->name,
+		RTE_LOG(INFO, APP, "%s: %s, %u queue(s), kernel interface %s\n", c->name,
 				c->device, p->nb_queues, p->tap_name);
 	}
 	return 0;
@@ -363,11 +364,11 @@ static int run(const struct config *cfg)
 	}
 	for (unsigned w = 0; w < dp.n_workers; w++)
 		rte_eal_remote_launch(worker_main, &dp.workers[w], dp.workers[w].lcore);
-	RTE_LOG(INFO, USER1, "rtpproxy %s: %u port(s), %u worker(s), gRPC on %s\n",
+	RTE_LOG(INFO, APP, "rtpproxy %s: %u port(s), %u worker(s), gRPC on %s\n",
 			RTPPROXY_VERSION, dp.n_ports, dp.n_workers, cfg->grpc_listen);
 
 	control_loop(srv, &dp, sm);
-	RTE_LOG(INFO, USER1, "shutting down\n");
+	RTE_LOG(INFO, APP, "shutting down\n");
 	rc = 0;
 out:
 	/* sessions end first, so every event stream sees their "shutdown" before it ends */
@@ -435,7 +436,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rtpproxy: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return 1;
 	}
-	rte_log_set_global_level(o.log_level < 0 ? (uint32_t)RTE_LOG_INFO : (uint32_t)o.log_level);
+	/* the level applies to rtpproxy's own log types; DPDK's stay at INFO or below */
+	uint32_t level = o.log_level < 0 ? (uint32_t)RTE_LOG_INFO : (uint32_t)o.log_level;
+	rte_log_set_global_level(level);
+	if (level > RTE_LOG_INFO)
+		rte_log_set_level_pattern("*", RTE_LOG_INFO);
+	rte_log_set_level_pattern("rtpproxy.*", level);
 
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGINT, &sa, NULL);

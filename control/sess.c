@@ -16,11 +16,12 @@
 #include <rte_random.h>
 
 #include "dp.h"
+#include "log.h"
 #include "pkt.h"
 #include "portalloc.h"
 #include "slowpath.h"
 
-#define LOG(level, fmt, ...) RTE_LOG(level, USER2, "sess: " fmt "\n", ##__VA_ARGS__)
+#define LOG(level, fmt, ...) RTE_LOG(level, SESS, fmt "\n", ##__VA_ARGS__)
 
 struct sess_mgr {
 	struct dp *dp;

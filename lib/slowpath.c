@@ -8,6 +8,7 @@
 #include <rte_ring.h>
 
 #include "dp.h"
+#include "log.h"
 
 #define SLOWPATH_TIMER_MS 100
 
@@ -179,7 +180,7 @@ static void run_timers(struct dp *dp, uint64_t now_ms)
 		case NEIGH_STALE:
 			if (now_ms - e->probe_ms >= NEIGH_RETRY_MS) {
 				if (e->probes >= NEIGH_MAX_PROBES) {
-					RTE_LOG(INFO, USER1, "neighbour " "%u.%u.%u.%u"
+					RTE_LOG(INFO, DP, "neighbour " "%u.%u.%u.%u"
 						" stopped answering ARP\n",
 						e->ip & 0xff, (e->ip >> 8) & 0xff,
 						(e->ip >> 16) & 0xff, e->ip >> 24);

@@ -15,6 +15,7 @@
 #include <rte_ring.h>
 
 #include "dp.h"
+#include "log.h"
 #include "pkt.h"
 #include "rtp.h"
 
@@ -72,6 +73,9 @@ void dp_stats_sum(const struct dp *dp, struct worker_stats *out)
 static inline void drop(struct worker *w, struct rte_mbuf *m, enum dp_drop why)
 {
 	w->stats.drops[why]++;
+	if (unlikely(w->debug))
+		RTE_LOG(DEBUG, DP, "worker %u: dropped a %u-byte packet: %s\n", w->index,
+				m->pkt_len, dp_drop_names[why]);
 	rte_pktmbuf_free(m);
 }
 
@@ -271,6 +275,12 @@ static inline void relay(struct worker *w, struct rte_mbuf *m, const struct pkt_
 	st->bytes_tx += info->udp_payload;
 	st->last_tsc = now;
 	w->stats.relayed++;
+	if (unlikely(w->debug))
+		RTE_LOG(DEBUG, DP, "worker %u: flow %u relayed %u payload bytes to %u.%u.%u.%u:%u "
+				"via %s\n", w->index, f->id, info->udp_payload,
+				((uint8_t *)&rw.dst_ip)[0], ((uint8_t *)&rw.dst_ip)[1],
+				((uint8_t *)&rw.dst_ip)[2], ((uint8_t *)&rw.dst_ip)[3],
+				ntohs(rw.dst_port), dp->port[tx_port].name);
 	if (likely(resolved)) {
 		dp_meta_set(m, f->id, tx_port);
 		to_port(w, tx_port, m);
@@ -465,7 +475,7 @@ int worker_main(void *arg)
 
 	rte_rcu_qsbr_thread_register(dp->qsv, w->index);
 	rte_rcu_qsbr_thread_online(dp->qsv, w->index);
-	RTE_LOG(INFO, USER1, "worker %u on lcore %u: %u rx queues%s\n", w->index, w->lcore,
+	RTE_LOG(INFO, DP, "worker %u on lcore %u: %u rx queues%s\n", w->index, w->lcore,
 			w->n_rxq, w->polls_taps ? " + kernel interfaces" : "");
 
 	while (!dp->stop) {
@@ -486,6 +496,9 @@ int worker_main(void *arg)
 		account_latency(w);
 		rte_rcu_qsbr_quiescent(dp->qsv, w->index);
 
+		/* per-packet DEBUG logging costs one predictable branch until it is enabled */
+		if ((w->stats.iterations & 4095) == 0)
+			w->debug = rte_log_can_log(RTE_LOGTYPE_DP, RTE_LOG_DEBUG);
 		w->stats.iterations++;
 		if (work) {
 			w->stats.busy_iterations++;

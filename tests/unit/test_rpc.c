@@ -200,6 +200,17 @@ static void test_dynamic_ports_and_limits(void)
 	request(&r, "198.18.1.1", 0, "198.18.2.1", 0, "198.18.2.2", 41000);
 	r.enable_rtcp = 1;
 	r.session_id = "dyn";
+	Rtpproxy__CreateSessionRequest__LabelsEntry lab[2] = {
+		RTPPROXY__CREATE_SESSION_REQUEST__LABELS_ENTRY__INIT,
+		RTPPROXY__CREATE_SESSION_REQUEST__LABELS_ENTRY__INIT,
+	};
+	Rtpproxy__CreateSessionRequest__LabelsEntry *labp[2] = { &lab[0], &lab[1] };
+	lab[0].key = "call";
+	lab[0].value = "c-17";
+	lab[1].key = "leg";
+	lab[1].value = "a";
+	r.n_labels = 2;
+	r.labels = labp;
 	CHECK(call(M_CREATE, &r, &resp) == 0);
 	if (resp != NULL) {
 		uint32_t lp = resp->session->listen_endpoint->port;
@@ -258,6 +269,40 @@ static void test_get_destroy_list(void)
 	l = (Rtpproxy__ListSessionsRequest)RTPPROXY__LIST_SESSIONS_REQUEST__INIT;
 	l.n_states = 1;
 	l.states = &closed;
+	CHECK(call(M_LIST, &l, &lr) == 0);
+	CHECK(lr != NULL && lr->n_sessions == 0);
+	Rtpproxy__SessionState connecting = RTPPROXY__SESSION_STATE__SESSION_STATE_CONNECTING;
+	l.states = &connecting;
+	CHECK(call(M_LIST, &l, &lr) == 0);
+	CHECK(lr != NULL && lr->n_sessions == 5);
+	Rtpproxy__Transport tcp = RTPPROXY__TRANSPORT__TRANSPORT_TCP;
+	l = (Rtpproxy__ListSessionsRequest)RTPPROXY__LIST_SESSIONS_REQUEST__INIT;
+	l.n_transports = 1;
+	l.transports = &tcp;
+	CHECK(call(M_LIST, &l, &lr) == 0);
+	CHECK(lr != NULL && lr->n_sessions == 0);
+
+	/* labels: stored, returned, and every selector pair must match */
+	Rtpproxy__ListSessionsRequest__LabelSelectorEntry sel[2] = {
+		RTPPROXY__LIST_SESSIONS_REQUEST__LABEL_SELECTOR_ENTRY__INIT,
+		RTPPROXY__LIST_SESSIONS_REQUEST__LABEL_SELECTOR_ENTRY__INIT,
+	};
+	Rtpproxy__ListSessionsRequest__LabelSelectorEntry *selp[2] = { &sel[0], &sel[1] };
+	sel[0].key = "call";
+	sel[0].value = "c-17";
+	sel[1].key = "leg";
+	sel[1].value = "a";
+	l = (Rtpproxy__ListSessionsRequest)RTPPROXY__LIST_SESSIONS_REQUEST__INIT;
+	l.n_label_selector = 1;
+	l.label_selector = selp;
+	CHECK(call(M_LIST, &l, &lr) == 0);
+	CHECK(lr != NULL && lr->n_sessions == 1 && strcmp(lr->sessions[0]->session_id, "dyn") == 0);
+	if (lr != NULL && lr->n_sessions == 1)
+		CHECK(lr->sessions[0]->n_labels == 2);
+	l.n_label_selector = 2;
+	CHECK(call(M_LIST, &l, &lr) == 0);
+	CHECK(lr != NULL && lr->n_sessions == 1);
+	sel[1].value = "b";
 	CHECK(call(M_LIST, &l, &lr) == 0);
 	CHECK(lr != NULL && lr->n_sessions == 0);
 

@@ -220,6 +220,8 @@ config_dest_allowed(const struct config *cfg, struct in_addr a)
 void
 config_defaults(struct config *cfg)
 {
+	unsigned int i;
+
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->workers = 1;
 	cfg->mbufs = 16383;
@@ -230,6 +232,8 @@ config_defaults(struct config *cfg)
 	cfg->port_max = 59999;
 	cfg->idle_timeout_secs = 300;
 	cfg->closed_retention_secs = 60;
+	for (i = 0; i < RTE_DIM(cfg->clock_rate); i++)
+		cfg->clock_rate[i] = CONFIG_CLOCK_RATE_DEFAULT;
 }
 
 /* ---- value parsers for the key tables ---- */
@@ -581,6 +585,64 @@ parse_allowed(const struct key_rule *r, void *obj, const char *val, struct bad *
 	return for_each_item(val, add_allowed, cfg, bad);
 }
 
+/* A decimal number lo..hi without sign or leading zeros, all of S; -1 otherwise. */
+static int64_t
+parse_dec(const char *s, uint32_t lo, uint32_t hi)
+{
+	uint64_t v = 0;
+
+	if (!isdigit((unsigned char)*s) || (s[0] == '0' && s[1] != '\0'))
+		return -1;
+	for (; isdigit((unsigned char)*s) && v <= hi; s++)
+		v = v * 10 + (*s - '0');
+	return *s == '\0' && v >= lo && v <= hi ? (int64_t)v : -1;
+}
+
+/* [rtp] clock_rates: which payload types the list has set so far, to refuse a second one. */
+struct clock_rates {
+	struct config *cfg;
+	uint64_t seen[2];
+};
+
+/* "PT:HZ": payload type 0..127, clock rate 1..CONFIG_CLOCK_RATE_MAX. */
+static int
+add_clock_rate(void *obj, const char *item, struct bad *bad)
+{
+	struct clock_rates *cr = obj;
+	char pt_s[8];
+	const char *colon = strchr(item, ':');
+	int64_t pt, hz;
+
+	if (colon == NULL || (size_t)(colon - item) >= sizeof(pt_s))
+		return -1;
+	memcpy(pt_s, item, colon - item);
+	pt_s[colon - item] = '\0';
+	pt = parse_dec(pt_s, 0, 127);
+	hz = parse_dec(colon + 1, 1, CONFIG_CLOCK_RATE_MAX);
+	if (pt < 0 || hz < 0)
+		return -1;
+	if (cr->seen[pt / 64] & (1ull << (pt % 64))) {
+		snprintf(bad->what, sizeof(bad->what), "each payload type once");
+		return -1;
+	}
+	cr->seen[pt / 64] |= 1ull << (pt % 64);
+	cr->cfg->clock_rate[pt] = (uint32_t)hz;
+	return 0;
+}
+
+/* Payload types the list leaves out keep the default rate; an empty list sets none. */
+static int
+parse_clock_rates(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
+{
+	struct clock_rates cr = { .cfg = obj };
+	unsigned int i;
+
+	RTE_SET_USED(r);
+	for (i = 0; i < RTE_DIM(cr.cfg->clock_rate); i++)
+		cr.cfg->clock_rate[i] = CONFIG_CLOCK_RATE_DEFAULT;
+	return for_each_item(val, add_clock_rate, &cr, bad);
+}
+
 /* ---- the tables ---- */
 
 #define UINT_KEY(type, field, lo, hi) \
@@ -626,6 +688,12 @@ static const struct key_rule sessions_keys[] = {
 	UINT_KEY(struct config, closed_retention_secs, 0, 86400),
 };
 
+static const struct key_rule rtp_keys[] = {
+	{ .key = "clock_rates", .parse = parse_clock_rates,
+	  .what = "PT:HZ with a payload type 0..127 and a clock rate 1.."
+		  RTE_STR(CONFIG_CLOCK_RATE_MAX) ", such as 96:90000" },
+};
+
 static int finish_port(struct load_ctx *ctx, const struct section_rule *sr, const char *sec,
 		       void *obj, uint32_t seen);
 static int finish_sessions(struct load_ctx *ctx, const struct section_rule *sr,
@@ -637,6 +705,7 @@ static const struct section_rule section_rules[] = {
 	{ "port", true, port_keys, RTE_DIM(port_keys), finish_port },
 	{ "grpc", false, grpc_keys, RTE_DIM(grpc_keys), NULL },
 	{ "sessions", false, sessions_keys, RTE_DIM(sessions_keys), finish_sessions },
+	{ "rtp", false, rtp_keys, RTE_DIM(rtp_keys), NULL },
 };
 
 static int
@@ -761,7 +830,8 @@ load_entry(struct load_ctx *ctx, const char *sec, const struct section_rule *sr,
 static void *
 fail_unknown_section(struct load_ctx *ctx, const char *sec)
 {
-	fail(ctx, "[%s]: unknown section (expected eal, dataplane, portN, grpc, sessions)", sec);
+	fail(ctx, "[%s]: unknown section (expected eal, dataplane, portN, grpc, sessions, rtp)",
+	     sec);
 	return NULL;
 }
 

@@ -11,6 +11,8 @@
 #define CONFIG_MAX_NEIGHBORS 32   /* static neighbours per port */
 #define CONFIG_MAX_ALLOWED 32     /* allowed_destinations CIDRs */
 #define CONFIG_STR 256
+#define CONFIG_CLOCK_RATE_DEFAULT 8000   /* Hz, a payload type [rtp] clock_rates omits */
+#define CONFIG_CLOCK_RATE_MAX 1000000
 
 struct config_prefix {
 	struct in_addr addr;          /* network byte order */
@@ -54,6 +56,9 @@ struct config {
 	unsigned closed_retention_secs; /* default 60 */
 	struct config_prefix allowed[CONFIG_MAX_ALLOWED];
 	unsigned n_allowed;           /* 0 = any destination */
+
+	/* [rtp] clock_rates: RTP clock (Hz) per payload type, for jitter_ms; default 8000 each */
+	uint32_t clock_rate[128];
 };
 
 /* Fill *cfg with every default (no ports). */

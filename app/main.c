@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "dp.h"
+#include "events.h"
 #include "log.h"
 #include "grpc_srv.h"
 #include "kif.h"
@@ -323,7 +324,8 @@ static void sess_config_from(struct sess_config *sc, const struct config *cfg)
 }
 
 /* The control lcore: serve gRPC, run the slow path and the session timers until told to stop. */
-static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *sm)
+static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *sm,
+		struct events *ev)
 {
 	int64_t last_tick = 0;
 	while (!quit) {
@@ -334,6 +336,7 @@ static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *s
 			last_tick = now;
 			sess_tick(sm, now);
 		}
+		events_tick(ev, now);   /* events: snapshots and StatsUpdates due */
 	}
 }
 
@@ -342,6 +345,7 @@ static int run(const struct config *cfg)
 	static struct dp dp;
 	struct sess_mgr *sm = NULL;
 	struct grpc_srv *srv = NULL;
+	struct events *ev = NULL;       /* events: StreamSessionEvents subscribers */
 	struct sess_config sc;
 	char err[512];
 	int rc = 1, bound;
@@ -356,6 +360,15 @@ static int run(const struct config *cfg)
 		goto out;
 	}
 	struct rpc_ctx ctx = { .sessions = sm, .dp = &dp, .started_ms = sess_now_ms() };
+	/* events: subscribers, told of every session change by the session manager */
+	ev = events_create(&ctx);
+	if (ev == NULL) {
+		fail("events", "out of memory");
+		goto out;
+	}
+	struct sess_observer obs;
+	events_observer(ev, &obs);
+	sess_set_observer(sm, &obs);
 	srv = grpc_srv_start(cfg->grpc_listen, &rtpproxy__rtp_proxy__descriptor, rpc_methods,
 			&ctx, &bound, err, sizeof(err));
 	if (srv == NULL) {
@@ -367,7 +380,7 @@ static int run(const struct config *cfg)
 	RTE_LOG(INFO, APP, "rtpproxy %s: %u port(s), %u worker(s), gRPC on %s\n",
 			RTPPROXY_VERSION, dp.n_ports, dp.n_workers, cfg->grpc_listen);
 
-	control_loop(srv, &dp, sm);
+	control_loop(srv, &dp, sm, ev);
 	RTE_LOG(INFO, APP, "shutting down\n");
 	rc = 0;
 out:
@@ -376,6 +389,7 @@ out:
 		sess_close_all(sm, "shutdown");
 	if (srv != NULL)
 		grpc_srv_stop(srv);
+	events_free(ev);        /* events: after every stream has ended */
 	dp.stop = true;
 	RTE_LCORE_FOREACH_WORKER(lcore)
 		rte_eal_wait_lcore(lcore);

@@ -8,6 +8,7 @@
 #include <rte_ethdev.h>
 
 #include "dp.h"
+#include "events.h"
 #include "rtpproxy.pb-c.h"
 #include "sess.h"
 
@@ -329,6 +330,6 @@ const struct grpc_srv_method rpc_methods[] = {
 	{ .unary = destroy_session },   /* DestroySession */
 	{ .unary = get_session },       /* GetSessionStatus */
 	{ .unary = list_sessions },     /* ListSessions */
-	{ 0 },                          /* StreamSessionEvents: the sessions issue */
+	{ .stream = events_subscribe, .closed = events_unsubscribe },   /* StreamSessionEvents */
 	{ .unary = proxy_stats },       /* GetProxyStats */
 };

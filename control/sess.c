@@ -681,8 +681,12 @@ void sess_tick(struct sess_mgr *m, int64_t now_ms)
 		next = TAILQ_NEXT(s, link);
 		m->tick_next = next;
 		if (s->state == SESS_CLOSED || s->state == SESS_ERROR) {
-			if (now_ms - s->closed_ms >= (int64_t)m->cfg.closed_retention_secs * 1000)
-				forget(m, s);
+			if (now_ms - s->closed_ms < (int64_t)m->cfg.closed_retention_secs * 1000)
+				continue;
+			/* a failed session ends like any other: ERROR -> CLOSED{error}, counted */
+			if (s->state == SESS_ERROR)
+				close_session(m, s, "error");
+			forget(m, s);
 			continue;
 		}
 		uint64_t last = last_relayed_tsc(s);

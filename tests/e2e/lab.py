@@ -320,6 +320,35 @@ def rtp_packet(seq, ts, ssrc, pt=0, payload=b"", marker=False):
                        ts & 0xFFFFFFFF, ssrc & 0xFFFFFFFF) + payload
 
 
+def rtcp_sr(ssrc, ntp=0, rtp_ts=0, packets=0, octets=0, reports=()):
+    """An RTCP sender report (RFC 3550 6.4.1, PT 200); REPORTS are 24-byte report blocks."""
+    body = struct.pack("!IQIII", ssrc & 0xFFFFFFFF, ntp & 0xFFFFFFFFFFFFFFFF,
+                       rtp_ts & 0xFFFFFFFF, packets & 0xFFFFFFFF, octets & 0xFFFFFFFF)
+    body += b"".join(reports)
+    return struct.pack("!BBH", 0x80 | len(reports), 200, (4 + len(body)) // 4 - 1) + body
+
+
+def rtcp_report_block(ssrc, fraction=0, lost=0, ext_seq=0, jitter=0, lsr=0, dlsr=0):
+    """One 24-byte reception report block of an SR/RR (RFC 3550 6.4.1)."""
+    return struct.pack("!IBBHIIII", ssrc & 0xFFFFFFFF, fraction & 0xFF, (lost >> 16) & 0xFF,
+                       lost & 0xFFFF, ext_seq & 0xFFFFFFFF, jitter & 0xFFFFFFFF,
+                       lsr & 0xFFFFFFFF, dlsr & 0xFFFFFFFF)
+
+
+def rtcp_rr(ssrc, reports=()):
+    """An RTCP receiver report (RFC 3550 6.4.2, PT 201)."""
+    body = struct.pack("!I", ssrc & 0xFFFFFFFF) + b"".join(reports)
+    return struct.pack("!BBH", 0x80 | len(reports), 201, (4 + len(body)) // 4 - 1) + body
+
+
+def rtcp_sdes(ssrc, cname):
+    """An RTCP SDES packet (PT 202) with one chunk holding a CNAME item, padded to 32 bits."""
+    c = cname.encode()
+    chunk = struct.pack("!IBB", ssrc & 0xFFFFFFFF, 1, len(c)) + c + b"\0"
+    chunk += b"\0" * (-len(chunk) % 4)
+    return struct.pack("!BBH", 0x81, 202, (4 + len(chunk)) // 4 - 1) + chunk
+
+
 def payload_for(tag, seq, size=160):
     """SIZE bytes, different for every (tag, seq), reproducible."""
     out = b""
@@ -690,6 +719,29 @@ def udp_session(session_id, listen, forward, destination, **kw):
         if ep is not None:
             getattr(req, field).CopyFrom(endpoint(*ep))
     return req
+
+
+def wait_until(fn, timeout, interval=0.05):
+    """Call FN every INTERVAL seconds until it returns something true or TIMEOUT seconds pass:
+    that value, or the last (false) one. Bounded in time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+def proc_rss_bytes(pid):
+    """Resident set size of process PID (VmRSS of /proc/PID/status) in bytes, or None."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 # --- a tiny test runner: counted checks, a final "e2e_<name>: N passed, M failed" line ---

@@ -61,6 +61,27 @@ ip(struct in_addr a)
 	return inet_ntop(AF_INET, &a, buf[i++ % 4], INET_ADDRSTRLEN);
 }
 
+/* Whether every payload type has the default clock rate but those in EXCEPT (pt, hz, ..., -1). */
+static bool
+clock_rates_are(const struct config *cfg, const int *except)
+{
+	uint32_t want[128];
+	unsigned int i;
+
+	for (i = 0; i < 128; i++)
+		want[i] = CONFIG_CLOCK_RATE_DEFAULT;
+	for (; except != NULL && except[0] >= 0; except += 2)
+		want[except[0]] = except[1];
+	for (i = 0; i < 128; i++) {
+		if (cfg->clock_rate[i] != want[i]) {
+			fprintf(stderr, "clock_rate[%u] = %u, want %u\n", i, cfg->clock_rate[i],
+				want[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
 static void
 test_parsers(void)
 {
@@ -167,6 +188,7 @@ test_example(const char *path)
 	CHECK(config_dest_allowed(&cfg, a));
 	config_parse_ipv4("192.0.2.1", &a);
 	CHECK(!config_dest_allowed(&cfg, a));
+	CHECK(clock_rates_are(&cfg, NULL));
 }
 
 static void
@@ -183,6 +205,7 @@ test_defaults(void)
 	CHECK(def.max_sessions == 65536 && def.port_min == 20000 && def.port_max == 59999);
 	CHECK(def.idle_timeout_secs == 300 && def.closed_retention_secs == 60);
 	CHECK(def.n_allowed == 0);
+	CHECK(CONFIG_CLOCK_RATE_DEFAULT == 8000 && clock_rates_are(&def, NULL));
 
 	CHECK(load_text("[port0]\ndevice = net_tap0\naddress = 10.0.0.1/24\n",
 			&cfg, err, sizeof(err)) == 0);
@@ -196,6 +219,7 @@ test_defaults(void)
 	config_parse_ipv4("8.8.8.8", &a);
 	CHECK(config_dest_allowed(&cfg, a));
 	CHECK(cfg.n_ports == 1);
+	CHECK(clock_rates_are(&cfg, NULL));
 	CHECK_STR(cfg.ports[0].exception, "rtp0");
 	CHECK(!cfg.ports[0].has_gateway && cfg.ports[0].n_neighbors == 0);
 }
@@ -299,6 +323,19 @@ test_accepted(void)
 	CHECK(load_text(PORT0 "[grpc]\nlisten = [::1]:65535\n", &cfg, err, sizeof(err)) == 0);
 	CHECK(load_text(PORT0 "[sessions]\nallowed_destinations =\n", &cfg, err, sizeof(err)) == 0);
 	CHECK(cfg.n_allowed == 0);
+
+	/* [rtp] clock_rates: listed payload types get their rate, the others keep 8000 Hz */
+	static const int rates[] = { 96, 90000, 111, 48000, 0, 8000, 127, 1000000, 13, 1, 9, 16000,
+				     -1 };
+
+	CHECK(load_text(PORT0 "[rtp]\nclock_rates = 96:90000, 111:48000,0:8000 ,\t127:1000000, "
+			"13:1,9:16000\n", &cfg, err, sizeof(err)) == 0);
+	CHECK_STR(err, "");
+	CHECK(clock_rates_are(&cfg, rates));
+	CHECK(load_text(PORT0 "[rtp]\nclock_rates =\n", &cfg, err, sizeof(err)) == 0);
+	CHECK(clock_rates_are(&cfg, NULL));
+	CHECK(load_text("[rtp]\n" PORT0, &cfg, err, sizeof(err)) == 0);
+	CHECK(clock_rates_are(&cfg, NULL));
 }
 
 struct bad_case {
@@ -314,16 +351,18 @@ struct bad_case {
 #define WANT_ADDR "expected an IPv4 address with its prefix length, such as 198.18.1.1/24"
 #define WANT_NB "expected IPv4@MAC such as 198.18.2.2@02:00:00:00:02:02"
 #define WANT_LISTEN "expected host:port, [IPv6]:port or unix:/absolute/path, such as [::]:50051"
+#define WANT_CLOCK "expected PT:HZ with a payload type 0..127 and a clock rate 1..1000000, " \
+	"such as 96:90000"
 #define WANT_LINE "expected \"key = value\" or \"[section]\" (comments start with ';')"
 
 static const struct bad_case bad_cases[] = {
 	/* sections */
 	{ L, PORT0 "[foo]\n",
-	  "[foo]: unknown section (expected eal, dataplane, portN, grpc, sessions)" },
+	  "[foo]: unknown section (expected eal, dataplane, portN, grpc, sessions, rtp)" },
 	{ L, PORT0 "[Port1]\n",
-	  "[Port1]: unknown section (expected eal, dataplane, portN, grpc, sessions)" },
+	  "[Port1]: unknown section (expected eal, dataplane, portN, grpc, sessions, rtp)" },
 	{ L, PORT0 "[port01]\n",
-	  "[port01]: unknown section (expected eal, dataplane, portN, grpc, sessions)" },
+	  "[port01]: unknown section (expected eal, dataplane, portN, grpc, sessions, rtp)" },
 	{ L, PORT0 "[port8]\n", "[port8]: expected a port section port0..port7, got \"port8\"" },
 	{ L, PORT0 "[port0]\n", "[port0]: expected each section once, got a second [port0]" },
 	{ L, DP DP PORT0, "[dataplane]: expected each section once, got a second [dataplane]" },
@@ -493,6 +532,44 @@ static const struct bad_case bad_cases[] = {
 	{ L, SESS "allowed_destinations = 10.0.0.0/8 192.168.0.0/16\n",
 	  "[sessions] allowed_destinations: expected an IPv4 prefix such as 198.18.0.0/15, "
 	  "got \"10.0.0.0/8 192.168.0.0/16\"" },
+	/* [rtp] clock_rates */
+	{ L, PORT0 "[rtp]\nclock_rate = 96:90000\n",
+	  "[rtp] clock_rate: unknown key (expected one of: clock_rates)" },
+	{ L, PORT0 "[rtp]\nclock_rates = 96:90000, 128:8000\n",
+	  "[rtp] clock_rates: " WANT_CLOCK ", got \"128:8000\"" },
+	{ L, PORT0 "[rtp]\nclock_rates = 96:0\n",
+	  "[rtp] clock_rates: " WANT_CLOCK ", got \"96:0\"" },
+	{ L, PORT0 "[rtp]\nclock_rates = 96:1000001\n",
+	  "[rtp] clock_rates: " WANT_CLOCK ", got \"96:1000001\"" },
+	{ L, PORT0 "[rtp]\nclock_rates = 96-90000\n",
+	  "[rtp] clock_rates: " WANT_CLOCK ", got \"96-90000\"" },
+	{ L, PORT0 "[rtp]\nclock_rates = 96:90000 111:48000\n",
+	  "[rtp] clock_rates: " WANT_CLOCK ", got \"96:90000 111:48000\"" },
+	{ L, PORT0 "[rtp]\nclock_rates = 96 : 90000\n",
+	  "[rtp] clock_rates: " WANT_CLOCK ", got \"96 : 90000\"" },
+	{ L, PORT0 "[rtp]\nclock_rates = 096:90000\n",
+	  "[rtp] clock_rates: " WANT_CLOCK ", got \"096:90000\"" },
+	{ L, PORT0 "[rtp]\nclock_rates = 96:+90000\n",
+	  "[rtp] clock_rates: " WANT_CLOCK ", got \"96:+90000\"" },
+	{ L, PORT0 "[rtp]\nclock_rates = -1:8000\n",
+	  "[rtp] clock_rates: " WANT_CLOCK ", got \"-1:8000\"" },
+	{ L, PORT0 "[rtp]\nclock_rates = 96:\n",
+	  "[rtp] clock_rates: " WANT_CLOCK ", got \"96:\"" },
+	{ L, PORT0 "[rtp]\nclock_rates = :8000\n",
+	  "[rtp] clock_rates: " WANT_CLOCK ", got \":8000\"" },
+	{ L, PORT0 "[rtp]\nclock_rates = 96:90000,\n",
+	  "[rtp] clock_rates: " WANT_CLOCK ", got \"\"" },
+	{ L, PORT0 "[rtp]\nclock_rates = 99999999999999999999:1\n",
+	  "[rtp] clock_rates: " WANT_CLOCK ", got \"99999999999999999999:1\"" },
+	{ L, PORT0 "[rtp]\nclock_rates = 96:99999999999999999999\n",
+	  "[rtp] clock_rates: " WANT_CLOCK ", got \"96:99999999999999999999\"" },
+	{ L, PORT0 "[rtp]\nclock_rates = 96:90000, 0:8000, 96:48000\n",
+	  "[rtp] clock_rates: expected each payload type once, got \"96:48000\"" },
+	{ L, PORT0 "[rtp]\nclock_rates = 96:90000, 96:90000\n",
+	  "[rtp] clock_rates: expected each payload type once, got \"96:90000\"" },
+	{ L, PORT0 "[rtp]\nclock_rates = 96:90000\nclock_rates = 0:8000\n",
+	  "[rtp] clock_rates: expected the key only once, got \"0:8000\" after \"96:90000\"" },
+	{ L, PORT0 "[rtp]\n[rtp]\n", "[rtp]: expected each section once, got a second [rtp]" },
 	/* lines rte_cfgfile would take silently, or refuse without saying where */
 	{ L, DP "workers 4\n" PORT0, "cannot read: line 2: " WANT_LINE ", got \"workers 4\"" },
 	{ L, "# a comment\n" PORT0, "cannot read: line 1: " WANT_LINE ", got \"# a comment\"" },

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Write the hand-made seed corpora of the fuzz targets (tests/fuzz/corpus/{pkt,rtp}/).
+
+The files are committed; this script says how they were made: python3 tests/fuzz/make_seeds.py
+"""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b'\0'
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return s
+
+
+def rtp(seq=1, ts=160, pt=0, cc=0, ext=None, payload=b'\x55' * 160, pad=0, marker=0):
+    b0 = 0x80 | (0x20 if pad else 0) | (0x10 if ext is not None else 0) | cc
+    h = struct.pack('!BBHII', b0, (marker << 7) | pt, seq, ts, 0x11223344)
+    h += b''.join(struct.pack('!I', 0x1000 + i) for i in range(cc))
+    if ext is not None:
+        h += struct.pack('!HH', 0xbede, len(ext) // 4) + ext
+    p = b''
+    if pad:
+        p = b'\0' * (pad - 1) + bytes([pad])
+    return h + payload + p
+
+
+def rtcp(pt, count, body, pad=0):
+    p = b''
+    if pad:
+        p = b'\0' * (pad - 1) + bytes([pad])
+    n = (4 + len(body) + len(p)) // 4 - 1
+    return struct.pack('!BBH', 0x80 | (0x20 if pad else 0) | count, pt, n) + body + p
+
+
+def sr_sdes():
+    sr = rtcp(200, 0, struct.pack('!IIIIII', 0x11223344, 0xe1234567, 0x89abcdef, 160000, 1000,
+                                  160000))
+    sdes = rtcp(202, 1, struct.pack('!I', 0x11223344) + b'\x01\x05host0\x00')
+    return sr + sdes
+
+
+def frame(payload, ihl=5, udp_csum=True, frag=0, ttl=64, proto=17):
+    opts = b'\x01' * (ihl * 4 - 20)
+    udp_len = 8 + len(payload)
+    tot = ihl * 4 + udp_len
+    src, dst = bytes([198, 18, 1, 2]), bytes([198, 18, 1, 1])
+    ip = struct.pack('!BBHHHBBH4s4s', 0x40 | ihl, 0, tot, 0x1234, frag, ttl, proto, 0, src,
+                     dst) + opts
+    ip = ip[:10] + struct.pack('!H', ~csum(ip) & 0xffff) + ip[12:]
+    udp = struct.pack('!HHHH', 40000, 20000, udp_len, 0) + payload
+    if udp_csum:
+        pseudo = src + dst + struct.pack('!BBH', 0, 17, udp_len)
+        c = ~csum(pseudo + udp) & 0xffff or 0xffff
+        udp = udp[:6] + struct.pack('!H', c) + udp[8:]
+    eth = bytes.fromhex('020000000101') + bytes.fromhex('020000000102') + b'\x08\x00'
+    return eth + ip + udp
+
+
+def track_stream(records, flags=0):
+    """fuzz_rtp's stream form: a flags byte, then (seq, ts, arrival) records."""
+    return bytes([flags]) + b''.join(struct.pack('!HII', s & 0xffff, t & 0xffffffff,
+                                                 a & 0xffffffff) for s, t, a in records)
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, 'corpus', target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), 'wb') as f:
+        f.write(data)
+
+
+def main():
+    write('pkt', 'udp_rtp', frame(rtp()))
+    write('pkt', 'udp_rtp_nocsum', frame(rtp(seq=2), udp_csum=False))
+    write('pkt', 'udp_options', frame(rtp(cc=2, ext=b'\0' * 8), ihl=8))
+    write('pkt', 'udp_rtcp', frame(sr_sdes()))
+    write('pkt', 'udp_empty', frame(b''))
+    write('pkt', 'udp_ttl1', frame(rtp(), ttl=1))
+    write('pkt', 'fragment', frame(rtp(), frag=0x2000))
+    write('pkt', 'tcp', frame(b'\0' * 20, proto=6))
+    write('pkt', 'trailer', frame(rtp()) + b'\0' * 6)     # Ethernet padding after the datagram
+    write('pkt', 'arp', bytes.fromhex('ffffffffffff020000000102' '0806'
+                                      '0001080006040001' '020000000102c6120102'
+                                      '000000000000c6120101'))
+
+    write('rtp', 'rtp_plain', rtp())
+    write('rtp', 'rtp_csrc_ext_pad', rtp(cc=3, ext=b'\x10\x20\x30\x40' * 2, pad=4))
+    write('rtp', 'rtp_header_only', rtp(payload=b''))
+    write('rtp', 'rtcp_sr_sdes', sr_sdes())
+    write('rtp', 'rtcp_rr_bye_pad', rtcp(201, 0, struct.pack('!I', 1)) +
+          rtcp(203, 1, struct.pack('!I', 1), pad=4))
+    write('rtp', 'track_in_order', track_stream(
+        [(65530 + i, 1000 + 160 * i, 5000 + 160 * i) for i in range(20)]))
+    write('rtp', 'track_loss_reorder_dup', track_stream(
+        [(s, 160 * s, 160 * s + (s * 37) % 50) for s in (1, 2, 4, 3, 5, 5, 9, 8, 10)]))
+    write('rtp', 'track_restart', track_stream(
+        [(i, 160 * i, 160 * i) for i in range(5)] +
+        [(40000 + i, 7777 + 160 * i, 800 + 160 * i) for i in range(5)]))
+    write('rtp', 'track_cycles_carry', track_stream(
+        [(65500 + 20 * i, 160 * i, 160 * i) for i in range(10)], flags=1))
+
+
+if __name__ == '__main__':
+    main()

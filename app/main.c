@@ -258,7 +258,8 @@ static int setup_dp(struct dp *dp, const struct config *cfg)
 	int socket = (int)rte_socket_id();
 	memset(dp->port_of_eth, -1, sizeof(dp->port_of_eth));
 	dp->idle_sleep_us = cfg->idle_sleep_us;
-	dp_clock_defaults(dp);
+	for (unsigned pt = 0; pt < 128; pt++)
+		dp_set_clock_rate(dp, pt, cfg->clock_rate[pt]);
 
 	size_t qs = rte_rcu_qsbr_get_memsize(cfg->workers);
 	dp->qsv = rte_zmalloc_socket("qsbr", qs, RTE_CACHE_LINE_SIZE, socket);

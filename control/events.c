@@ -297,6 +297,8 @@ static unsigned sub_stats(struct events *ev, struct sub *u, int64_t now, unsigne
 	if (u->interval_ms == 0)
 		return 0;
 	if (!u->in_round) {
+		if (u->stats_due_ms - now > (int64_t)u->interval_ms)
+			u->stats_due_ms = now + u->interval_ms;         /* the clock went back */
 		if (now < u->stats_due_ms)
 			return 0;
 		round_start(u, ev->last_serial, now);
@@ -364,9 +366,13 @@ grpc_status_code events_subscribe(void *c, const ProtobufCMessage *req,
 		u->snap_end = ev->last_serial + 1;
 		ev->tokens -= sub_snapshot(ev, u, EVENTS_TICK_MAX);   /* ticks catch up */
 	}
-	LOG(INFO, "stream %" PRIu64 " opened: %s, stats every %" PRIu32 " ms%s", u->no,
-			sub_name(u, name, sizeof(name)), u->interval_ms,
-			u->interval_ms != r->stats_interval_ms ? " (raised to the minimum)" : "");
+	if (u->interval_ms == 0)
+		LOG(INFO, "stream %" PRIu64 " opened: %s, no StatsUpdate", u->no,
+				sub_name(u, name, sizeof(name)));
+	else
+		LOG(INFO, "stream %" PRIu64 " opened: %s, StatsUpdate every %" PRIu32 " ms%s",
+				u->no, sub_name(u, name, sizeof(name)), u->interval_ms,
+				u->interval_ms != r->stats_interval_ms ? " (the minimum)" : "");
 	return GRPC_STATUS_OK;
 }
 

@@ -368,10 +368,12 @@ static void add_flow_stats(const struct sess_mgr *m, const struct flow *f, struc
 		st->max_latency_ms = tsc_to_ms(m, (double)fs->lat_max);
 	}
 	if (f->flags & FLOW_F_RTP_STATS) {
-		st->lost = rtp_lost(&f->rtp);
+		struct rtp_state rs;
+		flow_rtp_read(f, &rs);
+		st->lost = rtp_lost(&rs);
 		uint64_t denom = st->pkts_rx + st->lost;
 		st->loss_rate = denom ? (double)st->lost / (double)denom : 0.0;
-		st->jitter_ms = rtp_jitter(&f->rtp) * 1000.0 /
+		st->jitter_ms = rtp_jitter(&rs) * 1000.0 /
 			(double)m->dp->clk_rate[fs->last_pt & 0x7f];
 	}
 }

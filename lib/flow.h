@@ -81,11 +81,26 @@ struct flow {
 	uint32_t latch_flow;            /* reverse: the forward flow whose latch gives the target */
 	uint32_t latch_fallback;        /* reverse RTCP: the RTP flow's latch, until RTCP latches */
 	struct flow_stats stats __rte_cache_aligned;
+	uint32_t rtp_seq;               /* odd while the worker updates rtp (see flow_rtp_read) */
 	struct rtp_state rtp;
 	struct flow_latch latch;        /* forward flows: the client's source */
 	struct rte_meter_srtcm meter_pps, meter_bps __rte_cache_aligned;
 	struct rte_meter_srtcm_profile prof_pps, prof_bps;
 } __rte_cache_aligned;
+
+/* A consistent copy of a flow's RTP state for the control lcore (the worker writes it). */
+static inline void flow_rtp_read(const struct flow *f, struct rtp_state *out)
+{
+	uint32_t s1, s2;
+	do {
+		s1 = __atomic_load_n(&f->rtp_seq, __ATOMIC_ACQUIRE);
+		if (s1 & 1)
+			continue;
+		memcpy(out, &f->rtp, sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&f->rtp_seq, __ATOMIC_RELAXED);
+	} while ((s1 & 1) || s1 != s2);
+}
 
 /* Read a latch consistently (any thread). False when nothing is latched yet. */
 static inline bool flow_latch_read(const struct flow_latch *l, struct flow_latch *out)

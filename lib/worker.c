@@ -173,11 +173,17 @@ static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_
 		}
 	}
 	/* loss and jitter describe what reached the proxy, before any rate limit */
+	/* (RTCP multiplexed on the RTP port, RFC 5761: second byte 192..223, is not RTP) */
 	if ((flags & FLOW_F_RTP_STATS) && info->udp_payload >= RTP_HDR_LEN &&
-			(payload[0] >> 6) == 2) {
+			(payload[0] >> 6) == 2 && (payload[1] < 192 || payload[1] > 223)) {
 		uint8_t pt = rtp_pt(payload);
+		uint32_t seq = f->rtp_seq;
 		f->stats.last_pt = pt;
+		/* a sequence count lets the control lcore read the multi-word state whole */
+		__atomic_store_n(&f->rtp_seq, seq + 1, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_RELEASE);
 		rtp_track(&f->rtp, rtp_seq(payload), rtp_ts(payload), rtp_arrival(w->dp, now, pt));
+		__atomic_store_n(&f->rtp_seq, seq + 2, __ATOMIC_RELEASE);
 	}
 	if (unlikely(flags & (FLOW_F_METER_PPS | FLOW_F_METER_BPS))) {
 		if ((flags & FLOW_F_METER_PPS) && rte_meter_srtcm_color_blind_check(&f->meter_pps,

@@ -33,6 +33,9 @@
 #define NEIGH_CAPACITY 4096
 #define CONTROL_POLL_MS 10
 #define SESS_TICK_MS 100
+#define SHUTDOWN_BATCH 128      /* sessions closed at once: 256 events */
+#define SHUTDOWN_BACKLOG 256    /* ...while no stream has more than this waiting */
+#define SHUTDOWN_DRAIN_MS 5000
 
 static volatile sig_atomic_t quit;
 
@@ -341,6 +344,20 @@ static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *s
 	}
 }
 
+/*
+ * Close every session for shutdown in batches, letting the event streams drain in between,
+ * so that each stream gets every session's closing events (a stream queue holds 1024). A
+ * client that does not read holds shutdown back for SHUTDOWN_DRAIN_MS at most.
+ */
+static void close_sessions_paced(struct sess_mgr *sm, struct grpc_srv *srv, struct events *ev)
+{
+	int64_t deadline = sess_now_ms() + SHUTDOWN_DRAIN_MS;
+	while (sess_close_some(sm, "shutdown", SHUTDOWN_BATCH) > 0)
+		while (srv != NULL && ev != NULL && events_backlog(ev) > SHUTDOWN_BACKLOG &&
+				sess_now_ms() < deadline)
+			grpc_srv_poll(srv, 5);
+}
+
 static int run(const struct config *cfg)
 {
 	static struct dp dp;
@@ -387,7 +404,7 @@ static int run(const struct config *cfg)
 out:
 	/* sessions end first, so every event stream sees their "shutdown" before it ends */
 	if (sm != NULL)
-		sess_close_all(sm, "shutdown");
+		close_sessions_paced(sm, srv, ev);
 	if (srv != NULL)
 		grpc_srv_stop(srv);
 	events_free(ev);        /* events: after every stream has ended */

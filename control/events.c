@@ -562,3 +562,15 @@ void events_free(struct events *ev)
 	free(ev->reg);
 	free(ev);
 }
+
+unsigned events_backlog(const struct events *ev)
+{
+	unsigned most = 0;
+	const struct sub *u;
+	TAILQ_FOREACH(u, &ev->subs, link) {
+		unsigned q = grpc_srv_stream_queued(u->stream);
+		if (q > most)
+			most = q;
+	}
+	return most;
+}

@@ -43,6 +43,9 @@ grpc_status_code events_subscribe(void *ctx, const ProtobufCMessage *req,
 		struct grpc_srv_stream *stream, struct rpc_error *err);
 void events_unsubscribe(void *ctx, struct grpc_srv_stream *stream);
 
+/* The most messages any stream has waiting (to pace a mass close, e.g. at shutdown). */
+unsigned events_backlog(const struct events *ev);
+
 struct events_counters {
 	uint64_t streams_open;
 	uint64_t streams_total;         /* accepted since start */

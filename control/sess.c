@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -709,11 +710,24 @@ void sess_tick(struct sess_mgr *m, int64_t now_ms)
 	}
 }
 
-void sess_close_all(struct sess_mgr *m, const char *reason)
+unsigned sess_close_some(struct sess_mgr *m, const char *reason, unsigned max)
 {
 	struct session *s;
-	TAILQ_FOREACH(s, &m->all, link)
-		close_session(m, s, reason);
+	unsigned n = 0;
+	TAILQ_FOREACH(s, &m->all, link) {
+		if (n == max)
+			break;
+		if (s->state != SESS_CLOSED) {
+			close_session(m, s, reason);
+			n++;
+		}
+	}
+	return n;
+}
+
+void sess_close_all(struct sess_mgr *m, const char *reason)
+{
+	sess_close_some(m, reason, UINT_MAX);
 }
 
 void sess_mgr_free(struct sess_mgr *m)

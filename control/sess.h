@@ -117,6 +117,8 @@ void sess_set_observer(struct sess_mgr *m, const struct sess_observer *o);
 
 /* Close every session that is not closed yet with this reason (shutdown), keeping them. */
 void sess_close_all(struct sess_mgr *m, const char *reason);
+/* The same for at most max sessions; returns how many it closed (0: none left open). */
+unsigned sess_close_some(struct sess_mgr *m, const char *reason, unsigned max);
 
 struct sess_mgr *sess_mgr_create(struct dp *dp, const struct sess_config *cfg,
 		char *err, size_t errlen);

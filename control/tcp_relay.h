@@ -23,6 +23,13 @@ struct tcp_relay_config {
 	unsigned max_connections;       /* across all sessions; beyond it accept + close at once */
 };
 
+/* What a 0 in tcp_relay_config means. max_connections 0: (RLIMIT_NOFILE - reserve) / 2. */
+#define TCP_RELAY_DEFAULT_CONNECT_TIMEOUT_MS 3000
+#define TCP_RELAY_DEFAULT_BUFFER_BYTES (64 * 1024)
+#define TCP_RELAY_FD_RESERVE 1024       /* fds left to the rest of the process */
+#define TCP_RELAY_EVENT_QUEUE 4096      /* events held for tcp_relay_drain; beyond: dropped */
+#define TCP_RELAY_ACCEPT_PAUSE_MS 100   /* a listener rests this long after EMFILE/ENFILE */
+
 /* One TCP session's endpoints. Addresses network byte order, ports host byte order. */
 struct tcp_sess_params {
 	uint64_t id;                    /* the session manager's serial: names it in events */
@@ -55,10 +62,32 @@ enum tcp_event_kind {
 	TCP_EV_CLOSED,                  /* a connection ended (both legs closed) */
 };
 
+/*
+ * Per connection: CONNECTING, then ESTABLISHED or FAILED, and last exactly one CLOSED (also after
+ * FAILED, so CONNECTING/CLOSED pair up). A connection closed by tcp_relay_remove (or stop) emits
+ * nothing more: the session is gone.
+ */
 struct tcp_event {
 	uint64_t id;                    /* tcp_sess_params.id */
 	enum tcp_event_kind kind;
 	char message[160];
+};
+
+/* Relay-wide counters (not per session): what has no session to be counted in. */
+struct tcp_relay_counters {
+	uint64_t accept_fd_errors;      /* accept/socket failed: EMFILE, ENFILE, ENOBUFS, ENOMEM */
+	uint64_t accept_pauses;         /* times a listener rested because of those */
+	uint64_t rejected_busy;         /* forward_port set and its one connection still open */
+	uint64_t rejected_limit;        /* max_connections reached */
+	uint64_t connect_failed;        /* destination refused / unreachable / bind failed */
+	uint64_t connect_timeouts;
+	uint64_t resets;                /* connections ended by an error or RST on either leg */
+	uint64_t events_dropped;        /* event queue full */
+	uint64_t buffered_bytes;        /* bytes held in relay buffers now (both directions) */
+	uint64_t buffer_memory;         /* bytes of buffers allocated now (2 x buffer_bytes each) */
+	uint32_t connections_open;
+	uint32_t max_connections;       /* the effective limit */
+	uint64_t nofile_limit;          /* RLIMIT_NOFILE soft limit after start-up */
 };
 
 /* Start the relay thread. NULL and err on failure (e.g. the fd limit cannot be raised). */
@@ -88,5 +117,15 @@ int tcp_relay_event_fd(const struct tcp_relay *r);
 
 /* Stop the thread, close everything. */
 void tcp_relay_stop(struct tcp_relay *r);
+
+/* Relay-wide counters (any time, no wait; each field atomic, not a snapshot of all). */
+void tcp_relay_counters(const struct tcp_relay *r, struct tcp_relay_counters *out);
+
+/*
+ * Where the relay logs (levels as <syslog.h>: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG); NULL
+ * = stderr, INFO and worse. Set it before tcp_relay_start: it is called from the caller's thread
+ * and from the relay thread, so it must be thread-safe (rte_log is).
+ */
+void tcp_relay_set_log(void (*fn)(int level, const char *msg));
 
 #endif

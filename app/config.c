@@ -232,6 +232,9 @@ config_defaults(struct config *cfg)
 	cfg->port_max = 59999;
 	cfg->idle_timeout_secs = 300;
 	cfg->closed_retention_secs = 60;
+	cfg->tcp_connect_timeout_ms = 5000;
+	cfg->tcp_buffer_kib = 64;
+	cfg->tcp_max_connections = 10000;
 	for (i = 0; i < RTE_DIM(cfg->clock_rate); i++)
 		cfg->clock_rate[i] = CONFIG_CLOCK_RATE_DEFAULT;
 }
@@ -694,6 +697,17 @@ static const struct key_rule rtp_keys[] = {
 		  RTE_STR(CONFIG_CLOCK_RATE_MAX) ", such as 96:90000" },
 };
 
+/* UINT_KEY with a key name other than the field's */
+#define UINT_KEY_AS(name, type, field, lo, hi) \
+	{ .key = name, .parse = parse_uint, .off = offsetof(type, field), \
+	  .size = sizeof(((type *)0)->field), .min = (lo), .max = (hi) }
+
+static const struct key_rule tcp_keys[] = {
+	UINT_KEY_AS("connect_timeout_ms", struct config, tcp_connect_timeout_ms, 100, 600000),
+	UINT_KEY_AS("buffer_kib", struct config, tcp_buffer_kib, 4, 4096),
+	UINT_KEY_AS("max_connections", struct config, tcp_max_connections, 1, 1000000),
+};
+
 static int finish_port(struct load_ctx *ctx, const struct section_rule *sr, const char *sec,
 		       void *obj, uint32_t seen);
 static int finish_sessions(struct load_ctx *ctx, const struct section_rule *sr,
@@ -706,6 +720,7 @@ static const struct section_rule section_rules[] = {
 	{ "grpc", false, grpc_keys, RTE_DIM(grpc_keys), NULL },
 	{ "sessions", false, sessions_keys, RTE_DIM(sessions_keys), finish_sessions },
 	{ "rtp", false, rtp_keys, RTE_DIM(rtp_keys), NULL },
+	{ "tcp", false, tcp_keys, RTE_DIM(tcp_keys), NULL },
 };
 
 static int
@@ -830,7 +845,7 @@ load_entry(struct load_ctx *ctx, const char *sec, const struct section_rule *sr,
 static void *
 fail_unknown_section(struct load_ctx *ctx, const char *sec)
 {
-	fail(ctx, "[%s]: unknown section (expected eal, dataplane, portN, grpc, sessions, rtp)",
+	fail(ctx, "[%s]: unknown section (expected eal, dataplane, portN, grpc, sessions, rtp, tcp)",
 	     sec);
 	return NULL;
 }

@@ -54,6 +54,10 @@ struct config {
 	uint16_t port_min, port_max;  /* default 20000..59999, port_min <= port_max */
 	unsigned idle_timeout_secs;   /* default 300 */
 	unsigned closed_retention_secs; /* default 60 */
+
+	unsigned tcp_connect_timeout_ms; /* [tcp] connect_timeout_ms, default 5000 */
+	unsigned tcp_buffer_kib;        /* [tcp] buffer_kib: per direction per connection, 64 */
+	unsigned tcp_max_connections;   /* [tcp] max_connections, default 10000 */
 	struct config_prefix allowed[CONFIG_MAX_ALLOWED];
 	unsigned n_allowed;           /* 0 = any destination */
 

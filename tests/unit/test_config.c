@@ -358,11 +358,11 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
 	/* sections */
 	{ L, PORT0 "[foo]\n",
-	  "[foo]: unknown section (expected eal, dataplane, portN, grpc, sessions, rtp)" },
+	  "[foo]: unknown section (expected eal, dataplane, portN, grpc, sessions, rtp, tcp)" },
 	{ L, PORT0 "[Port1]\n",
-	  "[Port1]: unknown section (expected eal, dataplane, portN, grpc, sessions, rtp)" },
+	  "[Port1]: unknown section (expected eal, dataplane, portN, grpc, sessions, rtp, tcp)" },
 	{ L, PORT0 "[port01]\n",
-	  "[port01]: unknown section (expected eal, dataplane, portN, grpc, sessions, rtp)" },
+	  "[port01]: unknown section (expected eal, dataplane, portN, grpc, sessions, rtp, tcp)" },
 	{ L, PORT0 "[port8]\n", "[port8]: expected a port section port0..port7, got \"port8\"" },
 	{ L, PORT0 "[port0]\n", "[port0]: expected each section once, got a second [port0]" },
 	{ L, DP DP PORT0, "[dataplane]: expected each section once, got a second [dataplane]" },
@@ -392,6 +392,10 @@ static const struct bad_case bad_cases[] = {
 	  "got nothing (the key is required)" },
 	/* integers */
 	{ L, DP "workers = two\n", "[dataplane] workers: expected an integer 1..127, got \"two\"" },
+	{ L, PORT0 "[tcp]\nconnect_timeout_ms = 5\n",
+	  "[tcp] connect_timeout_ms: expected an integer 100..600000, got \"5\"" },
+	{ L, PORT0 "[tcp]\nbuffer_kib = 0\n",
+	  "[tcp] buffer_kib: expected an integer 4..4096, got \"0\"" },
 	{ L, DP "workers = 0\n", "[dataplane] workers: expected an integer 1..127, got \"0\"" },
 	{ L, DP "workers = 128\n", "[dataplane] workers: expected an integer 1..127, got \"128\"" },
 	{ L, DP "workers = +1\n", "[dataplane] workers: expected an integer 1..127, got \"+1\"" },

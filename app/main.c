@@ -28,6 +28,7 @@
 #include "rtpproxy.pb-c.h"
 #include "sess.h"
 #include "slowpath.h"
+#include "tcp_relay.h"
 
 #define MAX_EAL_ARGS 64
 #define NEIGH_CAPACITY 4096
@@ -336,6 +337,7 @@ static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *s
 		grpc_srv_poll(srv, CONTROL_POLL_MS);
 		int64_t now = sess_now_ms();
 		slowpath_poll(dp, (uint64_t)now);
+		sess_tcp_poll(sm);
 		if (now - last_tick >= SESS_TICK_MS) {
 			last_tick = now;
 			sess_tick(sm, now);
@@ -364,6 +366,7 @@ static int run(const struct config *cfg)
 	struct sess_mgr *sm = NULL;
 	struct grpc_srv *srv = NULL;
 	struct events *ev = NULL;       /* events: StreamSessionEvents subscribers */
+	struct tcp_relay *tcp = NULL;
 	struct sess_config sc;
 	char err[512];
 	int rc = 1, bound;
@@ -377,6 +380,17 @@ static int run(const struct config *cfg)
 		fail("sessions", err);
 		goto out;
 	}
+	struct tcp_relay_config tc = {
+		.connect_timeout_ms = cfg->tcp_connect_timeout_ms,
+		.buffer_bytes = (size_t)cfg->tcp_buffer_kib * 1024,
+		.max_connections = cfg->tcp_max_connections,
+	};
+	tcp = tcp_relay_start(&tc, err, sizeof(err));
+	if (tcp == NULL) {
+		fail("[tcp]", err);
+		goto out;
+	}
+	sess_set_tcp_relay(sm, tcp);
 	struct rpc_ctx ctx = { .sessions = sm, .dp = &dp, .started_ms = sess_now_ms() };
 	/* events: subscribers, told of every session change by the session manager */
 	ev = events_create(&ctx);
@@ -408,6 +422,9 @@ out:
 	if (srv != NULL)
 		grpc_srv_stop(srv);
 	events_free(ev);        /* events: after every stream has ended */
+	if (sm != NULL)
+		sess_set_tcp_relay(sm, NULL);
+	tcp_relay_stop(tcp);    /* every TCP session was closed above */
 	dp.stop = true;
 	RTE_LCORE_FOREACH_WORKER(lcore)
 		rte_eal_wait_lcore(lcore);

@@ -77,6 +77,12 @@ static grpc_status_code parse_create(const Rtpproxy__CreateSessionRequest *r,
 				p->dest.port == 65535))
 		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
 				"enable_rtcp: RTCP needs port+1, so no endpoint port may be 65535");
+	if (p->transport == SESS_TCP && (r->rate_limit_pps || r->rate_limit_bps))
+		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
+				"rate_limit_pps: rate limits are for UDP sessions, not TCP");
+	if (p->transport == SESS_TCP && r->validate_rtp)
+		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
+				"validate_rtp: RTP validation is for UDP sessions, not TCP");
 	p->rtcp = r->enable_rtcp;
 	p->bidir = r->bidirectional;
 	p->validate_rtp = r->validate_rtp;

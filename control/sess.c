@@ -21,6 +21,7 @@
 #include "pkt.h"
 #include "portalloc.h"
 #include "slowpath.h"
+#include "tcp_relay.h"
 
 #define LOG(level, fmt, ...) RTE_LOG(level, SESS, fmt "\n", ##__VA_ARGS__)
 
@@ -36,7 +37,14 @@ struct sess_mgr {
 	int64_t unix0_ms;
 	struct sess_observer obs;
 	struct session *tick_next;      /* where the next sess_tick slice starts */
+	struct tcp_relay *tcp;          /* TCP sessions' relay thread (NULL: TCP refused) */
+	struct rte_hash *by_serial;     /* serial -> session, for the relay's events */
 };
+
+void sess_set_tcp_relay(struct sess_mgr *m, struct tcp_relay *r)
+{
+	m->tcp = r;
+}
 
 /* Sessions one sess_tick looks at: 100 000 sessions take ~13 ticks, so the control lcore
  * never spends long there and every session is still seen several times a second. */
@@ -85,22 +93,28 @@ struct sess_mgr *sess_mgr_create(struct dp *dp, const struct sess_config *cfg,
 				goto fail;
 			}
 
+	/* room for max_sessions open ones plus as many retained after closing */
 	struct rte_hash_parameters hp = {
 		.name = "sessions",
-		.entries = cfg->max_sessions < 8 ? 8 : cfg->max_sessions,
+		.entries = 2 * (cfg->max_sessions < 8 ? 8 : cfg->max_sessions),
 		.key_len = SESS_ID_MAX,
 		.hash_func = rte_jhash,
 		.socket_id = (int)rte_socket_id(),
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};
 	m->by_id = rte_hash_create(&hp);
-	if (m->by_id == NULL) {
+	hp.name = "sessions_serial";
+	hp.key_len = sizeof(uint64_t);
+	m->by_serial = rte_hash_create(&hp);
+	if (m->by_id == NULL || m->by_serial == NULL) {
 		snprintf(err, errlen, "cannot create the session table: %s",
 				rte_strerror(rte_errno));
 		goto fail;
 	}
 	return m;
 fail:
+	rte_hash_free(m->by_id);
+	rte_hash_free(m->by_serial);
 	free(m);
 	return NULL;
 }
@@ -189,7 +203,9 @@ static int take_ports(struct sess_mgr *m, struct session *s, unsigned count, str
 		portalloc_take(pa, l->addr, l->port, count);
 	}
 
-	if (f->port == 0) {
+	if (f->port == 0 && s->transport == SESS_TCP) {
+		return 0;       /* each connection gets its own ephemeral source port */
+	} else if (f->port == 0) {
 		if (portalloc_alloc(pa, f->addr, count, &f->port) == 0)
 			return 0;
 		rpc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED,
@@ -213,7 +229,8 @@ static void release_ports(struct sess_mgr *m, struct session *s)
 	if (!s->ports_held)
 		return;
 	portalloc_release(&m->ports, s->listen.addr, s->listen.port, count);
-	portalloc_release(&m->ports, s->forward.addr, s->forward.port, count);
+	if (s->forward.port != 0)
+		portalloc_release(&m->ports, s->forward.addr, s->forward.port, count);
 	s->ports_held = false;
 }
 
@@ -345,6 +362,28 @@ full:
 	return rpc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "the flow table is full");
 }
 
+static int install_tcp(struct sess_mgr *m, struct session *s, struct rpc_error *err)
+{
+	struct tcp_sess_params p = {
+		.id = s->serial,
+		.listen_addr = s->listen.addr, .listen_port = s->listen.port,
+		.forward_addr = s->forward.addr, .forward_port = s->forward.port,
+		.dest_addr = s->dest.addr, .dest_port = s->dest.port,
+	};
+	uint16_t bound;
+	if (m->tcp == NULL)
+		return rpc_fail(err, GRPC_STATUS_UNAVAILABLE, "transport: the TCP relay is not running");
+	int ret = tcp_relay_add(m->tcp, &p, &bound, err->message, sizeof(err->message));
+	if (ret != 0) {
+		err->code = ret == -EADDRINUSE ? GRPC_STATUS_ALREADY_EXISTS :
+			ret == -EMFILE || ret == -ENFILE || ret == -ENOMEM ?
+			GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_INTERNAL;
+		return err->code;
+	}
+	s->tcp_listening = true;
+	return 0;
+}
+
 static double tsc_to_ms(const struct sess_mgr *m, double cycles)
 {
 	return cycles * 1000.0 / (double)m->hz;
@@ -393,9 +432,31 @@ static void read_flows(const struct sess_mgr *m, struct flow *const flows[SF_MAX
 	rtcp->avg_latency_ms = rtcp->max_latency_ms = rtcp->jitter_ms = 0;
 }
 
+/* TCP: client -> destination is `stats`, destination -> client `reverse_stats` (API.md 1.1). */
+static void tcp_to_stats(const struct tcp_stats *t, struct sess_stats *c2d, struct sess_stats *d2c)
+{
+	memset(c2d, 0, sizeof(*c2d));
+	memset(d2c, 0, sizeof(*d2c));
+	c2d->pkts_rx = t->c2d.reads;
+	c2d->bytes_rx = t->c2d.bytes_in;
+	c2d->pkts_tx = t->c2d.writes;
+	c2d->bytes_tx = t->c2d.bytes_out;
+	d2c->pkts_rx = t->d2c.reads;
+	d2c->bytes_rx = t->d2c.bytes_in;
+	d2c->pkts_tx = t->d2c.writes;
+	d2c->bytes_tx = t->d2c.bytes_out;
+	c2d->last_activity_ms = d2c->last_activity_ms = t->last_activity_ms;
+}
+
 void sess_read_stats(const struct sess_mgr *m, const struct session *s, struct sess_stats *rtp,
 		struct sess_stats *rev, struct sess_stats *rtcp)
 {
+	struct tcp_stats t;
+	if (s->tcp_listening && m->tcp != NULL && tcp_relay_stats(m->tcp, s->serial, &t) == 0) {
+		tcp_to_stats(&t, rtp, rev);
+		memset(rtcp, 0, sizeof(*rtcp));
+		return;
+	}
 	if (s->flow[SF_RTP] == NULL) {
 		*rtp = s->final;
 		*rev = s->final_rev;
@@ -419,10 +480,23 @@ bool sess_latched(const struct session *s, struct sess_ep *out)
 	return true;
 }
 
+/* Stop a TCP session's listener and connections, keeping its last counters. */
+static void uninstall_tcp(struct sess_mgr *m, struct session *s)
+{
+	struct tcp_stats t;
+	if (!s->tcp_listening)
+		return;
+	s->tcp_listening = false;
+	if (m->tcp != NULL && tcp_relay_remove(m->tcp, s->serial, &t) == 0)
+		tcp_to_stats(&t, &s->final, &s->final_rev);
+	memset(&s->final_rtcp, 0, sizeof(s->final_rtcp));
+}
+
 /* Take the flows out of the data plane, keeping their last counters. */
 static void uninstall_flows(struct sess_mgr *m, struct session *s)
 {
 	struct dp *dp = m->dp;
+	uninstall_tcp(m, s);
 	if (s->flow[SF_RTP] == NULL)
 		return;
 	for (int i = 0; i < SF_MAX; i++)
@@ -480,6 +554,7 @@ static void forget(struct sess_mgr *m, struct session *s)
 	char key[SESS_ID_MAX];
 	id_key(s->id, key);
 	rte_hash_del_key(m->by_id, key);
+	rte_hash_del_key(m->by_serial, &s->serial);
 	TAILQ_REMOVE(&m->all, s, link);
 	free_session(s);
 }
@@ -506,11 +581,6 @@ struct session *sess_create(struct sess_mgr *m, const struct sess_params *p, str
 	struct dp *dp = m->dp;
 	char a[16];
 
-	if (p->transport != SESS_UDP) {
-		rpc_fail(err, GRPC_STATUS_UNIMPLEMENTED,
-				"transport: TCP sessions are not supported yet");
-		return NULL;
-	}
 	if (p->listen.addr != 0 && dp_owner_of(dp, p->listen.addr) < 0) {
 		fmt_ip(p->listen.addr, a);
 		rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
@@ -577,29 +647,33 @@ struct session *sess_create(struct sess_mgr *m, const struct sess_params *p, str
 		return NULL;
 	}
 	s->ports_held = true;
-	if (install_flows(m, s, err) != 0) {
+	s->serial = m->next_serial++;   /* before install: the TCP relay names it by serial */
+	int ret = s->transport == SESS_TCP ? install_tcp(m, s, err) : install_flows(m, s, err);
+	if (ret != 0) {
 		release_ports(m, s);
 		free_session(s);
 		return NULL;
 	}
 	char key[SESS_ID_MAX];
 	id_key(s->id, key);
-	if (rte_hash_add_key_data(m->by_id, key, s) != 0) {
+	if (rte_hash_add_key_data(m->by_id, key, s) != 0 ||
+			rte_hash_add_key_data(m->by_serial, &s->serial, s) != 0) {
+		rte_hash_del_key(m->by_id, key);
 		uninstall_flows(m, s);
 		release_ports(m, s);
 		free_session(s);
 		rpc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "the session table is full");
 		return NULL;
 	}
-	s->serial = m->next_serial++;
 	TAILQ_INSERT_TAIL(&m->all, s, link);
 	m->n_live++;
 	m->created_total++;
-	LOG(INFO, "%s: created udp listen %u, forward %u, destination port %u", s->id,
-			s->listen.port, s->forward.port, s->dest.port);
+	LOG(INFO, "%s: created %s listen %u, forward %u, destination port %u", s->id,
+			s->transport == SESS_TCP ? "tcp" : "udp", s->listen.port, s->forward.port,
+			s->dest.port);
 	if (m->obs.created != NULL)
 		m->obs.created(m->obs.ctx, s);
-	set_state(m, s, SESS_CONNECTING);   /* flows installed */
+	set_state(m, s, SESS_CONNECTING);   /* flows installed / listening */
 	return s;
 }
 
@@ -676,6 +750,49 @@ static void log_new_source(struct session *s)
 			ntohs(l.port));
 }
 
+/* TCP sessions: idle when no byte moved either way (nor a client came) for the timeout. */
+static void tick_tcp(struct sess_mgr *m, struct session *s, int64_t now_ms)
+{
+	struct tcp_stats t;
+	if (m->tcp == NULL || tcp_relay_stats(m->tcp, s->serial, &t) != 0)
+		return;
+	int64_t active_ms = t.last_activity_ms > s->created_ms ? t.last_activity_ms : s->created_ms;
+	if (now_ms - active_ms >= (int64_t)s->idle_timeout_secs * 1000)
+		close_session(m, s, "idle_timeout");
+}
+
+void sess_tcp_poll(struct sess_mgr *m)
+{
+	struct tcp_event ev[64];
+	unsigned n;
+	if (m->tcp == NULL)
+		return;
+	while ((n = tcp_relay_drain(m->tcp, ev, RTE_DIM(ev))) > 0) {
+		for (unsigned i = 0; i < n; i++) {
+			void *data;
+			if (rte_hash_lookup_data(m->by_serial, &ev[i].id, &data) < 0)
+				continue;       /* already gone */
+			struct session *s = data;
+			if (s->state == SESS_CLOSED || s->state == SESS_ERROR)
+				continue;
+			switch (ev[i].kind) {
+			case TCP_EV_ESTABLISHED:
+				if (s->state == SESS_CONNECTING)
+					set_state(m, s, SESS_ACTIVE);
+				break;
+			case TCP_EV_FAILED:
+				fail_session(m, s, "%s", ev[i].message);
+				break;
+			case TCP_EV_CONNECTING:
+			case TCP_EV_CLOSED:
+				LOG(DEBUG, "%s: tcp %s %s", s->id, ev[i].kind == TCP_EV_CLOSED ?
+						"connection closed" : "client accepted", ev[i].message);
+				break;
+			}
+		}
+	}
+}
+
 void sess_tick(struct sess_mgr *m, int64_t now_ms)
 {
 	struct session *s = m->tick_next != NULL ? m->tick_next : TAILQ_FIRST(&m->all);
@@ -690,6 +807,10 @@ void sess_tick(struct sess_mgr *m, int64_t now_ms)
 			if (s->state == SESS_ERROR)
 				close_session(m, s, "error");
 			forget(m, s);
+			continue;
+		}
+		if (s->transport == SESS_TCP) {
+			tick_tcp(m, s, now_ms);
 			continue;
 		}
 		uint64_t last = last_relayed_tsc(s);
@@ -739,5 +860,6 @@ void sess_mgr_free(struct sess_mgr *m)
 	while ((s = TAILQ_FIRST(&m->all)) != NULL)
 		forget(m, s);
 	rte_hash_free(m->by_id);
+	rte_hash_free(m->by_serial);
 	free(m);
 }

@@ -13,6 +13,7 @@
 
 struct dp;
 struct flow;
+struct tcp_relay;
 
 #define SESS_ID_MAX 64
 #define SESS_MAX_ALLOWED 32
@@ -77,6 +78,7 @@ struct session {
 	char error[256];
 	struct flow *flow[SF_MAX];      /* installed flows, NULL when not */
 	bool ports_held;
+	bool tcp_listening;             /* TCP: registered with the relay */
 	uint32_t neigh;                 /* next-hop entry the forward flows use */
 	uint32_t latch_seq_seen;        /* to log a client's new source once */
 	/* snapshot taken when the flows went away */
@@ -145,6 +147,11 @@ struct sess_counters {
 	uint64_t active, created_total, closed_total;
 };
 void sess_counters(const struct sess_mgr *m, struct sess_counters *c);
+
+/* TCP sessions are served by this relay (NULL: CreateSession with TCP is refused). */
+void sess_set_tcp_relay(struct sess_mgr *m, struct tcp_relay *r);
+/* Take the relay's events (connections established, failed...) into session states. */
+void sess_tcp_poll(struct sess_mgr *m);
 
 /* Periodic work: first packets (-> ACTIVE), idle timeouts, expiry of closed sessions. */
 void sess_tick(struct sess_mgr *m, int64_t now_ms);

@@ -85,6 +85,7 @@ struct tcp_relay_counters {
 	uint64_t events_dropped;        /* event queue full */
 	uint64_t buffered_bytes;        /* bytes held in relay buffers now (both directions) */
 	uint64_t buffer_memory;         /* bytes of buffers allocated now (2 x buffer_bytes each) */
+	uint64_t legs_parked;           /* hung-up legs taken out of epoll while they cannot read */
 	uint32_t connections_open;
 	uint32_t max_connections;       /* the effective limit */
 	uint64_t nofile_limit;          /* RLIMIT_NOFILE soft limit after start-up */

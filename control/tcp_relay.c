@@ -1,0 +1,1406 @@
+/*
+ * The TCP relay (see tcp_relay.h): one thread, one epoll set, every socket non-blocking.
+ *
+ * Level-triggered epoll, on purpose. Back-pressure switches a leg's EPOLLIN off while its
+ * buffer is full and on again when it drains; with LT a leg switched back on that already has
+ * data is reported at once, and one read per leg per wake-up (at most buffer_bytes) is fair
+ * between connections without a ready list of our own. ET would need reading until EAGAIN (one
+ * fast connection starving the others) or that list, and its missed-edge bugs. The price of LT,
+ * an epoll_ctl when a leg's interest changes, is paid only on a change (the mask is cached).
+ *
+ * Per connection: a client leg, a destination leg and one ring buffer per direction
+ * (buffer_bytes each, allocated when the destination leg is up). A direction reads from its
+ * source leg only while its buffer has room (the back-pressure: the kernel's window closes on
+ * the sender) and writes what it holds to the sink leg at once, waiting for EPOLLOUT only after
+ * a short write. A read of 0 (FIN) ends a direction: once its buffer is flushed, shutdown(sink,
+ * SHUT_WR) passes the half-close on; when both directions have ended both legs are closed. Any
+ * error or RST closes both legs with RST (SO_LINGER 0).
+ *
+ * EPOLLHUP is reported whatever the mask; a leg whose peer has sent FIN after we shut it down
+ * reports it for as long as it lives. While such a leg cannot be read (buffer full, or already
+ * at EOF) it is taken out of the epoll set ("parked") instead of spinning.
+ *
+ * Threads: the control side (add/remove/stats/drain) never touches a socket after handing it
+ * over. Commands go through a mutex-protected queue and an eventfd; the caller waits on a
+ * condition variable, at most CMD_WAIT_MS. Counters are written by the relay thread only, with
+ * relaxed atomic stores, and read with relaxed loads. Events go out through a single-producer
+ * single-consumer ring (full: dropped and counted) and an eventfd.
+ */
+#define _GNU_SOURCE
+#include "tcp_relay.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/queue.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BATCH 256                       /* epoll events per wake-up */
+#define ACCEPT_BURST 64                 /* accepts per listener event (LT brings us back) */
+#define LISTEN_BACKLOG 1024
+#define CMD_WAIT_MS 1000                /* add/remove give up waiting for the relay after this */
+#define EP_TXT 24                       /* "255.255.255.255:65535" */
+
+/* Single writer (the relay thread): a plain read-modify-write published by an atomic store. */
+#define CTR_ADD(p, v) __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) + (v), \
+		__ATOMIC_RELAXED)
+#define CTR_SUB(p, v) __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) - (v), \
+		__ATOMIC_RELAXED)
+#define CTR_SET(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define CTR_GET(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* What an epoll event's data.ptr points at: the first member of its owner. */
+enum ep_kind { EP_WAKE, EP_LISTEN, EP_CLIENT, EP_DEST };
+struct ep {
+	enum ep_kind kind;
+};
+
+struct conn;
+
+struct leg {
+	struct ep ep;
+	int fd;
+	uint32_t mask;                  /* interest registered in epoll */
+	bool in_epoll;                  /* false: never added, or parked */
+	bool hup;                       /* EPOLLHUP seen: park it whenever it cannot read */
+	struct conn *c;
+};
+
+/* One direction: read from its source leg into buf, write to its sink leg. */
+struct dir {
+	char *buf;
+	size_t head, len;               /* ring of cap bytes: data at [head, head + len) */
+	bool eof;                       /* the source returned 0 */
+	bool shut;                      /* shutdown(sink, SHUT_WR) done: this direction ended */
+	bool blocked;                   /* short write: wait for the sink's EPOLLOUT */
+	struct tcp_dir_stats *st;
+};
+
+struct conn {
+	TAILQ_ENTRY(conn) link;         /* its session's list, then the graveyard */
+	TAILQ_ENTRY(conn) tlink;        /* the connecting list, deadline order */
+	struct sess *s;
+	struct leg cli, dst;
+	struct dir c2d, d2c;
+	char *mem;                      /* both buffers */
+	int64_t deadline_ms;            /* connect timeout (monotonic) */
+	bool connecting, dead;
+	char peer[EP_TXT];              /* the client, for messages */
+};
+TAILQ_HEAD(conn_list, conn);
+
+enum cmd_kind { CMD_ADD, CMD_REMOVE };
+struct cmd {
+	TAILQ_ENTRY(cmd) link;
+	enum cmd_kind kind;
+	int result;
+	bool done;                      /* the caller owns sess and cmd again */
+	bool abandoned;                 /* the caller gave up: the relay frees sess (and cmd) */
+};
+TAILQ_HEAD(cmd_list, cmd);
+
+struct sess {
+	struct ep ep;                   /* the listener's */
+	struct tcp_sess_params p;
+	int lfd;
+	struct cmd cmd;                 /* at most one command in flight per session */
+	struct sess *hnext;             /* registry chain (control side) */
+	/* relay thread only */
+	TAILQ_ENTRY(sess) link;
+	TAILQ_ENTRY(sess) plink;        /* paused listeners, resume order */
+	struct conn_list conns;
+	uint32_t nconns;
+	bool installed, paused;
+	int64_t resume_ms;
+	/* written by the relay thread, read by anyone */
+	struct tcp_stats st;
+	char listen_txt[EP_TXT], fwd_txt[EP_TXT], dest_txt[EP_TXT];
+};
+TAILQ_HEAD(sess_list, sess);
+
+struct tcp_relay {
+	struct tcp_relay_config cfg;    /* defaults filled in */
+	pthread_t thread;
+	bool stop;
+	int epfd, wake_fd, ev_fd;
+	struct ep wake_ep;
+
+	pthread_mutex_t mu;             /* the command queue and cmd flags */
+	pthread_cond_t cv;
+	struct cmd_list cmds;
+
+	pthread_mutex_t reg_mu;         /* the registry: callers only, never the relay thread */
+	struct sess **reg;
+	size_t reg_nb, reg_n;
+
+	/* relay thread only */
+	struct sess_list sessions, paused;
+	struct conn_list connecting, graveyard;
+	int64_t now_ms, now_unix_ms;
+	uint32_t nconns;
+	bool starved;                   /* out of fds: logged once, until accepting works again */
+	uint64_t starved_since;         /* accept_fd_errors when it started */
+	bool ev_kick;                   /* events queued this round: write ev_fd once */
+
+	/* events: SPSC ring, free-running indexes */
+	struct tcp_event *evq;
+	uint32_t ev_head;               /* consumer */
+	uint32_t ev_tail;               /* producer */
+
+	struct tcp_relay_counters ctr;
+};
+
+/* ---- logging ---- */
+
+static void (*log_fn)(int level, const char *msg);
+
+void tcp_relay_set_log(void (*fn)(int level, const char *msg))
+{
+	__atomic_store_n(&log_fn, fn, __ATOMIC_RELEASE);
+}
+
+static void __attribute__((format(printf, 2, 3))) rlog(int level, const char *fmt, ...)
+{
+	void (*fn)(int, const char *) = __atomic_load_n(&log_fn, __ATOMIC_ACQUIRE);
+	char msg[320];
+	va_list ap;
+
+	if (fn == NULL && level > LOG_INFO)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (fn != NULL)
+		fn(level, msg);
+	else
+		fprintf(stderr, "tcp_relay: %s\n", msg);
+}
+
+/* ---- small helpers ---- */
+
+static int64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void fmt_ep(char *out, size_t n, uint32_t addr_be, uint16_t port)
+{
+	struct in_addr ia = { .s_addr = addr_be };
+	char a[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &ia, a, sizeof(a));
+	snprintf(out, n, "%s:%u", a, port);
+}
+
+static struct sockaddr_in sin_of(uint32_t addr_be, uint16_t port)
+{
+	struct sockaddr_in sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = addr_be;
+	sa.sin_port = htons(port);
+	return sa;
+}
+
+static int sock_error(int fd)
+{
+	int e = 0;
+	socklen_t len = sizeof(e);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+		return errno;
+	return e;
+}
+
+static void set_int_opt(int fd, int level, int name, int v)
+{
+	/* best effort: a failure here changes behaviour only marginally */
+	(void)setsockopt(fd, level, name, &v, sizeof(v));
+}
+
+/* Close with RST rather than FIN: the peer learns at once that the connection is gone. */
+static void close_rst(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+static void wake(int efd)
+{
+	uint64_t one = 1;
+
+	/* never blocks (EFD_NONBLOCK); EAGAIN means the counter is already non-zero */
+	(void)!write(efd, &one, sizeof(one));
+}
+
+static void unwake(int efd)
+{
+	uint64_t v;
+
+	(void)!read(efd, &v, sizeof(v));
+}
+
+static bool fd_shortage(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+/* ---- events (relay thread produces, the control side consumes) ---- */
+
+static void __attribute__((format(printf, 4, 5)))
+emit(struct tcp_relay *r, const struct sess *s, enum tcp_event_kind kind, const char *fmt, ...)
+{
+	uint32_t tail = r->ev_tail;
+	uint32_t head = __atomic_load_n(&r->ev_head, __ATOMIC_ACQUIRE);
+	struct tcp_event *e;
+	va_list ap;
+
+	if (tail - head >= TCP_RELAY_EVENT_QUEUE) {
+		CTR_ADD(&r->ctr.events_dropped, 1);
+		return;
+	}
+	e = &r->evq[tail % TCP_RELAY_EVENT_QUEUE];
+	e->id = s->p.id;
+	e->kind = kind;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+	__atomic_store_n(&r->ev_tail, tail + 1, __ATOMIC_RELEASE);
+	r->ev_kick = true;
+}
+
+unsigned tcp_relay_drain(struct tcp_relay *r, struct tcp_event *ev, unsigned max)
+{
+	uint32_t head = r->ev_head, tail;
+	unsigned n = 0;
+
+	/* reset first: anything queued after this read writes the eventfd again */
+	unwake(r->ev_fd);
+	tail = __atomic_load_n(&r->ev_tail, __ATOMIC_ACQUIRE);
+	while (n < max && head != tail)
+		ev[n++] = r->evq[head++ % TCP_RELAY_EVENT_QUEUE];
+	__atomic_store_n(&r->ev_head, head, __ATOMIC_RELEASE);
+	if (head != tail)
+		wake(r->ev_fd);         /* more than max waiting: stay readable */
+	return n;
+}
+
+int tcp_relay_event_fd(const struct tcp_relay *r)
+{
+	return r->ev_fd;
+}
+
+/* ---- epoll interest ---- */
+
+static struct dir *dir_from(struct conn *c, const struct leg *l)
+{
+	return l == &c->cli ? &c->c2d : &c->d2c;
+}
+
+static struct dir *dir_to(struct conn *c, const struct leg *l)
+{
+	return l == &c->cli ? &c->d2c : &c->c2d;
+}
+
+static uint32_t leg_want(struct tcp_relay *r, struct conn *c, const struct leg *l)
+{
+	const struct dir *in = dir_from(c, l), *out = dir_to(c, l);
+	uint32_t want = 0;
+
+	if (c->connecting)
+		return l == &c->dst ? EPOLLOUT : 0;
+	if (!in->eof && in->len < r->cfg.buffer_bytes)
+		want |= EPOLLIN;
+	if (out->len > 0 && out->blocked && !l->hup)
+		want |= EPOLLOUT;
+	return want;
+}
+
+/* Register what the leg waits for now; park a hung-up leg that cannot read. -errno on failure. */
+static int leg_update(struct tcp_relay *r, struct conn *c, struct leg *l)
+{
+	uint32_t want = leg_want(r, c, l);
+	struct epoll_event ev = { .events = want, .data.ptr = &l->ep };
+
+	if (l->hup && !(want & EPOLLIN)) {
+		if (!l->in_epoll)
+			return 0;
+		if (epoll_ctl(r->epfd, EPOLL_CTL_DEL, l->fd, NULL) < 0)
+			return -errno;
+		l->in_epoll = false;
+		CTR_ADD(&r->ctr.legs_parked, 1);
+		return 0;
+	}
+	if (!l->in_epoll) {
+		if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, l->fd, &ev) < 0)
+			return -errno;
+		l->in_epoll = true;
+	} else if (want != l->mask) {
+		if (epoll_ctl(r->epfd, EPOLL_CTL_MOD, l->fd, &ev) < 0)
+			return -errno;
+	}
+	l->mask = want;
+	return 0;
+}
+
+/* ---- connection life ---- */
+
+static void leg_close(struct leg *l, bool rst)
+{
+	if (l->fd < 0)
+		return;
+	if (rst)
+		close_rst(l->fd);
+	else
+		close(l->fd);           /* closing also takes it out of the epoll set */
+	l->fd = -1;
+}
+
+/* End a connection: both legs closed (RST or not), CLOSED emitted unless quiet; freed later. */
+static void conn_close(struct tcp_relay *r, struct conn *c, bool rst, bool quiet, const char *why)
+{
+	struct sess *s = c->s;
+
+	c->dead = true;
+	if (c->connecting)
+		TAILQ_REMOVE(&r->connecting, c, tlink);
+	c->connecting = false;
+	TAILQ_REMOVE(&s->conns, c, link);
+	s->nconns--;
+	r->nconns--;
+	leg_close(&c->cli, rst);
+	leg_close(&c->dst, rst);
+	CTR_SUB(&r->ctr.buffered_bytes, c->c2d.len + c->d2c.len);
+	if (c->mem != NULL)
+		CTR_SUB(&r->ctr.buffer_memory, 2 * r->cfg.buffer_bytes);
+	CTR_SUB(&s->st.connections_open, 1);
+	CTR_SUB(&r->ctr.connections_open, 1);
+	if (!quiet)
+		emit(r, s, TCP_EV_CLOSED, "client %s: %s", c->peer, why);
+	/* events of this epoll batch may still point at it: free after the batch */
+	TAILQ_INSERT_TAIL(&r->graveyard, c, link);
+}
+
+static void conn_abort(struct tcp_relay *r, struct conn *c, const struct leg *l, int err)
+{
+	char why[96];
+
+	snprintf(why, sizeof(why), "reset: %s: %s", l == &c->cli ? "client" : "destination",
+		strerror(err));
+	CTR_ADD(&r->ctr.resets, 1);
+	rlog(LOG_DEBUG, "session %" PRIu64 ": client %s: %s", c->s->p.id, c->peer, why);
+	conn_close(r, c, true, false, why);
+}
+
+/* Both legs' interest after a change; a failing epoll_ctl (ENOMEM) ends the connection. */
+static void conn_rearm(struct tcp_relay *r, struct conn *c)
+{
+	int rc = leg_update(r, c, &c->cli);
+
+	if (rc == 0)
+		rc = leg_update(r, c, &c->dst);
+	if (rc < 0)
+		conn_abort(r, c, &c->cli, -rc);
+}
+
+/* The destination leg did not come up: FAILED (message names the field), then CLOSED. */
+static void conn_fail(struct tcp_relay *r, struct conn *c, const char *msg, bool timeout)
+{
+	CTR_ADD(timeout ? &r->ctr.connect_timeouts : &r->ctr.connect_failed, 1);
+	rlog(LOG_INFO, "session %" PRIu64 ": client %s: %s", c->s->p.id, c->peer, msg);
+	emit(r, c->s, TCP_EV_FAILED, "%s", msg);
+	conn_close(r, c, true, false, "destination leg failed");
+}
+
+static void conn_fail_errno(struct tcp_relay *r, struct conn *c, const char *field,
+		const char *ep, int err)
+{
+	char msg[sizeof(((struct tcp_event *)0)->message)];
+
+	snprintf(msg, sizeof(msg), "%s: %s: %s", field, ep, strerror(err));
+	conn_fail(r, c, msg, false);
+}
+
+static void reap(struct tcp_relay *r)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&r->graveyard)) != NULL) {
+		TAILQ_REMOVE(&r->graveyard, c, link);
+		free(c->mem);
+		free(c);
+	}
+}
+
+static void conn_established(struct tcp_relay *r, struct conn *c)
+{
+	size_t cap = r->cfg.buffer_bytes;
+	struct sockaddr_in local;
+	socklen_t len = sizeof(local);
+	char src[EP_TXT] = "?";
+
+	if (c->connecting)
+		TAILQ_REMOVE(&r->connecting, c, tlink);
+	c->connecting = false;
+	c->mem = malloc(2 * cap);
+	if (c->mem == NULL) {
+		conn_abort(r, c, &c->cli, ENOMEM);
+		return;
+	}
+	CTR_ADD(&r->ctr.buffer_memory, 2 * cap);
+	c->c2d.buf = c->mem;
+	c->d2c.buf = c->mem + cap;
+	/* a relay passes on what it has at once: no Nagle delay on either leg */
+	set_int_opt(c->cli.fd, IPPROTO_TCP, TCP_NODELAY, 1);
+	set_int_opt(c->dst.fd, IPPROTO_TCP, TCP_NODELAY, 1);
+	if (getsockname(c->dst.fd, (struct sockaddr *)&local, &len) == 0)
+		fmt_ep(src, sizeof(src), local.sin_addr.s_addr, ntohs(local.sin_port));
+	emit(r, c->s, TCP_EV_ESTABLISHED, "client %s -> destination_endpoint %s from %s",
+		c->peer, c->s->dest_txt, src);
+	conn_rearm(r, c);
+}
+
+/* Start the destination leg from forward_addr[:forward_port]. */
+static void conn_connect(struct tcp_relay *r, struct conn *c)
+{
+	const struct tcp_sess_params *p = &c->s->p;
+	struct sockaddr_in fwd = sin_of(p->forward_addr, p->forward_port);
+	struct sockaddr_in dst = sin_of(p->dest_addr, p->dest_port);
+	int fd = c->dst.fd;
+
+	if (p->forward_port != 0)
+		set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	else    /* the port is picked at connect(): unique per 4-tuple, not per address */
+		set_int_opt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
+	if (bind(fd, (struct sockaddr *)&fwd, sizeof(fwd)) < 0) {
+		conn_fail_errno(r, c, "forward_endpoint", c->s->fwd_txt, errno);
+		return;
+	}
+	if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) == 0) {
+		conn_established(r, c);
+		return;
+	}
+	if (errno != EINPROGRESS) {
+		conn_fail_errno(r, c, "destination_endpoint", c->s->dest_txt, errno);
+		return;
+	}
+	c->connecting = true;
+	c->deadline_ms = r->now_ms + r->cfg.connect_timeout_ms;
+	TAILQ_INSERT_TAIL(&r->connecting, c, tlink);      /* one timeout for all: FIFO = sorted */
+	conn_rearm(r, c);
+}
+
+/* The connecting leg reported: SO_ERROR says how it went. */
+static void connect_done(struct tcp_relay *r, struct conn *c)
+{
+	int e = sock_error(c->dst.fd);
+
+	if (e == 0)
+		conn_established(r, c);
+	else
+		conn_fail_errno(r, c, "destination_endpoint", c->s->dest_txt, e);
+}
+
+/* ---- copying ---- */
+
+/* One read into the ring's free space. 0, or -1 when the connection was closed. */
+static int dir_read(struct tcp_relay *r, struct conn *c, struct dir *d, struct leg *src)
+{
+	size_t cap = r->cfg.buffer_bytes, room = cap - d->len;
+	size_t tail = (d->head + d->len) % cap, first = cap - tail < room ? cap - tail : room;
+	struct iovec iov[2] = {
+		{ .iov_base = d->buf + tail, .iov_len = first },
+		{ .iov_base = d->buf, .iov_len = room - first },
+	};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = room > first ? 2 : 1 };
+	ssize_t n;
+
+	if (d->eof || room == 0)
+		return 0;
+	n = recvmsg(src->fd, &mh, MSG_DONTWAIT);
+	if (n > 0) {
+		d->len += (size_t)n;
+		CTR_ADD(&d->st->reads, 1);
+		CTR_ADD(&d->st->bytes_in, (uint64_t)n);
+		CTR_ADD(&r->ctr.buffered_bytes, (uint64_t)n);
+		CTR_SET(&c->s->st.last_activity_ms, r->now_unix_ms);
+		return 0;
+	}
+	if (n == 0) {
+		d->eof = true;
+		return 0;
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return 0;
+	conn_abort(r, c, src, errno);
+	return -1;
+}
+
+/* Write what the direction holds; pass the half-close on once it is empty. -1: closed. */
+static int dir_flush(struct tcp_relay *r, struct conn *c, struct dir *d, struct leg *sink)
+{
+	size_t cap = r->cfg.buffer_bytes;
+	size_t first = cap - d->head < d->len ? cap - d->head : d->len;
+	struct iovec iov[2] = {
+		{ .iov_base = d->buf + d->head, .iov_len = first },
+		{ .iov_base = d->buf, .iov_len = d->len - first },
+	};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = d->len > first ? 2 : 1 };
+	ssize_t n;
+
+	if (d->len > 0 && !d->blocked) {
+		n = sendmsg(sink->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			conn_abort(r, c, sink, errno);
+			return -1;
+		}
+		if (n > 0) {
+			d->head = (d->head + (size_t)n) % cap;
+			d->len -= (size_t)n;
+			if (d->len == 0)
+				d->head = 0;    /* the next read gets one contiguous span */
+			CTR_ADD(&d->st->writes, 1);
+			CTR_ADD(&d->st->bytes_out, (uint64_t)n);
+			CTR_SUB(&r->ctr.buffered_bytes, (uint64_t)n);
+			CTR_SET(&c->s->st.last_activity_ms, r->now_unix_ms);
+		}
+		/* short or refused: the socket buffer is full, EPOLLOUT says when it is not */
+		d->blocked = d->len > 0;
+	}
+	if (d->len == 0 && d->eof && !d->shut) {
+		if (shutdown(sink->fd, SHUT_WR) < 0) {
+			conn_abort(r, c, sink, errno);
+			return -1;
+		}
+		d->shut = true;
+	}
+	return 0;
+}
+
+/* After any event: move what can move, end the connection when both directions have ended. */
+static void conn_pump(struct tcp_relay *r, struct conn *c)
+{
+	if (dir_flush(r, c, &c->c2d, &c->dst) < 0 || dir_flush(r, c, &c->d2c, &c->cli) < 0)
+		return;
+	if (c->c2d.shut && c->d2c.shut)
+		conn_close(r, c, false, false, "closed");
+	else
+		conn_rearm(r, c);
+}
+
+static void leg_event(struct tcp_relay *r, struct leg *l, uint32_t events)
+{
+	struct conn *c = l->c;
+	int e;
+
+	if (c->dead)
+		return;
+	if (c->connecting && l == &c->dst) {
+		connect_done(r, c);
+		return;
+	}
+	/* an error, or the client gone (RST) before the destination answered */
+	if ((events & EPOLLERR) || c->connecting) {
+		e = sock_error(l->fd);
+		conn_abort(r, c, l, e ? e : ECONNRESET);
+		return;
+	}
+	if (events & EPOLLHUP) {
+		l->hup = true;
+		dir_to(c, l)->blocked = false;  /* a write tells whether it is still usable */
+	}
+	if (events & EPOLLOUT)
+		dir_to(c, l)->blocked = false;
+	if ((events & (EPOLLIN | EPOLLHUP)) && dir_read(r, c, dir_from(c, l), l) < 0)
+		return;
+	conn_pump(r, c);
+}
+
+/* ---- accepting ---- */
+
+static void sess_pause(struct tcp_relay *r, struct sess *s)
+{
+	struct epoll_event ev = { .events = 0, .data.ptr = &s->ep };
+
+	if (s->paused)
+		return;
+	/* a listener reports nothing with an empty mask (no HUP): the backlog waits in the kernel */
+	(void)epoll_ctl(r->epfd, EPOLL_CTL_MOD, s->lfd, &ev);
+	s->paused = true;
+	s->resume_ms = r->now_ms + TCP_RELAY_ACCEPT_PAUSE_MS;
+	TAILQ_INSERT_TAIL(&r->paused, s, plink);
+	CTR_ADD(&r->ctr.accept_pauses, 1);
+}
+
+static void sess_resume(struct tcp_relay *r, struct sess *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &s->ep };
+
+	TAILQ_REMOVE(&r->paused, s, plink);
+	s->paused = false;
+	(void)epoll_ctl(r->epfd, EPOLL_CTL_MOD, s->lfd, &ev);
+}
+
+/* No fd (or memory) for a new connection: rest this listener; say so once, then count. */
+static void fd_starved(struct tcp_relay *r, struct sess *s, int err)
+{
+	struct rlimit rl = { .rlim_cur = 0 };
+
+	CTR_ADD(&r->ctr.accept_fd_errors, 1);
+	if (!r->starved) {
+		getrlimit(RLIMIT_NOFILE, &rl);
+		r->starved = true;
+		r->starved_since = CTR_GET(&r->ctr.accept_fd_errors) - 1;
+		rlog(LOG_ERR, "session %" PRIu64 ": listen_endpoint %s: cannot take a connection: %s "
+			"(RLIMIT_NOFILE %llu, %u connections open); listeners rest %d ms at a "
+			"time until it works again; further failures are counted, not logged",
+			s->p.id, s->listen_txt, strerror(err), (unsigned long long)rl.rlim_cur, r->nconns,
+			TCP_RELAY_ACCEPT_PAUSE_MS);
+	}
+	sess_pause(r, s);
+}
+
+static void fd_recovered(struct tcp_relay *r)
+{
+	if (!r->starved)
+		return;
+	r->starved = false;
+	rlog(LOG_WARNING, "accepting connections again after %" PRIu64 " failures for lack of fds",
+		CTR_GET(&r->ctr.accept_fd_errors) - r->starved_since);
+}
+
+/* A refused client: RST at once, counted and logged. */
+static void reject(struct tcp_relay *r, struct sess *s, int fd, const char *peer, bool busy)
+{
+	close_rst(fd);
+	if (busy) {
+		CTR_ADD(&r->ctr.rejected_busy, 1);
+		rlog(LOG_INFO, "session %" PRIu64 ": client %s refused: forward_endpoint %s carries "
+			"a connection already", s->p.id, peer, s->fwd_txt);
+	} else {
+		CTR_ADD(&r->ctr.rejected_limit, 1);
+		rlog(LOG_WARNING, "session %" PRIu64 ": client %s refused: %u connections open "
+			"(max_connections)", s->p.id, peer, r->nconns);
+	}
+}
+
+static void conn_open(struct tcp_relay *r, struct sess *s, int fd, const struct sockaddr_in *sa)
+{
+	char peer[EP_TXT];
+	struct conn *c;
+	int dfd;
+
+	fmt_ep(peer, sizeof(peer), sa->sin_addr.s_addr, ntohs(sa->sin_port));
+	if (r->nconns >= r->cfg.max_connections) {
+		reject(r, s, fd, peer, false);
+		return;
+	}
+	if (s->p.forward_port != 0 && s->nconns > 0) {
+		reject(r, s, fd, peer, true);
+		return;
+	}
+	dfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (dfd < 0) {
+		int e = errno;
+
+		close_rst(fd);
+		if (fd_shortage(e))
+			fd_starved(r, s, e);
+		else
+			rlog(LOG_ERR, "session %" PRIu64 ": socket: %s", s->p.id, strerror(e));
+		return;
+	}
+	fd_recovered(r);
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close_rst(fd);
+		close(dfd);
+		fd_starved(r, s, ENOMEM);
+		return;
+	}
+	c->s = s;
+	c->cli = (struct leg){ .ep.kind = EP_CLIENT, .fd = fd, .c = c };
+	c->dst = (struct leg){ .ep.kind = EP_DEST, .fd = dfd, .c = c };
+	c->c2d.st = &s->st.c2d;
+	c->d2c.st = &s->st.d2c;
+	memcpy(c->peer, peer, sizeof(peer));
+	TAILQ_INSERT_TAIL(&s->conns, c, link);
+	s->nconns++;
+	r->nconns++;
+	CTR_ADD(&s->st.connections_total, 1);
+	CTR_ADD(&s->st.connections_open, 1);
+	CTR_ADD(&r->ctr.connections_open, 1);
+	emit(r, s, TCP_EV_CONNECTING, "client %s -> destination_endpoint %s", peer, s->dest_txt);
+	conn_connect(r, c);
+}
+
+static void sess_accept(struct tcp_relay *r, struct sess *s)
+{
+	for (int i = 0; i < ACCEPT_BURST && !s->paused; i++) {
+		struct sockaddr_in sa;
+		socklen_t len = sizeof(sa);
+		int fd = accept4(s->lfd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0) {
+			conn_open(r, s, fd, &sa);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		if (fd_shortage(errno)) {
+			fd_starved(r, s, errno);
+			return;
+		}
+		/* ECONNABORTED, EPROTO, EINTR...: that client is gone, the next one may be fine */
+		if (errno != ECONNABORTED && errno != EINTR && errno != EPROTO)
+			rlog(LOG_WARNING, "session %" PRIu64 ": accept on listen_endpoint %s: %s",
+				s->p.id, s->listen_txt, strerror(errno));
+	}
+}
+
+/* ---- sessions on the relay side ---- */
+
+static int sess_install(struct tcp_relay *r, struct sess *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &s->ep };
+
+	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, s->lfd, &ev) < 0)
+		return -errno;
+	TAILQ_INIT(&s->conns);
+	TAILQ_INSERT_TAIL(&r->sessions, s, link);
+	s->installed = true;
+	return 0;
+}
+
+/* The listener and every connection closed with RST, quietly: the session is going away. */
+static void sess_teardown(struct tcp_relay *r, struct sess *s)
+{
+	struct conn *c;
+
+	if (!s->installed)
+		return;
+	while ((c = TAILQ_FIRST(&s->conns)) != NULL)
+		conn_close(r, c, true, true, "removed");
+	if (s->paused)
+		TAILQ_REMOVE(&r->paused, s, plink);
+	s->paused = false;
+	close(s->lfd);
+	s->lfd = -1;
+	TAILQ_REMOVE(&r->sessions, s, link);
+	s->installed = false;
+}
+
+static void sess_free(struct sess *s)
+{
+	if (s->lfd >= 0)
+		close(s->lfd);
+	free(s);
+}
+
+/* ---- commands ---- */
+
+static void run_commands(struct tcp_relay *r)
+{
+	struct cmd_list todo = TAILQ_HEAD_INITIALIZER(todo);
+	struct cmd *c;
+
+	pthread_mutex_lock(&r->mu);
+	TAILQ_CONCAT(&todo, &r->cmds, link);
+	pthread_mutex_unlock(&r->mu);
+	while ((c = TAILQ_FIRST(&todo)) != NULL) {
+		struct sess *s = container_of(c, struct sess, cmd);
+		int rc = 0;
+		bool mine;
+
+		TAILQ_REMOVE(&todo, c, link);
+		if (c->kind == CMD_ADD)
+			rc = sess_install(r, s);
+		else
+			sess_teardown(r, s);
+		pthread_mutex_lock(&r->mu);
+		mine = c->abandoned;
+		if (!mine) {
+			c->result = rc;
+			c->done = true; /* from here on the caller owns s: do not touch it */
+		}
+		pthread_mutex_unlock(&r->mu);
+		if (mine) {     /* the caller timed out and forgot it: undo and free */
+			sess_teardown(r, s);
+			sess_free(s);
+		}
+	}
+	pthread_cond_broadcast(&r->cv);
+}
+
+/* Queue a command and wait for the relay's answer, at most CMD_WAIT_MS. */
+static int cmd_run(struct tcp_relay *r, struct sess *s, enum cmd_kind kind)
+{
+	struct cmd *c = &s->cmd;
+	struct timespec dl;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->kind = kind;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += CMD_WAIT_MS / 1000;
+	dl.tv_nsec += (CMD_WAIT_MS % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&r->mu);
+	TAILQ_INSERT_TAIL(&r->cmds, c, link);
+	pthread_mutex_unlock(&r->mu);
+	wake(r->wake_fd);
+	pthread_mutex_lock(&r->mu);
+	while (!c->done)
+		if (pthread_cond_timedwait(&r->cv, &r->mu, &dl) == ETIMEDOUT)
+			break;
+	if (c->done) {
+		rc = c->result;
+	} else {
+		c->abandoned = true;    /* the relay frees s when it gets to it */
+		rc = -ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+/* ---- the registry: id -> session, for the callers (chained hash) ---- */
+
+static size_t reg_slot(const struct tcp_relay *r, uint64_t id)
+{
+	return (size_t)((id * 0x9E3779B97F4A7C15ULL) >> 32) & (r->reg_nb - 1);
+}
+
+static struct sess *reg_find(const struct tcp_relay *r, uint64_t id)
+{
+	struct sess *s;
+
+	for (s = r->reg[reg_slot(r, id)]; s != NULL; s = s->hnext)
+		if (s->p.id == id)
+			return s;
+	return NULL;
+}
+
+static void reg_grow(struct tcp_relay *r)
+{
+	size_t old_nb = r->reg_nb;
+	struct sess **old = r->reg, **nb = calloc(old_nb * 2, sizeof(*nb));
+
+	if (nb == NULL)
+		return;         /* longer chains, still correct */
+	r->reg = nb;
+	r->reg_nb = old_nb * 2;
+	for (size_t i = 0; i < old_nb; i++) {
+		struct sess *s = old[i], *next;
+
+		for (; s != NULL; s = next) {
+			size_t k = reg_slot(r, s->p.id);
+
+			next = s->hnext;
+			s->hnext = nb[k];
+			nb[k] = s;
+		}
+	}
+	free(old);
+}
+
+static void reg_insert(struct tcp_relay *r, struct sess *s)
+{
+	size_t k;
+
+	if (r->reg_n >= r->reg_nb)
+		reg_grow(r);
+	k = reg_slot(r, s->p.id);
+	s->hnext = r->reg[k];
+	r->reg[k] = s;
+	r->reg_n++;
+}
+
+static struct sess *reg_unlink(struct tcp_relay *r, uint64_t id)
+{
+	struct sess **pp, *s;
+
+	for (pp = &r->reg[reg_slot(r, id)]; (s = *pp) != NULL; pp = &s->hnext) {
+		if (s->p.id == id) {
+			*pp = s->hnext;
+			r->reg_n--;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/* ---- the control side's API ---- */
+
+static void stats_read(const struct sess *s, struct tcp_stats *o)
+{
+	const struct tcp_dir_stats *in[2] = { &s->st.c2d, &s->st.d2c };
+	struct tcp_dir_stats *out[2] = { &o->c2d, &o->d2c };
+
+	for (int i = 0; i < 2; i++) {
+		/* out before in: the writer counts in first, so bytes_in >= bytes_out holds here */
+		out[i]->writes = CTR_GET(&in[i]->writes);
+		out[i]->bytes_out = CTR_GET(&in[i]->bytes_out);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		out[i]->reads = CTR_GET(&in[i]->reads);
+		out[i]->bytes_in = CTR_GET(&in[i]->bytes_in);
+	}
+	o->connections_total = CTR_GET(&s->st.connections_total);
+	o->connections_open = CTR_GET(&s->st.connections_open);
+	o->last_activity_ms = CTR_GET(&s->st.last_activity_ms);
+}
+
+int tcp_relay_stats(struct tcp_relay *r, uint64_t id, struct tcp_stats *out)
+{
+	struct sess *s;
+
+	/* reg_mu only orders callers against each other; the relay thread never takes it */
+	pthread_mutex_lock(&r->reg_mu);
+	s = reg_find(r, id);
+	if (s != NULL)
+		stats_read(s, out);
+	pthread_mutex_unlock(&r->reg_mu);
+	return s != NULL ? 0 : -ENOENT;
+}
+
+void tcp_relay_counters(const struct tcp_relay *r, struct tcp_relay_counters *o)
+{
+	const struct tcp_relay_counters *c = &r->ctr;
+
+	o->accept_fd_errors = CTR_GET(&c->accept_fd_errors);
+	o->accept_pauses = CTR_GET(&c->accept_pauses);
+	o->rejected_busy = CTR_GET(&c->rejected_busy);
+	o->rejected_limit = CTR_GET(&c->rejected_limit);
+	o->connect_failed = CTR_GET(&c->connect_failed);
+	o->connect_timeouts = CTR_GET(&c->connect_timeouts);
+	o->resets = CTR_GET(&c->resets);
+	o->events_dropped = CTR_GET(&c->events_dropped);
+	o->buffered_bytes = CTR_GET(&c->buffered_bytes);
+	o->buffer_memory = CTR_GET(&c->buffer_memory);
+	o->legs_parked = CTR_GET(&c->legs_parked);
+	o->connections_open = CTR_GET(&c->connections_open);
+	o->max_connections = r->cfg.max_connections;
+	o->nofile_limit = r->ctr.nofile_limit;
+}
+
+/* socket/bind/listen in the caller's thread, so the error comes back with the request. */
+static int listener_open(struct sess *s, uint16_t *bound_port, char *err, size_t errlen)
+{
+	struct sockaddr_in sa = sin_of(s->p.listen_addr, s->p.listen_port);
+	socklen_t len = sizeof(sa);
+	const char *what = "socket";
+	int fd, e;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	what = NULL;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto fail;
+	what = "listen";
+	if (listen(fd, LISTEN_BACKLOG) < 0)
+		goto fail;
+	what = "getsockname";
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+		goto fail;
+	s->lfd = fd;
+	*bound_port = ntohs(sa.sin_port);
+	fmt_ep(s->listen_txt, sizeof(s->listen_txt), s->p.listen_addr, *bound_port);
+	return 0;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	snprintf(err, errlen, "listen_endpoint: %s: %s%s%s", s->listen_txt, what ? what : "",
+		what ? ": " : "", strerror(e));
+	return -e;
+}
+
+static struct sess *sess_new(const struct tcp_sess_params *p)
+{
+	struct sess *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->p = *p;
+	s->ep.kind = EP_LISTEN;
+	s->lfd = -1;
+	fmt_ep(s->listen_txt, sizeof(s->listen_txt), p->listen_addr, p->listen_port);
+	fmt_ep(s->fwd_txt, sizeof(s->fwd_txt), p->forward_addr, p->forward_port);
+	fmt_ep(s->dest_txt, sizeof(s->dest_txt), p->dest_addr, p->dest_port);
+	return s;
+}
+
+static void reg_drop(struct tcp_relay *r, uint64_t id)
+{
+	pthread_mutex_lock(&r->reg_mu);
+	reg_unlink(r, id);
+	pthread_mutex_unlock(&r->reg_mu);
+}
+
+int tcp_relay_add(struct tcp_relay *r, const struct tcp_sess_params *p, uint16_t *bound_port,
+		char *err, size_t errlen)
+{
+	uint16_t port = 0;
+	struct sess *s;
+	bool dup;
+	int rc;
+
+	if (p->dest_port == 0 || p->dest_addr == 0) {
+		snprintf(err, errlen, "destination_endpoint: an address and a port are required");
+		return -EINVAL;
+	}
+	s = sess_new(p);
+	if (s == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	/* reserve the id first, so two adds of one id cannot both get through */
+	pthread_mutex_lock(&r->reg_mu);
+	dup = reg_find(r, p->id) != NULL;
+	if (!dup)
+		reg_insert(r, s);
+	pthread_mutex_unlock(&r->reg_mu);
+	if (dup) {
+		snprintf(err, errlen, "session %" PRIu64 " has a TCP listener already", p->id);
+		free(s);
+		return -EEXIST;
+	}
+	rc = listener_open(s, &port, err, errlen);
+	if (rc < 0)
+		goto fail;
+	rc = cmd_run(r, s, CMD_ADD);
+	if (rc == -ETIMEDOUT) {
+		reg_drop(r, p->id);     /* s belongs to the relay thread now */
+		snprintf(err, errlen, "listen_endpoint: %s: the TCP relay did not answer within "
+			"%d ms", s->listen_txt, CMD_WAIT_MS);
+		return rc;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "listen_endpoint: %s: epoll: %s", s->listen_txt, strerror(-rc));
+		goto fail;
+	}
+	if (bound_port != NULL)
+		*bound_port = port;
+	rlog(LOG_DEBUG, "session %" PRIu64 ": listening on %s -> %s from %s", p->id, s->listen_txt,
+		s->dest_txt, s->fwd_txt);
+	return 0;
+fail:
+	reg_drop(r, p->id);
+	sess_free(s);
+	return rc;
+}
+
+int tcp_relay_remove(struct tcp_relay *r, uint64_t id, struct tcp_stats *final)
+{
+	struct sess *s;
+	int rc;
+
+	pthread_mutex_lock(&r->reg_mu);
+	s = reg_unlink(r, id);
+	if (s != NULL && final != NULL)
+		stats_read(s, final);   /* what a timeout leaves the caller with */
+	pthread_mutex_unlock(&r->reg_mu);
+	if (s == NULL)
+		return -ENOENT;
+	rc = cmd_run(r, s, CMD_REMOVE);
+	if (rc == -ETIMEDOUT) {
+		rlog(LOG_ERR, "session %" PRIu64 ": the TCP relay did not answer within %d ms; "
+			"it closes the session when it does", id, CMD_WAIT_MS);
+		return rc;
+	}
+	if (final != NULL)
+		stats_read(s, final);
+	sess_free(s);
+	return 0;
+}
+
+/* ---- the thread ---- */
+
+static void clock_update(struct tcp_relay *r)
+{
+	r->now_ms = clock_ms(CLOCK_MONOTONIC);
+	r->now_unix_ms = clock_ms(CLOCK_REALTIME);
+}
+
+static void run_timers(struct tcp_relay *r)
+{
+	char msg[sizeof(((struct tcp_event *)0)->message)];
+	struct conn *c;
+	struct sess *s;
+
+	while ((c = TAILQ_FIRST(&r->connecting)) != NULL && c->deadline_ms <= r->now_ms) {
+		snprintf(msg, sizeof(msg), "destination_endpoint: %s: connection timed out after "
+			"%u ms", c->s->dest_txt, r->cfg.connect_timeout_ms);
+		conn_fail(r, c, msg, true);
+	}
+	while ((s = TAILQ_FIRST(&r->paused)) != NULL && s->resume_ms <= r->now_ms)
+		sess_resume(r, s);
+}
+
+/* epoll_wait's timeout: up to the nearest deadline, or forever when there is none. */
+static int next_timeout(struct tcp_relay *r)
+{
+	int64_t next = INT64_MAX, now;
+	struct conn *c = TAILQ_FIRST(&r->connecting);
+	struct sess *s = TAILQ_FIRST(&r->paused);
+
+	if (c != NULL)
+		next = c->deadline_ms;
+	if (s != NULL && s->resume_ms < next)
+		next = s->resume_ms;
+	if (next == INT64_MAX)
+		return -1;
+	now = clock_ms(CLOCK_MONOTONIC);
+	if (next <= now)
+		return 0;
+	return next - now > INT_MAX ? INT_MAX : (int)(next - now);
+}
+
+static void dispatch(struct tcp_relay *r, const struct epoll_event *ev, bool *commands)
+{
+	struct ep *ep = ev->data.ptr;
+
+	switch (ep->kind) {
+	case EP_WAKE:
+		unwake(r->wake_fd);
+		*commands = true;       /* after the batch: commands may free what events point at */
+		break;
+	case EP_LISTEN:
+		sess_accept(r, container_of(ep, struct sess, ep));
+		break;
+	case EP_CLIENT:
+	case EP_DEST:
+		leg_event(r, container_of(ep, struct leg, ep), ev->events);
+		break;
+	}
+}
+
+static void *relay_main(void *arg)
+{
+	struct tcp_relay *r = arg;
+	struct epoll_event evs[BATCH];
+	struct sess *s;
+
+	pthread_setname_np(pthread_self(), "tcp-relay");
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		bool commands = false;
+		int n = epoll_wait(r->epfd, evs, BATCH, next_timeout(r));
+
+		if (n < 0 && errno != EINTR) {
+			/* cannot happen with a valid epfd; add/remove then time out, never hang */
+			rlog(LOG_ERR, "epoll_wait: %s: the relay thread stops", strerror(errno));
+			break;
+		}
+		clock_update(r);
+		for (int i = 0; i < n; i++)
+			dispatch(r, &evs[i], &commands);
+		reap(r);
+		if (commands)
+			run_commands(r);
+		run_timers(r);
+		reap(r);
+		if (r->ev_kick) {
+			r->ev_kick = false;
+			wake(r->ev_fd);
+		}
+	}
+	run_commands(r);        /* abandoned ones: free them */
+	while ((s = TAILQ_FIRST(&r->sessions)) != NULL)
+		sess_teardown(r, s);
+	reap(r);
+	return NULL;
+}
+
+/* Raise RLIMIT_NOFILE's soft limit to the hard one: 1000 connections are 2000 fds. */
+static int raise_nofile(rlim_t *limit, char *err, size_t errlen)
+{
+	struct rlimit rl, n;
+	int e;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		e = errno;
+		snprintf(err, errlen, "getrlimit(RLIMIT_NOFILE): %s", strerror(e));
+		return -e;
+	}
+	*limit = rl.rlim_cur;
+	n = rl;
+	n.rlim_cur = rl.rlim_max;
+	if (n.rlim_cur == RLIM_INFINITY)
+		n.rlim_cur = 1048576;   /* the kernel's usual nr_open: "infinity" is refused */
+	if (rl.rlim_cur >= n.rlim_cur) {
+		rlog(LOG_INFO, "RLIMIT_NOFILE soft limit %llu (the hard limit)",
+			(unsigned long long)rl.rlim_cur);
+		return 0;
+	}
+	if (setrlimit(RLIMIT_NOFILE, &n) < 0) {
+		e = errno;
+		snprintf(err, errlen, "RLIMIT_NOFILE: cannot raise the soft limit from %llu to %llu: "
+			"%s", (unsigned long long)rl.rlim_cur, (unsigned long long)n.rlim_cur,
+			strerror(e));
+		return -e;
+	}
+	rlog(LOG_INFO, "RLIMIT_NOFILE soft limit raised from %llu to %llu",
+		(unsigned long long)rl.rlim_cur, (unsigned long long)n.rlim_cur);
+	*limit = n.rlim_cur;
+	return 0;
+}
+
+static void config_defaults(struct tcp_relay *r, const struct tcp_relay_config *cfg,
+		rlim_t nofile)
+{
+	unsigned by_fds = nofile > 2 * TCP_RELAY_FD_RESERVE ?
+		(unsigned)((nofile - TCP_RELAY_FD_RESERVE) / 2) : (unsigned)(nofile / 4);
+
+	r->cfg = *cfg;
+	if (r->cfg.connect_timeout_ms == 0)
+		r->cfg.connect_timeout_ms = TCP_RELAY_DEFAULT_CONNECT_TIMEOUT_MS;
+	if (r->cfg.buffer_bytes == 0)
+		r->cfg.buffer_bytes = TCP_RELAY_DEFAULT_BUFFER_BYTES;
+	if (r->cfg.max_connections == 0)
+		r->cfg.max_connections = by_fds > 0 ? by_fds : 1;
+	else if (r->cfg.max_connections > by_fds)
+		rlog(LOG_WARNING, "max_connections %u needs about %llu fds, RLIMIT_NOFILE is %llu: "
+			"accepts will fail before the limit", r->cfg.max_connections,
+			2ULL * r->cfg.max_connections + TCP_RELAY_FD_RESERVE,
+			(unsigned long long)nofile);
+	r->ctr.max_connections = r->cfg.max_connections;
+	r->ctr.nofile_limit = nofile;
+}
+
+static void relay_free(struct tcp_relay *r)
+{
+	if (r->epfd >= 0)
+		close(r->epfd);
+	if (r->wake_fd >= 0)
+		close(r->wake_fd);
+	if (r->ev_fd >= 0)
+		close(r->ev_fd);
+	pthread_mutex_destroy(&r->mu);
+	pthread_mutex_destroy(&r->reg_mu);
+	pthread_cond_destroy(&r->cv);
+	free(r->evq);
+	free(r->reg);
+	free(r);
+}
+
+static int relay_init(struct tcp_relay *r)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &r->wake_ep };
+	pthread_condattr_t ca;
+
+	r->epfd = r->wake_fd = r->ev_fd = -1;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_mutex_init(&r->reg_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);      /* cmd_run's deadline */
+	pthread_cond_init(&r->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	TAILQ_INIT(&r->cmds);
+	TAILQ_INIT(&r->sessions);
+	TAILQ_INIT(&r->paused);
+	TAILQ_INIT(&r->connecting);
+	TAILQ_INIT(&r->graveyard);
+	r->wake_ep.kind = EP_WAKE;
+	r->reg_nb = 64;
+	r->reg = calloc(r->reg_nb, sizeof(*r->reg));
+	r->evq = calloc(TCP_RELAY_EVENT_QUEUE, sizeof(*r->evq));
+	if (r->reg == NULL || r->evq == NULL)
+		return -ENOMEM;
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	r->ev_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (r->epfd < 0 || r->wake_fd < 0 || r->ev_fd < 0)
+		return -errno;
+	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->wake_fd, &ev) < 0)
+		return -errno;
+	clock_update(r);
+	return 0;
+}
+
+/* The thread takes no signal: they stay with the threads that handle them. */
+static int thread_start(struct tcp_relay *r)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&r->thread, NULL, relay_main, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -rc;
+}
+
+struct tcp_relay *tcp_relay_start(const struct tcp_relay_config *cfg, char *err, size_t errlen)
+{
+	struct tcp_relay *r;
+	rlim_t nofile = 0;
+	int rc;
+
+	if (raise_nofile(&nofile, err, errlen) < 0)
+		return NULL;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	config_defaults(r, cfg, nofile);
+	rc = relay_init(r);
+	if (rc == 0)
+		rc = thread_start(r);
+	if (rc < 0) {
+		snprintf(err, errlen, "TCP relay start-up: %s", strerror(-rc));
+		relay_free(r);
+		return NULL;
+	}
+	rlog(LOG_INFO, "started: %zu bytes per direction per connection, connect timeout %u ms, "
+		"max %u connections", r->cfg.buffer_bytes, r->cfg.connect_timeout_ms,
+		r->cfg.max_connections);
+	return r;
+}
+
+void tcp_relay_stop(struct tcp_relay *r)
+{
+	if (r == NULL)
+		return;
+	__atomic_store_n(&r->stop, true, __ATOMIC_RELEASE);
+	wake(r->wake_fd);
+	pthread_join(r->thread, NULL);
+	/* the thread closed every socket; what is left are the registry's session records */
+	for (size_t i = 0; i < r->reg_nb; i++) {
+		struct sess *s, *next;
+
+		for (s = r->reg[i]; s != NULL; s = next) {
+			next = s->hnext;
+			sess_free(s);
+		}
+	}
+	relay_free(r);
+	rlog(LOG_INFO, "stopped");
+}

@@ -360,6 +360,12 @@ static void close_sessions_paced(struct sess_mgr *sm, struct grpc_srv *srv, stru
 			grpc_srv_poll(srv, 5);
 }
 
+/* The TCP relay's log lines (syslog levels) into rte_log (whose levels are one above). */
+static void tcp_log(int level, const char *msg)
+{
+	rte_log((uint32_t)level + 1, RTE_LOGTYPE_SESS, "SESS: tcp: %s\n", msg);
+}
+
 static int run(const struct config *cfg)
 {
 	static struct dp dp;
@@ -385,6 +391,10 @@ static int run(const struct config *cfg)
 		.buffer_bytes = (size_t)cfg->tcp_buffer_kib * 1024,
 		.max_connections = cfg->tcp_max_connections,
 	};
+	/* a fixed forward port reconnects from the same address:port: let TIME_WAIT be reused */
+	if (kif_sysctl("ipv4/tcp_tw_reuse", "1") != 0)
+		RTE_LOG(WARNING, APP, "cannot set net.ipv4.tcp_tw_reuse: %s\n", strerror(errno));
+	tcp_relay_set_log(tcp_log);
 	tcp = tcp_relay_start(&tc, err, sizeof(err));
 	if (tcp == NULL) {
 		fail("[tcp]", err);

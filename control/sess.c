@@ -376,8 +376,10 @@ static int install_tcp(struct sess_mgr *m, struct session *s, struct rpc_error *
 	int ret = tcp_relay_add(m->tcp, &p, &bound, err->message, sizeof(err->message));
 	if (ret != 0) {
 		err->code = ret == -EADDRINUSE ? GRPC_STATUS_ALREADY_EXISTS :
+			ret == -EADDRNOTAVAIL ? GRPC_STATUS_INVALID_ARGUMENT :
 			ret == -EMFILE || ret == -ENFILE || ret == -ENOMEM ?
-			GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_INTERNAL;
+			GRPC_STATUS_RESOURCE_EXHAUSTED :
+			ret == -ETIMEDOUT ? GRPC_STATUS_UNAVAILABLE : GRPC_STATUS_INTERNAL;
 		return err->code;
 	}
 	s->tcp_listening = true;
@@ -750,7 +752,7 @@ static void log_new_source(struct session *s)
 			ntohs(l.port));
 }
 
-/* TCP sessions: idle when no byte moved either way (nor a client came) for the timeout. */
+/* TCP sessions: idle when no byte moved either way for the timeout. */
 static void tick_tcp(struct sess_mgr *m, struct session *s, int64_t now_ms)
 {
 	struct tcp_stats t;

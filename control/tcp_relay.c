@@ -61,6 +61,9 @@
 		__ATOMIC_RELAXED)
 #define CTR_SUB(p, v) __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) - (v), \
 		__ATOMIC_RELAXED)
+/* bytes_out is published with release: a reader that sees it sees the bytes_in before it */
+#define CTR_ADD_REL(p, v) __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) + (v), \
+		__ATOMIC_RELEASE)
 #define CTR_SET(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define CTR_GET(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 
@@ -379,7 +382,11 @@ static void leg_close(struct leg *l, bool rst)
 	l->fd = -1;
 }
 
-/* End a connection: both legs closed (RST or not), CLOSED emitted unless quiet; freed later. */
+/*
+ * End a connection: CLOSED emitted unless quiet, both legs closed (RST or not), freed after the
+ * epoll batch (its events may still point at it). Counters first: whoever sees the close sees
+ * them.
+ */
 static void conn_close(struct tcp_relay *r, struct conn *c, bool rst, bool quiet, const char *why)
 {
 	struct sess *s = c->s;
@@ -391,8 +398,6 @@ static void conn_close(struct tcp_relay *r, struct conn *c, bool rst, bool quiet
 	TAILQ_REMOVE(&s->conns, c, link);
 	s->nconns--;
 	r->nconns--;
-	leg_close(&c->cli, rst);
-	leg_close(&c->dst, rst);
 	CTR_SUB(&r->ctr.buffered_bytes, c->c2d.len + c->d2c.len);
 	if (c->mem != NULL)
 		CTR_SUB(&r->ctr.buffer_memory, 2 * r->cfg.buffer_bytes);
@@ -400,7 +405,8 @@ static void conn_close(struct tcp_relay *r, struct conn *c, bool rst, bool quiet
 	CTR_SUB(&r->ctr.connections_open, 1);
 	if (!quiet)
 		emit(r, s, TCP_EV_CLOSED, "client %s: %s", c->peer, why);
-	/* events of this epoll batch may still point at it: free after the batch */
+	leg_close(&c->cli, rst);
+	leg_close(&c->dst, rst);
 	TAILQ_INSERT_TAIL(&r->graveyard, c, link);
 }
 
@@ -583,7 +589,7 @@ static int dir_flush(struct tcp_relay *r, struct conn *c, struct dir *d, struct 
 			if (d->len == 0)
 				d->head = 0;    /* the next read gets one contiguous span */
 			CTR_ADD(&d->st->writes, 1);
-			CTR_ADD(&d->st->bytes_out, (uint64_t)n);
+			CTR_ADD_REL(&d->st->bytes_out, (uint64_t)n);
 			CTR_SUB(&r->ctr.buffered_bytes, (uint64_t)n);
 			CTR_SET(&c->s->st.last_activity_ms, r->now_unix_ms);
 		}
@@ -647,7 +653,8 @@ static void sess_pause(struct tcp_relay *r, struct sess *s)
 
 	if (s->paused)
 		return;
-	/* a listener reports nothing with an empty mask (no HUP): the backlog waits in the kernel */
+	/* a listener reports nothing with an empty mask (no HUP): the backlog waits in the kernel
+	 * (a short sleep per listener, not a global one: other sessions' clients still come in) */
 	(void)epoll_ctl(r->epfd, EPOLL_CTL_MOD, s->lfd, &ev);
 	s->paused = true;
 	s->resume_ms = r->now_ms + TCP_RELAY_ACCEPT_PAUSE_MS;
@@ -674,11 +681,11 @@ static void fd_starved(struct tcp_relay *r, struct sess *s, int err)
 		getrlimit(RLIMIT_NOFILE, &rl);
 		r->starved = true;
 		r->starved_since = CTR_GET(&r->ctr.accept_fd_errors) - 1;
-		rlog(LOG_ERR, "session %" PRIu64 ": listen_endpoint %s: cannot take a connection: %s "
-			"(RLIMIT_NOFILE %llu, %u connections open); listeners rest %d ms at a "
+		rlog(LOG_ERR, "session %" PRIu64 ": listen_endpoint %s: cannot take a connection: "
+			"%s (RLIMIT_NOFILE %llu, %u connections open); listeners rest %d ms at a "
 			"time until it works again; further failures are counted, not logged",
-			s->p.id, s->listen_txt, strerror(err), (unsigned long long)rl.rlim_cur, r->nconns,
-			TCP_RELAY_ACCEPT_PAUSE_MS);
+			s->p.id, s->listen_txt, strerror(err), (unsigned long long)rl.rlim_cur,
+			r->nconns, TCP_RELAY_ACCEPT_PAUSE_MS);
 	}
 	sess_pause(r, s);
 }
@@ -692,19 +699,33 @@ static void fd_recovered(struct tcp_relay *r)
 		CTR_GET(&r->ctr.accept_fd_errors) - r->starved_since);
 }
 
+/* Log the 1st, 2nd, 4th, 8th... time: a client retrying in a loop cannot flood the log. */
+static bool log_due(uint64_t n)
+{
+	return (n & (n - 1)) == 0;
+}
+
 /* A refused client: RST at once, counted and logged. */
 static void reject(struct tcp_relay *r, struct sess *s, int fd, const char *peer, bool busy)
 {
-	close_rst(fd);
+	uint64_t n;
+
 	if (busy) {
 		CTR_ADD(&r->ctr.rejected_busy, 1);
-		rlog(LOG_INFO, "session %" PRIu64 ": client %s refused: forward_endpoint %s carries "
-			"a connection already", s->p.id, peer, s->fwd_txt);
+		n = CTR_GET(&r->ctr.rejected_busy);
+		if (log_due(n))
+			rlog(LOG_INFO, "session %" PRIu64 ": client %s refused: forward_endpoint %s "
+				"carries a connection already (%" PRIu64 " refused so far)",
+				s->p.id, peer, s->fwd_txt, n);
 	} else {
 		CTR_ADD(&r->ctr.rejected_limit, 1);
-		rlog(LOG_WARNING, "session %" PRIu64 ": client %s refused: %u connections open "
-			"(max_connections)", s->p.id, peer, r->nconns);
+		n = CTR_GET(&r->ctr.rejected_limit);
+		if (log_due(n))
+			rlog(LOG_WARNING, "session %" PRIu64 ": client %s refused: %u connections "
+				"open (max_connections; %" PRIu64 " refused so far)", s->p.id, peer,
+				r->nconns, n);
 	}
+	close_rst(fd);          /* counted first: whoever sees the RST sees the count */
 }
 
 static void conn_open(struct tcp_relay *r, struct sess *s, int fd, const struct sockaddr_in *sa)
@@ -762,7 +783,8 @@ static void sess_accept(struct tcp_relay *r, struct sess *s)
 	for (int i = 0; i < ACCEPT_BURST && !s->paused; i++) {
 		struct sockaddr_in sa;
 		socklen_t len = sizeof(sa);
-		int fd = accept4(s->lfd, (struct sockaddr *)&sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(s->lfd, (struct sockaddr *)&sa, &len,
+				SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
 			conn_open(r, s, fd, &sa);
@@ -963,10 +985,9 @@ static void stats_read(const struct sess *s, struct tcp_stats *o)
 	struct tcp_dir_stats *out[2] = { &o->c2d, &o->d2c };
 
 	for (int i = 0; i < 2; i++) {
-		/* out before in: the writer counts in first, so bytes_in >= bytes_out holds here */
+		/* out (acquire) before in: bytes_in >= bytes_out holds in what we return */
 		out[i]->writes = CTR_GET(&in[i]->writes);
-		out[i]->bytes_out = CTR_GET(&in[i]->bytes_out);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		out[i]->bytes_out = __atomic_load_n(&in[i]->bytes_out, __ATOMIC_ACQUIRE);
 		out[i]->reads = CTR_GET(&in[i]->reads);
 		out[i]->bytes_in = CTR_GET(&in[i]->bytes_in);
 	}
@@ -1103,7 +1124,8 @@ int tcp_relay_add(struct tcp_relay *r, const struct tcp_sess_params *p, uint16_t
 		return rc;
 	}
 	if (rc < 0) {
-		snprintf(err, errlen, "listen_endpoint: %s: epoll: %s", s->listen_txt, strerror(-rc));
+		snprintf(err, errlen, "listen_endpoint: %s: epoll: %s", s->listen_txt,
+			strerror(-rc));
 		goto fail;
 	}
 	if (bound_port != NULL)
@@ -1190,7 +1212,7 @@ static void dispatch(struct tcp_relay *r, const struct epoll_event *ev, bool *co
 	switch (ep->kind) {
 	case EP_WAKE:
 		unwake(r->wake_fd);
-		*commands = true;       /* after the batch: commands may free what events point at */
+		*commands = true;       /* after the batch: they may free what events point at */
 		break;
 	case EP_LISTEN:
 		sess_accept(r, container_of(ep, struct sess, ep));
@@ -1261,8 +1283,8 @@ static int raise_nofile(rlim_t *limit, char *err, size_t errlen)
 	}
 	if (setrlimit(RLIMIT_NOFILE, &n) < 0) {
 		e = errno;
-		snprintf(err, errlen, "RLIMIT_NOFILE: cannot raise the soft limit from %llu to %llu: "
-			"%s", (unsigned long long)rl.rlim_cur, (unsigned long long)n.rlim_cur,
+		snprintf(err, errlen, "RLIMIT_NOFILE: cannot raise the soft limit from %llu to "
+			"%llu: %s", (unsigned long long)rl.rlim_cur, (unsigned long long)n.rlim_cur,
 			strerror(e));
 		return -e;
 	}

@@ -48,6 +48,11 @@ static int write_sysctl(const char *ifname, const char *key, const char *value)
 	return fclose(f) == 0 && ok ? 0 : -1;
 }
 
+int kif_sysctl(const char *key, const char *value)
+{
+	return write_sysctl("", key, value);
+}
+
 int kif_claim(const char *ifname, char *err, size_t errlen)
 {
 	/* strict reverse-path filter: our addresses live on the TAP, so anything for them that

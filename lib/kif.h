@@ -16,4 +16,7 @@ int kif_add_ipv4(const char *ifname, uint32_t addr, uint8_t prefix_len, char *er
  */
 int kif_claim(const char *ifname, char *err, size_t errlen);
 
+/* Set a sysctl of this network namespace ("ipv4/tcp_tw_reuse"). 0 or -1 (errno set). */
+int kif_sysctl(const char *key, const char *value);
+
 #endif

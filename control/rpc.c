@@ -318,6 +318,19 @@ static grpc_status_code proxy_stats(void *c, const ProtobufCMessage *req,
 		p->exception_packets = ws.exception[i];
 		out->ports[i] = p;
 	}
+	out->n_workers = dp->n_workers;
+	out->workers = arena_alloc(a, sizeof(*out->workers) * (dp->n_workers + 1));
+	for (unsigned w = 0; w < dp->n_workers; w++) {
+		const struct worker *wk = &dp->workers[w];
+		Rtpproxy__WorkerStats *x = arena_alloc(a, sizeof(*x));
+		rtpproxy__worker_stats__init(x);
+		x->index = wk->index;
+		x->lcore = wk->lcore;
+		x->relayed = wk->stats.relayed;
+		x->iterations = wk->stats.iterations;
+		x->busy_iterations = wk->stats.busy_iterations;
+		out->workers[w] = x;
+	}
 	out->n_drops = DROP_MAX;
 	out->drops = arena_alloc(a, sizeof(*out->drops) * DROP_MAX);
 	for (int d = 0; d < DROP_MAX; d++) {

@@ -125,8 +125,9 @@ int port_start(struct dp *dp, unsigned idx, struct rte_mempool *pool, char *err,
 	snprintf(what, sizeof(what), "%s exception %s", p->name, p->tap_name);
 	if (port_probe(spec, &p->tap_id, err, errlen) != 0)
 		return -1;
-	/* worker 0 polls the single rx queue; every worker may send to the kernel */
-	return start_dev(p->tap_id, 1, nq, pool, what, err, errlen);
+	/* net_tap wants as many rx as tx queues: every worker sends to the kernel on its own tx
+	 * queue, and worker 0 polls all the rx queues (the kernel spreads its traffic on them) */
+	return start_dev(p->tap_id, nq, nq, pool, what, err, errlen);
 }
 
 static void close_dev(uint16_t id)

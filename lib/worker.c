@@ -399,12 +399,14 @@ static unsigned poll_taps(struct worker *w)
 	unsigned total = 0;
 
 	for (unsigned p = 0; p < dp->n_ports; p++) {
-		uint16_t n = rte_eth_rx_burst(dp->port[p].tap_id, 0, pkts, DP_BURST);
-		for (uint16_t i = 0; i < n; i++) {
-			dp_meta_set(pkts[i], DP_META_NONE, p);
-			to_port(w, (uint16_t)p, pkts[i]);
+		for (uint16_t q = 0; q < dp->port[p].nb_queues; q++) {
+			uint16_t n = rte_eth_rx_burst(dp->port[p].tap_id, q, pkts, DP_BURST);
+			for (uint16_t i = 0; i < n; i++) {
+				dp_meta_set(pkts[i], DP_META_NONE, p);
+				to_port(w, (uint16_t)p, pkts[i]);
+			}
+			total += n;
 		}
-		total += n;
 	}
 	return total;
 }

@@ -17,6 +17,7 @@
 #include <grpc/grpc.h>
 
 #include "pb_json.h"
+#include "ctl_bench.h"
 #include "rpc_client.h"
 #include "rtpproxy.pb-c.h"
 
@@ -895,6 +896,11 @@ static int cmd_watch(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+static int cmd_bench(struct ctl *ctl, int argc, char **argv)
+{
+	return ctl_bench(ctl->server, ctl->json, argc, argv);
+}
+
 static const struct command {
 	const char *name;
 	int (*run)(struct ctl *ctl, int argc, char **argv);
@@ -905,6 +911,7 @@ static const struct command {
 	{ "list", cmd_list },
 	{ "stats", cmd_stats },
 	{ "watch", cmd_watch },
+	{ "bench", cmd_bench },
 };
 
 int main(int argc, char **argv)

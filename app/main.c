@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,23 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	quit = 1;
+}
+
+/*
+ * net_tap learns of kernel -> TAP packets by a signal (SIGIO or a real-time one) directed at
+ * the process. Left to the control thread, each one interrupts grpc's epoll_wait, which restarts
+ * its full timeout: under TCP load the control loop then never got past grpc_srv_poll. Block
+ * them here, after rte_eal_init (the worker lcores already run with them unblocked and take
+ * them) and before grpc starts its threads (which inherit this mask). rtpproxy itself uses none.
+ */
+static void keep_tap_signals_off_control(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGIO);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		sigaddset(&set, sig);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
 static void usage(FILE *f)
@@ -505,6 +523,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	keep_tap_signals_off_control();
 
 	ret = run(&cfg);
 	rte_eal_cleanup();

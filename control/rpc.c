@@ -210,6 +210,7 @@ static grpc_status_code get_session(void *c, const ProtobufCMessage *req,
 {
 	struct rpc_ctx *ctx = c;
 	const Rtpproxy__GetSessionStatusRequest *r = (const void *)req;
+	sess_tcp_poll(ctx->sessions);   /* what the TCP relay knows is part of the answer */
 	struct session *s = sess_find(ctx->sessions, r->session_id);
 
 	if (s == NULL)
@@ -251,6 +252,8 @@ static grpc_status_code list_sessions(void *c, const ProtobufCMessage *req,
 	struct rpc_ctx *ctx = c;
 	const Rtpproxy__ListSessionsRequest *r = (const void *)req;
 	uint64_t from = 0;
+
+	sess_tcp_poll(ctx->sessions);
 	unsigned page = r->page_size ? r->page_size : LIST_PAGE_DEFAULT;
 
 	if (page > LIST_PAGE_MAX)

@@ -783,7 +783,12 @@ void sess_tcp_poll(struct sess_mgr *m)
 					set_state(m, s, SESS_ACTIVE);
 				break;
 			case TCP_EV_FAILED:
-				fail_session(m, s, "%s", ev[i].message);
+				/* a destination that never took a connection fails the session; once
+				 * it has, one failed connect resets only that client */
+				if (s->state == SESS_CONNECTING)
+					fail_session(m, s, "%s", ev[i].message);
+				else
+					LOG(WARNING, "%s: %s", s->id, ev[i].message);
 				break;
 			case TCP_EV_CONNECTING:
 			case TCP_EV_CLOSED:

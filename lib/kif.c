@@ -10,6 +10,8 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
+#define KIF_TXQUEUELEN 10000
+
 int kif_up(const char *ifname, char *err, size_t errlen)
 {
 	struct ifreq ifr = { 0 };
@@ -22,6 +24,9 @@ int kif_up(const char *ifname, char *err, size_t errlen)
 	ifr.ifr_flags |= IFF_UP;
 	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
 		goto fail;
+	/* the kernel's bursts (TCP) wait here for worker 0: a deeper queue than the default 1000 */
+	ifr.ifr_qlen = KIF_TXQUEUELEN;
+	ioctl(fd, SIOCSIFTXQLEN, &ifr);    /* best effort */
 	close(fd);
 	return 0;
 fail:

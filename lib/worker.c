@@ -391,6 +391,8 @@ found:
 	}
 }
 
+#define TAP_BURSTS 4
+
 /* What the kernel sends on a port's TAP leaves through the port. */
 static unsigned poll_taps(struct worker *w)
 {
@@ -400,12 +402,18 @@ static unsigned poll_taps(struct worker *w)
 
 	for (unsigned p = 0; p < dp->n_ports; p++) {
 		for (uint16_t q = 0; q < dp->port[p].nb_queues; q++) {
-			uint16_t n = rte_eth_rx_burst(dp->port[p].tap_id, q, pkts, DP_BURST);
-			for (uint16_t i = 0; i < n; i++) {
-				dp_meta_set(pkts[i], DP_META_NONE, p);
-				to_port(w, (uint16_t)p, pkts[i]);
+			/* a few bursts at once: the kernel sends in bursts (TCP) and its queue is
+			 * finite */
+			for (int b = 0; b < TAP_BURSTS; b++) {
+				uint16_t n = rte_eth_rx_burst(dp->port[p].tap_id, q, pkts, DP_BURST);
+				for (uint16_t i = 0; i < n; i++) {
+					dp_meta_set(pkts[i], DP_META_NONE, p);
+					to_port(w, (uint16_t)p, pkts[i]);
+				}
+				total += n;
+				if (n < DP_BURST)
+					break;
 			}
-			total += n;
 		}
 	}
 	return total;

@@ -100,7 +100,7 @@ static void test_maps_and_repeated(void)
 		"\"ports\":[{\"port_id\":0,\"name\":\"p\\\"0\",\"rx_packets\":18446744073709551615,"
 		"\"tx_packets\":0,\"rx_bytes\":0,\"tx_bytes\":0,\"rx_missed\":0,\"tx_failed\":0,"
 		"\"exception_packets\":0}],\"drops\":{\"a\":1,\"b\":18446744073709551615},"
-		"\"uptime_ms\":0,\"version\":\"v\"}");
+		"\"uptime_ms\":0,\"version\":\"v\",\"workers\":[]}");
 }
 
 static void test_repeated_enums(void)

@@ -32,6 +32,7 @@
 #include "tcp_relay.h"
 
 #define MAX_EAL_ARGS 64
+#define KIF_TABLE_BASE 100      /* kernel routing table of port i: 100 + i */
 #define NEIGH_CAPACITY 4096
 #define CONTROL_POLL_MS 10
 #define SESS_TICK_MS 100
@@ -214,6 +215,9 @@ static int setup_ports(struct dp *dp, const struct config *cfg)
 			if (kif_add_ipv4(p->tap_name, c->addrs[a].addr.s_addr, c->addrs[a].len,
 						err, sizeof(err)) != 0)
 				return fail(c->name, err);
+		if (p->gateway != 0 && kif_add_gateway(p->tap_name, p->gateway, p->addr, p->n_addr,
+					KIF_TABLE_BASE + i, err, sizeof(err)) != 0)
+			return fail(c->name, err);
 		for (unsigned n = 0; n < c->n_neighbors; n++)
 			if (neigh_add_static(dp->neigh, (uint16_t)i, c->neighbors[n].addr.s_addr,
 						c->neighbors[n].mac) == NEIGH_NONE)

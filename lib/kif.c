@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/fib_rules.h>
 
 #define KIF_TXQUEUELEN 10000
 
@@ -86,6 +87,34 @@ static void add_attr(struct nlmsghdr *nh, unsigned short type, const void *data,
 	nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + RTA_ALIGN(rta->rta_len);
 }
 
+/* Send one netlink request and read its acknowledgment. 0, or -1 with errno set. */
+static int nl_request(struct nlmsghdr *nh)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	char buf[512];
+	int ret = -1;
+	if (sendto(fd, nh, nh->nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+			recv(fd, buf, sizeof(buf), 0) < 0)
+		goto out;
+	struct nlmsghdr *rh = (struct nlmsghdr *)buf;
+	if (rh->nlmsg_type == NLMSG_ERROR) {
+		struct nlmsgerr *e = NLMSG_DATA(rh);
+		if (e->error != 0) {
+			errno = -e->error;
+			goto out;
+		}
+	}
+	ret = 0;
+out:;
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return ret;
+}
+
 int kif_add_ipv4(const char *ifname, uint32_t addr, uint8_t prefix_len, char *err, size_t errlen)
 {
 	struct {
@@ -106,30 +135,64 @@ int kif_add_ipv4(const char *ifname, uint32_t addr, uint8_t prefix_len, char *er
 	req.ifa.ifa_index = idx;
 	add_attr(&req.nh, IFA_LOCAL, &addr, 4);
 	add_attr(&req.nh, IFA_ADDRESS, &addr, 4);
+	if (nl_request(&req.nh) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: cannot add its address: %s", ifname, strerror(errno));
+	return -1;
+}
 
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		goto fail;
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		goto fail;
-	char buf[512];
-	ssize_t n = recv(fd, buf, sizeof(buf), 0);
-	if (n < 0)
-		goto fail;
-	struct nlmsghdr *rh = (struct nlmsghdr *)buf;
-	if (rh->nlmsg_type == NLMSG_ERROR) {
-		struct nlmsgerr *e = NLMSG_DATA(rh);
-		if (e->error != 0) {
-			errno = -e->error;
-			goto fail;
+int kif_add_gateway(const char *ifname, uint32_t gateway, const uint32_t *addrs, unsigned n_addrs,
+		uint32_t table, char *err, size_t errlen)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct rtmsg rt;
+		char attrs[64];
+	} req = { 0 };
+	unsigned idx = if_nametoindex(ifname);
+	if (idx == 0) {
+		snprintf(err, errlen, "%s: no such interface: %s", ifname, strerror(errno));
+		return -1;
+	}
+	/* default via the gateway, in the port's own table */
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.rt));
+	req.nh.nlmsg_type = RTM_NEWROUTE;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	req.rt.rtm_family = AF_INET;
+	req.rt.rtm_table = RT_TABLE_UNSPEC;
+	req.rt.rtm_protocol = RTPROT_STATIC;
+	req.rt.rtm_scope = RT_SCOPE_UNIVERSE;
+	req.rt.rtm_type = RTN_UNICAST;
+	add_attr(&req.nh, RTA_TABLE, &table, 4);
+	add_attr(&req.nh, RTA_GATEWAY, &gateway, 4);
+	add_attr(&req.nh, RTA_OIF, &idx, 4);
+	if (nl_request(&req.nh) != 0) {
+		snprintf(err, errlen, "%s: cannot add a route via its gateway: %s", ifname,
+				strerror(errno));
+		return -1;
+	}
+	/* and a rule per address: traffic from it uses that table */
+	for (unsigned i = 0; i < n_addrs; i++) {
+		struct {
+			struct nlmsghdr nh;
+			struct fib_rule_hdr fr;
+			char attrs[64];
+		} rule = { 0 };
+		uint32_t prio = 1000 + table;
+		rule.nh.nlmsg_len = NLMSG_LENGTH(sizeof(rule.fr));
+		rule.nh.nlmsg_type = RTM_NEWRULE;
+		rule.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE;
+		rule.fr.family = AF_INET;
+		rule.fr.src_len = 32;
+		rule.fr.action = FR_ACT_TO_TBL;
+		add_attr(&rule.nh, FRA_SRC, &addrs[i], 4);
+		add_attr(&rule.nh, FRA_TABLE, &table, 4);
+		add_attr(&rule.nh, FRA_PRIORITY, &prio, 4);
+		if (nl_request(&rule.nh) != 0 && errno != EEXIST) {
+			snprintf(err, errlen, "%s: cannot add a source rule for its gateway: %s",
+					ifname, strerror(errno));
+			return -1;
 		}
 	}
-	close(fd);
 	return 0;
-fail:
-	snprintf(err, errlen, "%s: cannot add its address: %s", ifname, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return -1;
 }

@@ -16,6 +16,15 @@ int kif_add_ipv4(const char *ifname, uint32_t addr, uint8_t prefix_len, char *er
  */
 int kif_claim(const char *ifname, char *err, size_t errlen);
 
+/*
+ * Let the kernel's own connections (the TCP relay's destination legs) reach off-subnet
+ * destinations through the port's gateway: a default route in routing table `table`, used by
+ * traffic from the port's addresses (one source rule each), so several ports with gateways
+ * each keep their own way out.
+ */
+int kif_add_gateway(const char *ifname, uint32_t gateway, const uint32_t *addrs, unsigned n_addrs,
+		uint32_t table, char *err, size_t errlen);
+
 /* Set a sysctl of this network namespace ("ipv4/tcp_tw_reuse"). 0 or -1 (errno set). */
 int kif_sysctl(const char *key, const char *value);
 

@@ -6,6 +6,7 @@
  * finish streams and check that nothing is left.
  */
 #include "grpc_srv.h"
+#include "pb_grpc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -140,33 +141,6 @@ static gpr_timespec deadline_in(int ms)
 			gpr_time_from_millis(ms, GPR_TIMESPAN));
 }
 
-/* ---- protobuf <-> byte buffers ---- */
-
-static grpc_byte_buffer *pack_message(const ProtobufCMessage *msg)
-{
-	size_t len = protobuf_c_message_get_packed_size(msg);
-	grpc_slice slice = grpc_slice_malloc(len);
-	protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(slice));
-	grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
-	grpc_slice_unref(slice);
-	return bb;
-}
-
-static ProtobufCMessage *unpack_message(const ProtobufCMessageDescriptor *desc,
-		grpc_byte_buffer *bb)
-{
-	grpc_byte_buffer_reader reader;
-
-	if (bb == NULL || !grpc_byte_buffer_reader_init(&reader, bb))
-		return NULL;
-	grpc_slice slice = grpc_byte_buffer_reader_readall(&reader);
-	grpc_byte_buffer_reader_destroy(&reader);
-	ProtobufCMessage *msg = protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(slice),
-			GRPC_SLICE_START_PTR(slice));
-	grpc_slice_unref(slice);
-	return msg;
-}
-
 /* ---- asking grpc for calls ---- */
 
 static void arm_method(struct grpc_srv *srv, struct srv_method *m)
@@ -285,7 +259,7 @@ static void serve_unary(struct grpc_srv *srv, unsigned idx, grpc_call *call,
 				pm->name, pm->output->name);
 	}
 	if (code == GRPC_STATUS_OK)
-		unary_reply(srv, call, md, pack_message(resp), GRPC_STATUS_OK, NULL);
+		unary_reply(srv, call, md, pb_grpc_pack(resp), GRPC_STATUS_OK, NULL);
 	else
 		unary_reply(srv, call, md, NULL, code, err.message);
 	arena_reset(&arena);
@@ -442,7 +416,7 @@ int grpc_srv_stream_send(struct grpc_srv_stream *s, const ProtobufCMessage *msg)
 		s->dropped++;
 		return -1;
 	}
-	grpc_byte_buffer *bb = pack_message(msg);
+	grpc_byte_buffer *bb = pb_grpc_pack(msg);
 	s->queue[(s->head + s->count) % GRPC_SRV_STREAM_QUEUE] = bb;
 	s->count++;
 	stream_pump(s);
@@ -502,7 +476,7 @@ static void on_new_call(struct grpc_srv *srv, struct srv_method *m, bool ok)
 		unary_reply(srv, call, &md, NULL, GRPC_STATUS_UNAVAILABLE,
 				"server is shutting down");
 	} else {
-		ProtobufCMessage *req = unpack_message(pm->input, payload);
+		ProtobufCMessage *req = pb_grpc_unpack(pm->input, payload);
 		if (req == NULL) {
 			char msg[256];
 			snprintf(msg, sizeof(msg), "request does not parse as %s%s",

@@ -4,6 +4,7 @@
  * while others complete around it.
  */
 #include "rpc_client.h"
+#include "pb_grpc.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -134,29 +135,6 @@ static grpc_byte_buffer *bytes_to_buffer(const void *data, size_t len)
 	return bb;
 }
 
-static grpc_byte_buffer *pack_message(const ProtobufCMessage *msg)
-{
-	size_t len = protobuf_c_message_get_packed_size(msg);
-	grpc_slice slice = grpc_slice_malloc(len);
-	protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(slice));
-	grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
-
-	grpc_slice_unref(slice);
-	return bb;
-}
-
-/* The whole payload as one slice (unref it). */
-static grpc_slice buffer_to_slice(grpc_byte_buffer *bb)
-{
-	grpc_byte_buffer_reader reader;
-
-	if (!grpc_byte_buffer_reader_init(&reader, bb))
-		return grpc_empty_slice();
-	grpc_slice slice = grpc_byte_buffer_reader_readall(&reader);
-	grpc_byte_buffer_reader_destroy(&reader);
-	return slice;
-}
-
 static grpc_call *new_call(grpc_channel *ch, grpc_completion_queue *cq, const char *method,
 		int deadline_ms)
 {
@@ -272,7 +250,7 @@ grpc_status_code rpc_call_raw(struct rpc_client *c, const char *method, const vo
 	grpc_byte_buffer_destroy(out);
 	if (in == NULL)
 		return st->code;
-	grpc_slice s = buffer_to_slice(in);
+	grpc_slice s = pb_grpc_slice(in);
 	grpc_byte_buffer_destroy(in);
 	*resp_len = GRPC_SLICE_LENGTH(s);
 	*resp = malloc(*resp_len ? *resp_len : 1);
@@ -287,7 +265,7 @@ grpc_status_code rpc_call_raw(struct rpc_client *c, const char *method, const vo
 static ProtobufCMessage *unpack_buffer(const ProtobufCMessageDescriptor *desc,
 		grpc_byte_buffer *bb)
 {
-	grpc_slice s = buffer_to_slice(bb);
+	grpc_slice s = pb_grpc_slice(bb);
 	ProtobufCMessage *msg = protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(s),
 			GRPC_SLICE_START_PTR(s));
 
@@ -299,7 +277,7 @@ grpc_status_code rpc_call_unary(struct rpc_client *c, const char *method,
 		const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
 		ProtobufCMessage **resp, struct rpc_status *st, int deadline_ms)
 {
-	grpc_byte_buffer *out = pack_message(req), *in = NULL;
+	grpc_byte_buffer *out = pb_grpc_pack(req), *in = NULL;
 
 	*resp = NULL;
 	call_buffers(c, method, out, &in, st, deadline_ms);
@@ -341,7 +319,7 @@ struct rpc_stream *rpc_stream_start(struct rpc_client *c, const char *method,
 	s->details = grpc_empty_slice();
 	s->code = GRPC_STATUS_UNKNOWN;
 
-	grpc_byte_buffer *out = pack_message(req);
+	grpc_byte_buffer *out = pb_grpc_pack(req);
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 	ops[1].op = GRPC_OP_SEND_MESSAGE;

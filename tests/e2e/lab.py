@@ -5,6 +5,14 @@ The lab of docs TESTING.md, built in network namespaces that the test makes and 
     PREFIX-cli  veth-cli0 <-> veth-dut0  PREFIX-dut (rtpproxy)  veth-dut1 <-> veth-dst0  PREFIX-dst
     198.18.1.2/24             port0 198.18.1.1/24   port1 198.18.2.1/24            198.18.2.2/24
 
+Lab(topology="gen") builds the rig for rtpgen (the project's DPDK generator, which sends and
+receives in one process, so both its ports live in one namespace):
+
+    PREFIX-gen  gen0 <-> veth-dut0  PREFIX-dut (rtpproxy)  veth-dut1 <-> gen1  PREFIX-gen
+    rtpgen --src 198.18.1.2         port0 198.18.1.1/24   port1 198.18.2.1/24   --sink-addr 198.18.2.2
+
+The gen ends carry no address: rtpgen owns them through net_af_packet and answers ARP itself.
+
 One test process plays client, destination and gRPC client at once: `socket_in()` creates a
 socket inside a namespace (setns there and back; a socket keeps the namespace it was made in),
 and rtpproxy's gRPC server listens on a unix socket, which any namespace can reach.
@@ -46,6 +54,12 @@ DUT1_MAC, DST_MAC = "02:52:50:02:00:01", "02:52:50:02:00:02"
 CLI_ADDR, DUT0_ADDR = "198.18.1.2", "198.18.1.1"   # client, appliance port0
 DUT1_ADDR, DST_ADDR = "198.18.2.1", "198.18.2.2"   # appliance port1, destination
 ROLES = ("cli", "dut", "dst")
+# topology="gen": rtpgen's two ports in one namespace, the appliance between them.
+GEN0_IF, GEN1_IF = "gen0", "gen1"
+GEN0_MAC, GEN1_MAC = "02:52:50:01:00:12", "02:52:50:02:00:12"
+GEN_ROLES = ("gen", "dut")
+TOPOLOGIES = {"three": ROLES, "gen": GEN_ROLES}
+ALL_ROLES = ("cli", "dut", "dst", "gen")
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -122,14 +136,19 @@ def socket_in_netns(name, family=socket.AF_INET, type=socket.SOCK_DGRAM, proto=0
 # --- the lab ---
 
 class Lab:
-    """The three-namespace topology. A context manager: torn down on exit, on exceptions and on
-    SIGTERM/SIGHUP (turned into the exception Terminated while the lab is up)."""
+    """The three-namespace topology (or, with topology="gen", rtpgen's two-namespace rig). A
+    context manager: torn down on exit, on exceptions and on SIGTERM/SIGHUP (turned into the
+    exception Terminated while the lab is up)."""
 
-    def __init__(self, prefix=None, create=True):
+    def __init__(self, prefix=None, create=True, topology="three"):
         self.prefix = prefix or f"rp{os.getpid()}"
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", self.prefix):
             raise LabError(f"bad lab prefix {self.prefix!r}")
+        if topology not in TOPOLOGIES:
+            raise LabError(f"unknown lab topology {topology!r}: one of {sorted(TOPOLOGIES)}")
+        self.topology = topology
         self.cli, self.dut, self.dst = (f"{self.prefix}-{r}" for r in ROLES)
+        self.gen = f"{self.prefix}-gen"
         self.create = create
         self._old_handlers = {}
         self._is_up = False
@@ -137,11 +156,12 @@ class Lab:
 
     # names
     def ns(self, role_or_name):
-        """'cli' / 'dut' / 'dst' -> full namespace name; a full name is returned unchanged."""
-        return f"{self.prefix}-{role_or_name}" if role_or_name in ROLES else role_or_name
+        """'cli' / 'dut' / 'dst' / 'gen' -> full namespace name; a full name is returned
+        unchanged."""
+        return f"{self.prefix}-{role_or_name}" if role_or_name in ALL_ROLES else role_or_name
 
     def namespaces(self):
-        return [self.cli, self.dut, self.dst]
+        return [self.ns(r) for r in TOPOLOGIES[self.topology]]
 
     # lifetime
     def __enter__(self):
@@ -214,19 +234,14 @@ class Lab:
         for ns in self.namespaces():
             run(["ip", "netns", "add", ns])
             run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        if self.topology == "gen":
+            self._up_gen()
+            return
         run(["ip", "-n", self.cli, "link", "add", CLI_IF, "address", CLI_MAC, "type", "veth",
              "peer", "name", DUT0_IF, "address", DUT0_MAC, "netns", self.dut])
         run(["ip", "-n", self.dst, "link", "add", DST_IF, "address", DST_MAC, "type", "veth",
              "peer", "name", DUT1_IF, "address", DUT1_MAC, "netns", self.dut])
-        for ifc in (DUT0_IF, DUT1_IF):
-            # DPDK owns these: the dut kernel must neither answer ARP nor accept IP on them.
-            run(["ip", "netns", "exec", self.dut, "sysctl", "-q", "-w",
-                 f"net.ipv6.conf.{ifc}.disable_ipv6=1",
-                 f"net.ipv4.conf.{ifc}.arp_ignore=8",
-                 f"net.ipv4.conf.{ifc}.rp_filter=1"])
-            run(["ip", "netns", "exec", self.dut, "ethtool", "-K", ifc,
-                 "tso", "off", "gso", "off", "gro", "off"])
-            run(["ip", "-n", self.dut, "link", "set", ifc, "promisc", "on", "up"])
+        self._up_dut_ifaces()
         for ns, ifc, addr, net, gw in ((self.cli, CLI_IF, CLI_ADDR, "198.18.2.0/24", DUT0_ADDR),
                                        (self.dst, DST_IF, DST_ADDR, "198.18.1.0/24", DUT1_ADDR)):
             run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w",
@@ -238,10 +253,46 @@ class Lab:
             run(["ip", "-n", ns, "link", "set", ifc, "up"])
             run(["ip", "-n", ns, "route", "add", net, "via", gw, "dev", ifc])
 
+    def _up_dut_ifaces(self):
+        for ifc in (DUT0_IF, DUT1_IF):
+            # DPDK owns these: the dut kernel must neither answer ARP nor accept IP on them.
+            run(["ip", "netns", "exec", self.dut, "sysctl", "-q", "-w",
+                 f"net.ipv6.conf.{ifc}.disable_ipv6=1",
+                 f"net.ipv4.conf.{ifc}.arp_ignore=8",
+                 f"net.ipv4.conf.{ifc}.rp_filter=1"])
+            run(["ip", "netns", "exec", self.dut, "ethtool", "-K", ifc,
+                 "tso", "off", "gso", "off", "gro", "off"])
+            run(["ip", "-n", self.dut, "link", "set", ifc, "promisc", "on", "up"])
+
+    def _up_gen(self):
+        """gen0 <-> veth-dut0 and gen1 <-> veth-dut1: rtpgen (net_af_packet on gen0 and gen1)
+        on both sides of the appliance. The gen kernel has no address on them and no IPv6, so
+        nothing but rtpgen speaks there; offloads off, so af_packet sees real frames."""
+        run(["ip", "-n", self.gen, "link", "add", GEN0_IF, "address", GEN0_MAC, "type", "veth",
+             "peer", "name", DUT0_IF, "address", DUT0_MAC, "netns", self.dut])
+        run(["ip", "-n", self.gen, "link", "add", GEN1_IF, "address", GEN1_MAC, "type", "veth",
+             "peer", "name", DUT1_IF, "address", DUT1_MAC, "netns", self.dut])
+        self._up_dut_ifaces()
+        run(["ip", "netns", "exec", self.gen, "sysctl", "-q", "-w",
+             "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])
+        for ifc in (GEN0_IF, GEN1_IF):
+            run(["ip", "netns", "exec", self.gen, "ethtool", "-K", ifc,
+                 "tx", "off", "tso", "off", "gso", "off", "gro", "off", "rx", "off"])
+            run(["ip", "-n", self.gen, "link", "set", ifc, "promisc", "on", "up"])
+
+    def link_mac(self, ns, ifc):
+        """The MAC address of interface IFC in namespace NS, as the kernel reports it."""
+        out = run(["ip", "-n", self.ns(ns), "-o", "link", "show", ifc]).stdout
+        m = re.search(r"link/ether ([0-9a-f:]{17})", out)
+        if not m:
+            raise LabError(f"no MAC address for {ifc} in {self.ns(ns)}: {out!r}")
+        return m.group(1)
+
     def down(self):
-        """Remove the namespaces (ending, by pid, what still runs in them). Never fails."""
+        """Remove the namespaces of every topology with this prefix (ending, by pid, what still
+        runs in them), so the guard, which knows only the prefix, cleans any lab. Never fails."""
         existing = set(_netns_list())
-        for ns in self.namespaces():
+        for ns in (self.ns(r) for r in ALL_ROLES):
             if ns not in existing:
                 continue
             pids = _netns_pids(ns)

@@ -1,0 +1,200 @@
+#!/usr/bin/python3
+"""rtpgen_loop: rtpgen over a net_ring self-loop (the port's tx ring is its own rx ring), so
+every figure it reports is known exactly: sent, received, lost, reordered, duplicated, the
+hidden --test-* patterns that make it lose, duplicate and reorder on purpose, warm-up, pacing,
+1M streams, a prepared session list, --json and the human summary, usage errors.
+
+usage: test_rtpgen_loop.py BUILD/app/rtpgen/rtpgen
+No hugepages, no root needed beyond what EAL --no-huge asks for; each run has its own
+--file-prefix. Prints "rtpgen_loop: N passed, M failed".
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+RTPGEN = sys.argv[1] if len(sys.argv) > 1 else "build/app/rtpgen/rtpgen"
+passed = failed = 0
+run_no = 0
+
+JSON_KEYS = ("tx_pkts", "tx_dropped", "rx_pkts", "lost", "reordered", "duplicated", "tx_mpps",
+             "rx_mpps", "lat_p50_us", "lat_p99_us", "lat_p999_us", "lat_max_us", "streams",
+             "duration_s", "sessions_created", "creates_per_s")
+
+
+def check(cond, desc, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print(f"  ok    {desc}", flush=True)
+    else:
+        failed += 1
+        print(f"  FAIL  {desc}" + (f": {detail}" if detail else ""), flush=True)
+    return cond
+
+
+def eq(got, want, desc):
+    return check(got == want, desc, f"got {got!r}, want {want!r}")
+
+
+def rtpgen(*args, vdevs=("net_ring0",), timeout=60):
+    """Run rtpgen (bounded in time); returns (exit code, stdout, stderr)."""
+    global run_no
+    run_no += 1
+    eal = ["-l", "0", "--no-huge", "-m", "512", "--no-pci", "--no-shconf",
+           "--file-prefix", f"rtpgen{os.getpid()}_{run_no}", "--log-level", "warning"]
+    for v in vdevs:
+        eal += ["--vdev", v]
+    cmd = [RTPGEN, *eal, "--", *args]
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=timeout)
+    if p.returncode not in (0, 2):
+        sys.stdout.write(f"    $ {' '.join(cmd)}\n    stderr: {p.stderr[-2000:]}\n")
+    return p.returncode, p.stdout, p.stderr
+
+
+def run_json(*args, **kw):
+    code, out, err = rtpgen(*args, "--json", **kw)
+    check(code == 0, f"rtpgen {' '.join(args)}: exit 0", f"exit {code}: {err[-500:]}")
+    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
+    if not check(len(lines) == 1, "--json prints exactly one JSON object", out[-500:]):
+        return {}
+    try:
+        d = json.loads(lines[0])
+    except ValueError as e:
+        check(False, "--json output parses", str(e))
+        return {}
+    missing = [k for k in JSON_KEYS if k not in d]
+    check(not missing, "--json has every stable key", f"missing {missing}")
+    return d
+
+
+def check_counts(d, desc, tx, rx, lost=0, reordered=0, duplicated=0):
+    eq((d.get("tx_pkts"), d.get("rx_pkts"), d.get("lost"), d.get("reordered"),
+        d.get("duplicated")), (tx, rx, lost, reordered, duplicated),
+       f"{desc}: (tx, rx, lost, reordered, duplicated)")
+    eq((d.get("tx_dropped"), d.get("rx_bad"), d.get("rx_other"), d.get("late")), (0, 0, 0, 0),
+       f"{desc}: nothing refused, bad, foreign or beyond the window")
+    # the gratuitous ARPs before each phase come straight back on the loop, unanswered
+    eq((d.get("rx_arp"), d.get("arp_replies")), (d.get("arp_announced"), 0),
+       f"{desc}: the ARP announcements came back and were not answered")
+
+
+def check_latency(d, desc):
+    lat = [d.get(k, 0) for k in ("lat_p50_us", "lat_p99_us", "lat_p999_us", "lat_max_us")]
+    check(all(v > 0 for v in lat), f"{desc}: latency percentiles > 0", str(lat))
+    check(lat == sorted(lat), f"{desc}: p50 <= p99 <= p999 <= max", str(lat))
+
+
+def main():
+    if not os.access(RTPGEN, os.X_OK):
+        print(f"rtpgen_loop: {RTPGEN} not built")
+        return 1
+
+    print("- 10000 packets over 100 streams come back exactly")
+    d = run_json("--tx-port", "0", "--rx-port", "0", "--streams", "100", "--count", "10000")
+    check_counts(d, "plain", 10000, 10000)
+    check_latency(d, "plain")
+    eq((d.get("streams"), d.get("sessions_created"), d.get("creates_per_s")), (100, 0, 0),
+       "streams 100, no sessions")
+    check(d.get("tx_mpps", 0) > 0 and d.get("rx_mpps", 0) > 0 and d.get("duration_s", 0) > 0,
+          "tx_mpps, rx_mpps and duration_s > 0")
+    eq((d.get("frame_len"), d.get("bytes_per_stream")), (214, 32),
+       "214-byte frames (160-byte payload), 32 bytes per stream")
+
+    print("- a sender that skips one sequence number in 10: lost counts exactly")
+    # every stream sends 100 packets numbered 0..110 without 9, 19, ..., 109: 11 lost each
+    d = run_json("--tx-port", "0", "--streams", "100", "--count", "10000",
+                 "--test-skip-every", "10")
+    check_counts(d, "skip 10", 10000, 10000, lost=1100)
+
+    print("- a sender that duplicates one packet in 11: duplicated counts exactly")
+    d = run_json("--tx-port", "0", "--streams", "100", "--count", "10000",
+                 "--test-dup-every", "10")
+    check_counts(d, "dup 10", 10000, 10000, duplicated=900)
+
+    print("- a sender that swaps two packets in 10: reordered counts exactly")
+    d = run_json("--tx-port", "0", "--streams", "100", "--count", "10000",
+                 "--test-swap-every", "10")
+    check_counts(d, "swap 10", 10000, 10000, reordered=1000)
+
+    eq(d.get("arp_announced"), 2, "announced --src and --sink-addr once (no warm-up)")
+
+    print("- --no-arp: no announcement")
+    d = run_json("--tx-port", "0", "--streams", "3", "--count", "300", "--no-arp")
+    check_counts(d, "no-arp", 300, 300)
+    eq(d.get("arp_announced"), 0, "nothing announced")
+
+    print("- paced, after a warm-up that is not counted")
+    d = run_json("--tx-port", "0", "--streams", "50", "--count", "10000", "--rate", "200000",
+                 "--warmup", "0.1")
+    check_counts(d, "paced", 10000, 10000)
+    check_latency(d, "paced")
+    check(d.get("warmup_tx_pkts", 0) > 0, "warm-up sent packets", str(d.get("warmup_tx_pkts")))
+    eq(d.get("warmup_rx_pkts"), d.get("warmup_tx_pkts"), "warm-up: all of them came back")
+    eq(d.get("rx_stale"), 0, "no warm-up packet counted as stale")
+    eq(d.get("arp_announced"), 4, "announced before the warm-up and before the measurement")
+
+    print("- bounded by --duration alone")
+    d = run_json("--tx-port", "0", "--streams", "7", "--duration", "0.2", "--rate", "50000")
+    tx = d.get("tx_pkts", 0)
+    check(tx > 0, "sent something", str(tx))
+    check_counts(d, "duration", tx, tx)
+
+    print("- 1 000 000 streams, 2 packets each")
+    d = run_json("--tx-port", "0", "--streams", "1000000", "--dst-addrs", "64",
+                 "--count", "2000000")
+    check_counts(d, "1M streams", 2000000, 2000000)
+    eq(d.get("streams"), 1000000, "streams 1000000")
+
+    print("- a prepared session list: one stream per line")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:
+        f.write("# listen endpoints\n198.18.1.1:20000\n198.18.1.1:20002  # comment\n\n"
+                "198.18.1.7:30000 forward and the rest ignored\n")
+        f.flush()
+        d = run_json("--tx-port", "0", "--sessions", f.name, "--count", "3000")
+        check_counts(d, "session list", 3000, 3000)
+        eq(d.get("streams"), 3, "3 streams from the file")
+        with tempfile.NamedTemporaryFile("w", suffix=".txt") as bad:
+            bad.write("198.18.1.1:20000\n198.18.1.1\n")
+            bad.flush()
+            code, _, err = rtpgen("--tx-port", "0", "--sessions", bad.name)
+            eq(code, 1, "a malformed list: exit 1")
+            check(f"{bad.name}:2:" in err, "the error names the file and line", err[-300:])
+
+    print("- the human summary")
+    code, out, _ = rtpgen("--tx-port", "0", "--streams", "10", "--count", "1000")
+    eq(code, 0, "exit 0")
+    lines = {ln.split()[0]: ln.split() for ln in out.splitlines() if ln.strip()}
+    eq(lines.get("sent", [None, None])[1], "1000", "sent 1000")
+    eq(lines.get("received", [None, None])[1], "1000", "received 1000")
+    for k in ("lost", "reordered", "duplicated"):
+        eq(lines.get(k, [None, None])[1], "0", f"{k} 0")
+    check("latency" in lines, "a latency line")
+
+    print("- usage errors")
+    for args, what in ((["--streams", "10"], "no --tx-port"),
+                       (["--tx-port", "0", "--streams", "0"], "--streams 0"),
+                       (["--tx-port", "0", "--streams", "1000001"], "--streams 1000001"),
+                       (["--tx-port", "0", "--payload", "10"], "--payload below the marker"),
+                       (["--tx-port", "0", "--streams", "1000000"],
+                        "1M streams on one address (ports run out)"),
+                       (["--tx-port", "0", "--dst-mac", "zz"], "a bad MAC"),
+                       (["--tx-port", "0", "--bogus"], "an unknown option"),
+                       (["--tx-port", "0", "--test-skip-every", "3", "--test-dup-every", "3"],
+                        "two test patterns")):
+        code, _, err = rtpgen(*args)
+        eq(code, 2, f"{what}: exit 2")
+        check("rtpgen: " in err, f"{what}: a message", err[-200:])
+    code, _, err = rtpgen("--tx-port", "5")
+    eq(code, 1, "a port that does not exist: exit 1")
+    code, out, _ = rtpgen("--help")
+    check(code == 0 and "--create-sessions" in out, "--help: exit 0 and the usage")
+
+    print(f"rtpgen_loop: {passed} passed, {failed} failed")
+    return 0 if failed == 0 and passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

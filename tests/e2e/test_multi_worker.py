@@ -20,8 +20,8 @@ CONFIG = {
     "eal": {"args": "--lcores 0@0,1@1,2@1 --no-huge -m 512 --no-pci --no-shconf "
                     "--file-prefix {prefix}"},
     "dataplane": {"workers": "2"},
-    "port0": {"device": f"net_af_packet0,iface={DUT0_IF},qpairs=2"},
-    "port1": {"device": f"net_af_packet1,iface={DUT1_IF},qpairs=2"},
+    "port0": {"device": f"net_af_packet0,iface={DUT0_IF},qpairs=2,framecnt=4096"},
+    "port1": {"device": f"net_af_packet1,iface={DUT1_IF},qpairs=2,framecnt=4096"},
 }
 
 

@@ -391,6 +391,23 @@ def thread_ctxsw(pid, comm):
     return None
 
 
+def cpu_ticks(pid, skip_comm):
+    """CPU time (s) of a process' threads, the one named skip_comm left out."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                st = f.read()
+            comm = st[st.index("(") + 1:st.rindex(")")]
+            if comm == skip_comm:
+                continue
+            v = st[st.rindex(")") + 2:].split()
+            total += int(v[11]) + int(v[12])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 class Testpmd:
     kind = "testpmd"
     worker_comm = f"rte-worker-{DUT_CPU}"
@@ -503,11 +520,13 @@ allowed_destinations = 198.18.0.0/15
 
     def try_stats(self):
         try:
-            r = subprocess.run([CTL, "--server", GRPC, "--json", "--timeout", "5000", "stats"],
-                               capture_output=True, text=True, timeout=10)
+            r = subprocess.run([CTL, "--server", GRPC, "--json", "--timeout", "10000", "stats"],
+                               capture_output=True, text=True, timeout=20)
         except subprocess.TimeoutExpired:
+            self.stats_err = "rtpproxyctl stats: no answer in 20 s"
             return None
         if r.returncode != 0:
+            self.stats_err = r.stderr.strip()[-300:]
             return None
         d = json.loads(r.stdout)
         w = d.get("workers") or [{}]
@@ -519,10 +538,16 @@ allowed_destinations = 198.18.0.0/15
                 "drops": {k: int(v) for k, v in d.get("drops", {}).items()}}
 
     def stats(self):
-        s = self.try_stats()
-        if s is None:
-            raise BenchError("GetProxyStats failed")
-        return s
+        for _ in range(3):
+            s = self.try_stats()
+            if s is not None:
+                return s
+            if self.p.poll() is not None:
+                break
+            time.sleep(1)
+        state = "alive" if self.p.poll() is None else f"exited ({self.p.returncode})"
+        raise BenchError(f"GetProxyStats failed (rtpproxy {state}): "
+                         f"{getattr(self, 'stats_err', '?')}")
 
     def cycles_per_pkt(self, a, b):
         """Worker TSC cycles per relayed packet over [a, b], idle iterations taken out."""
@@ -736,6 +761,7 @@ def measure(name, dut, streams, sessions, bidir, ref):
     # host's doing, not ours) in a run otherwise decides its p99
     log(f"{name}: latency at 50% of max ({rate / 1e6:.3f} Mpps), {LAT_RUNS} x {D_LAT:g} s")
     runs = []
+    c0, t0 = cpu_ticks(dut.pid, dut.worker_comm), time.time()
     for i in range(LAT_RUNS):
         g = run_gated(f"lat50-{i}", streams + ["--rate", rate, "--duration", D_LAT,
                                                "--warmup", WARM])
@@ -744,10 +770,16 @@ def measure(name, dut, streams, sessions, bidir, ref):
     for k in ("lat_p50_us", "lat_p99_us", "lat_p999_us", "lat_max_us"):
         r[k] = sorted(g[k] for g in runs)[len(runs) // 2]
     r["lat_p99_us_runs"] = [g["lat_p99_us"] for g in runs]
+    c1 = cpu_ticks(dut.pid, dut.worker_comm)
+    # the DUT's threads but the worker (control lcore, gRPC, TCP relay): they share cpu 0
+    # with the generator, so their bursts of work delay what the generator receives
+    r["dut_other_threads_cpu_pct"] = round(100 * (c1 - c0) / (time.time() - t0), 2) \
+        if c0 is not None and c1 is not None and c1 >= c0 else None
     r["lost_at_50pct"] = sum(g["lost"] for g in runs)
 
     csw1 = thread_ctxsw(dut.pid, dut.worker_comm)
-    r["dut_worker_preempted"] = csw1 - csw0 if csw0 is not None and csw1 is not None else None
+    r["dut_worker_preempted"] = csw1 - csw0 if csw0 is not None and csw1 is not None and \
+        csw1 >= csw0 else None        # (None also when the DUT was restarted meanwhile)
     r["gen_max_stall_us"] = max(stalls)
     return r
 

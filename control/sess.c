@@ -234,6 +234,30 @@ static void release_ports(struct sess_mgr *m, struct session *s)
 	s->ports_held = false;
 }
 
+/* Rate limits as meters; returns the FLOW_F_METER_* flags that apply. */
+static uint16_t meters_config(struct flow_meter *fm, uint64_t rate_pps, uint64_t rate_bps)
+{
+	uint16_t flags = 0;
+	if (rate_pps) {
+		/* burst: 100 ms of the rate, at least one packet (API.md 1.1) */
+		struct rte_meter_srtcm_params p = { .cir = rate_pps,
+			.cbs = RTE_MAX(rate_pps / 10, 1ULL), .ebs = 0 };
+		rte_meter_srtcm_profile_config(&fm->prof_pps, &p);
+		rte_meter_srtcm_config(&fm->pps, &fm->prof_pps);
+		flags |= FLOW_F_METER_PPS;
+	}
+	if (rate_bps) {
+		/* in bytes of IP packets; burst 100 ms, at least one 1500-byte packet */
+		uint64_t cir = RTE_MAX(rate_bps / 8, 1ULL);
+		struct rte_meter_srtcm_params p = { .cir = cir,
+			.cbs = RTE_MAX(cir / 10, 1500ULL), .ebs = 0 };
+		rte_meter_srtcm_profile_config(&fm->prof_bps, &p);
+		rte_meter_srtcm_config(&fm->bps, &fm->prof_bps);
+		flags |= FLOW_F_METER_BPS;
+	}
+	return flags;
+}
+
 /* A flow of session s, not yet published. Forward flows go listen -> destination. */
 static struct flow *make_flow(struct sess_mgr *m, const struct session *s, enum sess_flow which,
 		uint16_t tx_port)
@@ -247,22 +271,13 @@ static struct flow *make_flow(struct sess_mgr *m, const struct session *s, enum 
 
 	if (s->validate_rtp)
 		flags |= FLOW_F_VALIDATE;
-	if (!off && s->rate_pps) {
-		/* burst: 100 ms of the rate, at least one packet (API.md 1.1) */
-		struct rte_meter_srtcm_params p = { .cir = s->rate_pps,
-			.cbs = RTE_MAX(s->rate_pps / 10, 1ULL), .ebs = 0 };
-		rte_meter_srtcm_profile_config(&f->prof_pps, &p);
-		rte_meter_srtcm_config(&f->meter_pps, &f->prof_pps);
-		flags |= FLOW_F_METER_PPS;
-	}
-	if (!off && s->rate_bps) {
-		/* in bytes of IP packets; burst 100 ms, at least one 1500-byte packet */
-		uint64_t cir = RTE_MAX(s->rate_bps / 8, 1ULL);
-		struct rte_meter_srtcm_params p = { .cir = cir,
-			.cbs = RTE_MAX(cir / 10, 1500ULL), .ebs = 0 };
-		rte_meter_srtcm_profile_config(&f->prof_bps, &p);
-		rte_meter_srtcm_config(&f->meter_bps, &f->prof_bps);
-		flags |= FLOW_F_METER_BPS;
+	if (!off && (s->rate_pps || s->rate_bps)) {
+		struct flow_meter *fm = flow_meter_attach(m->dp->flows, f);
+		if (fm == NULL) {
+			flow_release(m->dp->flows, f);
+			return NULL;
+		}
+		flags |= meters_config(fm, s->rate_pps, s->rate_bps);
 	}
 	f->session = (uint32_t)s->serial;
 	f->tx_port = tx_port;

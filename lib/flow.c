@@ -15,6 +15,14 @@
 
 _Static_assert(sizeof(struct flow_key) == 8, "flow_key is hashed as 8 raw bytes");
 
+/* An entry (and its meter) back to the free pools. */
+static void flow_put(struct flow_table *ft, struct flow *f)
+{
+	if (f->meter != IDPOOL_NONE)
+		idpool_put(&ft->meters, f->meter);
+	idpool_put(&ft->flows, f->id);
+}
+
 /* Called by the defer queue once no worker can still see these entries. */
 static void flow_reclaim(void *p, void *e, unsigned int n)
 {
@@ -22,7 +30,7 @@ static void flow_reclaim(void *p, void *e, unsigned int n)
 	const uint32_t *ids = e;
 
 	for (unsigned int i = 0; i < n; i++)
-		ft->free_ids[ft->n_free++] = ids[i];
+		flow_put(ft, flow_at(ft, ids[i]));
 }
 
 struct flow_table *flow_table_create(const char *name, uint32_t capacity, int socket,
@@ -38,15 +46,10 @@ struct flow_table *flow_table_create(const char *name, uint32_t capacity, int so
 	capacity += FLOW_DEFER_SLACK;
 	ft->capacity = capacity;
 	ft->qsv = qsv;
-	ft->pool = rte_zmalloc_socket(name, sizeof(struct flow) * capacity,
-			RTE_CACHE_LINE_SIZE, socket);
-	ft->free_ids = rte_malloc_socket(name, sizeof(uint32_t) * capacity, 0, socket);
-	if (ft->pool == NULL || ft->free_ids == NULL)
+	if (idpool_init(&ft->flows, name, sizeof(struct flow), capacity, socket) != 0 ||
+			idpool_init(&ft->meters, name, sizeof(struct flow_meter), capacity,
+				socket) != 0)
 		goto fail_nomem;
-	/* popped from the top: hand out low indices first, for locality */
-	for (uint32_t i = 0; i < capacity; i++)
-		ft->free_ids[i] = capacity - 1 - i;
-	ft->n_free = capacity;
 
 	char hname[RTE_HASH_NAMESIZE];
 	snprintf(hname, sizeof(hname), "%s_h", name);
@@ -105,33 +108,52 @@ void flow_table_free(struct flow_table *ft)
 	if (ft->dq != NULL)
 		rte_rcu_qsbr_dq_delete(ft->dq);   /* waits for the grace period, frees the rest */
 	rte_hash_free(ft->hash);
-	rte_free(ft->pool);
-	rte_free(ft->free_ids);
+	idpool_fini(&ft->flows);
+	idpool_fini(&ft->meters);
 	rte_free(ft);
 }
 
 struct flow *flow_alloc(struct flow_table *ft)
 {
-	if (ft->n_free == 0) {
-		/* everything free is still in its grace period: take what is over, else wait */
+	/* reuse what finished its grace period before growing; when the pool is full (or out
+	 * of memory), wait for the rest */
+	if (ft->flows.n_free == 0)
 		rte_rcu_qsbr_dq_reclaim(ft->dq, UINT32_MAX, NULL, NULL, NULL);
-		if (ft->n_free == 0) {
-			flow_table_sync(ft);
-			rte_rcu_qsbr_dq_reclaim(ft->dq, UINT32_MAX, NULL, NULL, NULL);
-		}
-		if (ft->n_free == 0)
+	uint32_t id = idpool_get(&ft->flows);
+	if (id == IDPOOL_NONE) {
+		flow_table_sync(ft);
+		rte_rcu_qsbr_dq_reclaim(ft->dq, UINT32_MAX, NULL, NULL, NULL);
+		id = idpool_get(&ft->flows);
+		if (id == IDPOOL_NONE)
 			return NULL;
 	}
-	uint32_t id = ft->free_ids[--ft->n_free];
-	struct flow *f = &ft->pool[id];
+	struct flow *f = flow_at(ft, id);
 	memset(f, 0, sizeof(*f));
 	f->id = id;
+	f->meter = IDPOOL_NONE;
 	return f;
 }
 
 void flow_release(struct flow_table *ft, struct flow *f)
 {
-	ft->free_ids[ft->n_free++] = f->id;
+	flow_put(ft, f);
+}
+
+struct flow_meter *flow_meter_attach(struct flow_table *ft, struct flow *f)
+{
+	if (f->meter == IDPOOL_NONE) {
+		f->meter = idpool_get(&ft->meters);
+		if (f->meter == IDPOOL_NONE)
+			return NULL;
+	}
+	struct flow_meter *fm = flow_meter_of(ft, f);
+	memset(fm, 0, sizeof(*fm));
+	return fm;
+}
+
+size_t flow_table_bytes(const struct flow_table *ft)
+{
+	return idpool_bytes(&ft->flows) + idpool_bytes(&ft->meters);
 }
 
 int flow_add(struct flow_table *ft, struct flow *f)

@@ -18,6 +18,7 @@
 #include <rte_meter.h>
 #include <rte_rcu_qsbr.h>
 
+#include "idpool.h"
 #include "rtp.h"
 
 struct rte_hash;
@@ -80,11 +81,19 @@ struct flow {
 	uint16_t latch_port_add;        /* reverse RTCP falling back on the RTP latch: +1 */
 	uint32_t latch_flow;            /* reverse: the forward flow whose latch gives the target */
 	uint32_t latch_fallback;        /* reverse RTCP: the RTP flow's latch, until RTCP latches */
+	uint32_t meter;                 /* FLOW_F_METER_*: index of its flow_meter */
 	struct flow_stats stats __rte_cache_aligned;
 	uint32_t rtp_seq;               /* odd while the worker updates rtp (see flow_rtp_read) */
 	struct rtp_state rtp;
 	struct flow_latch latch;        /* forward flows: the client's source */
-	struct rte_meter_srtcm meter_pps, meter_bps __rte_cache_aligned;
+} __rte_cache_aligned;
+
+/* Four cache lines: a million bidirectional sessions' flows take 1 GiB, not more. */
+_Static_assert(sizeof(struct flow) <= 4 * RTE_CACHE_LINE_SIZE, "struct flow grew");
+
+/* Rate limits, for the few flows that have them (kept out of struct flow). */
+struct flow_meter {
+	struct rte_meter_srtcm pps, bps;
 	struct rte_meter_srtcm_profile prof_pps, prof_bps;
 } __rte_cache_aligned;
 
@@ -144,13 +153,24 @@ struct rte_rcu_qsbr_dq;
 struct flow_table {
 	struct rte_hash *hash;
 	struct rte_rcu_qsbr_dq *dq;     /* deleted entries waiting out their grace period */
-	struct flow *pool;              /* capacity entries, on the table's NUMA socket */
-	uint32_t *free_ids;             /* stack of free pool indices (control only) */
-	uint32_t n_free;
+	struct idpool flows;            /* struct flow, by id, on the table's NUMA socket */
+	struct idpool meters;           /* struct flow_meter, by flow->meter */
 	uint32_t capacity;
 	uint32_t n_flows;
 	struct rte_rcu_qsbr *qsv;
 };
+
+/* A flow by its id (any thread holding an id it was given). */
+static inline struct flow *flow_at(const struct flow_table *ft, uint32_t id)
+{
+	return &((struct flow *)ft->flows.chunk[id >> IDPOOL_CHUNK_SHIFT])[id & (IDPOOL_CHUNK - 1)];
+}
+
+static inline struct flow_meter *flow_meter_of(const struct flow_table *ft, const struct flow *f)
+{
+	return &((struct flow_meter *)ft->meters.chunk[f->meter >> IDPOOL_CHUNK_SHIFT])
+		[f->meter & (IDPOOL_CHUNK - 1)];
+}
 
 /*
  * Create a table for `capacity` flows on `socket`, tied to `qsv` (which the workers must
@@ -167,6 +187,13 @@ void flow_table_free(struct flow_table *ft);
 struct flow *flow_alloc(struct flow_table *ft);
 /* Give back an entry that was never published. */
 void flow_release(struct flow_table *ft, struct flow *f);
+
+/* Give an unpublished flow rate-limit state (zeroed); NULL when out of memory. The caller
+ * configures it and sets FLOW_F_METER_*; it goes back with the flow. */
+struct flow_meter *flow_meter_attach(struct flow_table *ft, struct flow *f);
+
+/* Bytes of flow and meter storage in use (chunks allocated so far). */
+size_t flow_table_bytes(const struct flow_table *ft);
 
 /* Publish f under f->key. 0, -EEXIST when the key is taken, -ENOSPC when the hash is full. */
 int flow_add(struct flow_table *ft, struct flow *f);

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #define PKT_ETHER_HLEN 14
 #define PKT_ETHERTYPE_IPV4 0x0800
@@ -30,12 +31,81 @@ struct pkt_info {
 	uint16_t udp_payload;   /* UDP payload bytes */
 };
 
-/* Classify a frame of `len` bytes; fills *info for PKT_UDP4. */
-enum pkt_class pkt_classify(const uint8_t *frame, uint32_t len, struct pkt_info *info);
-
-/* RFC 1071 checksum of buf, folded, not inverted; start with `sum` = 0. */
+/* RFC 1071 checksum of buf, folded, not inverted; start with `sum` = 0. Byte by byte: the
+ * reference the tests hold the fast path's word-wise sums against. */
 uint32_t pkt_csum_partial(const void *buf, uint32_t len, uint32_t sum);
 uint16_t pkt_csum_fold(uint32_t sum);
+
+static inline uint16_t pkt_rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t pkt_ld32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/*
+ * The fast path sums 32-bit words in memory order into 64 bits and folds once: the ones'
+ * complement sum does not depend on byte order or word size (RFC 1071 2.(B), 2.(C)), so a
+ * result stored back the way it was loaded is right.
+ */
+static inline uint16_t pkt_csum_fold64(uint64_t s)
+{
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)((s & 0xffff) + (s >> 16));
+}
+
+/* Classify a frame of `len` bytes; fills *info for PKT_UDP4. */
+static inline enum pkt_class pkt_classify(const uint8_t *frame, uint32_t len,
+		struct pkt_info *info)
+{
+	if (len < PKT_ETHER_HLEN)
+		return PKT_MALFORMED;
+	uint16_t etype = pkt_rd16(frame + 12);
+	if (etype == PKT_ETHERTYPE_ARP)
+		return PKT_ARP;
+	if (etype != PKT_ETHERTYPE_IPV4)
+		return PKT_OTHER;
+
+	const uint8_t *ip = frame + PKT_ETHER_HLEN;
+	uint32_t l3_room = len - PKT_ETHER_HLEN;
+	if (l3_room < 20 || (ip[0] >> 4) != 4)
+		return PKT_MALFORMED;
+	uint32_t ihl = (uint32_t)(ip[0] & 0x0f) * 4;
+	uint16_t tot = pkt_rd16(ip + 2);
+	if (ihl < 20 || ihl > tot || tot > l3_room || ihl > l3_room)
+		return PKT_MALFORMED;
+	uint64_t sum = 0;
+	for (uint32_t i = 0; i < ihl; i += 4)
+		sum += pkt_ld32(ip + i);
+	if (pkt_csum_fold64(sum) != 0xffff)
+		return PKT_MALFORMED;
+	if (ip[9] != PKT_IPPROTO_UDP)
+		return PKT_OTHER;
+	/* MF set or a non-zero offset: a fragment, which only the kernel may reassemble */
+	if (pkt_rd16(ip + 6) & 0x3fff)
+		return PKT_FRAGMENT;
+
+	const uint8_t *udp = ip + ihl;
+	uint32_t l4_room = tot - ihl;
+	if (l4_room < 8)
+		return PKT_MALFORMED;
+	uint16_t ulen = pkt_rd16(udp + 4);
+	if (ulen < 8 || ulen > l4_room)
+		return PKT_MALFORMED;
+
+	info->l3_off = PKT_ETHER_HLEN;
+	info->l4_off = (uint16_t)(PKT_ETHER_HLEN + ihl);
+	info->ip_len = tot;
+	info->udp_payload = (uint16_t)(ulen - 8);
+	return PKT_UDP4;
+}
 
 /* RFC 1624 incremental update of a checksum field when a 16/32-bit word changes. */
 static inline uint16_t pkt_csum_replace2(uint16_t csum, uint16_t old, uint16_t new)
@@ -64,6 +134,44 @@ struct pkt_rewrite {
  * checksums updated incrementally (a zero UDP checksum, "none", stays zero).
  * The caller has checked TTL > 1.
  */
-void pkt_rewrite_udp4(uint8_t *frame, const struct pkt_info *info, const struct pkt_rewrite *rw);
+static inline void pkt_rewrite_udp4(uint8_t *frame, const struct pkt_info *info,
+		const struct pkt_rewrite *rw)
+{
+	uint8_t *ip = frame + info->l3_off;
+	uint8_t *udp = frame + info->l4_off;
+	uint32_t old_src = pkt_ld32(ip + 12), old_dst = pkt_ld32(ip + 16);
+	uint32_t old_ports = pkt_ld32(udp), new_ports;
+	uint16_t ipck, udpck, old_ttlw, new_ttlw;
+
+	memcpy(frame, rw->dst_mac, 6);
+	memcpy(frame + 6, rw->src_mac, 6);
+
+	memcpy(&ipck, ip + 10, 2);
+	/* TTL shares its 16-bit word with the protocol byte */
+	memcpy(&old_ttlw, ip + 8, 2);
+	ip[8]--;
+	memcpy(&new_ttlw, ip + 8, 2);
+	memcpy(ip + 12, &rw->src_ip, 4);
+	memcpy(ip + 16, &rw->dst_ip, 4);
+	memcpy(udp, &rw->src_port, 2);
+	memcpy(udp + 2, &rw->dst_port, 2);
+	new_ports = pkt_ld32(udp);
+
+	/* RFC 1624 eqn. 3, all changed words at once: HC' = ~(~HC + ~m + m') */
+	uint64_t addrs = (uint64_t)(uint32_t)~old_src + rw->src_ip +
+		(uint32_t)~old_dst + rw->dst_ip;
+	ipck = (uint16_t)~pkt_csum_fold64((uint16_t)~ipck + addrs +
+			(uint16_t)~old_ttlw + new_ttlw);
+	memcpy(ip + 10, &ipck, 2);
+
+	memcpy(&udpck, udp + 6, 2);
+	if (udpck != 0) {
+		udpck = (uint16_t)~pkt_csum_fold64((uint16_t)~udpck + addrs +
+				(uint32_t)~old_ports + new_ports);
+		if (udpck == 0)
+			udpck = 0xffff;   /* zero means "no checksum" in UDP */
+		memcpy(udp + 6, &udpck, 2);
+	}
+}
 
 #endif

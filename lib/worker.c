@@ -102,13 +102,12 @@ static inline uint16_t udp_payload_of(const struct rte_mbuf *m)
 static void tx_refused(struct rte_mbuf **pkts, uint16_t n, void *arg)
 {
 	struct worker *w = arg;
-	struct flow *pool = w->dp->flows->pool;
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		uint32_t id = dp_meta_flow(m);
 		if (id != DP_META_NONE) {
-			struct flow_stats *st = &pool[id].stats;
+			struct flow_stats *st = &flow_at(w->dp->flows, id)->stats;
 			st->pkts_tx--;
 			st->bytes_tx -= udp_payload_of(m);
 			st->dropped++;
@@ -186,13 +185,14 @@ static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_
 		__atomic_store_n(&f->rtp_seq, seq + 2, __ATOMIC_RELEASE);
 	}
 	if (unlikely(flags & (FLOW_F_METER_PPS | FLOW_F_METER_BPS))) {
-		if ((flags & FLOW_F_METER_PPS) && rte_meter_srtcm_color_blind_check(&f->meter_pps,
-					&f->prof_pps, now, 1) != RTE_COLOR_GREEN) {
+		struct flow_meter *fm = flow_meter_of(w->dp->flows, f);
+		if ((flags & FLOW_F_METER_PPS) && rte_meter_srtcm_color_blind_check(&fm->pps,
+					&fm->prof_pps, now, 1) != RTE_COLOR_GREEN) {
 			flow_drop(w, f, m, DROP_RATE_LIMIT);
 			return false;
 		}
-		if ((flags & FLOW_F_METER_BPS) && rte_meter_srtcm_color_blind_check(&f->meter_bps,
-					&f->prof_bps, now, info->ip_len) != RTE_COLOR_GREEN) {
+		if ((flags & FLOW_F_METER_BPS) && rte_meter_srtcm_color_blind_check(&fm->bps,
+					&fm->prof_bps, now, info->ip_len) != RTE_COLOR_GREEN) {
 			flow_drop(w, f, m, DROP_RATE_LIMIT);
 			return false;
 		}
@@ -202,6 +202,18 @@ static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_
 		return false;
 	}
 	return true;
+}
+
+/* Two loads and compares instead of a call to memcmp. */
+static inline bool same_mac(const uint8_t *a, const uint8_t *b)
+{
+	uint32_t a4, b4;
+	uint16_t a2, b2;
+	memcpy(&a4, a, 4);
+	memcpy(&b4, b, 4);
+	memcpy(&a2, a + 4, 2);
+	memcpy(&b2, b + 4, 2);
+	return a4 == b4 && a2 == b2;
 }
 
 /* Symmetric RTP: remember where the client sends from, and the way back to it. */
@@ -218,7 +230,7 @@ static inline void latch_source(struct flow *f, const uint8_t *frame, const stru
 	memcpy(&local, ip + 16, 4);
 	memcpy(&sport, udp, 2);
 	if (likely(src == l->ip && sport == l->port && local == l->local_ip &&
-				rx_port == l->rx_port && memcmp(frame + 6, l->mac, 6) == 0))
+				rx_port == l->rx_port && same_mac(frame + 6, l->mac)))
 		return;
 	flow_latch_write(l, src, sport, rx_port, local, frame + 6);
 }
@@ -227,10 +239,11 @@ static inline void latch_source(struct flow *f, const uint8_t *frame, const stru
  * one with port + 1 until RTCP has been seen). False when no client was seen yet. */
 static inline bool reverse_target(const struct dp *dp, const struct flow *f, struct flow_latch *t)
 {
-	const struct flow *pool = dp->flows->pool;
-	if (flow_latch_read(&pool[f->latch_flow].latch, t))
+	const struct flow_table *ft = dp->flows;
+	if (flow_latch_read(&flow_at(ft, f->latch_flow)->latch, t))
 		return true;
-	if (f->latch_fallback == UINT32_MAX || !flow_latch_read(&pool[f->latch_fallback].latch, t))
+	if (f->latch_fallback == UINT32_MAX ||
+			!flow_latch_read(&flow_at(ft, f->latch_fallback)->latch, t))
 		return false;
 	t->port = htons((uint16_t)(ntohs(t->port) + f->latch_port_add));
 	return true;
@@ -373,6 +386,14 @@ static void handle_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts
 
 	uint64_t hits = 0;
 	rte_hash_lookup_bulk_data(dp->flows->hash, key_ptr, n_udp, &hits, data);
+	/* with many sessions the flows are cache misses: start them all before the first use
+	 * (the relay reads or writes each of a flow's four lines) */
+	for (uint16_t j = 0; j < n_udp; j++) {
+		if (hits & (1ULL << j)) {
+			for (unsigned l = 0; l < sizeof(struct flow); l += RTE_CACHE_LINE_SIZE)
+				rte_prefetch0((char *)data[j] + l);
+		}
+	}
 	for (uint16_t j = 0; j < n_udp; j++) {
 		uint16_t i = udp_idx[j];
 		struct flow *f = data[j];

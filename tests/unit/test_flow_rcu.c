@@ -94,8 +94,9 @@ static void test_grace_period(unsigned lcore)
 	while (atomic_load(&hold_phase) != 1)
 		rte_pause();
 	CHECK(flow_del(ft, f) == 0);
-	/* take every entry that is free now: the held one must not be among them */
-	uint32_t n = ft->n_free;
+	/* take every entry but the held one (the pool grows chunk by chunk as they go): the held
+	 * one must not be among them */
+	uint32_t n = ft->capacity - 1;
 	struct flow **taken = calloc(n, sizeof(*taken));
 	bool reused = false;
 	for (uint32_t i = 0; i < n; i++) {
@@ -134,8 +135,20 @@ int main(int argc, char **argv)
 	if (ft == NULL)
 		return check_summary("test_flow_rcu");
 
+	/* memory follows use: nothing until the first flow, then one chunk */
+	CHECK(flow_table_bytes(ft) == 0);
 	/* basics, single-threaded */
 	struct flow *f = flow_alloc(ft);
+	CHECK(flow_table_bytes(ft) == IDPOOL_CHUNK * sizeof(struct flow));
+	/* a meter is zeroed state of its own, given back with the flow */
+	struct flow *metered = flow_alloc(ft);
+	struct flow_meter *fm = flow_meter_attach(ft, metered);
+	CHECK(fm != NULL && fm == flow_meter_of(ft, metered));
+	CHECK(flow_table_bytes(ft) == IDPOOL_CHUNK * (sizeof(struct flow) +
+				sizeof(struct flow_meter)));
+	uint32_t meters_free = ft->meters.n_free;
+	flow_release(ft, metered);
+	CHECK(ft->meters.n_free == meters_free + 1);
 	f->key = key_of(1);
 	f->src_port = f->key.port;
 	CHECK(flow_add(ft, f) == 0);

@@ -15,10 +15,13 @@
 #   rtpgen (lcore on cpu 0)  memif m0 (gen port0 -> DUT port0)  DUT worker on cpu 1
 #                            memif m1 (DUT port1 -> gen port1)
 # The DUT is dpdk-testpmd --forward-mode=io (the reference) or rtpproxy (in a private network
-# namespace, for its TAP exception interfaces). Hugepages are reserved on a private hugetlbfs
-# mount and given back on exit, whatever happens (trap); every process is ours, by pid, and
-# every run is bounded in time. Addresses are 198.18.0.0/15 only; memif is shared memory on
-# this machine only. Not a test: never run from meson test or CI.
+# namespace, for its TAP exception interfaces). One rtpgen --serve per DUT lifetime takes every
+# run of the case as a line on its stdin; the DUT is stopped before it (a memif client leaving
+# a running DPDK 22.11 memif server can crash it), and a DUT that exits fails its case.
+# Hugepages are reserved on a private hugetlbfs mount and given back on exit, whatever happens
+# (trap); every process is ours, by pid, and every run is bounded in time. Addresses are
+# 198.18.0.0/15 only; memif is shared memory on this machine only. Not a test: never run from
+# meson test or CI.
 set -euo pipefail
 
 usage() {
@@ -128,9 +131,11 @@ main() {
 # the JSON, prints the table.
 write_driver() {
 	cat > "$1" <<'PY'
+import contextlib
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -259,50 +264,165 @@ def tsc_hz():
 HZ = tsc_hz()
 
 # ---------------------------------------------------------------- the generator
+#
+# One rtpgen --serve process per DUT lifetime (running() below): started once the DUT is ready,
+# every run of the case is a line on its stdin (its options, as on rtpgen's command line) and
+# one JSON line back. DPDK 22.11's memif PMD handles a client's disconnection in the DUT's
+# interrupt thread, unmapping the shared regions while the DUT's worker may be polling them
+# (SIGSEGV in the DUT): the DUT must never see rtpgen go away while it runs. So it is stopped
+# first, and rtpgen, which does not touch its ports while it waits for a line, after it.
 
-gen_no = 0
+gen_no = 0        # runs, for the log names
+serve_no = 0      # rtpgen processes
+GEN = None        # the rtpgen --serve of the DUT running now
+DUT = None        # the DUT running now
+DUT_EXITS = []    # DUTs that exited while they should have run: each fails its case
 
 
-def gen_cmd(args):
-    return [RTPGEN, "-l", str(GEN_CPU), *eal("gen"),
-            "--vdev", memif(0, "client", MAC_GEN0), "--vdev", memif(1, "client", MAC_GEN1),
-            "--", "--tx-port", "0", "--rx-port", "1", "--dst-mac", MAC_DUT0, "--no-arp",
+def gen_line_args(args):
+    """A run's options: what every run shares, then its own (a later option wins)."""
+    return ["--tx-port", "0", "--rx-port", "1", "--dst-mac", MAC_DUT0, "--no-arp",
             "--payload", str(PAYLOAD), "--link-wait", "10", "--json", *map(str, args)]
 
 
-def gen_start(what, args):
-    global gen_no
-    gen_no += 1
-    name = f"{gen_no:03d}-gen-{what}.log"
-    cmd = gen_cmd(args)
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, start_new_session=True)
-    record_pid(p.pid)
-    children.append(p)
-    return p, name, cmd
+def dut_alive(when):
+    """A BenchError (recorded) if the DUT has exited: no recovery, its case fails."""
+    if DUT is not None and DUT.p.poll() is not None:
+        DUT_EXITS.append(f"{CUR_CASE}: {DUT.kind} exited ({DUT.p.returncode}) {when}")
+        raise BenchError(f"the DUT ({DUT.kind}) exited ({DUT.p.returncode}) {when}")
 
 
-def gen_finish(p, name, cmd, limit):
+class Gen:
+    """rtpgen --serve on both memif ports, for the lifetime of one DUT."""
+
+    def __init__(self, tag):
+        global serve_no
+        serve_no += 1
+        self.log = f"{LOGS}/gen{serve_no}-{tag}.log"
+        self.cmd = [RTPGEN, "-l", str(GEN_CPU), *eal("gen"),
+                    "--vdev", memif(0, "client", MAC_GEN0), "--vdev", memif(1, "client", MAC_GEN1),
+                    "--", "--serve"]
+        with open(self.log, "wb") as f:
+            f.write((" ".join(self.cmd) + "\n\n").encode())
+            f.flush()
+            self.p = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=f, start_new_session=True)
+        record_pid(self.p.pid)
+        children.append(self.p)
+        self.buf = b""
+
+    def send(self, what, args, limit=None):
+        """Start a run (a line to rtpgen); finish() or poll() gets its answer."""
+        global gen_no
+        gen_no += 1
+        run = {"what": what, "name": f"{gen_no:03d}-gen-{what}.log",
+               "line": " ".join(gen_line_args(args)), "limit": limit or 60,
+               "t0": time.time()}
+        dut_alive(f"before {what}")
+        try:
+            self.p.stdin.write((run["line"] + "\n").encode())
+            self.p.stdin.flush()
+        except OSError:
+            raise BenchError(f"rtpgen exited ({self.p.poll()}) before {what}: {self.tail()}")
+        return run
+
+    def poll(self, run, timeout):
+        """The run's answer (parsed), or None if it did not come within timeout s. Raises if
+        rtpgen exits, the run goes past its limit, rtpgen answers an error or the DUT died."""
+        fd = self.p.stdout.fileno()
+        end_t = min(time.time() + timeout, run["t0"] + run["limit"])
+        while b"\n" not in self.buf:
+            left = end_t - time.time()
+            if left <= 0:
+                if time.time() >= run["t0"] + run["limit"]:
+                    raise BenchError(f"rtpgen ({run['name']}) did not answer in "
+                                     f"{run['limit']:.0f} s")
+                return None
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    self.p.wait(10)
+                    raise BenchError(f"rtpgen exited ({self.p.returncode}) during "
+                                     f"{run['name']}: {self.tail()}")
+                self.buf += chunk
+        out, self.buf = self.buf.split(b"\n", 1)
+        out = out.decode(errors="replace")
+        with open(f"{LOGS}/{run['name']}", "w") as f:
+            f.write(f"{run['line']}\n\n--- answer after {time.time() - run['t0']:.1f} s\n"
+                    f"{out}\n")
+        try:
+            g = json.loads(out)
+        except ValueError:
+            raise BenchError(f"rtpgen ({run['name']}): not JSON: {out[:300]}")
+        if "error" in g:
+            raise BenchError(f"rtpgen ({run['name']}): {g['error']}")
+        dut_alive(f"during {run['what']}")
+        return g
+
+    def finish(self, run):
+        while True:
+            g = self.poll(run, 5)
+            if g is not None:
+                return g
+
+    def run(self, what, args, limit=None):
+        return self.finish(self.send(what, args, limit))
+
+    def tail(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                lines = [l for l in f.read().splitlines() if l and "TELEMETRY" not in l]
+            return " | ".join(lines[-3:])
+        except OSError:
+            return "?"
+
+    def close(self):
+        """EOF on its stdin: rtpgen closes its ports and exits (after the DUT has stopped)."""
+        try:
+            self.p.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.p.wait(30)
+        except subprocess.TimeoutExpired:
+            log("rtpgen did not exit 30 s after EOF: interrupting it")
+        end(self.p, signal.SIGINT, 10)
+        if self.p.returncode != 0:
+            log(f"rtpgen exited {self.p.returncode} (see {self.log})")
+        return self.p.returncode
+
+
+def run_gen(what, args, limit=None):
+    if GEN is None:
+        raise BenchError(f"{what}: no rtpgen running")
+    return GEN.run(what, args, limit)
+
+
+@contextlib.contextmanager
+def running(dut, case, gen=True):
+    """The DUT, and (gen) one rtpgen --serve connected to it, for one case. At the end, or on
+    an error, the DUT stops first (its workers stop before its ports close), then rtpgen gets
+    EOF and exits: see Gen. A DUT that exited on its own fails the case."""
+    global DUT, GEN, CUR_CASE
+    CUR_CASE = case
     try:
-        out, err = p.communicate(timeout=limit)
-    except subprocess.TimeoutExpired:
-        end(p, signal.SIGINT, 10)
-        raise BenchError(f"rtpgen ({name}) did not finish in {limit:.0f} s")
+        dut.start()
+        DUT = dut
+        if gen:
+            GEN = Gen(case)
+        yield dut
+        dut_alive("before the end of the case")
     finally:
-        if p in children:
-            children.remove(p)
-    out, err = out.decode(errors="replace"), err.decode(errors="replace")
-    with open(f"{LOGS}/{name}", "a") as f:
-        f.write(" ".join(cmd) + f"\n\nexit {p.returncode}\n--- stdout\n{out}\n--- stderr\n{err}\n")
-    js = next((l for l in out.splitlines() if l.startswith("{")), None)
-    if p.returncode != 0 or js is None:
-        tail = " | ".join(l for l in err.strip().splitlines()[-3:] if "TELEMETRY" not in l)
-        raise BenchError(f"rtpgen ({name}) failed, exit {p.returncode}: {tail}")
-    return json.loads(js[:js.rindex("}") + 1])
-
-
-DUT = None        # the DUT running now, for run_gen's recovery
-RECOVERIES = []
+        DUT = None
+        was = dut.p.poll() if hasattr(dut, "p") else None
+        rc = dut.stop()
+        if was is None and rc not in (None, 0):
+            DUT_EXITS.append(f"{case}: {dut.kind} exited ({rc}) when stopped")
+            log(f"{case}: the DUT ({dut.kind}) exited ({rc}) when stopped")
+        if GEN is not None:
+            GEN.close()
+            GEN = None
 
 
 FAR_RUNS = []
@@ -343,36 +463,6 @@ def run_gated(what, args, limit=None):
     if not near:
         FAR_RUNS.append(f"{CUR_CASE}/{what}")
     return g
-
-
-def run_gen(what, args, limit=None):
-    if DUT is not None and DUT.p.poll() is not None:
-        log(f"the DUT ({DUT.kind}) exited ({DUT.p.returncode}): restarting it")
-        RECOVERIES.append(f"before {what}: {DUT.kind} had exited ({DUT.p.returncode}), restarted")
-        DUT.recover()
-    # Now and then (after a run whose rtpgen printed "EAL: Error: Invalid memory" while
-    # closing its memif ports) the DUT's memif server accepts no client any more ("Failed to
-    # connect socket"). Try again; if that does not help, restart the DUT (and re-create its
-    # sessions), once per run of rtpgen.
-    for attempt in range(4):
-        p, name, cmd = gen_start(what, args)
-        try:
-            return gen_finish(p, name, cmd, limit or 60)
-        except BenchError as e:
-            if "Failed to connect socket" not in str(e) or attempt == 3 or DUT is None:
-                raise
-            if attempt < 2:
-                log(f"rtpgen could not connect to the DUT's memif socket, again in 2 s ({name})")
-                time.sleep(2)
-                continue
-            ss = subprocess.run(["ss", "-xlp"], capture_output=True, text=True).stdout
-            state = "alive" if DUT.p.poll() is None else f"exited ({DUT.p.returncode})"
-            log(f"the DUT ({DUT.kind}, {state}) accepts no memif client: restarting it")
-            with open(f"{LOGS}/{name}", "a") as f:
-                f.write(f"\n--- DUT {state}; listening unix sockets:\n" +
-                        "\n".join(l for l in ss.splitlines() if T in l) + "\n")
-            RECOVERIES.append(f"{name}: {DUT.kind} {state}, restarted")
-            DUT.recover()
 
 
 # ---------------------------------------------------------------- the DUTs
@@ -434,13 +524,10 @@ class Testpmd:
             raise BenchError(f"testpmd exited at start, see {LOGS}/ref-testpmd.log")
         self.pid = self.p.pid
 
-    def recover(self):
-        self.stop()
-        self.start()
-
     def stop(self):
+        """A line on its stdin: testpmd stops forwarding, then closes its ports. Exit code."""
         if not hasattr(self, "p"):
-            return
+            return None
         try:
             self.p.stdin.write(b"\n")
             self.p.stdin.close()
@@ -448,6 +535,24 @@ class Testpmd:
         except (OSError, subprocess.TimeoutExpired):
             pass
         end(self.p)
+        return self.p.returncode
+
+
+def memif_rss(pid):
+    """Bytes of the memif regions (the client's memfds, "memif_region_N") resident in a DUT.
+    rtpgen stays connected for the whole case now, so they are mapped whenever the DUT's memory
+    is read; they belong to the rig (rings and buffers of rtpgen's making), not to a session."""
+    total, inside = 0, False
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                if re.match(r"[0-9a-f]+-[0-9a-f]+ ", line):
+                    inside = "memif_region" in line
+                elif inside and line.startswith("Rss:"):
+                    total += int(line.split()[1]) * 1024
+    except OSError:
+        return 0
+    return total
 
 
 def addrs(net, n=8):
@@ -460,7 +565,6 @@ class Rtpproxy:
 
     def __init__(self, name, max_sessions):
         self.name, self.max_sessions = name, max_sessions
-        self.sessions, self.bidir = 0, False    # what create_sessions made (for recover)
 
     def start(self):
         rm_sockets()
@@ -552,10 +656,11 @@ allowed_destinations = 198.18.0.0/15
                          f"{getattr(self, 'stats_err', '?')}")
 
     def memory(self):
-        """(VmRSS + hugetlb pages mapped, VmRSS + bytes allocated in the DPDK heaps), bytes."""
+        """(VmRSS + hugetlb pages mapped, VmRSS + bytes allocated in the DPDK heaps), bytes;
+        VmRSS without the memif regions rtpgen shares with it (see memif_rss)."""
         with open(f"/proc/{self.pid}/status") as f:
             st = f.read()
-        rss = int(re.search(r"VmRSS:\s*(\d+)", st).group(1)) * 1024
+        rss = int(re.search(r"VmRSS:\s*(\d+)", st).group(1)) * 1024 - memif_rss(self.pid)
         huge = int(re.search(r"HugetlbPages:\s*(\d+)", st).group(1)) * 1024
         heap = None
         try:
@@ -574,22 +679,11 @@ allowed_destinations = 198.18.0.0/15
         return rss + huge, (rss + heap) if heap is not None else None
 
     def stop(self):
-        if hasattr(self, "p"):
-            end(self.p, signal.SIGINT, 60)
-
-    def recover(self):
-        """Restart with the same sessions (their counters start again from zero)."""
-        global DUT
-        self.stop()
-        self.start()
-        DUT = None                      # no recursion from the runs below
-        try:
-            if self.sessions:
-                create_sessions(self.sessions, self.bidir)
-                if self.bidir:          # latch the clients again for the reverse direction
-                    run_gen("relatch", streams_args(self.sessions) + ["--duration", 0.5])
-        finally:
-            DUT = self
+        """SIGINT: rtpproxy stops its workers before it closes its ports. Exit code."""
+        if not hasattr(self, "p"):
+            return None
+        end(self.p, signal.SIGINT, 60)
+        return self.p.returncode
 
 
 # ---------------------------------------------------------------- measurements
@@ -631,7 +725,7 @@ def profile(dut, streams, name):
     if not PERF:
         return None
     pdata = f"{LOGS}/perf-{name}.data"
-    p, pname, cmd = gen_start("profile", streams + ["--duration", D_PROF + 1.5, "--warmup", WARM])
+    run = GEN.send("profile", streams + ["--duration", D_PROF + 1.5, "--warmup", WARM])
     try:
         s0 = dut.stats()
         wait_for(lambda: dut.stats()["relayed"] > s0["relayed"] + 100000, 20, "traffic")
@@ -639,7 +733,7 @@ def profile(dut, streams, name):
                               "-o", pdata, "--", "sleep", str(D_PROF)],
                              capture_output=True, timeout=D_PROF + 30)
     finally:
-        gen_finish(p, pname, cmd, 60)
+        GEN.finish(run)
     if rec.returncode != 0:
         return None
     sel = ["--pid", str(dut.pid), "--comm", dut.worker_comm, "--percentage", "relative"]
@@ -705,22 +799,17 @@ def max_run_sampled(dut, what, args):
     """A max-load run while GetProxyStats is sampled every 300 ms (from cpu 0): cycles per
     packet come from the samples taken while traffic flowed, so that the generator's start and
     end (idle polling, link up/down) stay out of the figure."""
-    live_stats(dut)
+    dut.stats()
     near, lm = placement_gate()
-    p, name, cmd = gen_start(what, args)
+    run = GEN.send(what, args)
     snaps = []
-    while p.poll() is None:
+    while True:
         s = dut.try_stats()
         if s is not None:
             snaps.append(s)
-        time.sleep(0.3)
-    try:
-        g = gen_finish(p, name, cmd, 60)
-    except BenchError as e:
-        if "Failed to connect socket" not in str(e):
-            raise
-        g = run_gen(what, args)     # with run_gen's retries and restart; no cycles then
-        snaps = []
+        g = GEN.poll(run, 0.3)
+        if g is not None:
+            break
     g["near"], g["probe_min_us"] = near, lm
     if not near:
         FAR_RUNS.append(f"{CUR_CASE}/{what}")
@@ -746,15 +835,6 @@ def max_run_sampled(dut, what, args):
         g["dut_drops"] = {k: v - a["drops"].get(k, 0) for k, v in b["drops"].items()
                           if v != a["drops"].get(k, 0)}
     return g
-
-
-def live_stats(dut):
-    """GetProxyStats, restarting the DUT first if memif took it down (see run_gen)."""
-    if dut.p.poll() is not None:
-        log(f"the DUT ({dut.kind}) exited ({dut.p.returncode}): restarting it")
-        RECOVERIES.append(f"{CUR_CASE}: {dut.kind} had exited ({dut.p.returncode}), restarted")
-        dut.recover()
-    return dut.stats()
 
 
 def median_run(runs):
@@ -823,7 +903,7 @@ def measure(name, dut, streams, sessions, bidir, ref):
 
     csw1 = thread_ctxsw(dut.pid, dut.worker_comm)
     r["dut_worker_preempted"] = csw1 - csw0 if csw0 is not None and csw1 is not None and \
-        csw1 >= csw0 else None        # (None also when the DUT was restarted meanwhile)
+        csw1 >= csw0 else None
     r["gen_max_stall_us"] = max(stalls)
     return r
 
@@ -834,11 +914,8 @@ def run_reference(again=None):
     dut = Testpmd()
     log("reference: dpdk-testpmd --forward-mode=io over the same memif links"
         + (" (again, at the end)" if again else ""))
-    global DUT
     busy = cpu_busy(0.5)
-    try:
-        dut.start()
-        DUT = dut
+    with running(dut, "reference"):
         if again:
             runs = max_runs("reference", dut, streams_args(1000))
             again["mpps_max_runs"] += [round(x["rx_mpps"], 3) for x in runs]
@@ -849,26 +926,19 @@ def run_reference(again=None):
         r["dut"] = "dpdk-testpmd --forward-mode=io"
         r["cpu_busy_before_pct"] = round(busy, 1)
         return r
-    finally:
-        DUT = None
-        dut.stop()
 
 
 def run_udp(n, bidir, ref, mem_base, base_out=None):
     name = f"udp-{n}" + ("-bidir" if bidir else "")
     dut = Rtpproxy(name, max_sessions=n)
     log(f"{name}: rtpproxy, max_sessions {n}")
-    global DUT
     busy = cpu_busy(0.5)
-    try:
-        dut.start()
-        DUT = dut
+    with running(dut, name):
         mem0 = dut.memory()
         if base_out is not None:
             base_out["mem"] = mem0[1]
         log(f"{name}: creating {n} {'bidirectional ' if bidir else ''}sessions")
         cps = create_sessions(n, bidir)
-        dut.sessions, dut.bidir = n, bidir
         st = dut.stats()
         if st["sessions_active"] != n:
             raise BenchError(f"{st['sessions_active']} sessions active, wanted {n}")
@@ -896,9 +966,6 @@ def run_udp(n, bidir, ref, mem_base, base_out=None):
             r["reverse_mpps_max"] = g["rx_mpps"]
             r["reverse_lost_at_max"] = g["lost"]
         return r, mem0
-    finally:
-        DUT = None
-        dut.stop()
 
 
 def ctl_bench(args, tag):
@@ -920,7 +987,6 @@ def run_control():
     each), with 0 and with 100 000 sessions present, at CTL_CONC clients (the best of them is
     the headline). The DUT's control lcore shares cpu 0 with the client threads; its worker
     busy-polls cpu 1 (no traffic)."""
-    global DUT
     m = 20000 if QUICK else 30000
     dut = Rtpproxy("control", max_sessions=100000 + m + 1000)
     log("control: rtpproxy for the control-plane figures")
@@ -947,8 +1013,7 @@ def run_control():
         out.extend(rows)
         return best
 
-    try:
-        dut.start()
+    with running(dut, "control", gen=False):
         sweep(0, "e")
         log("control: filling the table with 100 000 sessions (kept)")
         fill = []
@@ -981,9 +1046,6 @@ def run_control():
             with open(f"{LOGS}/perf-control.txt", "w") as f:
                 f.write(rep + "\n" + "\n".join(syms.splitlines()[:70]) + "\n")
         return out
-    finally:
-        DUT = None
-        dut.stop()
 
 
 # ---------------------------------------------------------------- report
@@ -1055,8 +1117,8 @@ def table(results, meta):
     if meta.get("runs_with_vcpus_apart"):
         lines.append("note: measured with the vCPUs apart (slower rig), after waiting: "
                      + ", ".join(meta["runs_with_vcpus_apart"]))
-    for x in meta.get("dut_restarts", []):
-        lines.append(f"note: the DUT's memif server stopped accepting rtpgen: {x}")
+    for x in meta.get("dut_exits", []):
+        lines.append(f"note: the DUT exited when it should not have: {x}")
     lines += ["", "targets (issue 5):"] + targets(results)
     return "\n".join(lines)
 
@@ -1149,7 +1211,7 @@ def main():
                 r["ratio_zero_loss"] = r["mpps_zero_loss"] / ref["mpps_zero_loss"] \
                     if ref.get("mpps_zero_loss") else None
 
-    meta["dut_restarts"] = RECOVERIES
+    meta["dut_exits"] = DUT_EXITS
     meta["runs_with_vcpus_apart"] = FAR_RUNS
     meta["seconds_waited_for_vcpus"] = round(GATE_WAITED)
     meta["cpu_busy_after_pct"] = round(cpu_busy(), 1)

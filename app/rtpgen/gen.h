@@ -20,7 +20,7 @@
 #define GEN_RX_BURSTS 4         /* rx bursts per loop pass at most, while they come back full */
 #define GEN_PREFETCH 4          /* rx: prefetch this many packets ahead */
 #define GEN_MAX_STREAMS 1000000u
-#define GEN_MAX_PORTS 2
+#define GEN_MAX_PORTS 4         /* ports set up (--serve: every --vdev port) */
 #define GEN_MAX_ADDRS 16        /* --arp-addr: addresses rtpgen answers ARP requests for */
 #define ARP_ON_TX 1
 #define ARP_ON_RX 2
@@ -69,6 +69,7 @@ struct gen_opts {
 	uint32_t idle_sleep_us;
 	uint32_t mbufs;
 	bool json;
+	bool serve;                     /* --serve: phases read from stdin */
 	/* sessions */
 	const char *grpc_target;        /* --create-sessions */
 	const char *sessions_file;      /* --sessions */

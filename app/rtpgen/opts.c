@@ -13,6 +13,7 @@
 
 static const char usage_text[] =
 "Usage: rtpgen [EAL args] -- --tx-port N [--rx-port N] [options]\n"
+"       rtpgen [EAL args] -- --serve [options]\n"
 "\n"
 "Traffic (stream i goes to dst-base + (i % K) : dst-port-base + 2 * (i / K)):\n"
 "  --streams N            1..1000000 RTP streams (default 1)\n"
@@ -37,6 +38,12 @@ static const char usage_text[] =
 "  --no-arp               neither answer ARP nor announce --src / --sink-addr (by default\n"
 "                         both, with gratuitous ARP before each phase)\n"
 "  --json                 print one JSON object instead of the summary\n"
+"  --serve                set up the ports (--tx-port/--rx-port if given, else every port)\n"
+"                         and keep them; then run one phase per line read on stdin: the\n"
+"                         line holds options as here (the command line's are its\n"
+"                         defaults), the answer is one JSON line (--json's object, or\n"
+"                         {\"error\": ...}). EOF or \"quit\" ends. The ports are not\n"
+"                         polled between phases\n"
 "\n"
 "Sessions (one per stream, listen endpoint = the stream's destination):\n"
 "  --create-sessions TARGET   create them through the gRPC API first (\"unix:/path\",\n"
@@ -61,7 +68,7 @@ enum {
 	O_WARMUP, O_DRAIN_MS, O_LINK_WAIT, O_IDLE_SLEEP, O_MBUFS, O_ARP_ADDR, O_NO_ARP, O_JSON,
 	O_CREATE, O_SESSIONS, O_FWD_ADDR, O_FWD_ADDRS, O_FWD_PORT_BASE, O_SINK_ADDR, O_SINK_PORT_BASE,
 	O_BIDIR, O_IDLE_TIMEOUT, O_RPC_THREADS, O_KEEP, O_PREFIX,
-	O_TEST_SKIP, O_TEST_DUP, O_TEST_SWAP, O_HELP,
+	O_SERVE, O_TEST_SKIP, O_TEST_DUP, O_TEST_SWAP, O_HELP,
 };
 
 static const struct option long_opts[] = {
@@ -100,6 +107,7 @@ static const struct option long_opts[] = {
 	{ "rpc-threads", required_argument, NULL, O_RPC_THREADS },
 	{ "keep-sessions", no_argument, NULL, O_KEEP },
 	{ "session-prefix", required_argument, NULL, O_PREFIX },
+	{ "serve", no_argument, NULL, O_SERVE },
 	/* hidden: make the sender lose, duplicate or reorder on purpose (tests, pattern.h) */
 	{ "test-skip-every", required_argument, NULL, O_TEST_SKIP },
 	{ "test-dup-every", required_argument, NULL, O_TEST_DUP },
@@ -110,16 +118,28 @@ static const struct option long_opts[] = {
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* the last usage error, for --serve's {"error": ...} answer */
+static char last_error[512];
+
 static int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("rtpgen: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'rtpgen -- --help' for more information.\n", stderr);
+	fprintf(stderr, "rtpgen: %s\nTry 'rtpgen -- --help' for more information.\n", last_error);
 	return 2;
+}
+
+const char *opts_error(void)
+{
+	return last_error;
+}
+
+void opts_usage(FILE *f)
+{
+	fputs(usage_text, f);
 }
 
 static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -160,7 +180,7 @@ static bool parse_ip4(const char *s, uint32_t *out)
 	return true;
 }
 
-static void defaults(struct gen_opts *o)
+void opts_defaults(struct gen_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->tx_port = UINT16_MAX;
@@ -258,6 +278,7 @@ static int parse_one(struct gen_opts *o, int c, const char *arg, const char *nam
 	case O_IDLE_TIMEOUT: U64(0, UINT32_MAX); o->idle_timeout = (uint32_t)v; break;
 	case O_RPC_THREADS: U64(1, 64); o->rpc_threads = (uint32_t)v; break;
 	case O_KEEP: o->keep_sessions = true; break;
+	case O_SERVE: o->serve = true; break;
 	case O_PREFIX:
 		if (strlen(arg) >= sizeof(o->session_prefix))
 			return usage_error("--session-prefix: at most %zu characters",
@@ -281,8 +302,7 @@ static int parse_one(struct gen_opts *o, int c, const char *arg, const char *nam
 #undef MAC
 }
 
-/* Checks across options. */
-static int validate(struct gen_opts *o)
+int opts_validate(struct gen_opts *o)
 {
 	if (o->tx_port == UINT16_MAX)
 		return usage_error("--tx-port is required");
@@ -320,22 +340,22 @@ static int validate(struct gen_opts *o)
 	return 0;
 }
 
-int opts_parse(int argc, char **argv, struct gen_opts *o)
+int opts_parse_args(int argc, char **argv, struct gen_opts *o)
 {
 	int c, idx, rc;
 
-	defaults(o);
-	optind = 1;
+	/* 0, not 1: glibc's getopt then forgets the previous argument vector's state (--serve
+	 * parses one per line) */
+	optind = 0;
 	opterr = 0;
+	last_error[0] = '\0';
 	for (;;) {
 		idx = -1;
 		c = getopt_long(argc, argv, "", long_opts, &idx);
 		if (c == -1)
 			break;
-		if (c == O_HELP) {
-			fputs(usage_text, stdout);
+		if (c == O_HELP)
 			return 1;
-		}
 		if (c == '?' || c == ':')
 			return usage_error("unknown option or missing argument: %s",
 					argv[optind - 1]);
@@ -345,7 +365,21 @@ int opts_parse(int argc, char **argv, struct gen_opts *o)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument \"%s\"", argv[optind]);
-	return validate(o);
+	return 0;
+}
+
+int opts_parse(int argc, char **argv, struct gen_opts *o)
+{
+	int rc;
+
+	opts_defaults(o);
+	rc = opts_parse_args(argc, argv, o);
+	if (rc == 1)
+		opts_usage(stdout);
+	if (rc != 0)
+		return rc;
+	/* --serve: the command line only holds every phase's defaults, checked per phase */
+	return o->serve ? 0 : opts_validate(o);
 }
 
 double opts_time_limit(const struct gen_opts *o)

@@ -117,3 +117,17 @@ void report_print_json(FILE *f, const struct report *r)
 	}
 	fputs("]}\n", f);
 }
+
+void report_print_error(FILE *f, const char *msg)
+{
+	fputs("{\"error\": \"", f);
+	for (const unsigned char *p = (const unsigned char *)msg; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputs("\"}\n", f);
+}

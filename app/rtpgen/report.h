@@ -40,5 +40,7 @@ void report_latency(struct report *r, const struct hist *h, uint64_t tsc_hz);
 
 void report_print_human(FILE *f, const struct report *r);
 void report_print_json(FILE *f, const struct report *r);
+/* {"error": msg} on one line (--serve's answer to a phase that failed). */
+void report_print_error(FILE *f, const char *msg);
 
 #endif

@@ -2,7 +2,8 @@
 """rtpgen_loop: rtpgen over a net_ring self-loop (the port's tx ring is its own rx ring), so
 every figure it reports is known exactly: sent, received, lost, reordered, duplicated, the
 hidden --test-* patterns that make it lose, duplicate and reorder on purpose, warm-up, pacing,
-1M streams, a prepared session list, --json and the human summary, usage errors.
+1M streams, a prepared session list, --json and the human summary, usage errors, and --serve
+(several phases in one process, one JSON line each, errors answered without stopping).
 
 usage: test_rtpgen_loop.py BUILD/app/rtpgen/rtpgen
 No hugepages, no root needed beyond what EAL --no-huge asks for; each run has its own
@@ -10,6 +11,7 @@ No hugepages, no root needed beyond what EAL --no-huge asks for; each run has it
 """
 import json
 import os
+import select
 import subprocess
 import sys
 import tempfile
@@ -40,18 +42,58 @@ def eq(got, want, desc):
 
 def rtpgen(*args, vdevs=("net_ring0",), timeout=60):
     """Run rtpgen (bounded in time); returns (exit code, stdout, stderr)."""
+    cmd = [RTPGEN, *eal_args(vdevs), "--", *args]
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=timeout)
+    if p.returncode not in (0, 2):
+        sys.stdout.write(f"    $ {' '.join(cmd)}\n    stderr: {p.stderr[-2000:]}\n")
+    return p.returncode, p.stdout, p.stderr
+
+
+def eal_args(vdevs):
     global run_no
     run_no += 1
     eal = ["-l", "0", "--no-huge", "-m", "512", "--no-pci", "--no-shconf",
            "--file-prefix", f"rtpgen{os.getpid()}_{run_no}", "--log-level", "warning"]
     for v in vdevs:
         eal += ["--vdev", v]
-    cmd = [RTPGEN, *eal, "--", *args]
-    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                       timeout=timeout)
-    if p.returncode not in (0, 2):
-        sys.stdout.write(f"    $ {' '.join(cmd)}\n    stderr: {p.stderr[-2000:]}\n")
-    return p.returncode, p.stdout, p.stderr
+    return eal
+
+
+class Server:
+    """rtpgen --serve: phases sent as lines on its stdin, one JSON line back each."""
+
+    def __init__(self, *args, vdevs=("net_ring0",)):
+        self.cmd = [RTPGEN, *eal_args(vdevs), "--", "--serve", *args]
+        self.p = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, bufsize=1)
+
+    def ask(self, line, timeout=60):
+        """One line in, one parsed JSON line out (None if nothing came in time)."""
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+        ready, _, _ = select.select([self.p.stdout], [], [], timeout)
+        out = self.p.stdout.readline() if ready else ""
+        if not check(out.startswith("{") and out.endswith("}\n"),
+                     f"--serve answered {line!r} with one JSON line", repr(out[-300:])):
+            return {}
+        return json.loads(out)
+
+    def close(self, how=None, timeout=30):
+        """End it (a line such as "quit", or EOF); returns (exit code, what it still printed)."""
+        try:
+            if how is not None:
+                self.p.stdin.write(how + "\n")
+            self.p.stdin.close()
+            code = self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            code = self.p.wait()
+        rest = self.p.stdout.read()
+        err = self.p.stderr.read()
+        if code != 0:
+            sys.stdout.write(f"    $ {' '.join(self.cmd)}\n    stderr: {err[-2000:]}\n")
+        return code, rest
 
 
 def run_json(*args, **kw):
@@ -85,6 +127,44 @@ def check_latency(d, desc):
     lat = [d.get(k, 0) for k in ("lat_p50_us", "lat_p99_us", "lat_p999_us", "lat_max_us")]
     check(all(v > 0 for v in lat), f"{desc}: latency percentiles > 0", str(lat))
     check(lat == sorted(lat), f"{desc}: p50 <= p99 <= p999 <= max", str(lat))
+
+
+def test_serve():
+    print("- --serve: phases from stdin in one process, the ports kept up in between")
+    srv = Server("--tx-port", "0", "--no-arp")
+    d = srv.ask("--streams 100 --count 10000")
+    check_counts(d, "serve phase 1", 10000, 10000)
+    check_latency(d, "serve phase 1")
+    eq(d.get("streams"), 100, "phase 1: 100 streams")
+    missing = [k for k in JSON_KEYS if k not in d]
+    check(not missing, "phase 1: every stable key (no --json needed)", f"missing {missing}")
+    eq(d.get("ports", [{}])[0].get("opackets"), 10000, "phase 1: the port counted its packets")
+    d = srv.ask("--streams 7 --count 700 --test-skip-every 10 --rate 100000 --warmup 0.05")
+    # each stream sends 0..110 without 9, 19, ...: 100 packets, 11 numbers lost
+    check_counts(d, "serve phase 2 (own streams, pattern, warm-up)", 700, 700, lost=77)
+    eq(d.get("rx_stale"), 0, "phase 2: nothing of phase 1 or the warm-up taken as its own")
+    eq(d.get("ports", [{}])[0].get("opackets"),
+       700 + d.get("warmup_tx_pkts", -1), "phase 2: port counters are this phase's")
+    d = srv.ask("--streams 0")
+    check("--streams" in d.get("error", ""), "a bad option: {\"error\": ...}", str(d))
+    d = srv.ask("--tx-port 3")
+    check("port 3" in d.get("error", ""), "a port not set up: {\"error\": ...}", str(d))
+    for line in ("--serve", "--help", "--mbufs 4095", "--bogus 1"):
+        check("error" in srv.ask(line), f"{line!r}: {{\"error\": ...}}")
+    d = srv.ask("--streams 3 --count 300")
+    check_counts(d, "after the errors, still serving", 300, 300)
+    code, rest = srv.close("quit")
+    eq((code, rest), (0, ""), "quit: exit 0, nothing more printed")
+
+    print("- --serve: every port when none is named, each phase picks its own; EOF ends")
+    srv = Server("--no-arp", vdevs=("net_ring0", "net_ring1"))
+    d = srv.ask("--tx-port 1 --streams 10 --count 1000")
+    check_counts(d, "phase on port 1", 1000, 1000)
+    eq([p.get("name") for p in d.get("ports", [])], ["net_ring1"], "reports port 1 only")
+    d = srv.ask("--tx-port 0 --rx-port 1 --streams 10 --count 1000")
+    # a self-loop: what port 0 sends comes back on port 0, drained all the same
+    check_counts(d, "phase on port 0 (every started port is drained)", 1000, 1000)
+    eq(srv.close(), (0, ""), "EOF: exit 0")
 
 
 def main():
@@ -191,6 +271,8 @@ def main():
     eq(code, 1, "a port that does not exist: exit 1")
     code, out, _ = rtpgen("--help")
     check(code == 0 and "--create-sessions" in out, "--help: exit 0 and the usage")
+
+    test_serve()
 
     print(f"rtpgen_loop: {passed} passed, {failed} failed")
     return 0 if failed == 0 and passed > 0 else 1

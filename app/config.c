@@ -395,6 +395,46 @@ add_port_addr(void *obj, const char *item, struct bad *bad)
 	return 0;
 }
 
+/*
+ * An item of a port's address list: one prefix ("198.18.1.10/24") or a range of addresses
+ * with one prefix length ("198.18.1.10-198.18.1.41/24"), which keeps a port with many
+ * addresses within the config line's 255 characters.
+ */
+static int
+add_port_addr_item(void *obj, const char *item, struct bad *bad)
+{
+	const char *dash = strchr(item, '-'), *slash = strchr(item, '/');
+	char first[INET_ADDRSTRLEN], last[INET_ADDRSTRLEN], one[INET_ADDRSTRLEN + 4];
+	struct in_addr a, b;
+
+	if (dash == NULL)
+		return add_port_addr(obj, item, bad);
+	if (slash == NULL || slash < dash || (size_t)(dash - item) >= sizeof(first))
+		return -1;
+	memcpy(first, item, (size_t)(dash - item));
+	first[dash - item] = '\0';
+	if ((size_t)(slash - dash - 1) >= sizeof(last))
+		return -1;
+	memcpy(last, dash + 1, (size_t)(slash - dash - 1));
+	last[slash - dash - 1] = '\0';
+	if (inet_pton(AF_INET, first, &a) != 1 || inet_pton(AF_INET, last, &b) != 1)
+		return -1;
+	uint32_t lo = ntohl(a.s_addr), hi = ntohl(b.s_addr);
+	if (hi < lo || hi - lo >= CONFIG_MAX_ADDRS) {
+		snprintf(bad->what, sizeof(bad->what),
+			 "a range of at most %u addresses, lowest first", CONFIG_MAX_ADDRS);
+		return -1;
+	}
+	for (uint32_t h = lo; h <= hi; h++) {
+		struct in_addr x = { .s_addr = htonl(h) };
+		inet_ntop(AF_INET, &x, one, sizeof(one));
+		strlcat(one, slash, sizeof(one));
+		if (add_port_addr(obj, one, bad) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 parse_port_addrs(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
 {
@@ -402,7 +442,7 @@ parse_port_addrs(const struct key_rule *r, void *obj, const char *val, struct ba
 
 	RTE_SET_USED(r);
 	port->n_addrs = 0;
-	if (for_each_item(val, add_port_addr, port, bad) < 0)
+	if (for_each_item(val, add_port_addr_item, port, bad) < 0)
 		return -1;
 	return port->n_addrs > 0 ? 0 : -1;
 }
@@ -667,7 +707,8 @@ static const struct key_rule port_keys[] = {
 	{ .key = "device", .parse = parse_device, .required = true,
 	  .what = "a DPDK vdev spec or a PCI address such as 0000:03:00.0" },
 	{ .key = "address", .parse = parse_port_addrs, .required = true,
-	  .what = "an IPv4 address with its prefix length, such as 198.18.1.1/24" },
+	  .what = "IPv4 addresses with their prefix length, such as 198.18.1.1/24 or "
+		  "198.18.1.10-198.18.1.41/24" },
 	{ .key = "gateway", .parse = parse_gateway, .what = "an IPv4 address" },
 	{ .key = "exception", .parse = parse_exception,
 	  .what = "an interface name of 1..15 characters [A-Za-z0-9_.-]" },

@@ -7,7 +7,7 @@
 #include <netinet/in.h>
 
 #define CONFIG_MAX_PORTS 8
-#define CONFIG_MAX_ADDRS 8        /* addresses per port */
+#define CONFIG_MAX_ADDRS 32       /* addresses per port */
 #define CONFIG_MAX_NEIGHBORS 32   /* static neighbours per port */
 #define CONFIG_MAX_ALLOWED 32     /* allowed_destinations CIDRs */
 #define CONFIG_STR 256

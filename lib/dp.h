@@ -15,7 +15,7 @@
 #include "neigh.h"
 
 #define DP_MAX_PORTS 8
-#define DP_MAX_ADDRS 8
+#define DP_MAX_ADDRS 32
 #define DP_MAX_WORKERS 16
 #define DP_MAX_RXQ 16          /* (port, queue) pairs one worker polls */
 #define DP_BURST 32

@@ -324,6 +324,20 @@ test_accepted(void)
 	CHECK(load_text(PORT0 "[sessions]\nallowed_destinations =\n", &cfg, err, sizeof(err)) == 0);
 	CHECK(cfg.n_allowed == 0);
 
+	/* a range of addresses with one prefix length, next to single ones */
+	CHECK(load_text("[port0]\ndevice = net_tap0\n"
+			"address = 198.18.1.1/24, 198.18.1.10-198.18.1.40/24\n",
+			&cfg, err, sizeof(err)) == 0);
+	CHECK_STR(err, "");
+	CHECK(p0->n_addrs == 32);
+	CHECK_STR(ip(p0->addrs[1].addr), "198.18.1.10");
+	CHECK_STR(ip(p0->addrs[31].addr), "198.18.1.40");
+	CHECK(p0->addrs[31].len == 24);
+	CHECK(load_text("[port0]\ndevice = net_tap0\naddress = 10.0.0.255-10.0.1.1/16\n",
+			&cfg, err, sizeof(err)) == 0);
+	CHECK(p0->n_addrs == 3);
+	CHECK_STR(ip(p0->addrs[1].addr), "10.0.1.0");
+
 	/* [rtp] clock_rates: listed payload types get their rate, the others keep 8000 Hz */
 	static const int rates[] = { 96, 90000, 111, 48000, 0, 8000, 127, 1000000, 13, 1, 9, 16000,
 				     -1 };
@@ -348,7 +362,8 @@ struct bad_case {
 #define PORTS PORT0 "[port1]\ndevice = net_tap1\naddress = 198.18.2.1/24\n"
 #define DP "[dataplane]\n"
 #define SESS PORT0 "[sessions]\n"
-#define WANT_ADDR "expected an IPv4 address with its prefix length, such as 198.18.1.1/24"
+#define WANT_ADDR "expected IPv4 addresses with their prefix length, such as 198.18.1.1/24 or " \
+	"198.18.1.10-198.18.1.41/24"
 #define WANT_NB "expected IPv4@MAC such as 198.18.2.2@02:00:00:00:02:02"
 #define WANT_LISTEN "expected host:port, [IPv6]:port or unix:/absolute/path, such as [::]:50051"
 #define WANT_CLOCK "expected PT:HZ with a payload type 0..127 and a clock rate 1..1000000, " \
@@ -451,6 +466,22 @@ static const struct bad_case bad_cases[] = {
 	  "got \"198.18.1.255/24\"" },
 	{ L, "[port0]\ndevice = net_tap0\naddress = 224.0.0.1/24\n",
 	  "[port0] address: expected a unicast IPv4 address, got \"224.0.0.1/24\"" },
+	{ L, "[port0]\ndevice = net_tap0\naddress = 198.18.1.12-198.18.1.10/24\n",
+	  "[port0] address: expected a range of at most 32 addresses, lowest first, "
+	  "got \"198.18.1.12-198.18.1.10/24\"" },
+	{ L, "[port0]\ndevice = net_tap0\naddress = 198.18.1.10-198.18.1.42/24\n",
+	  "[port0] address: expected a range of at most 32 addresses, lowest first, "
+	  "got \"198.18.1.10-198.18.1.42/24\"" },
+	{ L, "[port0]\ndevice = net_tap0\naddress = 198.18.1.10-198.18.1.12\n",
+	  "[port0] address: " WANT_ADDR ", got \"198.18.1.10-198.18.1.12\"" },
+	{ L, "[port0]\ndevice = net_tap0\naddress = 198.18.1.10-x/24\n",
+	  "[port0] address: " WANT_ADDR ", got \"198.18.1.10-x/24\"" },
+	{ L, "[port0]\ndevice = net_tap0\naddress = 198.18.1.250-198.18.1.255/24\n",
+	  "[port0] address: expected a host address, not the network or broadcast address, "
+	  "got \"198.18.1.250-198.18.1.255/24\"" },
+	{ L, "[port0]\ndevice = net_tap0\naddress = 198.18.1.1/24, 198.18.1.0-198.18.1.31/24\n",
+	  "[port0] address: expected a host address, not the network or broadcast address, "
+	  "got \"198.18.1.0-198.18.1.31/24\"" },
 	{ L, "[port0]\ndevice = net_tap0\naddress = 10.0.0.1/8, 10.0.0.1/16\n",
 	  "[port0] address: expected each address once, got \"10.0.0.1/16\"" },
 	{ L, PORT0 "[port1]\ndevice = net_tap1\naddress = 198.18.2.1/24, 198.18.1.1/24\n",

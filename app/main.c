@@ -24,6 +24,7 @@
 #include "events.h"
 #include "log.h"
 #include "grpc_srv.h"
+#include "logbuf.h"
 #include "kif.h"
 #include "port.h"
 #include "rpc.h"
@@ -36,13 +37,15 @@
 #define KIF_TABLE_BASE 100      /* kernel routing table of port i: 100 + i */
 #define NEIGH_CAPACITY 4096
 #define CONTROL_POLL_MS 10
-#define SESS_TICK_MS 100
+#define SESS_TICK_MS 100        /* SESS_TICK_SLICE sessions are looked at per period... */
+#define SESS_TICK_STEP 1024     /* ...this many per control-loop pass at most */
+#define LOG_FLUSH_MS 10         /* log lines are at most this late (plus one poll) */
 #define SHUTDOWN_BATCH 128      /* sessions closed at once: 256 events */
 #define SHUTDOWN_BACKLOG 256    /* ...while no stream has more than this waiting */
 #define SHUTDOWN_DRAIN_MS 5000
 
 static volatile sig_atomic_t quit;
-static FILE *log_stream;        /* rte_log's, fully buffered: flushed by the control loop */
+static FILE *log_stream;        /* rte_log's, in memory: written out by the control loop */
 
 static void on_signal(int sig)
 {
@@ -68,21 +71,30 @@ static void keep_tap_signals_off_control(void)
 }
 
 /*
- * Session lifecycle logging at INFO is a few lines per CreateSession: written one unbuffered
- * write(2) each, they cost the control lcore more than the session itself. rte_log goes to a
- * fully buffered copy of stderr instead, flushed by every control-loop pass and at exit.
+ * Session lifecycle logging at INFO is a few lines per CreateSession: written one write(2)
+ * each, they cost the control lcore more than the session itself. rte_log goes to an
+ * in-memory stream instead (logbuf.c), written out every LOG_FLUSH_MS by the control loop
+ * (not every pass: under RPC load a pass is a call or two) and at exit.
  */
 static void buffer_log(void)
 {
 	int fd = dup(STDERR_FILENO);
-	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	FILE *f = fd >= 0 ? logbuf_open(fd) : NULL;
 	if (f == NULL) {
+		if (fd >= 0)
+			close(fd);
 		log_stream = stderr;
 		return;
 	}
-	setvbuf(f, NULL, _IOFBF, 1 << 16);
 	rte_openlog_stream(f);
 	log_stream = f;
+}
+
+/* Hand the buffered log lines to the kernel. */
+static void flush_log(void)
+{
+	fflush(log_stream);
+	logbuf_flush();
 }
 
 static void usage(FILE *f)
@@ -370,21 +382,45 @@ static void sess_config_from(struct sess_config *sc, const struct config *cfg)
 	}
 }
 
+/*
+ * The session timers: SESS_TICK_SLICE sessions every SESS_TICK_MS, in steps of SESS_TICK_STEP
+ * over as many control-loop passes. With 100 000 sessions a whole slice took ~1 ms, which
+ * every call arriving meanwhile waited for; a step is an eighth of that.
+ */
+struct tick_pace {
+	int64_t last;
+	unsigned budget;            /* sessions left for this period */
+};
+
+static void tick_sessions(struct sess_mgr *sm, struct tick_pace *tp, int64_t now)
+{
+	if (now - tp->last >= SESS_TICK_MS || now < tp->last) {
+		tp->last = now;
+		tp->budget = SESS_TICK_SLICE;
+	}
+	if (tp->budget == 0)
+		return;
+	unsigned step = RTE_MIN(tp->budget, (unsigned)SESS_TICK_STEP);
+	unsigned n = sess_tick_some(sm, now, step);
+	tp->budget = n < step ? 0 : tp->budget - n;     /* fewer: every session was seen */
+}
+
 /* The control lcore: serve gRPC, run the slow path and the session timers until told to stop. */
 static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *sm,
 		struct events *ev)
 {
-	int64_t last_tick = 0;
+	struct tick_pace tp = { 0 };
+	int64_t last_flush = 0;
 	while (!quit) {
 		grpc_srv_poll(srv, CONTROL_POLL_MS);
-		fflush(log_stream);     /* log lines are at most one poll (10 ms) late */
 		int64_t now = sess_now_ms();
+		if (now - last_flush >= LOG_FLUSH_MS || now < last_flush) {
+			last_flush = now;
+			flush_log();
+		}
 		slowpath_poll(dp, (uint64_t)now);
 		sess_tcp_poll(sm);
-		if (now - last_tick >= SESS_TICK_MS) {
-			last_tick = now;
-			sess_tick(sm, now);
-		}
+		tick_sessions(sm, &tp, now);
 		events_tick(ev, now);   /* events: snapshots and StatsUpdates due */
 	}
 }
@@ -552,7 +588,7 @@ int main(int argc, char **argv)
 	buffer_log();
 
 	ret = run(&cfg);
-	fflush(log_stream);
+	flush_log();
 	rte_eal_cleanup();
 	return ret;
 }

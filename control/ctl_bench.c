@@ -1,9 +1,13 @@
 /*
- * The control-plane benchmark: --concurrency client threads, each on its own channel, create
- * --sessions UDP sessions (static ports: --port-base + 2i on the --listen addresses in turn),
- * timing every call; then destroy them the same way (unless --keep). Reports sessions/s and
- * latency percentiles. Bounded: every call has a deadline and the run stops at the first
- * --max-errors failures.
+ * The control-plane benchmark: --concurrency calls in flight, kept going by --threads client
+ * threads (each on its own channel), create --sessions UDP sessions (static ports: --port-base
+ * + 2i on the --listen addresses in turn), timing every call; then destroy them the same way
+ * (unless --keep). Reports sessions/s and latency percentiles. Bounded: every call has a
+ * deadline and the run stops at the first --max-errors failures.
+ *
+ * One thread with several calls in flight, not a thread per call: on a small machine the
+ * client shares the cores with the server, and a thread per call spent more cpu per call on
+ * grpc's cross-thread wake-ups than the server spent on the whole call.
  */
 #include "ctl_bench.h"
 
@@ -23,7 +27,7 @@
 
 struct bench {
 	const char *server;
-	unsigned sessions, concurrency, max_errors;
+	unsigned sessions, concurrency, threads, max_errors;
 	char *listen[BENCH_MAX_ADDRS];
 	unsigned n_listen;
 	const char *forward, *dest;
@@ -39,8 +43,15 @@ struct bench {
 
 struct worker_arg {
 	struct bench *b;
-	unsigned first, step;
+	unsigned first, step;       /* sessions first, first + step, ... */
+	unsigned inflight;          /* calls this thread keeps going */
 	bool destroy;
+};
+
+/* A call in flight: which session, since when. */
+struct slot {
+	unsigned i;
+	double t0;
 };
 
 static double now_ms(void)
@@ -59,15 +70,14 @@ static void note_error(struct bench *b, const struct rpc_status *st)
 	pthread_mutex_unlock(&b->lock);
 }
 
-static grpc_status_code create_one(struct bench *b, struct rpc_client *c, unsigned i,
+static struct rpc_call *start_create(struct bench *b, struct rpc_client *c, struct slot *sl,
 		struct rpc_status *st)
 {
 	Rtpproxy__CreateSessionRequest req = RTPPROXY__CREATE_SESSION_REQUEST__INIT;
 	Rtpproxy__Endpoint l = RTPPROXY__ENDPOINT__INIT, f = RTPPROXY__ENDPOINT__INIT;
 	Rtpproxy__Endpoint d = RTPPROXY__ENDPOINT__INIT;
-	ProtobufCMessage *resp = NULL;
 	char id[64];
-	unsigned slot = i / b->n_listen;
+	unsigned i = sl->i, slot = i / b->n_listen;
 
 	snprintf(id, sizeof(id), "%s-%u", b->prefix, i);
 	req.session_id = id;
@@ -80,29 +90,54 @@ static grpc_status_code create_one(struct bench *b, struct rpc_client *c, unsign
 	req.listen_endpoint = &l;
 	req.forward_endpoint = &f;
 	req.destination_endpoint = &d;
-	grpc_status_code code = rpc_call_unary(c, "/rtpproxy.RtpProxy/CreateSession", &req.base,
-			&rtpproxy__create_session_response__descriptor, &resp, st,
-			BENCH_DEADLINE_MS);
-	if (resp != NULL)
-		protobuf_c_message_free_unpacked(resp, NULL);
-	return code;
+	return rpc_call_start(c, "/rtpproxy.RtpProxy/CreateSession", &req.base,
+			&rtpproxy__create_session_response__descriptor, sl, st, BENCH_DEADLINE_MS);
 }
 
-static grpc_status_code destroy_one(struct bench *b, struct rpc_client *c, unsigned i,
+static struct rpc_call *start_destroy(struct bench *b, struct rpc_client *c, struct slot *sl,
 		struct rpc_status *st)
 {
 	Rtpproxy__DestroySessionRequest req = RTPPROXY__DESTROY_SESSION_REQUEST__INIT;
-	ProtobufCMessage *resp = NULL;
 	char id[64];
 
-	snprintf(id, sizeof(id), "%s-%u", b->prefix, i);
+	snprintf(id, sizeof(id), "%s-%u", b->prefix, sl->i);
 	req.session_id = id;
-	grpc_status_code code = rpc_call_unary(c, "/rtpproxy.RtpProxy/DestroySession", &req.base,
-			&rtpproxy__destroy_session_response__descriptor, &resp, st,
-			BENCH_DEADLINE_MS);
-	if (resp != NULL)
-		protobuf_c_message_free_unpacked(resp, NULL);
-	return code;
+	return rpc_call_start(c, "/rtpproxy.RtpProxy/DestroySession", &req.base,
+			&rtpproxy__destroy_session_response__descriptor, sl, st, BENCH_DEADLINE_MS);
+}
+
+static bool too_many_errors(struct bench *b)
+{
+	return __atomic_load_n(&b->errors, __ATOMIC_RELAXED) >= b->max_errors;
+}
+
+/* Start the call for the thread's next session in slot sl; false when there is none left. */
+static bool start_next(struct worker_arg *a, struct rpc_client *c, struct slot *sl,
+		unsigned *next)
+{
+	struct bench *b = a->b;
+
+	while (*next < b->sessions && !too_many_errors(b)) {
+		struct rpc_status st;
+		sl->i = *next;
+		*next += a->step;
+		sl->t0 = now_ms();
+		if ((a->destroy ? start_destroy(b, c, sl, &st) : start_create(b, c, sl, &st)) != NULL)
+			return true;
+		note_error(b, &st);     /* not started: its time stays -1 */
+	}
+	return false;
+}
+
+/* Record a finished call's time (-1: failed). */
+static void finish(struct worker_arg *a, const struct slot *sl, const struct rpc_status *st)
+{
+	struct bench *b = a->b;
+	double dt = now_ms() - sl->t0;
+
+	(a->destroy ? b->destroy_ms : b->create_ms)[sl->i] = st->code == GRPC_STATUS_OK ? dt : -1;
+	if (st->code != GRPC_STATUS_OK)
+		note_error(b, st);
 }
 
 static void *run_worker(void *p)
@@ -111,43 +146,50 @@ static void *run_worker(void *p)
 	struct bench *b = a->b;
 	char err[256];
 	struct rpc_client *c = rpc_client_connect(b->server, err, sizeof(err));
+	struct slot *slots = calloc(a->inflight, sizeof(*slots));
+	unsigned next = a->first, busy = 0;
 
-	if (c == NULL) {
+	if (c == NULL || slots == NULL) {
 		struct rpc_status st = { .code = GRPC_STATUS_UNAVAILABLE };
-		snprintf(st.message, sizeof(st.message), "%s", err);
+		snprintf(st.message, sizeof(st.message), "%s", c == NULL ? err : "out of memory");
 		note_error(b, &st);
+		rpc_client_close(c);
+		free(slots);
 		return NULL;
 	}
-	for (unsigned i = a->first; i < b->sessions; i += a->step) {
+	for (unsigned k = 0; k < a->inflight; k++)
+		busy += start_next(a, c, &slots[k], &next);
+	while (busy > 0) {
 		struct rpc_status st;
-		double t0 = now_ms();
-		grpc_status_code code = a->destroy ? destroy_one(b, c, i, &st) :
-			create_one(b, c, i, &st);
-		double dt = now_ms() - t0;
-		(a->destroy ? b->destroy_ms : b->create_ms)[i] = code == GRPC_STATUS_OK ? dt : -1;
-		if (code != GRPC_STATUS_OK) {
-			note_error(b, &st);
-			if (__atomic_load_n(&b->errors, __ATOMIC_RELAXED) >= b->max_errors)
-				break;
-		}
+		ProtobufCMessage *resp;
+		struct slot *sl = rpc_call_next(c, &resp, &st);
+		if (sl == NULL)
+			break;      /* the cq is shut down: cannot happen while calls are in flight */
+		if (resp != NULL)
+			protobuf_c_message_free_unpacked(resp, NULL);
+		finish(a, sl, &st);
+		busy--;
+		busy += start_next(a, c, sl, &next);
 	}
 	rpc_client_close(c);
+	free(slots);
 	return NULL;
 }
 
 /* Run one phase on every thread; returns its wall time in ms. */
 static double phase(struct bench *b, bool destroy)
 {
-	pthread_t th[b->concurrency];
-	struct worker_arg args[b->concurrency];
+	unsigned n = b->threads;
+	pthread_t th[n];
+	struct worker_arg args[n];
 	double t0 = now_ms();
 
-	for (unsigned w = 0; w < b->concurrency; w++) {
-		args[w] = (struct worker_arg){ .b = b, .first = w, .step = b->concurrency,
-			.destroy = destroy };
+	for (unsigned w = 0; w < n; w++) {
+		args[w] = (struct worker_arg){ .b = b, .first = w, .step = n,
+			.inflight = b->concurrency / n + (w < b->concurrency % n), .destroy = destroy };
 		pthread_create(&th[w], NULL, run_worker, &args[w]);
 	}
-	for (unsigned w = 0; w < b->concurrency; w++)
+	for (unsigned w = 0; w < n; w++)
 		pthread_join(th[w], NULL);
 	return now_ms() - t0;
 }
@@ -185,8 +227,10 @@ static int usage(const char *msg)
 {
 	fprintf(stderr, "rtpproxyctl: bench: %s\n"
 		"usage: rtpproxyctl [--server S] [--json] bench [--sessions N] [--concurrency C]\n"
-		"       [--listen A[,A...]] [--forward A] [--destination A:P] [--port-base P]\n"
-		"       [--prefix ID] [--keep] [--max-errors N]\n", msg);
+		"       [--threads T] [--listen A[,A...]] [--forward A] [--destination A:P]\n"
+		"       [--port-base P] [--prefix ID] [--keep] [--max-errors N]\n"
+		"  --concurrency C  calls in flight (default 8)\n"
+		"  --threads T      client threads sharing them, one channel each (default 1)\n", msg);
 	return 2;
 }
 
@@ -205,6 +249,7 @@ static int parse_args(struct bench *b, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "sessions", required_argument, NULL, 'n' },
 		{ "concurrency", required_argument, NULL, 'c' },
+		{ "threads", required_argument, NULL, 't' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "forward", required_argument, NULL, 'f' },
 		{ "destination", required_argument, NULL, 'd' },
@@ -227,6 +272,10 @@ static int parse_args(struct bench *b, int argc, char **argv)
 		case 'c':
 			if (!parse_uint(optarg, 1, 256, &b->concurrency))
 				return usage("--concurrency: expected 1..256");
+			break;
+		case 't':
+			if (!parse_uint(optarg, 1, 256, &b->threads))
+				return usage("--threads: expected 1..256");
 			break;
 		case 'l':
 			b->n_listen = 0;
@@ -269,6 +318,8 @@ static int parse_args(struct bench *b, int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage("unexpected argument");
+	if (b->threads > b->concurrency)
+		return usage("--threads: at most --concurrency (every thread keeps a call going)");
 	unsigned per_addr = (b->sessions + b->n_listen - 1) / b->n_listen;
 	if (b->port_base + 2ULL * per_addr > 65535 || b->port_base + 2ULL * b->sessions > 65535)
 		return usage("too many sessions for the port range from --port-base (add --listen "
@@ -291,7 +342,7 @@ int ctl_bench(const char *server, bool json, int argc, char **argv)
 {
 	static char default_listen[] = "198.18.1.1";
 	struct bench b = {
-		.server = server, .sessions = 10000, .concurrency = 8, .max_errors = 10,
+		.server = server, .sessions = 10000, .concurrency = 8, .threads = 1, .max_errors = 10,
 		.listen = { default_listen }, .n_listen = 1, .forward = "198.18.2.1",
 		.dest = "198.18.2.2", .dest_port = 40000, .port_base = 10000, .prefix = "bench",
 		.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -312,12 +363,14 @@ int ctl_bench(const char *server, bool json, int argc, char **argv)
 		ds = summarize(b.destroy_ms, b.sessions, wall);
 	}
 	if (json) {
-		printf("{\"sessions\": %u, \"concurrency\": %u, ", b.sessions, b.concurrency);
+		printf("{\"sessions\": %u, \"concurrency\": %u, \"threads\": %u, ", b.sessions,
+				b.concurrency, b.threads);
 		print_summary("create", &cs, true, false);
 		print_summary("destroy", &ds, true, false);
 		printf("\"errors\": %u}\n", b.errors);
 	} else {
-		printf("%u sessions, %u clients\n", b.sessions, b.concurrency);
+		printf("%u sessions, %u calls in flight, %u threads\n", b.sessions, b.concurrency,
+				b.threads);
 		print_summary("create", &cs, false, false);
 		if (!b.keep)
 			print_summary("destroy", &ds, false, true);

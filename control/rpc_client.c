@@ -189,52 +189,88 @@ void rpc_client_close(struct rpc_client *c)
 	grpc_shutdown();
 }
 
-/* One batch carries the whole call; it completes when the status is in. */
-static grpc_status_code call_buffers(struct rpc_client *c, const char *method,
-		grpc_byte_buffer *req, grpc_byte_buffer **resp, struct rpc_status *st,
-		int deadline_ms)
-{
+/* A unary call in flight: one batch carries all of it and completes when the status is in. */
+struct rpc_call {
+	struct batch b;             /* first: the cq's tag, for wait_batch too */
+	grpc_call *call;
 	grpc_metadata_array md_initial, md_trailing;
-	grpc_status_code code = GRPC_STATUS_UNKNOWN;
-	grpc_slice details = grpc_empty_slice();
-	struct batch b = { .pending = true };
+	grpc_byte_buffer *resp;
+	grpc_status_code code;
+	grpc_slice details;
+	const ProtobufCMessageDescriptor *resp_desc;   /* rpc_call_start's calls only */
+	const char *method;
+	void *user;
+};
+
+/*
+ * Start the call's batch on c's cq. false (st set): no call was made, only u is to free.
+ * true with u->b.pending false (st set): the batch did not start; call_end frees the call.
+ */
+static bool call_begin(struct rpc_client *c, struct rpc_call *u, const char *method,
+		grpc_byte_buffer *req, struct rpc_status *st, int deadline_ms)
+{
 	grpc_op ops[6];
 
-	*resp = NULL;
-	grpc_call *call = new_call(c->channel, c->cq, method, deadline_ms);
-	if (call == NULL) {
+	u->b = (struct batch){ .pending = true };
+	u->resp = NULL;
+	u->code = GRPC_STATUS_UNKNOWN;
+	u->details = grpc_empty_slice();
+	u->method = method;
+	u->call = new_call(c->channel, c->cq, method, deadline_ms);
+	if (u->call == NULL) {
 		set_status(st, GRPC_STATUS_INTERNAL, "cannot create a call to %s", method);
-		return st->code;
+		return false;
 	}
-	grpc_metadata_array_init(&md_initial);
-	grpc_metadata_array_init(&md_trailing);
+	grpc_metadata_array_init(&u->md_initial);
+	grpc_metadata_array_init(&u->md_trailing);
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
 	ops[1].data.send_message.send_message = req;
 	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
 	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-	ops[3].data.recv_initial_metadata.recv_initial_metadata = &md_initial;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &u->md_initial;
 	ops[4].op = GRPC_OP_RECV_MESSAGE;
-	ops[4].data.recv_message.recv_message = resp;
+	ops[4].data.recv_message.recv_message = &u->resp;
 	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-	ops[5].data.recv_status_on_client.trailing_metadata = &md_trailing;
-	ops[5].data.recv_status_on_client.status = &code;
-	ops[5].data.recv_status_on_client.status_details = &details;
-	if (grpc_call_start_batch(call, ops, 6, &b, NULL) != GRPC_CALL_OK) {
+	ops[5].data.recv_status_on_client.trailing_metadata = &u->md_trailing;
+	ops[5].data.recv_status_on_client.status = &u->code;
+	ops[5].data.recv_status_on_client.status_details = &u->details;
+	if (grpc_call_start_batch(u->call, ops, 6, &u->b, NULL) != GRPC_CALL_OK) {
 		set_status(st, GRPC_STATUS_INTERNAL, "cannot start a call to %s", method);
-	} else {
-		wait_batch(c->cq, &b, gpr_inf_future(GPR_CLOCK_MONOTONIC));
-		status_from_slice(st, code, details);
+		u->b.pending = false;
 	}
-	if (st->code != GRPC_STATUS_OK && *resp != NULL) {
-		grpc_byte_buffer_destroy(*resp);
-		*resp = NULL;
-	}
-	grpc_slice_unref(details);
-	grpc_metadata_array_destroy(&md_initial);
-	grpc_metadata_array_destroy(&md_trailing);
-	grpc_call_unref(call);
+	return true;
+}
+
+/* The batch is done (or never started): status into st, response into *resp (OK only). */
+static void call_end(struct rpc_call *u, grpc_byte_buffer **resp, struct rpc_status *st)
+{
+	*resp = NULL;
+	if (u->b.done)
+		status_from_slice(st, u->code, u->details);
+	if (st->code == GRPC_STATUS_OK)
+		*resp = u->resp;
+	else if (u->resp != NULL)
+		grpc_byte_buffer_destroy(u->resp);
+	grpc_slice_unref(u->details);
+	grpc_metadata_array_destroy(&u->md_initial);
+	grpc_metadata_array_destroy(&u->md_trailing);
+	grpc_call_unref(u->call);
+}
+
+static grpc_status_code call_buffers(struct rpc_client *c, const char *method,
+		grpc_byte_buffer *req, grpc_byte_buffer **resp, struct rpc_status *st,
+		int deadline_ms)
+{
+	struct rpc_call u;
+
+	*resp = NULL;
+	if (!call_begin(c, &u, method, req, st, deadline_ms))
+		return st->code;
+	if (u.b.pending)
+		wait_batch(c->cq, &u.b, gpr_inf_future(GPR_CLOCK_MONOTONIC));
+	call_end(&u, resp, st);
 	return st->code;
 }
 
@@ -292,6 +328,61 @@ grpc_status_code rpc_call_unary(struct rpc_client *c, const char *method,
 	if (in != NULL)
 		grpc_byte_buffer_destroy(in);
 	return st->code;
+}
+
+/* ---- unary calls in flight together ---- */
+
+struct rpc_call *rpc_call_start(struct rpc_client *c, const char *method,
+		const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+		void *user, struct rpc_status *st, int deadline_ms)
+{
+	struct rpc_call *u = malloc(sizeof(*u));
+	grpc_byte_buffer *out = pb_grpc_pack(req);
+
+	if (u == NULL) {
+		set_status(st, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+	} else if (!call_begin(c, u, method, out, st, deadline_ms)) {
+		free(u);
+		u = NULL;
+	} else if (!u->b.pending) {
+		grpc_byte_buffer *unused;
+		call_end(u, &unused, st);
+		free(u);
+		u = NULL;
+	}
+	grpc_byte_buffer_destroy(out);  /* the batch took its own reference to the slices */
+	if (u != NULL) {
+		u->resp_desc = resp_desc;
+		u->user = user;
+	}
+	return u;
+}
+
+void *rpc_call_next(struct rpc_client *c, ProtobufCMessage **resp, struct rpc_status *st)
+{
+	grpc_event ev = grpc_completion_queue_next(c->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC),
+			NULL);
+	struct rpc_call *u = ev.tag;
+	grpc_byte_buffer *in;
+
+	*resp = NULL;
+	if (ev.type != GRPC_OP_COMPLETE)
+		return NULL;
+	u->b.pending = false;
+	u->b.done = true;
+	call_end(u, &in, st);
+	if (in != NULL) {
+		if ((*resp = unpack_buffer(u->resp_desc, in)) == NULL)
+			set_status(st, GRPC_STATUS_INTERNAL, "%s: response does not parse as %s",
+					u->method, u->resp_desc->name);
+		grpc_byte_buffer_destroy(in);
+	} else if (st->code == GRPC_STATUS_OK) {
+		set_status(st, GRPC_STATUS_INTERNAL, "%s: OK without a response message",
+				u->method);
+	}
+	void *user = u->user;
+	free(u);
+	return user;
 }
 
 /* ---- server streams ---- */

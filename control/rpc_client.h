@@ -40,6 +40,20 @@ grpc_status_code rpc_call_raw(struct rpc_client *c, const char *method, const vo
 		size_t req_len, void **resp, size_t *resp_len, struct rpc_status *st,
 		int deadline_ms);
 
+/*
+ * Unary calls in flight together on one client (a benchmark keeps several going from one
+ * thread): rpc_call_start starts one, rpc_call_next waits for whichever finishes first and
+ * returns the `user` it was started with, its status in st and, on OK, its response in *resp
+ * (free with protobuf_c_message_free_unpacked). A client used this way makes no other calls
+ * meanwhile. rpc_call_start returns NULL (st set) if the call could not be started; it is
+ * then not in flight. Calling rpc_call_next with none in flight waits forever.
+ */
+struct rpc_call;
+struct rpc_call *rpc_call_start(struct rpc_client *c, const char *method,
+		const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+		void *user, struct rpc_status *st, int deadline_ms);
+void *rpc_call_next(struct rpc_client *c, ProtobufCMessage **resp, struct rpc_status *st);
+
 /* Start a server-streaming call. NULL (and st filled) only if it could not be started. */
 struct rpc_stream *rpc_stream_start(struct rpc_client *c, const char *method,
 		const ProtobufCMessage *req, struct rpc_status *st, int deadline_ms);

@@ -46,10 +46,6 @@ void sess_set_tcp_relay(struct sess_mgr *m, struct tcp_relay *r)
 	m->tcp = r;
 }
 
-/* Sessions one sess_tick looks at: 100 000 sessions take ~13 ticks, so the control lcore
- * never spends long there and every session is still seen several times a second. */
-#define SESS_TICK_SLICE 8192
-
 void sess_set_observer(struct sess_mgr *m, const struct sess_observer *o)
 {
 	m->obs = *o;
@@ -815,11 +811,12 @@ void sess_tcp_poll(struct sess_mgr *m)
 	}
 }
 
-void sess_tick(struct sess_mgr *m, int64_t now_ms)
+unsigned sess_tick_some(struct sess_mgr *m, int64_t now_ms, unsigned max)
 {
 	struct session *s = m->tick_next != NULL ? m->tick_next : TAILQ_FIRST(&m->all);
 	struct session *next;
-	for (unsigned n = 0; s != NULL && n < SESS_TICK_SLICE; s = next, n++) {
+	unsigned n;
+	for (n = 0; s != NULL && n < max; s = next, n++) {
 		next = TAILQ_NEXT(s, link);
 		m->tick_next = next;
 		if (s->state == SESS_CLOSED || s->state == SESS_ERROR) {
@@ -851,6 +848,12 @@ void sess_tick(struct sess_mgr *m, int64_t now_ms)
 		if (now_ms - active_ms >= (int64_t)s->idle_timeout_secs * 1000)
 			close_session(m, s, "idle_timeout");
 	}
+	return n;
+}
+
+void sess_tick(struct sess_mgr *m, int64_t now_ms)
+{
+	sess_tick_some(m, now_ms, SESS_TICK_SLICE);
 }
 
 unsigned sess_close_some(struct sess_mgr *m, const char *reason, unsigned max)

@@ -154,7 +154,7 @@ Rtpproxy__SessionInfo *rpc_session_info(struct rpc_ctx *ctx, struct arena *a,
 	if (sess_latched(s, &latched))
 		m->latched_source = endpoint_msg(a, &latched);
 	m->rtcp_stats = rpc_session_stats(a, &rtcp);
-	m->error_message = arena_strdup(a, s->error);
+	m->error_message = arena_strdup(a, sess_error(s));
 	m->n_labels = s->n_labels;
 	m->labels = arena_alloc(a, sizeof(*m->labels) * (s->n_labels + 1));
 	for (unsigned i = 0; i < s->n_labels; i++) {
@@ -201,6 +201,7 @@ static grpc_status_code destroy_session(void *c, const ProtobufCMessage *req,
 	Rtpproxy__DestroySessionResponse *out = arena_alloc(a, sizeof(*out));
 	rtpproxy__destroy_session_response__init(out);
 	out->session = rpc_session_info(ctx, a, &final);
+	sess_final_free(&final);
 	*resp = &out->base;
 	return GRPC_STATUS_OK;
 }

@@ -471,20 +471,41 @@ void sess_read_stats(const struct sess_mgr *m, const struct session *s, struct s
 		return;
 	}
 	if (s->flow[SF_RTP] == NULL) {
-		*rtp = s->final;
-		*rev = s->final_rev;
-		*rtcp = s->final_rtcp;
+		static const struct sess_end none;
+		const struct sess_end *e = s->end != NULL ? s->end : &none;
+		*rtp = e->final;
+		*rev = e->final_rev;
+		*rtcp = e->final_rtcp;
 		return;
 	}
 	read_flows(m, s->flow, rtp, rev, rtcp);
+}
+
+/* The session's end record, allocated the first time; NULL only when out of memory (the
+ * session then ends with zero counters rather than not at all). */
+static struct sess_end *end_of(struct session *s)
+{
+	if (s->end == NULL) {
+		s->end = calloc(1, sizeof(*s->end));
+		if (s->end == NULL)
+			LOG(ERR, "%s: out of memory for its final counters", s->id);
+	}
+	return s->end;
+}
+
+const char *sess_error(const struct session *s)
+{
+	return s->end != NULL ? s->end->error : "";
 }
 
 bool sess_latched(const struct session *s, struct sess_ep *out)
 {
 	struct flow_latch l;
 	if (s->flow[SF_RTP] == NULL) {
-		*out = s->latched;
-		return s->latched.addr != 0;
+		if (s->end == NULL)
+			return false;
+		*out = s->end->latched;
+		return out->addr != 0;
 	}
 	if (!flow_latch_read(&s->flow[SF_RTP]->latch, &l))
 		return false;
@@ -500,9 +521,9 @@ static void uninstall_tcp(struct sess_mgr *m, struct session *s)
 	if (!s->tcp_listening)
 		return;
 	s->tcp_listening = false;
-	if (m->tcp != NULL && tcp_relay_remove(m->tcp, s->serial, &t) == 0)
-		tcp_to_stats(&t, &s->final, &s->final_rev);
-	memset(&s->final_rtcp, 0, sizeof(s->final_rtcp));
+	struct sess_end *e = end_of(s);
+	if (m->tcp != NULL && tcp_relay_remove(m->tcp, s->serial, &t) == 0 && e != NULL)
+		tcp_to_stats(&t, &e->final, &e->final_rev);
 }
 
 /* Take the flows out of the data plane, keeping their last counters. */
@@ -517,9 +538,12 @@ static void uninstall_flows(struct sess_mgr *m, struct session *s)
 			flow_del(dp->flows, s->flow[i]);
 	/* after this no worker touches them: the counters are final */
 	flow_table_sync(dp->flows);
-	read_flows(m, s->flow, &s->final, &s->final_rev, &s->final_rtcp);
-	if (!sess_latched(s, &s->latched))
-		memset(&s->latched, 0, sizeof(s->latched));
+	struct sess_end *e = end_of(s);
+	if (e != NULL) {
+		read_flows(m, s->flow, &e->final, &e->final_rev, &e->final_rtcp);
+		if (!sess_latched(s, &e->latched))
+			memset(&e->latched, 0, sizeof(e->latched));
+	}
 	memset(s->flow, 0, sizeof(s->flow));
 	neigh_put(dp->neigh, s->neigh);
 	s->neigh = NEIGH_NONE;
@@ -557,6 +581,7 @@ static void free_session(struct session *s)
 		free(s->labels[i].value);
 	}
 	free(s->labels);
+	free(s->end);
 	free(s);
 }
 
@@ -697,11 +722,18 @@ int sess_destroy(struct sess_mgr *m, const char *id, struct session *final, stru
 		return rpc_fail(err, GRPC_STATUS_NOT_FOUND, "session_id: no session \"%s\"", id);
 	close_session(m, s, "destroyed");
 	*final = *s;
-	/* the copy must not share what forget frees */
+	/* the copy must not share what forget frees: it takes the end record over */
 	final->labels = NULL;
 	final->n_labels = 0;
+	s->end = NULL;
 	forget(m, s);
 	return 0;
+}
+
+void sess_final_free(struct session *final)
+{
+	free(final->end);
+	final->end = NULL;
 }
 
 struct session *sess_first(struct sess_mgr *m, uint64_t from_serial)
@@ -730,16 +762,20 @@ static void fail_session(struct sess_mgr *m, struct session *s, const char *fmt,
 	__attribute__((format(printf, 3, 4)));
 static void fail_session(struct sess_mgr *m, struct session *s, const char *fmt, ...)
 {
+	static const char no_memory[] = "out of memory";
+	struct sess_end *e = end_of(s);
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(s->error, sizeof(s->error), fmt, ap);
+	if (e != NULL)
+		vsnprintf(e->error, sizeof(e->error), fmt, ap);
 	va_end(ap);
-	LOG(ERR, "%s: %s", s->id, s->error);
+	const char *why = e != NULL ? e->error : no_memory;
+	LOG(ERR, "%s: %s", s->id, why);
 	uninstall_flows(m, s);
 	release_ports(m, s);
 	s->closed_ms = sess_now_ms();
 	if (m->obs.error != NULL)
-		m->obs.error(m->obs.ctx, s, s->error);
+		m->obs.error(m->obs.ctx, s, why);
 	set_state(m, s, SESS_ERROR);
 }
 

@@ -64,6 +64,16 @@ enum sess_flow {
 	SF_MAX
 };
 
+/*
+ * What a session keeps once its flows are gone: allocated then, so that the 100 000s of live
+ * sessions do not carry it (it is most of a closed session's size).
+ */
+struct sess_end {
+	struct sess_stats final, final_rev, final_rtcp;
+	struct sess_ep latched;
+	char error[256];                /* ERROR: why */
+};
+
 struct session {
 	char id[SESS_ID_MAX + 1];
 	uint64_t serial;                /* creation order: ListSessions pages by it */
@@ -75,15 +85,12 @@ struct session {
 	uint32_t idle_timeout_secs;
 	int64_t created_ms, closed_ms;  /* unix ms */
 	char close_reason[16];
-	char error[256];
 	struct flow *flow[SF_MAX];      /* installed flows, NULL when not */
 	bool ports_held;
 	bool tcp_listening;             /* TCP: registered with the relay */
 	uint32_t neigh;                 /* next-hop entry the forward flows use */
 	uint32_t latch_seq_seen;        /* to log a client's new source once */
-	/* snapshot taken when the flows went away */
-	struct sess_stats final, final_rev, final_rtcp;
-	struct sess_ep latched;
+	struct sess_end *end;           /* once the flows are gone or it failed, else NULL */
 	struct sess_label *labels;
 	unsigned n_labels;
 	TAILQ_ENTRY(session) link;
@@ -129,8 +136,12 @@ void sess_mgr_free(struct sess_mgr *m);
 
 /* Create and install a session. NULL and err on failure. */
 struct session *sess_create(struct sess_mgr *m, const struct sess_params *p, struct rpc_error *err);
-/* Close (if not closed) and forget a session; *final gets a copy of it as it ended. */
+/* Close (if not closed) and forget a session; *final gets a copy of it as it ended, to be
+ * given back with sess_final_free. */
 int sess_destroy(struct sess_mgr *m, const char *id, struct session *final, struct rpc_error *err);
+void sess_final_free(struct session *final);
+/* Why an ERROR session failed ("" otherwise). */
+const char *sess_error(const struct session *s);
 struct session *sess_find(struct sess_mgr *m, const char *id);
 
 /* Current stats of a live session (or the final ones of a closed session). */

@@ -154,6 +154,7 @@ static void destroy(const char *id)
 	struct session final;
 	struct rpc_error err;
 	CHECK(sess_destroy(ctx.sessions, id, &final, &err) == 0);
+	sess_final_free(&final);
 }
 
 static void shutdown_all(void)

@@ -144,6 +144,13 @@ int worker_init_buffers(struct worker *w);
 /* The lcore entry point of a worker (arg: struct worker *). */
 int worker_main(void *arg);
 
+/* The loop's work on one rx burst from dp port `port` (rx time `now`), and what it does once
+ * per iteration after its bursts (flush the TX buffers, latency, RCU quiescent state): for the
+ * in-process benchmark (tests/bench/bench_worker.c), on a worker registered with dp->qsv. */
+void worker_handle_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
+		uint64_t now);
+void worker_end_iteration(struct worker *w);
+
 /* Set the RTP clock of payload type pt (every type starts at RTP_CLOCK_DEFAULT via
  * dp_clock_defaults). */
 void dp_set_clock_rate(struct dp *dp, unsigned pt, uint32_t hz);

@@ -249,8 +249,10 @@ static inline bool reverse_target(const struct dp *dp, const struct flow *f, str
 	return true;
 }
 
-static inline void relay(struct worker *w, struct rte_mbuf *m, const struct pkt_info *info,
-		struct flow *f, uint16_t rx_port, uint64_t now)
+/* always inlined: handle_burst has two copies now (worker_main's, worker_handle_burst), and
+ * with two call sites GCC would keep relay out of line, a call per packet */
+static __rte_always_inline void relay(struct worker *w, struct rte_mbuf *m,
+		const struct pkt_info *info, struct flow *f, uint16_t rx_port, uint64_t now)
 {
 	struct dp *dp = w->dp;
 	struct flow_stats *st = &f->stats;
@@ -330,8 +332,9 @@ static inline void no_flow(struct worker *w, uint16_t port, struct rte_mbuf *m,
 		to_kernel(w, port, m);
 }
 
-static void handle_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
-		uint64_t now)
+/* Inlined into worker_main's loop; worker_handle_burst is the same code for the benchmark. */
+static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
+		struct rte_mbuf **pkts, uint16_t n, uint64_t now)
 {
 	struct dp *dp = w->dp;
 	struct pkt_info info[DP_BURST];
@@ -486,6 +489,26 @@ static void flush_all(struct worker *w)
 	}
 }
 
+/* What the loop does after its rx bursts, every iteration. */
+static __rte_always_inline void end_iteration(struct worker *w)
+{
+	flush_all(w);
+	account_latency(w);
+	rte_rcu_qsbr_quiescent(w->dp->qsv, w->index);
+}
+
+/* The loop's per-burst and per-iteration work, callable alone (tests/bench/bench_worker.c). */
+void worker_handle_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
+		uint64_t now)
+{
+	handle_burst(w, port, pkts, n, now);
+}
+
+void worker_end_iteration(struct worker *w)
+{
+	end_iteration(w);
+}
+
 int worker_init_buffers(struct worker *w)
 {
 	struct dp *dp = w->dp;
@@ -504,6 +527,17 @@ int worker_init_buffers(struct worker *w)
 	return 0;
 }
 
+/*
+ * Not inlined: rte_log is __rte_cold, and an unconditional call to it ahead of the loop made
+ * GCC treat everything after it as cold, so the whole loop went to .text.unlikely compiled for
+ * size (helpers such as rte_eth_tx_buffer and flow_latch_read left out of line).
+ */
+static __rte_noinline void log_start(const struct worker *w)
+{
+	RTE_LOG(INFO, DP, "worker %u on lcore %u: %u rx queues%s\n", w->index, w->lcore,
+			w->n_rxq, w->polls_taps ? " + kernel interfaces" : "");
+}
+
 int worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -512,8 +546,7 @@ int worker_main(void *arg)
 
 	rte_rcu_qsbr_thread_register(dp->qsv, w->index);
 	rte_rcu_qsbr_thread_online(dp->qsv, w->index);
-	RTE_LOG(INFO, DP, "worker %u on lcore %u: %u rx queues%s\n", w->index, w->lcore,
-			w->n_rxq, w->polls_taps ? " + kernel interfaces" : "");
+	log_start(w);
 
 	while (!dp->stop) {
 		unsigned work = 0;
@@ -529,9 +562,7 @@ int worker_main(void *arg)
 		if (w->polls_taps)
 			work += poll_taps(w);
 		work += poll_ctl(w);
-		flush_all(w);
-		account_latency(w);
-		rte_rcu_qsbr_quiescent(dp->qsv, w->index);
+		end_iteration(w);
 
 		/* per-packet DEBUG logging costs one predictable branch until it is enabled */
 		if ((w->stats.iterations & 4095) == 0)

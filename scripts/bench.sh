@@ -59,8 +59,8 @@ main() {
 	if [ ! -f "$BUILD/build.ninja" ]; then
 		meson setup --buildtype=release "$BUILD" "$ROOT" >/dev/null
 	fi
-	ninja -C "$BUILD" app/rtpproxy app/rtpgen/rtpgen control/rtpproxyctl >/dev/null ||
-		die "build failed: ninja -C $BUILD"
+	ninja -C "$BUILD" app/rtpproxy app/rtpgen/rtpgen control/rtpproxyctl \
+		tests/bench/bench_worker >/dev/null || die "build failed: ninja -C $BUILD"
 
 	# ---- the run's private state ----
 	T=$(mktemp -d /tmp/rtpbench.XXXXXX)
@@ -99,6 +99,9 @@ main() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 
+	# the worker's cost in process, before the rig (no hugepages, no generator)
+	run_bench_worker "$T/inproc"
+
 	"$ROOT/scripts/hugepages.sh" reserve "$PAGES" "$T/huge" "$T/huge.state"
 	ip netns add "$NS"
 	# no IPv6 on the TAPs rtpproxy creates: router solicitations would only add exception traffic
@@ -116,7 +119,7 @@ main() {
 
 	write_driver "$T/bench.py"
 	BENCH_TMP=$T BENCH_HUGE=$T/huge BENCH_BUILD=$BUILD BENCH_NS=$NS BENCH_PREFIX=$PFX \
-	BENCH_LOGS=$LOGS BENCH_QUICK=$QUICK BENCH_OUT=$OUT BENCH_CASES=$CASES BENCH_CMD="scripts/bench.sh${ORIG_ARGS:+ $ORIG_ARGS}" \
+	BENCH_LOGS=$LOGS BENCH_QUICK=$QUICK BENCH_OUT=$OUT BENCH_CASES=$CASES BENCH_INPROC=$T/inproc BENCH_CMD="scripts/bench.sh${ORIG_ARGS:+ $ORIG_ARGS}" \
 		/usr/bin/python3 "$T/bench.py" &
 	PY_PID=$!
 	set +e
@@ -125,6 +128,21 @@ main() {
 	set -e
 	PY_PID=
 	exit "$rc"
+}
+
+# bench_worker (tests/bench/bench_worker.c): the worker's cycles per packet in process, 1 000
+# and 1 000 000 forward flows, on the DUT's cpu; DIR/inproc-N.json for the driver to merge into
+# the udp-N cases ("worker_cycles_per_pkt_inproc"...). A failure is reported, not fatal.
+run_bench_worker() {
+	local dir=$1 n pkts=20000000
+	mkdir -p "$dir"
+	[ "$QUICK" = 1 ] && pkts=5000000
+	for n in 1000 1000000; do
+		echo "bench.sh: bench_worker --flows $n (in process, no rig)" >&2
+		timeout 300 "$BUILD/tests/bench/bench_worker" --flows "$n" --packets "$pkts" \
+			--cpu 1 --json >"$dir/inproc-$n.json" 2>"$dir/inproc-$n.err" ||
+			echo "bench.sh: bench_worker --flows $n failed: $(tail -3 "$dir/inproc-$n.err")" >&2
+	done
 }
 
 # The driver (Python 3, stdlib only): starts the DUTs and rtpgen, searches, measures, writes
@@ -1163,6 +1181,11 @@ def targets(results):
     t("<= 60 worker cycles/packet excluding the PMD (1 000 sessions)", v,
       v <= 60 if v is not None else None,
       f"{fmt(v, '{:.0f}')} (all: {fmt(k.get('cycles_per_pkt'), '{:.0f}')})")
+    v = k.get("worker_cycles_per_pkt_inproc")
+    t("<= 60 worker cycles/packet, in process (bench_worker, 1 000 flows)", v,
+      v <= 60 if v is not None else None,
+      f"{fmt(v, '{:.0f}')} (1M flows: "
+      f"{fmt(by.get('udp-1000000', {}).get('worker_cycles_per_pkt_inproc'), '{:.0f}')})")
     v = k.get("lat_p99_us")
     t("p99 <= 20 us at 50% load (1 000 sessions, generator round trip)", v,
       v <= 20 if v is not None else None,
@@ -1177,6 +1200,28 @@ def targets(results):
     t("CreateSession p99 <= 5 ms with 100 000 present", v, v <= 5 if v is not None else None,
       f"{fmt(v, '{:.3f}')} ms")
     return out
+
+
+def merge_inproc(results, meta):
+    """bench_worker's figures (run by bench.sh before the rig) as extra keys of udp-N."""
+    d = E.get("BENCH_INPROC")
+    meta["worker_inproc"] = {}
+    for n in (1000, 1000000):
+        try:
+            with open(f"{d}/inproc-{n}.json") as f:
+                j = json.load(f)
+            shutil.copy(f"{d}/inproc-{n}.json", f"{LOGS}/bench_worker-{n}.json")
+        except (OSError, TypeError, ValueError):
+            continue
+        meta["worker_inproc"][str(n)] = j
+        extra = {"worker_cycles_per_pkt_inproc": j.get("worker_cycles_per_pkt"),
+                 "worker_cycles_per_pkt_inproc_min": j.get("worker_cycles_per_pkt_min"),
+                 "worker_cycles_per_pkt_inproc_reps": j.get("worker_cycles_per_pkt_reps"),
+                 "total_cycles_per_pkt_inproc": j.get("total_cycles_per_pkt"),
+                 "worker_inproc_ok": j.get("ok")}
+        for r in results:
+            if r["case"] == f"udp-{n}" and "error" not in r:
+                r.update(extra)
 
 
 def main():
@@ -1230,6 +1275,7 @@ def main():
                 r["ratio_zero_loss"] = r["mpps_zero_loss"] / ref["mpps_zero_loss"] \
                     if ref.get("mpps_zero_loss") else None
 
+    merge_inproc(results, meta)
     meta["dut_exits"] = DUT_EXITS
     meta["runs_with_vcpus_apart"] = FAR_RUNS
     meta["seconds_waited_for_vcpus"] = round(GATE_WAITED)

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <rte_common.h>
 
 struct rte_mbuf;
@@ -56,8 +57,14 @@ static inline bool neigh_mac_get(const struct neigh_table *nt, uint32_t idx, uin
 	uint64_t v = nt->mac[idx];
 	if (!(v & NEIGH_VALID))
 		return false;
+#if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
+	/* byte i is bits 8i..8i+7: already the MAC in order; one wide copy, which the rewrite's
+	 * wide loads can forward from (byte stores could not) */
+	memcpy(mac, &v, 6);
+#else
 	for (int i = 0; i < 6; i++)
 		mac[i] = (uint8_t)(v >> (8 * i));
+#endif
 	return true;
 }
 

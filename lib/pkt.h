@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #define PKT_ETHER_HLEN 14
 #define PKT_ETHERTYPE_IPV4 0x0800
@@ -147,10 +148,12 @@ static inline void pkt_rewrite_udp4(uint8_t *frame, const struct pkt_info *info,
 	memcpy(frame + 6, rw->src_mac, 6);
 
 	memcpy(&ipck, ip + 10, 2);
-	/* TTL shares its 16-bit word with the protocol byte */
+	/* TTL shares its 16-bit word with the protocol byte; computed and stored as the word
+	 * (a byte store then a word load of the same bytes stalls store forwarding). TTL > 1:
+	 * no borrow into the protocol byte. */
 	memcpy(&old_ttlw, ip + 8, 2);
-	ip[8]--;
-	memcpy(&new_ttlw, ip + 8, 2);
+	new_ttlw = (uint16_t)(old_ttlw - htons(0x0100));
+	memcpy(ip + 8, &new_ttlw, 2);
 	memcpy(ip + 12, &rw->src_ip, 4);
 	memcpy(ip + 16, &rw->dst_ip, 4);
 	memcpy(udp, &rw->src_port, 2);

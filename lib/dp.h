@@ -79,6 +79,7 @@ struct worker {
 	struct worker_rxq rxq[DP_MAX_RXQ];
 	unsigned n_rxq;
 	bool polls_taps;                /* worker 0 carries kernel -> port traffic */
+	bool taps_busy;                 /* its last TAP poll found packets */
 	bool debug;                     /* DP log level is DEBUG: log per packet */
 	struct rte_ring *from_ctl;      /* mbufs the control lcore wants sent (ARP, resolved) */
 	struct rte_eth_dev_tx_buffer *txb[DP_MAX_PORTS];      /* to the ports */

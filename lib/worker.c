@@ -443,6 +443,19 @@ static unsigned poll_taps(struct worker *w)
 	return total;
 }
 
+/*
+ * Kernel traffic is light next to the relayed kind: while the ports keep the worker busy, the
+ * TAPs are polled every TAP_POLL_EVERY iterations (and every time while they have something),
+ * when it is idle every time. A TAP poll is not free: net_tap does a readv(2) on every poll
+ * until the kernel's first packet arms its SIGIO trigger, which with IPv6 off can be never.
+ */
+#define TAP_POLL_EVERY 8
+
+static inline bool taps_due(const struct worker *w, unsigned rx_work)
+{
+	return rx_work == 0 || w->taps_busy || (w->stats.iterations & (TAP_POLL_EVERY - 1)) == 0;
+}
+
 /* Packets the control lcore wants sent: ARP requests, packets whose neighbour resolved. */
 static unsigned poll_ctl(struct worker *w)
 {
@@ -559,8 +572,11 @@ int worker_main(void *arg)
 				handle_burst(w, port, pkts, n, rte_rdtsc());
 			work += n;
 		}
-		if (w->polls_taps)
-			work += poll_taps(w);
+		if (w->polls_taps && taps_due(w, work)) {
+			unsigned n = poll_taps(w);
+			w->taps_busy = n > 0;
+			work += n;
+		}
 		work += poll_ctl(w);
 		end_iteration(w);
 

@@ -333,6 +333,8 @@ static grpc_status_code proxy_stats(void *c, const ProtobufCMessage *req,
 		x->relayed = wk->stats.relayed;
 		x->iterations = wk->stats.iterations;
 		x->busy_iterations = wk->stats.busy_iterations;
+		x->busy_cycles = wk->stats.busy_cycles;
+		x->tsc_hz = rte_get_tsc_hz();
 		out->workers[w] = x;
 	}
 	out->n_drops = DROP_MAX;

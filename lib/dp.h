@@ -56,6 +56,7 @@ struct worker_stats {
 	uint64_t tx_failed[DP_MAX_PORTS];   /* refused by the NIC */
 	uint64_t relayed;
 	uint64_t iterations, busy_iterations;
+	uint64_t busy_cycles;               /* TSC cycles of the iterations that found work */
 };
 
 struct worker_rxq {
@@ -146,11 +147,12 @@ int worker_init_buffers(struct worker *w);
 int worker_main(void *arg);
 
 /* The loop's work on one rx burst from dp port `port` (rx time `now`), and what it does once
- * per iteration after its bursts (flush the TX buffers, latency, RCU quiescent state): for the
- * in-process benchmark (tests/bench/bench_worker.c), on a worker registered with dp->qsv. */
+ * per busy iteration that started at `now` after its bursts (flush the TX buffers, latency,
+ * busy cycles, RCU quiescent state): for the in-process benchmark
+ * (tests/bench/bench_worker.c), on a worker registered with dp->qsv. */
 void worker_handle_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
 		uint64_t now);
-void worker_end_iteration(struct worker *w);
+void worker_end_iteration(struct worker *w, uint64_t now);
 
 /* Set the RTP clock of payload type pt (every type starts at RTP_CLOCK_DEFAULT via
  * dp_clock_defaults). */

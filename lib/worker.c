@@ -65,6 +65,7 @@ void dp_stats_sum(const struct dp *dp, struct worker_stats *out)
 		out->relayed += s->relayed;
 		out->iterations += s->iterations;
 		out->busy_iterations += s->busy_iterations;
+		out->busy_cycles += s->busy_cycles;
 	}
 	for (int d = 0; d < DROP_MAX; d++)
 		out->drops[d] += dp->ctl_drops[d];
@@ -476,12 +477,9 @@ static unsigned poll_ctl(struct worker *w)
 	return n;
 }
 
-/* Time through the proxy of what this iteration relayed: rx_burst to tx_burst, in TSC. */
-static void account_latency(struct worker *w)
+/* Time through the proxy of what this iteration relayed: rx_burst to tx_burst (t), in TSC. */
+static void account_latency(struct worker *w, uint64_t t)
 {
-	if (w->n_lat == 0)
-		return;
-	uint64_t t = rte_rdtsc();
 	for (unsigned i = 0; i < w->n_lat; i++) {
 		struct flow_stats *st = &w->lat[i].flow->stats;
 		uint64_t d = t - w->lat[i].rx_tsc;
@@ -502,12 +500,16 @@ static void flush_all(struct worker *w)
 	}
 }
 
-/* What the loop does after its rx bursts, every iteration. */
-static __rte_always_inline void end_iteration(struct worker *w)
+/*
+ * What the loop does after its rx bursts, every iteration that found work (t0: when it
+ * started): send, then one TSC read for the latency of what was sent and the busy time.
+ */
+static __rte_always_inline void end_iteration(struct worker *w, uint64_t t0)
 {
 	flush_all(w);
-	account_latency(w);
-	rte_rcu_qsbr_quiescent(w->dp->qsv, w->index);
+	uint64_t t = rte_rdtsc();
+	account_latency(w, t);
+	w->stats.busy_cycles += t - t0;
 }
 
 /* The loop's per-burst and per-iteration work, callable alone (tests/bench/bench_worker.c). */
@@ -517,9 +519,10 @@ void worker_handle_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts
 	handle_burst(w, port, pkts, n, now);
 }
 
-void worker_end_iteration(struct worker *w)
+void worker_end_iteration(struct worker *w, uint64_t t0)
 {
-	end_iteration(w);
+	end_iteration(w, t0);
+	rte_rcu_qsbr_quiescent(w->dp->qsv, w->index);
 }
 
 int worker_init_buffers(struct worker *w)
@@ -562,6 +565,8 @@ int worker_main(void *arg)
 	log_start(w);
 
 	while (!dp->stop) {
+		/* one TSC read for the iteration: the bursts' arrival time, the busy time's start */
+		uint64_t t0 = rte_rdtsc();
 		unsigned work = 0;
 
 		for (unsigned q = 0; q < w->n_rxq; q++) {
@@ -569,7 +574,7 @@ int worker_main(void *arg)
 			uint16_t n = rte_eth_rx_burst(dp->port[port].eth_id, w->rxq[q].queue,
 					pkts, DP_BURST);
 			if (n > 0)
-				handle_burst(w, port, pkts, n, rte_rdtsc());
+				handle_burst(w, port, pkts, n, t0);
 			work += n;
 		}
 		if (w->polls_taps && taps_due(w, work)) {
@@ -578,15 +583,17 @@ int worker_main(void *arg)
 			work += n;
 		}
 		work += poll_ctl(w);
-		end_iteration(w);
+		if (work) {
+			end_iteration(w, t0);   /* nothing is buffered when nothing came */
+			w->stats.busy_iterations++;
+		}
+		rte_rcu_qsbr_quiescent(dp->qsv, w->index);
 
 		/* per-packet DEBUG logging costs one predictable branch until it is enabled */
 		if ((w->stats.iterations & 4095) == 0)
 			w->debug = rte_log_can_log(RTE_LOGTYPE_DP, RTE_LOG_DEBUG);
 		w->stats.iterations++;
-		if (work) {
-			w->stats.busy_iterations++;
-		} else if (dp->idle_sleep_us) {
+		if (!work && dp->idle_sleep_us) {
 			/* lab/CI convenience: a nap when idle, offline so control never waits on us */
 			rte_rcu_qsbr_thread_offline(dp->qsv, w->index);
 			usleep(dp->idle_sleep_us);

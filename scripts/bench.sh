@@ -662,6 +662,7 @@ allowed_destinations = 198.18.0.0/15
                 "relayed": sum(int(x.get("relayed", 0)) for x in w),
                 "iterations": sum(int(x.get("iterations", 0)) for x in w),
                 "busy": sum(int(x.get("busy_iterations", 0)) for x in w),
+                "busy_cycles": sum(int(x.get("busy_cycles", 0)) for x in w),
                 "sessions_active": int(d.get("sessions_active", 0)),
                 "drops": {k: int(v) for k, v in d.get("drops", {}).items()}}
 
@@ -842,7 +843,7 @@ def max_run_sampled(dut, what, args):
     g["near"], g["probe_min_us"] = near, lm
     if not near:
         FAR_RUNS.append(f"{CUR_CASE}/{what}")
-    g["cycles_per_pkt"] = g["dut_busy_iterations_pct"] = None
+    g["cycles_per_pkt"] = g["cycles_per_pkt_all"] = g["dut_busy_iterations_pct"] = None
     g["dut_drops"] = {}
     # samples strictly inside the traffic: relayed grew just before and just after them
     inside = [k for k in range(1, len(snaps) - 1)
@@ -852,12 +853,13 @@ def max_run_sampled(dut, what, args):
         dt = (b["uptime_ms"] - a["uptime_ms"]) / 1e3
         di, db, dn = (b["iterations"] - a["iterations"], b["busy"] - a["busy"],
                       b["relayed"] - a["relayed"])
+        dc = b["busy_cycles"] - a["busy_cycles"]
         if dt > 0 and di > 0 and dn > 0:
-            # every TSC cycle of the worker's core in the window, per relayed packet: at max
-            # load this is what the worker spends per packet, polls that came back empty
-            # included (weighting by busy iterations is meaningless: an empty poll costs a
-            # fraction of a 32-packet burst, and the worker keeps no busy-cycle counter)
-            g["cycles_per_pkt"] = HZ * dt / dn
+            # the worker's busy iterations' TSC cycles (it counts them) per relayed packet:
+            # the issue's "busy iterations only"; and every cycle of its core, empty polls
+            # included, for comparison
+            g["cycles_per_pkt"] = dc / dn if dc > 0 else None
+            g["cycles_per_pkt_all"] = HZ * dt / dn
             g["dut_busy_iterations_pct"] = round(100.0 * db / di, 1)
     if len(snaps) >= 2:
         a, b = snaps[0], snaps[-1]
@@ -889,6 +891,7 @@ def measure(name, dut, streams, sessions, bidir, ref):
         r["cycles_per_pkt"] = g["cycles_per_pkt"]
         r["cycles_per_pkt_runs"] = [round(x["cycles_per_pkt"]) if x["cycles_per_pkt"] else None
                                     for x in runs]
+        r["cycles_per_pkt_all"] = g["cycles_per_pkt_all"]
         r["dut_busy_iterations_pct"] = g["dut_busy_iterations_pct"]
         r["dut_drops_at_max"] = g["dut_drops"]
 

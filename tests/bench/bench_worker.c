@@ -260,10 +260,11 @@ static struct run run(bool worker_run, uint64_t packets)
 		if (o.bidir)
 			make_burst(&rev, rpkts, worker_run);
 		if (worker_run) {
-			worker_handle_burst(w, fwd.rx_port, pkts, DP_BURST, rte_rdtsc());
+			uint64_t now = rte_rdtsc();     /* as the loop: one read per iteration */
+			worker_handle_burst(w, fwd.rx_port, pkts, DP_BURST, now);
 			if (o.bidir)
-				worker_handle_burst(w, rev.rx_port, rpkts, DP_BURST, rte_rdtsc());
-			worker_end_iteration(w);
+				worker_handle_burst(w, rev.rx_port, rpkts, DP_BURST, now);
+			worker_end_iteration(w, now);
 		} else {
 			tx_direct(fwd.tx_port, pkts);
 			if (o.bidir)

@@ -61,6 +61,13 @@ def body(t):
         print(f"    relayed per worker: {relayed}")
         t.check(all(r > 0 for r in relayed), "both workers relayed", str(relayed))
         t.eq(sum(relayed), N_SESSIONS * N_PACKETS, "the workers' counts sum to what was relayed")
+        # busy time: some TSC cycles per relayed packet, less than the whole uptime
+        t.check(all(w.tsc_hz > 0 for w in ps.workers), "workers report the TSC frequency")
+        for w in ps.workers:
+            t.check(0 < w.busy_cycles < ps.uptime_ms * w.tsc_hz / 1000 + w.tsc_hz,
+                    f"worker {w.index}: busy cycles within its uptime",
+                    f"{w.busy_cycles} cycles, uptime {ps.uptime_ms} ms")
+            t.check(w.busy_iterations <= w.iterations, f"worker {w.index}: busy <= all iterations")
         t.eq(app.stop(), 0, "rtpproxy exit code")
 
 

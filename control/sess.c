@@ -279,7 +279,6 @@ static struct flow *make_flow(struct sess_mgr *m, const struct session *s, enum 
 	f->session = (uint32_t)s->serial;
 	f->tx_port = tx_port;
 	f->neigh = s->neigh;
-	f->latch_flow = f->latch_fallback = UINT32_MAX;
 	if (!reverse) {
 		f->key = flow_key_make(s->listen.addr, htons((uint16_t)(s->listen.port + off)),
 				PKT_IPPROTO_UDP);
@@ -292,6 +291,7 @@ static struct flow *make_flow(struct sess_mgr *m, const struct session *s, enum 
 		f->key = flow_key_make(s->forward.addr, htons((uint16_t)(s->forward.port + off)),
 				PKT_IPPROTO_UDP);
 		f->src_port = htons((uint16_t)(s->listen.port + off));
+		f->latch_flow = f->latch_fallback = UINT32_MAX;    /* set once all flows exist */
 		f->peer_ip = s->dest.addr;
 		f->peer_port = htons((uint16_t)(s->dest.port + off));
 		flags |= FLOW_F_REVERSE;
@@ -428,7 +428,7 @@ static void add_flow_stats(const struct sess_mgr *m, const struct flow *f, struc
 		uint64_t denom = st->pkts_rx + st->lost;
 		st->loss_rate = denom ? (double)st->lost / (double)denom : 0.0;
 		st->jitter_ms = rtp_jitter(&rs) * 1000.0 /
-			(double)m->dp->clk_rate[fs->last_pt & 0x7f];
+			(double)m->dp->clk_rate[f->last_pt & 0x7f];
 	}
 }
 

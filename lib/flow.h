@@ -12,6 +12,7 @@
 #define RTPPROXY_FLOW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <rte_common.h>
@@ -42,7 +43,6 @@ struct flow_stats {
 	uint64_t last_tsc;              /* TSC of the last relayed packet, 0 = never */
 	uint64_t lat_sum, lat_max;      /* TSC cycles from rx_burst to tx_burst, relayed packets */
 	uint64_t lat_n;
-	uint8_t last_pt;                /* RTP payload type last seen (for the jitter's clock) */
 };
 
 /*
@@ -66,7 +66,12 @@ struct flow_latch {
 #define FLOW_F_METER_BPS 0x10
 #define FLOW_F_RTP_STATS 0x20       /* sequence / jitter tracking */
 
-/* One direction of a session. The first cache line is what the fast path reads. */
+/*
+ * One direction of a session: four cache lines, of which a packet touches the first three.
+ * Line 0 is what the fast path reads, with the latch (forward flows: read per packet, written
+ * when the client moves) or the reverse flow's fields in the same place; lines 1-2 are what it
+ * writes (counters, RTP receiver state); line 3 is the control lcore's alone.
+ */
 struct flow {
 	uint32_t src_ip, dst_ip;        /* rewrite: network byte order */
 	uint16_t src_port, dst_port;
@@ -75,18 +80,28 @@ struct flow {
 	uint32_t neigh;                 /* next hop: index into the neighbour table */
 	uint32_t session;               /* opaque to the data plane: the session manager's slot */
 	uint32_t id;                    /* this entry's index in the flow pool */
-	struct flow_key key;            /* what it is installed under */
-	uint32_t peer_ip;               /* reverse: the only accepted source (the destination) */
-	uint16_t peer_port;
-	uint16_t latch_port_add;        /* reverse RTCP falling back on the RTP latch: +1 */
-	uint32_t latch_flow;            /* reverse: the forward flow whose latch gives the target */
-	uint32_t latch_fallback;        /* reverse RTCP: the RTP flow's latch, until RTCP latches */
 	uint32_t meter;                 /* FLOW_F_METER_*: index of its flow_meter */
+	union {
+		struct flow_latch latch;        /* forward flows: the client's source */
+		struct {                        /* FLOW_F_REVERSE */
+			uint32_t peer_ip;       /* the only accepted source (the destination) */
+			uint16_t peer_port;
+			uint16_t latch_port_add;        /* RTCP falling back on the RTP latch: +1 */
+			uint32_t latch_flow;    /* the forward flow whose latch gives the target */
+			uint32_t latch_fallback;        /* RTCP: the RTP flow's, until RTCP latches */
+		};
+	};
 	struct flow_stats stats __rte_cache_aligned;
 	uint32_t rtp_seq;               /* odd while the worker updates rtp (see flow_rtp_read) */
+	uint8_t last_pt;                /* RTP payload type last seen (for the jitter's clock) */
 	struct rtp_state rtp;
-	struct flow_latch latch;        /* forward flows: the client's source */
+	struct flow_key key __rte_cache_aligned;        /* what it is installed under */
 } __rte_cache_aligned;
+
+/* What a packet touches ends where the control-only line starts (the worker prefetches it). */
+#define FLOW_HOT_BYTES offsetof(struct flow, key)
+_Static_assert(offsetof(struct flow, stats) == RTE_CACHE_LINE_SIZE, "line 0 grew");
+_Static_assert(FLOW_HOT_BYTES == 3 * RTE_CACHE_LINE_SIZE, "counters and RTP state: two lines");
 
 /* Four cache lines: a million bidirectional sessions' flows take 1 GiB, not more. */
 _Static_assert(sizeof(struct flow) <= 4 * RTE_CACHE_LINE_SIZE, "struct flow grew");

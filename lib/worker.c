@@ -178,7 +178,7 @@ static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_
 			(payload[0] >> 6) == 2 && (payload[1] < 192 || payload[1] > 223)) {
 		uint8_t pt = rtp_pt(payload);
 		uint32_t seq = f->rtp_seq;
-		f->stats.last_pt = pt;
+		f->last_pt = pt;
 		/* a sequence count lets the control lcore read the multi-word state whole */
 		__atomic_store_n(&f->rtp_seq, seq + 1, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_RELEASE);
@@ -391,10 +391,10 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 	uint64_t hits = 0;
 	rte_hash_lookup_bulk_data(dp->flows->hash, key_ptr, n_udp, &hits, data);
 	/* with many sessions the flows are cache misses: start them all before the first use
-	 * (the relay reads or writes each of a flow's four lines) */
+	 * (the relay reads or writes each of a flow's hot lines) */
 	for (uint16_t j = 0; j < n_udp; j++) {
 		if (hits & (1ULL << j)) {
-			for (unsigned l = 0; l < sizeof(struct flow); l += RTE_CACHE_LINE_SIZE)
+			for (unsigned l = 0; l < FLOW_HOT_BYTES; l += RTE_CACHE_LINE_SIZE)
 				rte_prefetch0((char *)data[j] + l);
 		}
 	}

@@ -445,7 +445,6 @@ static void setup(void)
 		f->session = s;
 		f->tx_port = 1;
 		f->neigh = nh[a];
-		f->latch_flow = f->latch_fallback = UINT32_MAX;
 		f->key = flow_key_make(listen_ip(a), port, PKT_IPPROTO_UDP);
 		f->src_ip = fwd_ip(a);
 		f->src_port = port;

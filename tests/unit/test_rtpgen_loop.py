@@ -17,27 +17,13 @@ import sys
 import tempfile
 
 RTPGEN = sys.argv[1] if len(sys.argv) > 1 else "build/app/rtpgen/rtpgen"
-passed = failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, eq, summary  # noqa: E402
 run_no = 0
 
 JSON_KEYS = ("tx_pkts", "tx_dropped", "rx_pkts", "lost", "reordered", "duplicated", "tx_mpps",
              "rx_mpps", "lat_p50_us", "lat_p99_us", "lat_p999_us", "lat_max_us", "streams",
              "duration_s", "sessions_created", "creates_per_s")
-
-
-def check(cond, desc, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"  ok    {desc}", flush=True)
-    else:
-        failed += 1
-        print(f"  FAIL  {desc}" + (f": {detail}" if detail else ""), flush=True)
-    return cond
-
-
-def eq(got, want, desc):
-    return check(got == want, desc, f"got {got!r}, want {want!r}")
 
 
 def rtpgen(*args, vdevs=("net_ring0",), timeout=60):
@@ -274,8 +260,7 @@ def main():
 
     test_serve()
 
-    print(f"rtpgen_loop: {passed} passed, {failed} failed")
-    return 0 if failed == 0 and passed > 0 else 1
+    return summary("rtpgen_loop")
 
 
 if __name__ == "__main__":

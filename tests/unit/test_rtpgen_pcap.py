@@ -24,22 +24,8 @@ DST_BASE, DST_ADDRS, DST_PORT, SRC, SRC_PORT = "198.18.1.1", 2, 20000, "198.18.1
 SINK = "198.18.2.2"
 SRC_MAC, DST_MAC = "02:52:50:01:00:02", "02:52:50:01:00:01"
 MAGIC = 0x5254504E
-passed = failed = 0
-
-
-def check(cond, desc, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print(f"  ok    {desc}", flush=True)
-    else:
-        failed += 1
-        print(f"  FAIL  {desc}" + (f": {detail}" if detail else ""), flush=True)
-    return cond
-
-
-def eq(got, want, desc):
-    return check(got == want, desc, f"got {got!r}, want {want!r}")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, eq, summary  # noqa: E402
 
 
 def ip_checksum_ok(hdr):
@@ -194,8 +180,7 @@ def main():
         check_frames(frames[len(arps):])
         print("- the frames, as tshark decodes them")
         check_tshark(path)
-    print(f"rtpgen_pcap: {passed} passed, {failed} failed")
-    return 0 if failed == 0 and passed > 0 else 1
+    return summary("rtpgen_pcap")
 
 
 if __name__ == "__main__":

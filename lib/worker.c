@@ -477,7 +477,8 @@ static unsigned poll_ctl(struct worker *w)
 	return n;
 }
 
-/* Time through the proxy of what this iteration relayed: rx_burst to tx_burst (t), in TSC. */
+/* Time through the proxy of what this iteration relayed, in TSC: from the iteration's start
+ * (just before its rx bursts) to t, after its tx bursts. */
 static void account_latency(struct worker *w, uint64_t t)
 {
 	for (unsigned i = 0; i < w->n_lat; i++) {

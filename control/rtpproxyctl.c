@@ -362,6 +362,18 @@ static void print_proxy_stats(const Rtpproxy__GetProxyStatsResponse *r)
 			", exception_packets %" PRIu64 "\n", "", p->rx_missed, p->tx_failed,
 			p->exception_packets);
 	}
+	for (size_t i = 0; i < r->n_workers; i++) {
+		const Rtpproxy__WorkerStats *w = r->workers[i];
+		char name[32];
+
+		snprintf(name, sizeof(name), "worker %" PRIu32, w->index);
+		printf("%-16s lcore %" PRIu32 ", relayed %" PRIu64 ", busy %.1f%% of iterations",
+			name, w->lcore, w->relayed, w->iterations ?
+			100.0 * (double)w->busy_iterations / (double)w->iterations : 0.0);
+		if (w->relayed > 0)
+			printf(", %.1f cycles/packet", (double)w->busy_cycles / (double)w->relayed);
+		printf("\n");
+	}
 	printf("%-16s", "drops");
 	if (r->n_drops == 0)
 		printf(" none");

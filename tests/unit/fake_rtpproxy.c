@@ -294,6 +294,18 @@ static grpc_status_code proxy_stats(void *ctx, const ProtobufCMessage *m,
 		e->value = i * 5;
 		out->drops[out->n_drops++] = e;
 	}
+	out->workers = arena_alloc(a, 2 * sizeof(*out->workers));
+	for (unsigned i = 0; i < 2; i++) {
+		Rtpproxy__WorkerStats *w = new_msg(a, &rtpproxy__worker_stats__descriptor);
+		w->index = i;
+		w->lcore = i + 1;
+		w->relayed = i == 0 ? 1000 : 0;     /* worker 1 never relayed: no cycles/packet */
+		w->iterations = 4000;
+		w->busy_iterations = i == 0 ? 1000 : 0;
+		w->busy_cycles = i == 0 ? 123456 : 0;
+		w->tsc_hz = 2600000000ULL;
+		out->workers[out->n_workers++] = w;
+	}
 	*resp = &out->base;
 	return GRPC_STATUS_OK;
 }

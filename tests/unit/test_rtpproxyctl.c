@@ -406,6 +406,9 @@ static void test_stats(void)
 		"tx 201 packets / 4000 bytes\n");
 	OUT_HAS(&r, "rx_missed 1, tx_failed 2, exception_packets 3\n");
 	OUT_HAS(&r, "drops            malformed=0 rate_limit=5 no_flow=10\n");
+	OUT_HAS(&r, "worker 0         lcore 1, relayed 1000, busy 25.0% of iterations, "
+		"123.5 cycles/packet\n");
+	OUT_HAS(&r, "worker 1         lcore 2, relayed 0, busy 0.0% of iterations\n");
 
 	CTL(&r, "stats", "--json");
 	CHECK(r.status == 0 && count_lines(r.out) == 1);
@@ -413,7 +416,9 @@ static void test_stats(void)
 		"assert d['ports'][0]['rx_bytes'] == 18446744073709551615\n"
 		"assert d['drops'] == {'malformed': 0, 'rate_limit': 5, 'no_flow': 10}\n"
 		"assert d['uptime_ms'] == 90061001 and d['version'] == '9.9.9'\n"
-		"assert d['sessions_active'] == 3\n");
+		"assert d['sessions_active'] == 3\n"
+		"assert d['workers'][0]['busy_cycles'] == 123456\n"
+		"assert d['workers'][0]['tsc_hz'] == 2600000000\n");
 }
 
 static void test_watch(void)

@@ -350,6 +350,18 @@ static void setup_port(uint16_t eth, int socket)
 		rte_exit(1, "cannot start port %u\n", eth);
 }
 
+
+/* A flow of session s, leaving through tx_port to next hop neigh; not yet published. */
+static struct flow *new_flow(uint32_t s, uint16_t tx_port, uint32_t neigh)
+{
+	struct flow *f = flow_alloc(dp->flows);
+	if (f == NULL)
+		rte_exit(1, "flow table full at session %u\n", s);
+	f->session = s;
+	f->tx_port = tx_port;
+	f->neigh = neigh;
+	return f;
+}
 static void setup(void)
 {
 	int socket = (int)rte_socket_id();
@@ -439,12 +451,7 @@ static void setup(void)
 	for (uint32_t s = 0; s < o.flows; s++) {
 		uint32_t a = s / PORTS_PER_ADDR;
 		uint16_t port = htons((uint16_t)(BASE_PORT + s % PORTS_PER_ADDR));
-		struct flow *f = flow_alloc(dp->flows);
-		if (f == NULL)
-			rte_exit(1, "flow table full at %u\n", s);
-		f->session = s;
-		f->tx_port = 1;
-		f->neigh = nh[a];
+		struct flow *f = new_flow(s, 1, nh[a]);
 		f->key = flow_key_make(listen_ip(a), port, PKT_IPPROTO_UDP);
 		f->src_ip = fwd_ip(a);
 		f->src_port = port;
@@ -458,12 +465,7 @@ static void setup(void)
 			continue;
 		/* the reverse flow: from the destination to the forward endpoint, back to the
 		 * latched client */
-		struct flow *r = flow_alloc(dp->flows);
-		if (r == NULL)
-			rte_exit(1, "flow table full at %u (reverse)\n", s);
-		r->session = s;
-		r->tx_port = 0;
-		r->neigh = nh[a];
+		struct flow *r = new_flow(s, 0, nh[a]);
 		r->latch_flow = fid;
 		r->latch_fallback = UINT32_MAX;
 		r->key = flow_key_make(fwd_ip(a), port, PKT_IPPROTO_UDP);

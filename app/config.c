@@ -17,50 +17,11 @@
 #include <rte_string_fns.h>
 
 #include "config.h"
+#include "config_keys.h"
+
 
 #define CONFIG_MAX_WORKERS (RTE_MAX_LCORE - 1)  /* the main lcore is not a worker */
 #define EXCEPTION_NAME_MAX 15                   /* IFNAMSIZ - 1 */
-
-/* What a key expected, and the text at fault: the whole value or one item of a list. */
-struct bad {
-	char what[192];
-	char got[CFG_VALUE_LEN];
-};
-
-struct key_rule;
-
-/* Parses VAL into OBJ (struct config, or struct config_port for [portN]); -1 fills *bad. */
-typedef int (*key_parse_t)(const struct key_rule *rule, void *obj, const char *val,
-		struct bad *bad);
-
-struct key_rule {
-	const char *key;
-	key_parse_t parse;
-	size_t off;          /* field in OBJ, for the generic parsers */
-	size_t size;
-	uint32_t min, max;   /* integers only */
-	bool required;
-	const char *what;    /* what a good value looks like; integers say their range */
-};
-
-struct load_ctx {
-	const char *file;
-	struct config *cfg;
-	char *err;
-	size_t errlen;
-	uint32_t sections_seen;  /* unnumbered sections, by index in section_rules[] */
-	uint32_t ports_seen;     /* [portN], bit N */
-};
-
-struct section_rule {
-	const char *name;        /* "port" stands for port0..port7 */
-	bool numbered;
-	const struct key_rule *keys;
-	unsigned int n_keys;
-	/* Cross-key checks, once every key of the section is parsed; SEEN has bit k for keys[k]. */
-	int (*finish)(struct load_ctx *ctx, const struct section_rule *sr, const char *sec,
-		      void *obj, uint32_t seen);
-};
 
 static int __attribute__((format(printf, 2, 3)))
 fail(struct load_ctx *ctx, const char *fmt, ...)
@@ -77,244 +38,6 @@ fail(struct load_ctx *ctx, const char *fmt, ...)
 	vsnprintf(ctx->err + n, ctx->errlen - n, fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-static char *
-trim(char *s)
-{
-	size_t n;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	n = strlen(s);
-	while (n > 0 && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-	return s;
-}
-
-static uint32_t
-prefix_mask(uint8_t len)
-{
-	return len == 0 ? 0 : UINT32_MAX << (32 - len);
-}
-
-static void
-fmt_prefix(const struct config_prefix *p, char *buf, size_t len)
-{
-	char a[INET_ADDRSTRLEN];
-
-	inet_ntop(AF_INET, &p->addr, a, sizeof(a));
-	snprintf(buf, len, "%s/%u", a, p->len);
-}
-
-/* ---- public parsers ---- */
-
-/* Strict dotted quad: inet_aton would take "1.2.3", hex and octal ("010" is 8). */
-int
-config_parse_ipv4(const char *s, struct in_addr *out)
-{
-	uint32_t a = 0;
-	unsigned int part, v, digits;
-
-	if (s == NULL)
-		return -1;
-	for (part = 0; part < 4; part++) {
-		if (part > 0 && *s++ != '.')
-			return -1;
-		if (!isdigit((unsigned char)s[0]))
-			return -1;
-		if (s[0] == '0' && isdigit((unsigned char)s[1]))
-			return -1;
-		for (v = 0, digits = 0; isdigit((unsigned char)*s) && digits < 3; digits++)
-			v = v * 10 + (*s++ - '0');
-		if (isdigit((unsigned char)*s) || v > 255)
-			return -1;
-		a = a << 8 | v;
-	}
-	if (*s != '\0')
-		return -1;
-	out->s_addr = htonl(a);
-	return 0;
-}
-
-/* "a.b.c.d/N", N 0..32; host bits are kept (an interface address has them). */
-int
-config_parse_prefix(const char *s, struct config_prefix *out)
-{
-	char ip[INET_ADDRSTRLEN];
-	const char *slash, *n;
-	unsigned int len = 0;
-
-	if (s == NULL)
-		return -1;
-	slash = strchr(s, '/');
-	if (slash == NULL || (size_t)(slash - s) >= sizeof(ip))
-		return -1;
-	memcpy(ip, s, slash - s);
-	ip[slash - s] = '\0';
-	n = slash + 1;
-	if (!isdigit((unsigned char)n[0]) || (n[0] == '0' && n[1] != '\0'))
-		return -1;
-	for (; isdigit((unsigned char)*n) && len <= 32; n++)
-		len = len * 10 + (*n - '0');
-	if (*n != '\0' || len > 32)
-		return -1;
-	if (config_parse_ipv4(ip, &out->addr) < 0)
-		return -1;
-	out->len = len;
-	return 0;
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower((unsigned char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* "02:00:00:00:02:02": six colon-separated pairs of hex digits, either case. */
-int
-config_parse_mac(const char *s, uint8_t mac[6])
-{
-	uint8_t m[6];
-	int i, hi, lo;
-
-	if (s == NULL)
-		return -1;
-	for (i = 0; i < 6; i++, s += 3) {
-		hi = hexval(s[0]);
-		lo = hi < 0 ? -1 : hexval(s[1]);
-		if (lo < 0 || s[2] != (i < 5 ? ':' : '\0'))
-			return -1;
-		m[i] = hi << 4 | lo;
-	}
-	memcpy(mac, m, sizeof(m));
-	return 0;
-}
-
-bool
-config_prefix_contains(const struct config_prefix *p, struct in_addr a)
-{
-	uint32_t mask = prefix_mask(p->len);
-
-	return ((ntohl(p->addr.s_addr) ^ ntohl(a.s_addr)) & mask) == 0;
-}
-
-bool
-config_dest_allowed(const struct config *cfg, struct in_addr a)
-{
-	unsigned int i;
-
-	if (cfg->n_allowed == 0)
-		return true;
-	for (i = 0; i < cfg->n_allowed; i++)
-		if (config_prefix_contains(&cfg->allowed[i], a))
-			return true;
-	return false;
-}
-
-void
-config_defaults(struct config *cfg)
-{
-	unsigned int i;
-
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->workers = 1;
-	cfg->mbufs = 16383;
-	cfg->idle_sleep_us = 0;
-	strlcpy(cfg->grpc_listen, "[::]:50051", sizeof(cfg->grpc_listen));
-	cfg->max_sessions = 65536;
-	cfg->port_min = 20000;
-	cfg->port_max = 59999;
-	cfg->idle_timeout_secs = 300;
-	cfg->closed_retention_secs = 60;
-	cfg->tcp_connect_timeout_ms = 5000;
-	cfg->tcp_buffer_kib = 64;
-	cfg->tcp_max_connections = 10000;
-	for (i = 0; i < RTE_DIM(cfg->clock_rate); i++)
-		cfg->clock_rate[i] = CONFIG_CLOCK_RATE_DEFAULT;
-}
-
-/* ---- value parsers for the key tables ---- */
-
-static bool
-is_unicast(struct in_addr a)
-{
-	uint32_t first = ntohl(a.s_addr) >> 24;
-
-	return first != 0 && first != 127 && first < 224;
-}
-
-static int
-ipv6_unsupported(struct bad *bad, const char *kind)
-{
-	snprintf(bad->what, sizeof(bad->what), "%s (IPv6 is not supported yet)", kind);
-	return -1;
-}
-
-typedef int (*item_fn_t)(void *obj, const char *item, struct bad *bad);
-
-/* FN on each comma-separated, trimmed item of VAL; an empty VAL has none, "a,,b" has "". */
-static int
-for_each_item(const char *val, item_fn_t fn, void *obj, struct bad *bad)
-{
-	char buf[CFG_VALUE_LEN];
-	char *item = buf, *comma;
-
-	if (*val == '\0')
-		return 0;
-	if (strlcpy(buf, val, sizeof(buf)) >= sizeof(buf))
-		return -1;
-	for (;;) {
-		comma = strchr(item, ',');
-		if (comma != NULL)
-			*comma = '\0';
-		item = trim(item);
-		if (fn(obj, item, bad) < 0) {
-			strlcpy(bad->got, item, sizeof(bad->got));
-			return -1;
-		}
-		if (comma == NULL)
-			return 0;
-		item = comma + 1;
-	}
-}
-
-static int
-parse_uint(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
-{
-	void *field = (char *)obj + r->off;
-	uint64_t v = 0;
-	const char *p;
-
-	RTE_SET_USED(bad);
-	if (*val == '\0')
-		return -1;
-	for (p = val; *p != '\0'; p++) {
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		v = v * 10 + (*p - '0');
-		if (v > r->max)
-			return -1;
-	}
-	if (v < r->min)
-		return -1;
-	if (r->size == sizeof(uint16_t))
-		*(uint16_t *)field = v;
-	else
-		*(unsigned int *)field = v;
-	return 0;
-}
-
-static int
-parse_string(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
-{
-	RTE_SET_USED(bad);
-	return strlcpy((char *)obj + r->off, val, r->size) < r->size ? 0 : -1;
 }
 
 /* "DDDD:BB:DD.F" or "BB:DD.F" in hex, as EAL's -a takes it; devargs may follow a ','. */
@@ -366,16 +89,16 @@ add_port_addr(void *obj, const char *item, struct bad *bad)
 	unsigned int i;
 
 	if (strchr(item, ':') != NULL)
-		return ipv6_unsupported(bad, "an IPv4 prefix");
+		return cfg_ipv6_unsupported(bad, "an IPv4 prefix");
 	if (config_parse_prefix(item, &p) < 0 || p.len == 0)
 		return -1;
-	if (!is_unicast(p.addr)) {
+	if (!cfg_is_unicast(p.addr)) {
 		strlcpy(bad->what, "a unicast IPv4 address", sizeof(bad->what));
 		return -1;
 	}
 	/* /31 and /32 have no network or broadcast address (RFC 3021). */
-	host = ntohl(p.addr.s_addr) & ~prefix_mask(p.len);
-	if (p.len <= 30 && (host == 0 || host == ~prefix_mask(p.len))) {
+	host = ntohl(p.addr.s_addr) & ~cfg_prefix_mask(p.len);
+	if (p.len <= 30 && (host == 0 || host == ~cfg_prefix_mask(p.len))) {
 		strlcpy(bad->what, "a host address, not the network or broadcast address",
 			sizeof(bad->what));
 		return -1;
@@ -442,7 +165,7 @@ parse_port_addrs(const struct key_rule *r, void *obj, const char *val, struct ba
 
 	RTE_SET_USED(r);
 	port->n_addrs = 0;
-	if (for_each_item(val, add_port_addr_item, port, bad) < 0)
+	if (cfg_for_each_item(val, add_port_addr_item, port, bad) < 0)
 		return -1;
 	return port->n_addrs > 0 ? 0 : -1;
 }
@@ -458,8 +181,8 @@ parse_gateway(const struct key_rule *r, void *obj, const char *val, struct bad *
 	if (*val == '\0')
 		return 0;
 	if (strchr(val, ':') != NULL)
-		return ipv6_unsupported(bad, "an IPv4 address");
-	if (config_parse_ipv4(val, &port->gateway) < 0 || !is_unicast(port->gateway))
+		return cfg_ipv6_unsupported(bad, "an IPv4 address");
+	if (config_parse_ipv4(val, &port->gateway) < 0 || !cfg_is_unicast(port->gateway))
 		return -1;
 	port->has_gateway = true;
 	return 0;
@@ -498,7 +221,7 @@ add_neighbor(void *obj, const char *item, struct bad *bad)
 	memcpy(ip, item, at - item);
 	ip[at - item] = '\0';
 	if (strchr(ip, ':') != NULL)
-		return ipv6_unsupported(bad, "an IPv4 address@MAC");
+		return cfg_ipv6_unsupported(bad, "an IPv4 address@MAC");
 	if (config_parse_ipv4(ip, &nb.addr) < 0 || config_parse_mac(at + 1, nb.mac) < 0)
 		return -1;
 	if ((nb.mac[0] & 1) != 0 || memcmp(nb.mac, "\0\0\0\0\0\0", 6) == 0) {
@@ -527,7 +250,7 @@ parse_neighbors(const struct key_rule *r, void *obj, const char *val, struct bad
 
 	RTE_SET_USED(r);
 	port->n_neighbors = 0;
-	return for_each_item(val, add_neighbor, port, bad);
+	return cfg_for_each_item(val, add_neighbor, port, bad);
 }
 
 static int
@@ -553,7 +276,7 @@ parse_listen(const struct key_rule *r, void *obj, const char *val, struct bad *b
 
 	/* a unix socket: reachable from every network namespace (the lab's tests use it) */
 	if (strncmp(val, "unix:", 5) == 0)
-		return val[5] == '/' ? parse_string(r, obj, val, bad) : -1;
+		return val[5] == '/' ? cfg_parse_string(r, obj, val, bad) : -1;
 	if (val[0] == '[') {
 		const char *end = strchr(val, ']');
 
@@ -580,7 +303,7 @@ parse_listen(const struct key_rule *r, void *obj, const char *val, struct bad *b
 	}
 	if (parse_tcp_port(colon + 1) < 0)
 		return -1;
-	return parse_string(r, obj, val, bad);
+	return cfg_parse_string(r, obj, val, bad);
 }
 
 static int
@@ -592,7 +315,7 @@ add_allowed(void *obj, const char *item, struct bad *bad)
 	char net[INET_ADDRSTRLEN + 4];
 
 	if (strchr(item, ':') != NULL)
-		return ipv6_unsupported(bad, "an IPv4 prefix");
+		return cfg_ipv6_unsupported(bad, "an IPv4 prefix");
 	if (strchr(item, '/') != NULL) {
 		if (config_parse_prefix(item, &p) < 0)
 			return -1;
@@ -603,9 +326,9 @@ add_allowed(void *obj, const char *item, struct bad *bad)
 	}
 	/* 198.18.1.1/15 is more likely a typo than a way to say 198.18.0.0/15. */
 	a = ntohl(p.addr.s_addr);
-	if ((a & ~prefix_mask(p.len)) != 0) {
-		p.addr.s_addr = htonl(a & prefix_mask(p.len));
-		fmt_prefix(&p, net, sizeof(net));
+	if ((a & ~cfg_prefix_mask(p.len)) != 0) {
+		p.addr.s_addr = htonl(a & cfg_prefix_mask(p.len));
+		cfg_fmt_prefix(&p, net, sizeof(net));
 		snprintf(bad->what, sizeof(bad->what),
 			 "a network prefix without host bits, such as %s", net);
 		return -1;
@@ -625,20 +348,7 @@ parse_allowed(const struct key_rule *r, void *obj, const char *val, struct bad *
 
 	RTE_SET_USED(r);
 	cfg->n_allowed = 0;
-	return for_each_item(val, add_allowed, cfg, bad);
-}
-
-/* A decimal number lo..hi without sign or leading zeros, all of S; -1 otherwise. */
-static int64_t
-parse_dec(const char *s, uint32_t lo, uint32_t hi)
-{
-	uint64_t v = 0;
-
-	if (!isdigit((unsigned char)*s) || (s[0] == '0' && s[1] != '\0'))
-		return -1;
-	for (; isdigit((unsigned char)*s) && v <= hi; s++)
-		v = v * 10 + (*s - '0');
-	return *s == '\0' && v >= lo && v <= hi ? (int64_t)v : -1;
+	return cfg_for_each_item(val, add_allowed, cfg, bad);
 }
 
 /* [rtp] clock_rates: which payload types the list has set so far, to refuse a second one. */
@@ -660,8 +370,8 @@ add_clock_rate(void *obj, const char *item, struct bad *bad)
 		return -1;
 	memcpy(pt_s, item, colon - item);
 	pt_s[colon - item] = '\0';
-	pt = parse_dec(pt_s, 0, 127);
-	hz = parse_dec(colon + 1, 1, CONFIG_CLOCK_RATE_MAX);
+	pt = cfg_parse_dec(pt_s, 0, 127);
+	hz = cfg_parse_dec(colon + 1, 1, CONFIG_CLOCK_RATE_MAX);
 	if (pt < 0 || hz < 0)
 		return -1;
 	if (cr->seen[pt / 64] & (1ull << (pt % 64))) {
@@ -683,17 +393,13 @@ parse_clock_rates(const struct key_rule *r, void *obj, const char *val, struct b
 	RTE_SET_USED(r);
 	for (i = 0; i < RTE_DIM(cr.cfg->clock_rate); i++)
 		cr.cfg->clock_rate[i] = CONFIG_CLOCK_RATE_DEFAULT;
-	return for_each_item(val, add_clock_rate, &cr, bad);
+	return cfg_for_each_item(val, add_clock_rate, &cr, bad);
 }
 
 /* ---- the tables ---- */
 
-#define UINT_KEY(type, field, lo, hi) \
-	{ .key = #field, .parse = parse_uint, .off = offsetof(type, field), \
-	  .size = sizeof(((type *)0)->field), .min = (lo), .max = (hi) }
-
 static const struct key_rule eal_keys[] = {
-	{ .key = "args", .parse = parse_string, .off = offsetof(struct config, eal_args),
+	{ .key = "args", .parse = cfg_parse_string, .off = offsetof(struct config, eal_args),
 	  .size = sizeof(((struct config *)0)->eal_args), .what = "EAL arguments" },
 };
 
@@ -714,12 +420,36 @@ static const struct key_rule port_keys[] = {
 	  .what = "an interface name of 1..15 characters [A-Za-z0-9_.-]" },
 	{ .key = "neighbors", .parse = parse_neighbors,
 	  .what = "IPv4@MAC such as 198.18.2.2@02:00:00:00:02:02" },
+	{ .key = "kernel_allow", .parse = cfg_parse_kernel_allow,
+	  .what = "services as tcp/PORT or udp/PORT, such as tcp/22, udp/161" },
+	UINT_KEY(struct config_port, exception_rate_pps, 0, 100000000),
 };
+
+/* A path key of struct config: FIELD filled by PARSE (readable or writable). */
+#define PATH_KEY(name, field, parse_fn, text) \
+	{ .key = name, .parse = parse_fn, .off = offsetof(struct config, field), \
+	  .size = sizeof(((struct config *)0)->field), .what = text }
 
 static const struct key_rule grpc_keys[] = {
 	{ .key = "listen", .parse = parse_listen, .off = offsetof(struct config, grpc_listen),
 	  .size = sizeof(((struct config *)0)->grpc_listen),
 	  .what = "host:port, [IPv6]:port or unix:/absolute/path, such as [::]:50051" },
+	PATH_KEY("tls_cert", tls_cert, cfg_parse_readable, "a readable PEM certificate chain"),
+	PATH_KEY("tls_key", tls_key, cfg_parse_readable, "a readable PEM private key"),
+	PATH_KEY("tls_client_ca", tls_client_ca, cfg_parse_readable,
+		 "a readable PEM CA certificate"),
+	PATH_KEY("tokens_file", tokens_file, cfg_parse_readable,
+		 "a readable file of \"TOKEN ROLE NAME\" lines"),
+	{ .key = "allowed_peers", .parse = cfg_parse_peers,
+	  .what = "IPv4 or IPv6 networks such as 198.18.0.0/15, ::1/128" },
+	UINT_KEY(struct config, max_message_bytes, 1024, 67108864),
+	UINT_KEY(struct config, max_streams, 1, 100000),
+	UINT_KEY(struct config, stream_queue, 16, 1048576),
+};
+
+static const struct key_rule audit_keys[] = {
+	PATH_KEY("file", audit_file, cfg_parse_writable,
+		 "a file path in an existing directory"),
 };
 
 static const struct key_rule sessions_keys[] = {
@@ -738,18 +468,17 @@ static const struct key_rule rtp_keys[] = {
 		  RTE_STR(CONFIG_CLOCK_RATE_MAX) ", such as 96:90000" },
 };
 
-/* UINT_KEY with a key name other than the field's */
-#define UINT_KEY_AS(name, type, field, lo, hi) \
-	{ .key = name, .parse = parse_uint, .off = offsetof(type, field), \
-	  .size = sizeof(((type *)0)->field), .min = (lo), .max = (hi) }
-
 static const struct key_rule tcp_keys[] = {
 	UINT_KEY_AS("connect_timeout_ms", struct config, tcp_connect_timeout_ms, 100, 600000),
 	UINT_KEY_AS("buffer_kib", struct config, tcp_buffer_kib, 4, 4096),
 	UINT_KEY_AS("max_connections", struct config, tcp_max_connections, 1, 1000000),
+	UINT_KEY_AS("max_connections_per_session", struct config, tcp_max_conns_per_session,
+		    1, 1000000),
 };
 
 static int finish_port(struct load_ctx *ctx, const struct section_rule *sr, const char *sec,
+		       void *obj, uint32_t seen);
+static int finish_grpc(struct load_ctx *ctx, const struct section_rule *sr, const char *sec,
 		       void *obj, uint32_t seen);
 static int finish_sessions(struct load_ctx *ctx, const struct section_rule *sr,
 			   const char *sec, void *obj, uint32_t seen);
@@ -758,7 +487,8 @@ static const struct section_rule section_rules[] = {
 	{ "eal", false, eal_keys, RTE_DIM(eal_keys), NULL },
 	{ "dataplane", false, dataplane_keys, RTE_DIM(dataplane_keys), NULL },
 	{ "port", true, port_keys, RTE_DIM(port_keys), finish_port },
-	{ "grpc", false, grpc_keys, RTE_DIM(grpc_keys), NULL },
+	{ "grpc", false, grpc_keys, RTE_DIM(grpc_keys), finish_grpc },
+	{ "audit", false, audit_keys, RTE_DIM(audit_keys), NULL },
 	{ "sessions", false, sessions_keys, RTE_DIM(sessions_keys), finish_sessions },
 	{ "rtp", false, rtp_keys, RTE_DIM(rtp_keys), NULL },
 	{ "tcp", false, tcp_keys, RTE_DIM(tcp_keys), NULL },
@@ -801,13 +531,32 @@ finish_port(struct load_ctx *ctx, const struct section_rule *sr, const char *sec
 	for (i = 0; i < port->n_addrs; i++) {
 		struct config_prefix p = port->addrs[i];
 
-		p.addr.s_addr = htonl(ntohl(p.addr.s_addr) & prefix_mask(p.len));
-		fmt_prefix(&p, net, sizeof(net));
+		p.addr.s_addr = htonl(ntohl(p.addr.s_addr) & cfg_prefix_mask(p.len));
+		cfg_fmt_prefix(&p, net, sizeof(net));
 		strlcat(list, i == 0 ? "" : ", ", sizeof(list));
 		strlcat(list, net, sizeof(list));
 	}
 	return fail(ctx, "[%s] gateway: expected an address inside %s%s, got \"%s\"", sec,
 		    port->n_addrs > 1 ? "one of " : "", list, gw);
+}
+
+/* TLS needs a certificate and its key; mutual TLS needs TLS. */
+static int
+finish_grpc(struct load_ctx *ctx, const struct section_rule *sr, const char *sec, void *obj,
+	    uint32_t seen)
+{
+	const struct config *cfg = obj;
+
+	RTE_SET_USED(sr);
+	RTE_SET_USED(seen);
+	if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0'))
+		return fail(ctx, "[%s] %s: expected tls_cert and tls_key together, got only %s",
+			    sec, cfg->tls_cert[0] ? "tls_key" : "tls_cert",
+			    cfg->tls_cert[0] ? "tls_cert" : "tls_key");
+	if (cfg->tls_client_ca[0] != '\0' && cfg->tls_cert[0] == '\0')
+		return fail(ctx, "[%s] tls_client_ca: expected with tls_cert and tls_key "
+			    "(mutual TLS is TLS first), got it alone", sec);
+	return 0;
 }
 
 static int
@@ -886,7 +635,8 @@ load_entry(struct load_ctx *ctx, const char *sec, const struct section_rule *sr,
 static void *
 fail_unknown_section(struct load_ctx *ctx, const char *sec)
 {
-	fail(ctx, "[%s]: unknown section (expected eal, dataplane, portN, grpc, sessions, rtp, tcp)",
+	fail(ctx, "[%s]: unknown section (expected eal, dataplane, portN, grpc, audit, sessions, rtp, "
+	     "tcp)",
 	     sec);
 	return NULL;
 }
@@ -913,6 +663,7 @@ begin_port(struct load_ctx *ctx, const char *sec)
 	port = &ctx->cfg->ports[n];
 	strlcpy(port->name, sec, sizeof(port->name));
 	snprintf(port->exception, sizeof(port->exception), "rtp%d", n);
+	port->exception_rate_pps = CONFIG_EXCEPTION_RATE_DEFAULT;
 	return port;
 }
 
@@ -998,7 +749,7 @@ check_port_pair(struct load_ctx *ctx, const struct config_port *a, const struct 
 		for (i = 0; i < a->n_addrs; i++) {
 			if (a->addrs[i].addr.s_addr != b->addrs[j].addr.s_addr)
 				continue;
-			fmt_prefix(&b->addrs[j], p, sizeof(p));
+			cfg_fmt_prefix(&b->addrs[j], p, sizeof(p));
 			return fail(ctx, "[%s] address: expected addresses no other port owns, "
 				    "got \"%s\" (also on [%s])", b->name, p, a->name);
 		}
@@ -1059,7 +810,7 @@ lint_line(char *line, size_t len, bool *in_section, char *why, size_t whylen)
 		return snprintf(why, whylen, "\"\\;\" is not supported");
 	if (semi != NULL)
 		*semi = '\0';
-	s = trim(line);
+	s = cfg_trim(line);
 	if (*s == '\0')
 		return 0;
 	if (*s == '[') {
@@ -1067,7 +818,7 @@ lint_line(char *line, size_t len, bool *in_section, char *why, size_t whylen)
 		if (end == NULL || end[1] != '\0' || end == s + 1 + strspn(s + 1, " \t\v\f\r"))
 			return snprintf(why, whylen, "expected \"[section]\", got \"%s\"", s);
 		*end = '\0';
-		if (strlen(trim(s + 1)) >= CFG_NAME_LEN)
+		if (strlen(cfg_trim(s + 1)) >= CFG_NAME_LEN)
 			return snprintf(why, whylen, "section name longer than %d characters",
 					CFG_NAME_LEN - 1);
 		*in_section = true;
@@ -1080,9 +831,9 @@ lint_line(char *line, size_t len, bool *in_section, char *why, size_t whylen)
 	if (!*in_section)
 		return snprintf(why, whylen, "\"%s\" before any [section]", s);
 	*eq = '\0';
-	if (strlen(trim(s)) >= CFG_NAME_LEN)
+	if (strlen(cfg_trim(s)) >= CFG_NAME_LEN)
 		return snprintf(why, whylen, "key longer than %d characters", CFG_NAME_LEN - 1);
-	if (strlen(trim(eq + 1)) >= CFG_VALUE_LEN)
+	if (strlen(cfg_trim(eq + 1)) >= CFG_VALUE_LEN)
 		return snprintf(why, whylen, "value longer than %d characters",
 				CFG_VALUE_LEN - 1);
 	return 0;

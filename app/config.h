@@ -10,7 +10,10 @@
 #define CONFIG_MAX_ADDRS 32       /* addresses per port */
 #define CONFIG_MAX_NEIGHBORS 32   /* static neighbours per port */
 #define CONFIG_MAX_ALLOWED 32     /* allowed_destinations CIDRs */
+#define CONFIG_MAX_SERVICES 32   /* kernel_allow entries per port */
+#define CONFIG_MAX_PEERS 32      /* [grpc] allowed_peers CIDRs */
 #define CONFIG_STR 256
+#define CONFIG_EXCEPTION_RATE_DEFAULT 10000   /* [portN] exception_rate_pps */
 #define CONFIG_CLOCK_RATE_DEFAULT 8000   /* Hz, a payload type [rtp] clock_rates omits */
 #define CONFIG_CLOCK_RATE_MAX 1000000
 
@@ -24,6 +27,19 @@ struct config_neighbor {
 	uint8_t mac[6];
 };
 
+/* A service the kernel may serve on a port's addresses ([portN] kernel_allow, "tcp/22"). */
+struct config_service {
+	uint8_t proto;                /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t port;                /* host byte order, 1..65535 */
+};
+
+/* An IPv4 or IPv6 network ([grpc] allowed_peers); addr in network byte order. */
+struct config_cidr {
+	int family;                   /* AF_INET or AF_INET6 */
+	uint8_t addr[16];             /* the first 4 bytes for AF_INET */
+	uint8_t len;                  /* prefix length 0..32 / 0..128 */
+};
+
 struct config_port {
 	char name[16];                /* the section name: "port0" */
 	char device[CONFIG_STR];      /* vdev spec ("net_af_packet0,iface=x") or PCI address */
@@ -35,6 +51,9 @@ struct config_port {
 	char exception[16];           /* kernel TAP interface name; default "rtp<N>" */
 	struct config_neighbor neighbors[CONFIG_MAX_NEIGHBORS];
 	unsigned n_neighbors;
+	struct config_service kernel_allow[CONFIG_MAX_SERVICES];
+	unsigned n_kernel_allow;
+	unsigned exception_rate_pps;  /* packets/s to the kernel; 0 = unlimited; default 10000 */
 };
 
 struct config {
@@ -49,6 +68,17 @@ struct config {
 	unsigned n_ports;             /* port0..portN-1, contiguous, >= 1 */
 
 	char grpc_listen[CONFIG_STR]; /* [grpc] listen, default "[::]:50051" */
+	char tls_cert[CONFIG_STR];    /* [grpc] tls_cert + tls_key: TLS only; "" = plaintext */
+	char tls_key[CONFIG_STR];
+	char tls_client_ca[CONFIG_STR]; /* mutual TLS: client certificates signed by this CA */
+	char tokens_file[CONFIG_STR]; /* "TOKEN ROLE NAME" lines; "" = no tokens needed */
+	struct config_cidr allowed_peers[CONFIG_MAX_PEERS];
+	unsigned n_allowed_peers;     /* 0 = any peer */
+	unsigned max_message_bytes;   /* default 65536 */
+	unsigned max_streams;         /* open event streams, default 64 */
+	unsigned stream_queue;        /* messages an event stream may fall behind, default 4096 */
+
+	char audit_file[CONFIG_STR];  /* [audit] file; "" = the log */
 
 	unsigned max_sessions;        /* default 65536 */
 	uint16_t port_min, port_max;  /* default 20000..59999, port_min <= port_max */
@@ -58,6 +88,7 @@ struct config {
 	unsigned tcp_connect_timeout_ms; /* [tcp] connect_timeout_ms, default 5000 */
 	unsigned tcp_buffer_kib;        /* [tcp] buffer_kib: per direction per connection, 64 */
 	unsigned tcp_max_connections;   /* [tcp] max_connections, default 10000 */
+	unsigned tcp_max_conns_per_session; /* [tcp] max_connections_per_session, default 64 */
 	struct config_prefix allowed[CONFIG_MAX_ALLOWED];
 	unsigned n_allowed;           /* 0 = any destination */
 
@@ -80,6 +111,11 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen);
 int config_parse_ipv4(const char *s, struct in_addr *out);
 int config_parse_prefix(const char *s, struct config_prefix *out);
 int config_parse_mac(const char *s, uint8_t mac[6]);
+
+/* "198.18.0.0/15", "2001:db8::/32" or a bare address (a host); host bits must be 0. */
+int config_parse_cidr(const char *s, struct config_cidr *out);
+/* Whether ADDR (family FAMILY, network byte order) lies inside C. */
+bool config_cidr_contains(const struct config_cidr *c, int family, const void *addr);
 
 /* Whether A lies inside prefix P (host bits of P->addr are ignored). */
 bool config_prefix_contains(const struct config_prefix *p, struct in_addr a);

@@ -32,6 +32,9 @@ enum dp_drop {
 	DROP_NO_NEIGHBOR,
 	DROP_TTL_EXCEEDED,
 	DROP_TX_FULL,
+	DROP_FILTERED,             /* for the appliance, but no session's and no kernel_allow service */
+	DROP_EXCEPTION_LIMIT,      /* over the port's exception_rate_pps */
+	DROP_NOT_FROM_CLIENT,      /* strict_source: not from the latched client */
 	DROP_MAX
 };
 extern const char *const dp_drop_names[DROP_MAX];

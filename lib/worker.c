@@ -29,6 +29,9 @@ const char *const dp_drop_names[DROP_MAX] = {
 	[DROP_NO_NEIGHBOR] = "no_neighbor",
 	[DROP_TTL_EXCEEDED] = "ttl_exceeded",
 	[DROP_TX_FULL] = "tx_full",
+	[DROP_FILTERED] = "filtered",
+	[DROP_EXCEPTION_LIMIT] = "exception_limit",
+	[DROP_NOT_FROM_CLIENT] = "not_from_client",
 };
 
 int dp_owner_of(const struct dp *dp, uint32_t a)

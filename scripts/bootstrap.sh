@@ -14,6 +14,7 @@ REQUIRED=(
 	protobuf-compiler python3 python3-grpcio python3-protobuf
 	iproute2 ethtool iputils-ping tshark
 	clang libclang-rt-dev          # fuzzers (libFuzzer runtime is in libclang-rt-dev)
+	nftables libnftables-dev openssl   # the exception path's filter (1.3); test certificates
 )
 # Nice to have: a failure to install these is reported but not fatal.
 OPTIONAL=(valgrind)

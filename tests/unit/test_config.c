@@ -324,6 +324,41 @@ test_accepted(void)
 	CHECK(load_text(PORT0 "[sessions]\nallowed_destinations =\n", &cfg, err, sizeof(err)) == 0);
 	CHECK(cfg.n_allowed == 0);
 
+	/* the security keys and their defaults */
+	CHECK(load_text(PORT0, &cfg, err, sizeof(err)) == 0);
+	CHECK(p0->exception_rate_pps == 10000 && p0->n_kernel_allow == 0);
+	CHECK(cfg.max_message_bytes == 65536 && cfg.max_streams == 64 && cfg.stream_queue == 4096);
+	CHECK(cfg.tcp_max_conns_per_session == 64 && cfg.n_allowed_peers == 0);
+	CHECK(cfg.tls_cert[0] == '\0' && cfg.tokens_file[0] == '\0' && cfg.audit_file[0] == '\0');
+	CHECK(load_text(PORT0 "kernel_allow = tcp/22, udp/161\nexception_rate_pps = 0\n"
+			"[grpc]\ntls_cert = /dev/null\ntls_key = /dev/null\n"
+			"tls_client_ca = /dev/null\ntokens_file = /dev/null\n"
+			"allowed_peers = 127.0.0.0/8, ::1, 2001:db8::/32\n"
+			"max_message_bytes = 1024\nmax_streams = 1\nstream_queue = 16\n"
+			"[audit]\nfile = /tmp/rtpproxy-audit.log\n"
+			"[tcp]\nmax_connections_per_session = 1\n", &cfg, err, sizeof(err)) == 0);
+	CHECK_STR(err, "");
+	CHECK(p0->n_kernel_allow == 2 && p0->kernel_allow[0].proto == 6 &&
+	      p0->kernel_allow[0].port == 22 && p0->kernel_allow[1].proto == 17 &&
+	      p0->kernel_allow[1].port == 161 && p0->exception_rate_pps == 0);
+	CHECK_STR(cfg.tls_client_ca, "/dev/null");
+	CHECK(cfg.n_allowed_peers == 3 && cfg.allowed_peers[0].len == 8 &&
+	      cfg.allowed_peers[1].family == AF_INET6 && cfg.allowed_peers[1].len == 128 &&
+	      cfg.allowed_peers[2].len == 32);
+	{
+		struct in_addr lo = { htonl(0x7f000005) }, other = { htonl(0xc6120101) };
+		uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 1 };
+		CHECK(config_cidr_contains(&cfg.allowed_peers[0], AF_INET, &lo));
+		CHECK(!config_cidr_contains(&cfg.allowed_peers[0], AF_INET, &other));
+		CHECK(!config_cidr_contains(&cfg.allowed_peers[0], AF_INET6, v6));
+		CHECK(config_cidr_contains(&cfg.allowed_peers[2], AF_INET6, v6));
+		v6[3] = 0xb9;
+		CHECK(!config_cidr_contains(&cfg.allowed_peers[2], AF_INET6, v6));
+	}
+	CHECK(cfg.max_message_bytes == 1024 && cfg.max_streams == 1 && cfg.stream_queue == 16);
+	CHECK_STR(cfg.audit_file, "/tmp/rtpproxy-audit.log");
+	CHECK(cfg.tcp_max_conns_per_session == 1);
+
 	/* a range of addresses with one prefix length, next to single ones */
 	CHECK(load_text("[port0]\ndevice = net_tap0\n"
 			"address = 198.18.1.1/24, 198.18.1.10-198.18.1.40/24\n",
@@ -373,11 +408,11 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
 	/* sections */
 	{ L, PORT0 "[foo]\n",
-	  "[foo]: unknown section (expected eal, dataplane, portN, grpc, sessions, rtp, tcp)" },
+	  "[foo]: unknown section (expected eal, dataplane, portN, grpc, audit, sessions, rtp, tcp)" },
 	{ L, PORT0 "[Port1]\n",
-	  "[Port1]: unknown section (expected eal, dataplane, portN, grpc, sessions, rtp, tcp)" },
+	  "[Port1]: unknown section (expected eal, dataplane, portN, grpc, audit, sessions, rtp, tcp)" },
 	{ L, PORT0 "[port01]\n",
-	  "[port01]: unknown section (expected eal, dataplane, portN, grpc, sessions, rtp, tcp)" },
+	  "[port01]: unknown section (expected eal, dataplane, portN, grpc, audit, sessions, rtp, tcp)" },
 	{ L, PORT0 "[port8]\n", "[port8]: expected a port section port0..port7, got \"port8\"" },
 	{ L, PORT0 "[port0]\n", "[port0]: expected each section once, got a second [port0]" },
 	{ L, DP DP PORT0, "[dataplane]: expected each section once, got a second [dataplane]" },
@@ -392,12 +427,47 @@ static const struct bad_case bad_cases[] = {
 	  "[dataplane] worker: unknown key (expected one of: workers, mbufs, idle_sleep_us)" },
 	{ L, "[port0]\ndevice = net_tap0\naddress = 198.18.1.1/24\nmac = 1\n",
 	  "[port0] mac: unknown key (expected one of: device, address, gateway, exception, "
-	  "neighbors)" },
+	  "neighbors, kernel_allow, exception_rate_pps)" },
 	{ L, SESS "port-min = 1\n",
 	  "[sessions] port-min: unknown key (expected one of: max_sessions, port_min, port_max, "
 	  "idle_timeout_secs, allowed_destinations, closed_retention_secs)" },
 	{ L, "[eal]\nargv = -l 0\n" PORT0, "[eal] argv: unknown key (expected one of: args)" },
-	{ L, "[grpc]\nport = 1\n" PORT0, "[grpc] port: unknown key (expected one of: listen)" },
+	{ L, "[grpc]\nport = 1\n" PORT0, "[grpc] port: unknown key (expected one of: listen, tls_cert, tls_key, "
+	  "tls_client_ca, tokens_file, allowed_peers, max_message_bytes, max_streams, stream_queue)" },
+	/* security keys (API.md 1.3) */
+	{ L, PORT0 "kernel_allow = tcp/22, sctp/1\n",
+	  "[port0] kernel_allow: expected services as tcp/PORT or udp/PORT, such as tcp/22, "
+	  "udp/161, got \"sctp/1\"" },
+	{ L, PORT0 "kernel_allow = tcp/0\n",
+	  "[port0] kernel_allow: expected services as tcp/PORT or udp/PORT, such as tcp/22, "
+	  "udp/161, got \"tcp/0\"" },
+	{ L, PORT0 "kernel_allow = udp/161, udp/161\n",
+	  "[port0] kernel_allow: expected each service once, got \"udp/161\"" },
+	{ L, PORT0 "exception_rate_pps = -1\n",
+	  "[port0] exception_rate_pps: expected an integer 0..100000000, got \"-1\"" },
+	{ L, PORT0 "[grpc]\ntls_cert = /nonexistent/cert.pem\ntls_key = /nonexistent/key.pem\n",
+	  "[grpc] tls_cert: expected a readable PEM certificate chain, "
+	  "got \"/nonexistent/cert.pem\"" },
+	{ L, PORT0 "[grpc]\ntls_cert = /dev/null\n",
+	  "[grpc] tls_key: expected tls_cert and tls_key together, got only tls_cert" },
+	{ L, PORT0 "[grpc]\ntls_client_ca = /dev/null\n",
+	  "[grpc] tls_client_ca: expected with tls_cert and tls_key (mutual TLS is TLS first), "
+	  "got it alone" },
+	{ L, PORT0 "[grpc]\nallowed_peers = 127.0.0.0/8, 198.18.1.1/24\n",
+	  "[grpc] allowed_peers: expected IPv4 or IPv6 networks such as 198.18.0.0/15, ::1/128, "
+	  "got \"198.18.1.1/24\"" },
+	{ L, PORT0 "[grpc]\nallowed_peers = 2001:db8::/129\n",
+	  "[grpc] allowed_peers: expected IPv4 or IPv6 networks such as 198.18.0.0/15, ::1/128, "
+	  "got \"2001:db8::/129\"" },
+	{ L, PORT0 "[grpc]\nmax_message_bytes = 100\n",
+	  "[grpc] max_message_bytes: expected an integer 1024..67108864, got \"100\"" },
+	{ L, PORT0 "[grpc]\nmax_streams = 0\n",
+	  "[grpc] max_streams: expected an integer 1..100000, got \"0\"" },
+	{ L, PORT0 "[audit]\nfile = /nonexistent-dir/audit.log\n",
+	  "[audit] file: expected a file path in an existing directory, "
+	  "got \"/nonexistent-dir/audit.log\"" },
+	{ L, PORT0 "[tcp]\nmax_connections_per_session = 0\n",
+	  "[tcp] max_connections_per_session: expected an integer 1..1000000, got \"0\"" },
 	{ L, DP "workers = 1\nmbufs = 2047\nworkers = 2\n" PORT0,
 	  "[dataplane] workers: expected the key only once, got \"2\" after \"1\"" },
 	{ L, "[port0]\ndevice = net_tap0\n",

@@ -174,7 +174,7 @@ static void test_nested(void)
 		"\"transport\":\"TRANSPORT_TCP\",\"listen_endpoint\":{\"address\":\"::\","
 		"\"port\":65535},\"enable_rtcp\":true,\"bidirectional\":false,"
 		"\"idle_timeout_secs\":0,\"created_unix_ms\":1700000000123,\"error_message\":\"\","
-		"\"labels\":{\"k\":\"v\"}}");
+		"\"labels\":{\"k\":\"v\"},\"latch_mode\":\"LATCH_MODE_SSRC\",\"strict_source\":false}");
 }
 
 int main(void)

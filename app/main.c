@@ -247,6 +247,10 @@ static int setup_ports(struct dp *dp, const struct config *cfg)
 			if (kif_add_ipv4(p->tap_name, c->addrs[a].addr.s_addr, c->addrs[a].len,
 						err, sizeof(err)) != 0)
 				return fail(c->name, err);
+		for (unsigned a = 0; p->gateway != 0 && a < c->n_addrs; a++)
+			if (kif_add_onlink(p->tap_name, c->addrs[a].addr.s_addr, c->addrs[a].len,
+						KIF_TABLE_BASE + i, err, sizeof(err)) != 0)
+				return fail(c->name, err);
 		if (p->gateway != 0 && kif_add_gateway(p->tap_name, p->gateway, p->addr, p->n_addr,
 					KIF_TABLE_BASE + i, err, sizeof(err)) != 0)
 			return fail(c->name, err);

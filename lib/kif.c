@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -138,6 +139,41 @@ int kif_add_ipv4(const char *ifname, uint32_t addr, uint8_t prefix_len, char *er
 	if (nl_request(&req.nh) == 0)
 		return 0;
 	snprintf(err, errlen, "%s: cannot add its address: %s", ifname, strerror(errno));
+	return -1;
+}
+
+int kif_add_onlink(const char *ifname, uint32_t addr, uint8_t prefix_len, uint32_t table,
+		char *err, size_t errlen)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct rtmsg rt;
+		char attrs[64];
+	} req = { 0 };
+	unsigned idx = if_nametoindex(ifname);
+	if (idx == 0) {
+		snprintf(err, errlen, "%s: no such interface: %s", ifname, strerror(errno));
+		return -1;
+	}
+	uint32_t mask = prefix_len == 0 ? 0 : htonl(UINT32_MAX << (32 - prefix_len));
+	uint32_t net = addr & mask;
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.rt));
+	req.nh.nlmsg_type = RTM_NEWROUTE;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+	req.rt.rtm_family = AF_INET;
+	req.rt.rtm_dst_len = prefix_len;
+	req.rt.rtm_table = RT_TABLE_UNSPEC;
+	req.rt.rtm_protocol = RTPROT_STATIC;
+	req.rt.rtm_scope = RT_SCOPE_LINK;
+	req.rt.rtm_type = RTN_UNICAST;
+	add_attr(&req.nh, RTA_TABLE, &table, 4);
+	add_attr(&req.nh, RTA_DST, &net, 4);
+	add_attr(&req.nh, RTA_PREFSRC, &addr, 4);
+	add_attr(&req.nh, RTA_OIF, &idx, 4);
+	if (nl_request(&req.nh) == 0 || errno == EEXIST)
+		return 0;
+	snprintf(err, errlen, "%s: cannot add its on-link route to its gateway table: %s", ifname,
+			strerror(errno));
 	return -1;
 }
 

@@ -22,6 +22,14 @@ int kif_claim(const char *ifname, char *err, size_t errlen);
  * traffic from the port's addresses (one source rule each), so several ports with gateways
  * each keep their own way out.
  */
+/*
+ * The on-link route of one of the port's addresses (its subnet, scope link) in the port's
+ * gateway table: the source rules of kif_add_gateway send everything from the address there,
+ * and peers on the subnet must still be reached directly, not through the gateway.
+ */
+int kif_add_onlink(const char *ifname, uint32_t addr, uint8_t prefix_len, uint32_t table,
+		char *err, size_t errlen);
+
 int kif_add_gateway(const char *ifname, uint32_t gateway, const uint32_t *addrs, unsigned n_addrs,
 		uint32_t table, char *err, size_t errlen);
 

@@ -385,6 +385,13 @@ static int install_tcp(struct sess_mgr *m, struct session *s, struct rpc_error *
 	uint16_t bound;
 	if (m->tcp == NULL)
 		return rpc_fail(err, GRPC_STATUS_UNAVAILABLE, "transport: the TCP relay is not running");
+	/* destination legs leave through the port that owns the forward address, never another
+	 * interface; an idle connection is reset after the session's own idle timeout */
+	int port = dp_owner_of(m->dp, s->forward.addr);
+	if (port >= 0)
+		snprintf(p.bind_dev, sizeof(p.bind_dev), "%s", m->dp->port[port].tap_name);
+	p.idle_timeout_ms = s->idle_timeout_secs > UINT32_MAX / 1000 ? UINT32_MAX :
+		s->idle_timeout_secs * 1000;
 	int ret = tcp_relay_add(m->tcp, &p, &bound, err->message, sizeof(err->message));
 	if (ret != 0) {
 		err->code = ret == -EADDRINUSE ? GRPC_STATUS_ALREADY_EXISTS :
@@ -459,6 +466,8 @@ static void tcp_to_stats(const struct tcp_stats *t, struct sess_stats *c2d, stru
 	d2c->bytes_rx = t->d2c.bytes_in;
 	d2c->pkts_tx = t->d2c.writes;
 	d2c->bytes_tx = t->d2c.bytes_out;
+	/* a client reset on arrival (max_connections_per_session...) is this direction's drop */
+	c2d->dropped = t->conns_rejected;
 	c2d->last_activity_ms = d2c->last_activity_ms = t->last_activity_ms;
 }
 

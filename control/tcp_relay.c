@@ -28,6 +28,7 @@
  */
 #define _GNU_SOURCE
 #include "tcp_relay.h"
+#include "tcp_deadline.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -104,6 +105,8 @@ struct conn {
 	struct dir c2d, d2c;
 	char *mem;                      /* both buffers */
 	int64_t deadline_ms;            /* connect timeout (monotonic) */
+	int64_t active_ms;              /* accepted or last byte moved (monotonic) */
+	struct dl_node idle;            /* in the relay's idle heap while the session has a timeout */
 	bool connecting, dead;
 	char peer[EP_TXT];              /* the client, for messages */
 };
@@ -156,6 +159,7 @@ struct tcp_relay {
 	/* relay thread only */
 	struct sess_list sessions, paused;
 	struct conn_list connecting, graveyard;
+	struct dl_heap idle;            /* connections of sessions with an idle timeout */
 	int64_t now_ms, now_unix_ms;
 	uint32_t nconns;
 	bool starved;                   /* out of fds: logged once, until accepting works again */
@@ -395,6 +399,7 @@ static void conn_close(struct tcp_relay *r, struct conn *c, bool rst, bool quiet
 	if (c->connecting)
 		TAILQ_REMOVE(&r->connecting, c, tlink);
 	c->connecting = false;
+	dl_heap_remove(&r->idle, &c->idle);
 	TAILQ_REMOVE(&s->conns, c, link);
 	s->nconns--;
 	r->nconns--;
@@ -489,7 +494,28 @@ static void conn_established(struct tcp_relay *r, struct conn *c)
 	conn_rearm(r, c);
 }
 
-/* Start the destination leg from forward_addr[:forward_port]. */
+/*
+ * Pin the destination leg to the forward address's interface: its packets then leave through
+ * the data-plane port that owns that address, whatever routes (a management network's
+ * included) would pick. 0, or -1 when the connection was failed.
+ */
+static int leg_bind_dev(struct tcp_relay *r, struct conn *c)
+{
+	const struct tcp_sess_params *p = &c->s->p;
+	char msg[sizeof(((struct tcp_event *)0)->message)];
+	size_t n = strnlen(p->bind_dev, sizeof(p->bind_dev));
+
+	if (n == 0)
+		return 0;
+	if (setsockopt(c->dst.fd, SOL_SOCKET, SO_BINDTODEVICE, p->bind_dev, (socklen_t)n) == 0)
+		return 0;
+	snprintf(msg, sizeof(msg), "forward_endpoint: %s: interface \"%.*s\": %s", c->s->fwd_txt,
+		(int)n, p->bind_dev, strerror(errno));
+	conn_fail(r, c, msg, false);
+	return -1;
+}
+
+/* Start the destination leg from forward_addr[:forward_port], through bind_dev if set. */
 static void conn_connect(struct tcp_relay *r, struct conn *c)
 {
 	const struct tcp_sess_params *p = &c->s->p;
@@ -497,6 +523,8 @@ static void conn_connect(struct tcp_relay *r, struct conn *c)
 	struct sockaddr_in dst = sin_of(p->dest_addr, p->dest_port);
 	int fd = c->dst.fd;
 
+	if (leg_bind_dev(r, c) < 0)
+		return;
 	if (p->forward_port != 0)
 		set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
 	else    /* the port is picked at connect(): unique per 4-tuple, not per address */
@@ -553,6 +581,7 @@ static int dir_read(struct tcp_relay *r, struct conn *c, struct dir *d, struct l
 		CTR_ADD(&d->st->bytes_in, (uint64_t)n);
 		CTR_ADD(&r->ctr.buffered_bytes, (uint64_t)n);
 		CTR_SET(&c->s->st.last_activity_ms, r->now_unix_ms);
+		c->active_ms = r->now_ms;
 		return 0;
 	}
 	if (n == 0) {
@@ -592,6 +621,7 @@ static int dir_flush(struct tcp_relay *r, struct conn *c, struct dir *d, struct 
 			CTR_ADD_REL(&d->st->bytes_out, (uint64_t)n);
 			CTR_SUB(&r->ctr.buffered_bytes, (uint64_t)n);
 			CTR_SET(&c->s->st.last_activity_ms, r->now_unix_ms);
+			c->active_ms = r->now_ms;
 		}
 		/* short or refused: the socket buffer is full, EPOLLOUT says when it is not */
 		d->blocked = d->len > 0;
@@ -705,25 +735,41 @@ static bool log_due(uint64_t n)
 	return (n & (n - 1)) == 0;
 }
 
-/* A refused client: RST at once, counted and logged. */
-static void reject(struct tcp_relay *r, struct sess *s, int fd, const char *peer, bool busy)
+/* Why a client is refused on arrival. */
+enum reject_why { REJECT_LIMIT, REJECT_SESSION_LIMIT, REJECT_BUSY };
+
+/* A refused client: RST at once, counted (relay-wide and in its session) and logged. */
+static void reject(struct tcp_relay *r, struct sess *s, int fd, const char *peer,
+		enum reject_why why)
 {
 	uint64_t n;
 
-	if (busy) {
+	CTR_ADD(&s->st.conns_rejected, 1);
+	switch (why) {
+	case REJECT_BUSY:
 		CTR_ADD(&r->ctr.rejected_busy, 1);
 		n = CTR_GET(&r->ctr.rejected_busy);
 		if (log_due(n))
 			rlog(LOG_INFO, "session %" PRIu64 ": client %s refused: forward_endpoint %s "
 				"carries a connection already (%" PRIu64 " refused so far)",
 				s->p.id, peer, s->fwd_txt, n);
-	} else {
+		break;
+	case REJECT_SESSION_LIMIT:
+		CTR_ADD(&r->ctr.rejected_session_limit, 1);
+		n = CTR_GET(&r->ctr.rejected_session_limit);
+		if (log_due(n))
+			rlog(LOG_INFO, "session %" PRIu64 ": client %s reset: the session has %u "
+				"connections (max_connections_per_session; %" PRIu64 " reset so "
+				"far in all sessions)", s->p.id, peer, s->nconns, n);
+		break;
+	case REJECT_LIMIT:
 		CTR_ADD(&r->ctr.rejected_limit, 1);
 		n = CTR_GET(&r->ctr.rejected_limit);
 		if (log_due(n))
 			rlog(LOG_WARNING, "session %" PRIu64 ": client %s refused: %u connections "
 				"open (max_connections; %" PRIu64 " refused so far)", s->p.id, peer,
 				r->nconns, n);
+		break;
 	}
 	close_rst(fd);          /* counted first: whoever sees the RST sees the count */
 }
@@ -736,11 +782,15 @@ static void conn_open(struct tcp_relay *r, struct sess *s, int fd, const struct 
 
 	fmt_ep(peer, sizeof(peer), sa->sin_addr.s_addr, ntohs(sa->sin_port));
 	if (r->nconns >= r->cfg.max_connections) {
-		reject(r, s, fd, peer, false);
+		reject(r, s, fd, peer, REJECT_LIMIT);
+		return;
+	}
+	if (r->cfg.max_conns_per_session != 0 && s->nconns >= r->cfg.max_conns_per_session) {
+		reject(r, s, fd, peer, REJECT_SESSION_LIMIT);
 		return;
 	}
 	if (s->p.forward_port != 0 && s->nconns > 0) {
-		reject(r, s, fd, peer, true);
+		reject(r, s, fd, peer, REJECT_BUSY);
 		return;
 	}
 	dfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -757,6 +807,16 @@ static void conn_open(struct tcp_relay *r, struct sess *s, int fd, const struct 
 	fd_recovered(r);
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
+		close_rst(fd);
+		close(dfd);
+		fd_starved(r, s, ENOMEM);
+		return;
+	}
+	dl_node_init(&c->idle);
+	c->active_ms = r->now_ms;
+	if (s->p.idle_timeout_ms != 0 &&
+			dl_heap_add(&r->idle, &c->idle, r->now_ms + s->p.idle_timeout_ms) < 0) {
+		free(c);
 		close_rst(fd);
 		close(dfd);
 		fd_starved(r, s, ENOMEM);
@@ -994,6 +1054,8 @@ static void stats_read(const struct sess *s, struct tcp_stats *o)
 	o->connections_total = CTR_GET(&s->st.connections_total);
 	o->connections_open = CTR_GET(&s->st.connections_open);
 	o->last_activity_ms = CTR_GET(&s->st.last_activity_ms);
+	o->conns_rejected = CTR_GET(&s->st.conns_rejected);
+	o->idle_resets = CTR_GET(&s->st.idle_resets);
 }
 
 int tcp_relay_stats(struct tcp_relay *r, uint64_t id, struct tcp_stats *out)
@@ -1017,6 +1079,8 @@ void tcp_relay_counters(const struct tcp_relay *r, struct tcp_relay_counters *o)
 	o->accept_pauses = CTR_GET(&c->accept_pauses);
 	o->rejected_busy = CTR_GET(&c->rejected_busy);
 	o->rejected_limit = CTR_GET(&c->rejected_limit);
+	o->rejected_session_limit = CTR_GET(&c->rejected_session_limit);
+	o->idle_resets = CTR_GET(&c->idle_resets);
 	o->connect_failed = CTR_GET(&c->connect_failed);
 	o->connect_timeouts = CTR_GET(&c->connect_timeouts);
 	o->resets = CTR_GET(&c->resets);
@@ -1171,6 +1235,40 @@ static void clock_update(struct tcp_relay *r)
 	r->now_unix_ms = clock_ms(CLOCK_REALTIME);
 }
 
+/*
+ * Reset the connections that moved no byte either way for their session's idle timeout. A
+ * heap entry is the deadline as of its last check; one that moved since is pushed back.
+ */
+static void idle_expire(struct tcp_relay *r)
+{
+	struct dl_node *x;
+	char why[64];
+
+	for (unsigned i = 0; i < ACCEPT_BURST * 16 && (x = dl_heap_top(&r->idle)) != NULL &&
+			x->at <= r->now_ms; i++) {
+		struct conn *c = container_of(x, struct conn, idle);
+		uint32_t limit = c->s->p.idle_timeout_ms;
+		int64_t due = c->active_ms + limit;
+		uint64_t n;
+
+		if (c->connecting)      /* the connect timeout is its limit until it is up */
+			due = r->now_ms + limit;
+		if (due > r->now_ms) {
+			dl_heap_move(&r->idle, x, due);
+			continue;
+		}
+		CTR_ADD(&r->ctr.idle_resets, 1);
+		CTR_ADD(&c->s->st.idle_resets, 1);
+		n = CTR_GET(&r->ctr.idle_resets);
+		if (log_due(n))
+			rlog(LOG_INFO, "session %" PRIu64 ": client %s: no byte either way for %u ms: "
+				"reset (%" PRIu64 " idle resets so far in all sessions)", c->s->p.id,
+				c->peer, limit, n);
+		snprintf(why, sizeof(why), "reset: idle for %u ms", limit);
+		conn_close(r, c, true, false, why);
+	}
+}
+
 static void run_timers(struct tcp_relay *r)
 {
 	char msg[sizeof(((struct tcp_event *)0)->message)];
@@ -1184,6 +1282,7 @@ static void run_timers(struct tcp_relay *r)
 	}
 	while ((s = TAILQ_FIRST(&r->paused)) != NULL && s->resume_ms <= r->now_ms)
 		sess_resume(r, s);
+	idle_expire(r);
 }
 
 /* epoll_wait's timeout: up to the nearest deadline, or forever when there is none. */
@@ -1197,6 +1296,8 @@ static int next_timeout(struct tcp_relay *r)
 		next = c->deadline_ms;
 	if (s != NULL && s->resume_ms < next)
 		next = s->resume_ms;
+	if (dl_heap_top(&r->idle) != NULL && dl_heap_top(&r->idle)->at < next)
+		next = dl_heap_top(&r->idle)->at;
 	if (next == INT64_MAX)
 		return -1;
 	now = clock_ms(CLOCK_MONOTONIC);
@@ -1329,6 +1430,7 @@ static void relay_free(struct tcp_relay *r)
 	pthread_cond_destroy(&r->cv);
 	free(r->evq);
 	free(r->reg);
+	dl_heap_free(&r->idle);
 	free(r);
 }
 
@@ -1402,8 +1504,8 @@ struct tcp_relay *tcp_relay_start(const struct tcp_relay_config *cfg, char *err,
 		return NULL;
 	}
 	rlog(LOG_INFO, "started: %zu bytes per direction per connection, connect timeout %u ms, "
-		"max %u connections", r->cfg.buffer_bytes, r->cfg.connect_timeout_ms,
-		r->cfg.max_connections);
+		"max %u connections, %u per session (0: no limit)", r->cfg.buffer_bytes,
+		r->cfg.connect_timeout_ms, r->cfg.max_connections, r->cfg.max_conns_per_session);
 	return r;
 }
 

@@ -374,6 +374,14 @@ full:
 	return rpc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "the flow table is full");
 }
 
+/* The TAP of the port that owns the forward address: TCP destination legs leave through it,
+ * never through another interface. */
+static const char *forward_dev(const struct sess_mgr *m, const struct session *s)
+{
+	int port = dp_owner_of(m->dp, s->forward.addr);
+	return port >= 0 ? m->dp->port[port].tap_name : NULL;
+}
+
 static int install_tcp(struct sess_mgr *m, struct session *s, struct rpc_error *err)
 {
 	struct tcp_sess_params p = {
@@ -381,17 +389,14 @@ static int install_tcp(struct sess_mgr *m, struct session *s, struct rpc_error *
 		.listen_addr = s->listen.addr, .listen_port = s->listen.port,
 		.forward_addr = s->forward.addr, .forward_port = s->forward.port,
 		.dest_addr = s->dest.addr, .dest_port = s->dest.port,
+		.bind_dev = forward_dev(m, s),
+		/* a connection idle for the session's own idle timeout is reset */
+		.idle_timeout_ms = s->idle_timeout_secs > UINT32_MAX / 1000 ? UINT32_MAX :
+			s->idle_timeout_secs * 1000,
 	};
 	uint16_t bound;
 	if (m->tcp == NULL)
 		return rpc_fail(err, GRPC_STATUS_UNAVAILABLE, "transport: the TCP relay is not running");
-	/* destination legs leave through the port that owns the forward address, never another
-	 * interface; an idle connection is reset after the session's own idle timeout */
-	int port = dp_owner_of(m->dp, s->forward.addr);
-	if (port >= 0)
-		snprintf(p.bind_dev, sizeof(p.bind_dev), "%s", m->dp->port[port].tap_name);
-	p.idle_timeout_ms = s->idle_timeout_secs > UINT32_MAX / 1000 ? UINT32_MAX :
-		s->idle_timeout_secs * 1000;
 	int ret = tcp_relay_add(m->tcp, &p, &bound, err->message, sizeof(err->message));
 	if (ret != 0) {
 		err->code = ret == -EADDRINUSE ? GRPC_STATUS_ALREADY_EXISTS :

@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -124,7 +125,8 @@ TAILQ_HEAD(cmd_list, cmd);
 
 struct sess {
 	struct ep ep;                   /* the listener's */
-	struct tcp_sess_params p;
+	struct tcp_sess_params p;       /* p.bind_dev points at dev */
+	char dev[IFNAMSIZ];
 	int lfd;
 	struct cmd cmd;                 /* at most one command in flight per session */
 	struct sess *hnext;             /* registry chain (control side) */
@@ -501,16 +503,16 @@ static void conn_established(struct tcp_relay *r, struct conn *c)
  */
 static int leg_bind_dev(struct tcp_relay *r, struct conn *c)
 {
-	const struct tcp_sess_params *p = &c->s->p;
+	const char *dev = c->s->dev;
 	char msg[sizeof(((struct tcp_event *)0)->message)];
-	size_t n = strnlen(p->bind_dev, sizeof(p->bind_dev));
+	size_t n = strlen(dev);
 
 	if (n == 0)
 		return 0;
-	if (setsockopt(c->dst.fd, SOL_SOCKET, SO_BINDTODEVICE, p->bind_dev, (socklen_t)n) == 0)
+	if (setsockopt(c->dst.fd, SOL_SOCKET, SO_BINDTODEVICE, dev, (socklen_t)n) == 0)
 		return 0;
-	snprintf(msg, sizeof(msg), "forward_endpoint: %s: interface \"%.*s\": %s", c->s->fwd_txt,
-		(int)n, p->bind_dev, strerror(errno));
+	snprintf(msg, sizeof(msg), "forward_endpoint: %s: interface \"%s\": %s", c->s->fwd_txt,
+		dev, strerror(errno));
 	conn_fail(r, c, msg, false);
 	return -1;
 }
@@ -1134,6 +1136,9 @@ static struct sess *sess_new(const struct tcp_sess_params *p)
 	if (s == NULL)
 		return NULL;
 	s->p = *p;
+	if (p->bind_dev != NULL)
+		snprintf(s->dev, sizeof(s->dev), "%s", p->bind_dev);
+	s->p.bind_dev = s->dev;
 	s->ep.kind = EP_LISTEN;
 	s->lfd = -1;
 	fmt_ep(s->listen_txt, sizeof(s->listen_txt), p->listen_addr, p->listen_port);
@@ -1159,6 +1164,11 @@ int tcp_relay_add(struct tcp_relay *r, const struct tcp_sess_params *p, uint16_t
 
 	if (p->dest_port == 0 || p->dest_addr == 0) {
 		snprintf(err, errlen, "destination_endpoint: an address and a port are required");
+		return -EINVAL;
+	}
+	if (p->bind_dev != NULL && strlen(p->bind_dev) >= IFNAMSIZ) {
+		snprintf(err, errlen, "forward_endpoint: interface name \"%.32s\" is longer than "
+			"%d bytes", p->bind_dev, IFNAMSIZ - 1);
 		return -EINVAL;
 	}
 	s = sess_new(p);

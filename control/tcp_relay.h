@@ -43,9 +43,9 @@ struct tcp_sess_params {
 	uint16_t dest_port;
 	uint32_t idle_timeout_ms;       /* a connection with no byte either way this long is reset
 					 * (both legs, RST); 0 = never */
-	char bind_dev[16];              /* destination legs leave through this interface only
+	const char *bind_dev;           /* destination legs leave through this interface only
 					 * (SO_BINDTODEVICE; the forward address's port's TAP);
-					 * "" = wherever the routes say */
+					 * NULL or "" = wherever the routes say. Copied. */
 };
 
 /* Counters of one session: client -> destination and destination -> client. */

@@ -291,12 +291,12 @@ static uint16_t add(struct tcp_relay *r, uint64_t id, uint32_t idle_ms, const ch
 	struct tcp_sess_params p = {
 		.id = id, .listen_addr = lo, .forward_addr = lo,
 		.dest_addr = lo, .dest_port = echo.port, .idle_timeout_ms = idle_ms,
+		.bind_dev = dev,
 	};
 	char err[256] = "";
 	uint16_t port = 0;
 	int rc;
 
-	snprintf(p.bind_dev, sizeof(p.bind_dev), "%s", dev);
 	rc = tcp_relay_add(r, &p, &port, err, sizeof(err));
 	if (rc != 0)
 		fprintf(stderr, "add %" PRIu64 ": %d %s\n", id, rc, err);
@@ -498,6 +498,20 @@ static void test_bind_dev(void)
 	close(c);
 	CHECK(ev_wait(r, 6, TCP_EV_CLOSED, 1, 3000));
 	CHECK(tcp_relay_remove(r, 6, NULL) == 0);
+
+	/* a name the kernel could not hold is refused up front, naming the field */
+	{
+		struct tcp_sess_params p = { .id = 8, .listen_addr = lo, .forward_addr = lo,
+			.dest_addr = lo, .dest_port = echo.port, .bind_dev = "sixteen-bytes-xx" };
+		char err[200] = "";
+		struct tcp_stats st;
+		uint16_t bp;
+
+		CHECK(tcp_relay_add(r, &p, &bp, err, sizeof(err)) == -EINVAL);
+		CHECK(strcmp(err, "forward_endpoint: interface name \"sixteen-bytes-xx\" is longer "
+			"than 15 bytes") == 0);
+		CHECK(tcp_relay_stats(r, 8, &st) == -ENOENT);
+	}
 
 	/* no such interface: the client is reset, FAILED names the field and the interface */
 	CHECK(echo_settle(&echo, 0, 3000));

@@ -473,6 +473,7 @@ static int run(const struct config *cfg)
 		.connect_timeout_ms = cfg->tcp_connect_timeout_ms,
 		.buffer_bytes = (size_t)cfg->tcp_buffer_kib * 1024,
 		.max_connections = cfg->tcp_max_connections,
+		.max_conns_per_session = cfg->tcp_max_conns_per_session,
 	};
 	/* a fixed forward port reconnects from the same address:port: let TIME_WAIT be reused */
 	if (kif_sysctl("ipv4/tcp_tw_reuse", "1") != 0)

@@ -374,6 +374,14 @@ full:
 	return rpc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "the flow table is full");
 }
 
+/* The TAP of the port that owns the forward address: TCP destination legs leave through it,
+ * never through another interface. */
+static const char *forward_dev(const struct sess_mgr *m, const struct session *s)
+{
+	int port = dp_owner_of(m->dp, s->forward.addr);
+	return port >= 0 ? m->dp->port[port].tap_name : NULL;
+}
+
 static int install_tcp(struct sess_mgr *m, struct session *s, struct rpc_error *err)
 {
 	struct tcp_sess_params p = {
@@ -381,6 +389,10 @@ static int install_tcp(struct sess_mgr *m, struct session *s, struct rpc_error *
 		.listen_addr = s->listen.addr, .listen_port = s->listen.port,
 		.forward_addr = s->forward.addr, .forward_port = s->forward.port,
 		.dest_addr = s->dest.addr, .dest_port = s->dest.port,
+		.bind_dev = forward_dev(m, s),
+		/* a connection idle for the session's own idle timeout is reset */
+		.idle_timeout_ms = s->idle_timeout_secs > UINT32_MAX / 1000 ? UINT32_MAX :
+			s->idle_timeout_secs * 1000,
 	};
 	uint16_t bound;
 	if (m->tcp == NULL)
@@ -459,6 +471,8 @@ static void tcp_to_stats(const struct tcp_stats *t, struct sess_stats *c2d, stru
 	d2c->bytes_rx = t->d2c.bytes_in;
 	d2c->pkts_tx = t->d2c.writes;
 	d2c->bytes_tx = t->d2c.bytes_out;
+	/* a client reset on arrival (max_connections_per_session...) is this direction's drop */
+	c2d->dropped = t->conns_rejected;
 	c2d->last_activity_ms = d2c->last_activity_ms = t->last_activity_ms;
 }
 

@@ -1,5 +1,7 @@
 /*
- * The TCP relay (see tcp_relay.h): one thread, one epoll set, every socket non-blocking.
+ * The TCP relay (see tcp_relay.h): one thread, one epoll set, every socket non-blocking. This
+ * file is that thread; the callers' side (start/stop, commands, the registry, add/remove/stats)
+ * is tcp_relay_ctl.c, their shared structures tcp_relay_int.h.
  *
  * Level-triggered epoll, on purpose. Back-pressure switches a leg's EPOLLIN off while its
  * buffer is full and on again when it drains; with LT a leg switched back on that already has
@@ -27,204 +29,18 @@
  * single-consumer ring (full: dropped and counted) and an eventfd.
  */
 #define _GNU_SOURCE
-#include "tcp_relay.h"
+#include "tcp_relay_int.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/queue.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <syslog.h>
-#include <time.h>
-#include <unistd.h>
-
-#define BATCH 256                       /* epoll events per wake-up */
-#define ACCEPT_BURST 64                 /* accepts per listener event (LT brings us back) */
-#define LISTEN_BACKLOG 1024
-#define CMD_WAIT_MS 1000                /* add/remove give up waiting for the relay after this */
-#define EP_TXT 24                       /* "255.255.255.255:65535" */
-
-/* Single writer (the relay thread): a plain read-modify-write published by an atomic store. */
-#define CTR_ADD(p, v) __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) + (v), \
-		__ATOMIC_RELAXED)
-#define CTR_SUB(p, v) __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) - (v), \
-		__ATOMIC_RELAXED)
-/* bytes_out is published with release: a reader that sees it sees the bytes_in before it */
-#define CTR_ADD_REL(p, v) __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) + (v), \
-		__ATOMIC_RELEASE)
-#define CTR_SET(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define CTR_GET(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-
-/* What an epoll event's data.ptr points at: the first member of its owner. */
-enum ep_kind { EP_WAKE, EP_LISTEN, EP_CLIENT, EP_DEST };
-struct ep {
-	enum ep_kind kind;
-};
-
-struct conn;
-
-struct leg {
-	struct ep ep;
-	int fd;
-	uint32_t mask;                  /* interest registered in epoll */
-	bool in_epoll;                  /* false: never added, or parked */
-	bool hup;                       /* EPOLLHUP seen: park it whenever it cannot read */
-	struct conn *c;
-};
-
-/* One direction: read from its source leg into buf, write to its sink leg. */
-struct dir {
-	char *buf;
-	size_t head, len;               /* ring of cap bytes: data at [head, head + len) */
-	bool eof;                       /* the source returned 0 */
-	bool shut;                      /* shutdown(sink, SHUT_WR) done: this direction ended */
-	bool blocked;                   /* short write: wait for the sink's EPOLLOUT */
-	struct tcp_dir_stats *st;
-};
-
-struct conn {
-	TAILQ_ENTRY(conn) link;         /* its session's list, then the graveyard */
-	TAILQ_ENTRY(conn) tlink;        /* the connecting list, deadline order */
-	struct sess *s;
-	struct leg cli, dst;
-	struct dir c2d, d2c;
-	char *mem;                      /* both buffers */
-	int64_t deadline_ms;            /* connect timeout (monotonic) */
-	bool connecting, dead;
-	char peer[EP_TXT];              /* the client, for messages */
-};
-TAILQ_HEAD(conn_list, conn);
-
-enum cmd_kind { CMD_ADD, CMD_REMOVE };
-struct cmd {
-	TAILQ_ENTRY(cmd) link;
-	enum cmd_kind kind;
-	int result;
-	bool done;                      /* the caller owns sess and cmd again */
-	bool abandoned;                 /* the caller gave up: the relay frees sess (and cmd) */
-};
-TAILQ_HEAD(cmd_list, cmd);
-
-struct sess {
-	struct ep ep;                   /* the listener's */
-	struct tcp_sess_params p;
-	int lfd;
-	struct cmd cmd;                 /* at most one command in flight per session */
-	struct sess *hnext;             /* registry chain (control side) */
-	/* relay thread only */
-	TAILQ_ENTRY(sess) link;
-	TAILQ_ENTRY(sess) plink;        /* paused listeners, resume order */
-	struct conn_list conns;
-	uint32_t nconns;
-	bool installed, paused;
-	int64_t resume_ms;
-	/* written by the relay thread, read by anyone */
-	struct tcp_stats st;
-	char listen_txt[EP_TXT], fwd_txt[EP_TXT], dest_txt[EP_TXT];
-};
-TAILQ_HEAD(sess_list, sess);
-
-struct tcp_relay {
-	struct tcp_relay_config cfg;    /* defaults filled in */
-	pthread_t thread;
-	bool stop;
-	int epfd, wake_fd, ev_fd;
-	struct ep wake_ep;
-
-	pthread_mutex_t mu;             /* the command queue and cmd flags */
-	pthread_cond_t cv;
-	struct cmd_list cmds;
-
-	pthread_mutex_t reg_mu;         /* the registry: callers only, never the relay thread */
-	struct sess **reg;
-	size_t reg_nb, reg_n;
-
-	/* relay thread only */
-	struct sess_list sessions, paused;
-	struct conn_list connecting, graveyard;
-	int64_t now_ms, now_unix_ms;
-	uint32_t nconns;
-	bool starved;                   /* out of fds: logged once, until accepting works again */
-	uint64_t starved_since;         /* accept_fd_errors when it started */
-	bool ev_kick;                   /* events queued this round: write ev_fd once */
-
-	/* events: SPSC ring, free-running indexes */
-	struct tcp_event *evq;
-	uint32_t ev_head;               /* consumer */
-	uint32_t ev_tail;               /* producer */
-
-	struct tcp_relay_counters ctr;
-};
-
-/* ---- logging ---- */
-
-static void (*log_fn)(int level, const char *msg);
-
-void tcp_relay_set_log(void (*fn)(int level, const char *msg))
-{
-	__atomic_store_n(&log_fn, fn, __ATOMIC_RELEASE);
-}
-
-static void __attribute__((format(printf, 2, 3))) rlog(int level, const char *fmt, ...)
-{
-	void (*fn)(int, const char *) = __atomic_load_n(&log_fn, __ATOMIC_ACQUIRE);
-	char msg[320];
-	va_list ap;
-
-	if (fn == NULL && level > LOG_INFO)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (fn != NULL)
-		fn(level, msg);
-	else
-		fprintf(stderr, "tcp_relay: %s\n", msg);
-}
 
 /* ---- small helpers ---- */
-
-static int64_t clock_ms(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void fmt_ep(char *out, size_t n, uint32_t addr_be, uint16_t port)
-{
-	struct in_addr ia = { .s_addr = addr_be };
-	char a[INET_ADDRSTRLEN];
-
-	inet_ntop(AF_INET, &ia, a, sizeof(a));
-	snprintf(out, n, "%s:%u", a, port);
-}
-
-static struct sockaddr_in sin_of(uint32_t addr_be, uint16_t port)
-{
-	struct sockaddr_in sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = addr_be;
-	sa.sin_port = htons(port);
-	return sa;
-}
 
 static int sock_error(int fd)
 {
@@ -236,12 +52,6 @@ static int sock_error(int fd)
 	return e;
 }
 
-static void set_int_opt(int fd, int level, int name, int v)
-{
-	/* best effort: a failure here changes behaviour only marginally */
-	(void)setsockopt(fd, level, name, &v, sizeof(v));
-}
-
 /* Close with RST rather than FIN: the peer learns at once that the connection is gone. */
 static void close_rst(int fd)
 {
@@ -249,21 +59,6 @@ static void close_rst(int fd)
 
 	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
-}
-
-static void wake(int efd)
-{
-	uint64_t one = 1;
-
-	/* never blocks (EFD_NONBLOCK); EAGAIN means the counter is already non-zero */
-	(void)!write(efd, &one, sizeof(one));
-}
-
-static void unwake(int efd)
-{
-	uint64_t v;
-
-	(void)!read(efd, &v, sizeof(v));
 }
 
 static bool fd_shortage(int err)
@@ -293,27 +88,6 @@ emit(struct tcp_relay *r, const struct sess *s, enum tcp_event_kind kind, const 
 	va_end(ap);
 	__atomic_store_n(&r->ev_tail, tail + 1, __ATOMIC_RELEASE);
 	r->ev_kick = true;
-}
-
-unsigned tcp_relay_drain(struct tcp_relay *r, struct tcp_event *ev, unsigned max)
-{
-	uint32_t head = r->ev_head, tail;
-	unsigned n = 0;
-
-	/* reset first: anything queued after this read writes the eventfd again */
-	unwake(r->ev_fd);
-	tail = __atomic_load_n(&r->ev_tail, __ATOMIC_ACQUIRE);
-	while (n < max && head != tail)
-		ev[n++] = r->evq[head++ % TCP_RELAY_EVENT_QUEUE];
-	__atomic_store_n(&r->ev_head, head, __ATOMIC_RELEASE);
-	if (head != tail)
-		wake(r->ev_fd);         /* more than max waiting: stay readable */
-	return n;
-}
-
-int tcp_relay_event_fd(const struct tcp_relay *r)
-{
-	return r->ev_fd;
 }
 
 /* ---- epoll interest ---- */
@@ -395,6 +169,7 @@ static void conn_close(struct tcp_relay *r, struct conn *c, bool rst, bool quiet
 	if (c->connecting)
 		TAILQ_REMOVE(&r->connecting, c, tlink);
 	c->connecting = false;
+	dl_heap_remove(&r->idle, &c->idle);
 	TAILQ_REMOVE(&s->conns, c, link);
 	s->nconns--;
 	r->nconns--;
@@ -489,7 +264,28 @@ static void conn_established(struct tcp_relay *r, struct conn *c)
 	conn_rearm(r, c);
 }
 
-/* Start the destination leg from forward_addr[:forward_port]. */
+/*
+ * Pin the destination leg to the forward address's interface: its packets then leave through
+ * the data-plane port that owns that address, whatever routes (a management network's
+ * included) would pick. 0, or -1 when the connection was failed.
+ */
+static int leg_bind_dev(struct tcp_relay *r, struct conn *c)
+{
+	const char *dev = c->s->dev;
+	char msg[sizeof(((struct tcp_event *)0)->message)];
+	size_t n = strlen(dev);
+
+	if (n == 0)
+		return 0;
+	if (setsockopt(c->dst.fd, SOL_SOCKET, SO_BINDTODEVICE, dev, (socklen_t)n) == 0)
+		return 0;
+	snprintf(msg, sizeof(msg), "forward_endpoint: %s: interface \"%s\": %s", c->s->fwd_txt,
+		dev, strerror(errno));
+	conn_fail(r, c, msg, false);
+	return -1;
+}
+
+/* Start the destination leg from forward_addr[:forward_port], through bind_dev if set. */
 static void conn_connect(struct tcp_relay *r, struct conn *c)
 {
 	const struct tcp_sess_params *p = &c->s->p;
@@ -497,6 +293,8 @@ static void conn_connect(struct tcp_relay *r, struct conn *c)
 	struct sockaddr_in dst = sin_of(p->dest_addr, p->dest_port);
 	int fd = c->dst.fd;
 
+	if (leg_bind_dev(r, c) < 0)
+		return;
 	if (p->forward_port != 0)
 		set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
 	else    /* the port is picked at connect(): unique per 4-tuple, not per address */
@@ -553,6 +351,7 @@ static int dir_read(struct tcp_relay *r, struct conn *c, struct dir *d, struct l
 		CTR_ADD(&d->st->bytes_in, (uint64_t)n);
 		CTR_ADD(&r->ctr.buffered_bytes, (uint64_t)n);
 		CTR_SET(&c->s->st.last_activity_ms, r->now_unix_ms);
+		c->active_ms = r->now_ms;
 		return 0;
 	}
 	if (n == 0) {
@@ -592,6 +391,7 @@ static int dir_flush(struct tcp_relay *r, struct conn *c, struct dir *d, struct 
 			CTR_ADD_REL(&d->st->bytes_out, (uint64_t)n);
 			CTR_SUB(&r->ctr.buffered_bytes, (uint64_t)n);
 			CTR_SET(&c->s->st.last_activity_ms, r->now_unix_ms);
+			c->active_ms = r->now_ms;
 		}
 		/* short or refused: the socket buffer is full, EPOLLOUT says when it is not */
 		d->blocked = d->len > 0;
@@ -705,25 +505,41 @@ static bool log_due(uint64_t n)
 	return (n & (n - 1)) == 0;
 }
 
-/* A refused client: RST at once, counted and logged. */
-static void reject(struct tcp_relay *r, struct sess *s, int fd, const char *peer, bool busy)
+/* Why a client is refused on arrival. */
+enum reject_why { REJECT_LIMIT, REJECT_SESSION_LIMIT, REJECT_BUSY };
+
+/* A refused client: RST at once, counted (relay-wide and in its session) and logged. */
+static void reject(struct tcp_relay *r, struct sess *s, int fd, const char *peer,
+		enum reject_why why)
 {
 	uint64_t n;
 
-	if (busy) {
+	CTR_ADD(&s->st.conns_rejected, 1);
+	switch (why) {
+	case REJECT_BUSY:
 		CTR_ADD(&r->ctr.rejected_busy, 1);
 		n = CTR_GET(&r->ctr.rejected_busy);
 		if (log_due(n))
-			rlog(LOG_INFO, "session %" PRIu64 ": client %s refused: forward_endpoint %s "
-				"carries a connection already (%" PRIu64 " refused so far)",
+			rlog(LOG_INFO, "session %" PRIu64 ": client %s refused: forward_endpoint "
+				"%s carries a connection already (%" PRIu64 " refused so far)",
 				s->p.id, peer, s->fwd_txt, n);
-	} else {
+		break;
+	case REJECT_SESSION_LIMIT:
+		CTR_ADD(&r->ctr.rejected_session_limit, 1);
+		n = CTR_GET(&r->ctr.rejected_session_limit);
+		if (log_due(n))
+			rlog(LOG_INFO, "session %" PRIu64 ": client %s reset: the session has %u "
+				"connections (max_connections_per_session; %" PRIu64 " reset so "
+				"far in all sessions)", s->p.id, peer, s->nconns, n);
+		break;
+	case REJECT_LIMIT:
 		CTR_ADD(&r->ctr.rejected_limit, 1);
 		n = CTR_GET(&r->ctr.rejected_limit);
 		if (log_due(n))
 			rlog(LOG_WARNING, "session %" PRIu64 ": client %s refused: %u connections "
 				"open (max_connections; %" PRIu64 " refused so far)", s->p.id, peer,
 				r->nconns, n);
+		break;
 	}
 	close_rst(fd);          /* counted first: whoever sees the RST sees the count */
 }
@@ -736,11 +552,15 @@ static void conn_open(struct tcp_relay *r, struct sess *s, int fd, const struct 
 
 	fmt_ep(peer, sizeof(peer), sa->sin_addr.s_addr, ntohs(sa->sin_port));
 	if (r->nconns >= r->cfg.max_connections) {
-		reject(r, s, fd, peer, false);
+		reject(r, s, fd, peer, REJECT_LIMIT);
+		return;
+	}
+	if (r->cfg.max_conns_per_session != 0 && s->nconns >= r->cfg.max_conns_per_session) {
+		reject(r, s, fd, peer, REJECT_SESSION_LIMIT);
 		return;
 	}
 	if (s->p.forward_port != 0 && s->nconns > 0) {
-		reject(r, s, fd, peer, true);
+		reject(r, s, fd, peer, REJECT_BUSY);
 		return;
 	}
 	dfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -757,6 +577,16 @@ static void conn_open(struct tcp_relay *r, struct sess *s, int fd, const struct 
 	fd_recovered(r);
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
+		close_rst(fd);
+		close(dfd);
+		fd_starved(r, s, ENOMEM);
+		return;
+	}
+	dl_node_init(&c->idle);
+	c->active_ms = r->now_ms;
+	if (s->p.idle_timeout_ms != 0 &&
+			dl_heap_add(&r->idle, &c->idle, r->now_ms + s->p.idle_timeout_ms) < 0) {
+		free(c);
 		close_rst(fd);
 		close(dfd);
 		fd_starved(r, s, ENOMEM);
@@ -835,13 +665,6 @@ static void sess_teardown(struct tcp_relay *r, struct sess *s)
 	s->installed = false;
 }
 
-static void sess_free(struct sess *s)
-{
-	if (s->lfd >= 0)
-		close(s->lfd);
-	free(s);
-}
-
 /* ---- commands ---- */
 
 static void run_commands(struct tcp_relay *r)
@@ -877,298 +700,40 @@ static void run_commands(struct tcp_relay *r)
 	pthread_cond_broadcast(&r->cv);
 }
 
-/* Queue a command and wait for the relay's answer, at most CMD_WAIT_MS. */
-static int cmd_run(struct tcp_relay *r, struct sess *s, enum cmd_kind kind)
-{
-	struct cmd *c = &s->cmd;
-	struct timespec dl;
-	int rc;
-
-	memset(c, 0, sizeof(*c));
-	c->kind = kind;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += CMD_WAIT_MS / 1000;
-	dl.tv_nsec += (CMD_WAIT_MS % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&r->mu);
-	TAILQ_INSERT_TAIL(&r->cmds, c, link);
-	pthread_mutex_unlock(&r->mu);
-	wake(r->wake_fd);
-	pthread_mutex_lock(&r->mu);
-	while (!c->done)
-		if (pthread_cond_timedwait(&r->cv, &r->mu, &dl) == ETIMEDOUT)
-			break;
-	if (c->done) {
-		rc = c->result;
-	} else {
-		c->abandoned = true;    /* the relay frees s when it gets to it */
-		rc = -ETIMEDOUT;
-	}
-	pthread_mutex_unlock(&r->mu);
-	return rc;
-}
-
-/* ---- the registry: id -> session, for the callers (chained hash) ---- */
-
-static size_t reg_slot(const struct tcp_relay *r, uint64_t id)
-{
-	return (size_t)((id * 0x9E3779B97F4A7C15ULL) >> 32) & (r->reg_nb - 1);
-}
-
-static struct sess *reg_find(const struct tcp_relay *r, uint64_t id)
-{
-	struct sess *s;
-
-	for (s = r->reg[reg_slot(r, id)]; s != NULL; s = s->hnext)
-		if (s->p.id == id)
-			return s;
-	return NULL;
-}
-
-static void reg_grow(struct tcp_relay *r)
-{
-	size_t old_nb = r->reg_nb;
-	struct sess **old = r->reg, **nb = calloc(old_nb * 2, sizeof(*nb));
-
-	if (nb == NULL)
-		return;         /* longer chains, still correct */
-	r->reg = nb;
-	r->reg_nb = old_nb * 2;
-	for (size_t i = 0; i < old_nb; i++) {
-		struct sess *s = old[i], *next;
-
-		for (; s != NULL; s = next) {
-			size_t k = reg_slot(r, s->p.id);
-
-			next = s->hnext;
-			s->hnext = nb[k];
-			nb[k] = s;
-		}
-	}
-	free(old);
-}
-
-static void reg_insert(struct tcp_relay *r, struct sess *s)
-{
-	size_t k;
-
-	if (r->reg_n >= r->reg_nb)
-		reg_grow(r);
-	k = reg_slot(r, s->p.id);
-	s->hnext = r->reg[k];
-	r->reg[k] = s;
-	r->reg_n++;
-}
-
-static struct sess *reg_unlink(struct tcp_relay *r, uint64_t id)
-{
-	struct sess **pp, *s;
-
-	for (pp = &r->reg[reg_slot(r, id)]; (s = *pp) != NULL; pp = &s->hnext) {
-		if (s->p.id == id) {
-			*pp = s->hnext;
-			r->reg_n--;
-			return s;
-		}
-	}
-	return NULL;
-}
-
-/* ---- the control side's API ---- */
-
-static void stats_read(const struct sess *s, struct tcp_stats *o)
-{
-	const struct tcp_dir_stats *in[2] = { &s->st.c2d, &s->st.d2c };
-	struct tcp_dir_stats *out[2] = { &o->c2d, &o->d2c };
-
-	for (int i = 0; i < 2; i++) {
-		/* out (acquire) before in: bytes_in >= bytes_out holds in what we return */
-		out[i]->writes = CTR_GET(&in[i]->writes);
-		out[i]->bytes_out = __atomic_load_n(&in[i]->bytes_out, __ATOMIC_ACQUIRE);
-		out[i]->reads = CTR_GET(&in[i]->reads);
-		out[i]->bytes_in = CTR_GET(&in[i]->bytes_in);
-	}
-	o->connections_total = CTR_GET(&s->st.connections_total);
-	o->connections_open = CTR_GET(&s->st.connections_open);
-	o->last_activity_ms = CTR_GET(&s->st.last_activity_ms);
-}
-
-int tcp_relay_stats(struct tcp_relay *r, uint64_t id, struct tcp_stats *out)
-{
-	struct sess *s;
-
-	/* reg_mu only orders callers against each other; the relay thread never takes it */
-	pthread_mutex_lock(&r->reg_mu);
-	s = reg_find(r, id);
-	if (s != NULL)
-		stats_read(s, out);
-	pthread_mutex_unlock(&r->reg_mu);
-	return s != NULL ? 0 : -ENOENT;
-}
-
-void tcp_relay_counters(const struct tcp_relay *r, struct tcp_relay_counters *o)
-{
-	const struct tcp_relay_counters *c = &r->ctr;
-
-	o->accept_fd_errors = CTR_GET(&c->accept_fd_errors);
-	o->accept_pauses = CTR_GET(&c->accept_pauses);
-	o->rejected_busy = CTR_GET(&c->rejected_busy);
-	o->rejected_limit = CTR_GET(&c->rejected_limit);
-	o->connect_failed = CTR_GET(&c->connect_failed);
-	o->connect_timeouts = CTR_GET(&c->connect_timeouts);
-	o->resets = CTR_GET(&c->resets);
-	o->events_dropped = CTR_GET(&c->events_dropped);
-	o->buffered_bytes = CTR_GET(&c->buffered_bytes);
-	o->buffer_memory = CTR_GET(&c->buffer_memory);
-	o->legs_parked = CTR_GET(&c->legs_parked);
-	o->connections_open = CTR_GET(&c->connections_open);
-	o->max_connections = r->cfg.max_connections;
-	o->nofile_limit = r->ctr.nofile_limit;
-}
-
-/* socket/bind/listen in the caller's thread, so the error comes back with the request. */
-static int listener_open(struct sess *s, uint16_t *bound_port, char *err, size_t errlen)
-{
-	struct sockaddr_in sa = sin_of(s->p.listen_addr, s->p.listen_port);
-	socklen_t len = sizeof(sa);
-	const char *what = "socket";
-	int fd, e;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-	what = NULL;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		goto fail;
-	what = "listen";
-	if (listen(fd, LISTEN_BACKLOG) < 0)
-		goto fail;
-	what = "getsockname";
-	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
-		goto fail;
-	s->lfd = fd;
-	*bound_port = ntohs(sa.sin_port);
-	fmt_ep(s->listen_txt, sizeof(s->listen_txt), s->p.listen_addr, *bound_port);
-	return 0;
-fail:
-	e = errno;
-	if (fd >= 0)
-		close(fd);
-	snprintf(err, errlen, "listen_endpoint: %s: %s%s%s", s->listen_txt, what ? what : "",
-		what ? ": " : "", strerror(e));
-	return -e;
-}
-
-static struct sess *sess_new(const struct tcp_sess_params *p)
-{
-	struct sess *s = calloc(1, sizeof(*s));
-
-	if (s == NULL)
-		return NULL;
-	s->p = *p;
-	s->ep.kind = EP_LISTEN;
-	s->lfd = -1;
-	fmt_ep(s->listen_txt, sizeof(s->listen_txt), p->listen_addr, p->listen_port);
-	fmt_ep(s->fwd_txt, sizeof(s->fwd_txt), p->forward_addr, p->forward_port);
-	fmt_ep(s->dest_txt, sizeof(s->dest_txt), p->dest_addr, p->dest_port);
-	return s;
-}
-
-static void reg_drop(struct tcp_relay *r, uint64_t id)
-{
-	pthread_mutex_lock(&r->reg_mu);
-	reg_unlink(r, id);
-	pthread_mutex_unlock(&r->reg_mu);
-}
-
-int tcp_relay_add(struct tcp_relay *r, const struct tcp_sess_params *p, uint16_t *bound_port,
-		char *err, size_t errlen)
-{
-	uint16_t port = 0;
-	struct sess *s;
-	bool dup;
-	int rc;
-
-	if (p->dest_port == 0 || p->dest_addr == 0) {
-		snprintf(err, errlen, "destination_endpoint: an address and a port are required");
-		return -EINVAL;
-	}
-	s = sess_new(p);
-	if (s == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	/* reserve the id first, so two adds of one id cannot both get through */
-	pthread_mutex_lock(&r->reg_mu);
-	dup = reg_find(r, p->id) != NULL;
-	if (!dup)
-		reg_insert(r, s);
-	pthread_mutex_unlock(&r->reg_mu);
-	if (dup) {
-		snprintf(err, errlen, "session %" PRIu64 " has a TCP listener already", p->id);
-		free(s);
-		return -EEXIST;
-	}
-	rc = listener_open(s, &port, err, errlen);
-	if (rc < 0)
-		goto fail;
-	rc = cmd_run(r, s, CMD_ADD);
-	if (rc == -ETIMEDOUT) {
-		reg_drop(r, p->id);     /* s belongs to the relay thread now */
-		snprintf(err, errlen, "listen_endpoint: %s: the TCP relay did not answer within "
-			"%d ms", s->listen_txt, CMD_WAIT_MS);
-		return rc;
-	}
-	if (rc < 0) {
-		snprintf(err, errlen, "listen_endpoint: %s: epoll: %s", s->listen_txt,
-			strerror(-rc));
-		goto fail;
-	}
-	if (bound_port != NULL)
-		*bound_port = port;
-	rlog(LOG_DEBUG, "session %" PRIu64 ": listening on %s -> %s from %s", p->id, s->listen_txt,
-		s->dest_txt, s->fwd_txt);
-	return 0;
-fail:
-	reg_drop(r, p->id);
-	sess_free(s);
-	return rc;
-}
-
-int tcp_relay_remove(struct tcp_relay *r, uint64_t id, struct tcp_stats *final)
-{
-	struct sess *s;
-	int rc;
-
-	pthread_mutex_lock(&r->reg_mu);
-	s = reg_unlink(r, id);
-	if (s != NULL && final != NULL)
-		stats_read(s, final);   /* what a timeout leaves the caller with */
-	pthread_mutex_unlock(&r->reg_mu);
-	if (s == NULL)
-		return -ENOENT;
-	rc = cmd_run(r, s, CMD_REMOVE);
-	if (rc == -ETIMEDOUT) {
-		rlog(LOG_ERR, "session %" PRIu64 ": the TCP relay did not answer within %d ms; "
-			"it closes the session when it does", id, CMD_WAIT_MS);
-		return rc;
-	}
-	if (final != NULL)
-		stats_read(s, final);
-	sess_free(s);
-	return 0;
-}
-
 /* ---- the thread ---- */
 
-static void clock_update(struct tcp_relay *r)
+/*
+ * Reset the connections that moved no byte either way for their session's idle timeout. A
+ * heap entry is the deadline as of its last check; one that moved since is pushed back.
+ */
+static void idle_expire(struct tcp_relay *r)
 {
-	r->now_ms = clock_ms(CLOCK_MONOTONIC);
-	r->now_unix_ms = clock_ms(CLOCK_REALTIME);
+	struct dl_node *x;
+	char why[64];
+
+	for (unsigned i = 0; i < ACCEPT_BURST * 16 && (x = dl_heap_top(&r->idle)) != NULL &&
+			x->at <= r->now_ms; i++) {
+		struct conn *c = container_of(x, struct conn, idle);
+		uint32_t limit = c->s->p.idle_timeout_ms;
+		int64_t due = c->active_ms + limit;
+		uint64_t n;
+
+		if (c->connecting)      /* the connect timeout is its limit until it is up */
+			due = r->now_ms + limit;
+		if (due > r->now_ms) {
+			dl_heap_move(&r->idle, x, due);
+			continue;
+		}
+		CTR_ADD(&r->ctr.idle_resets, 1);
+		CTR_ADD(&c->s->st.idle_resets, 1);
+		n = CTR_GET(&r->ctr.idle_resets);
+		if (log_due(n))
+			rlog(LOG_INFO, "session %" PRIu64 ": client %s: no byte either way for %u "
+				"ms: reset (%" PRIu64 " idle resets so far in all sessions)",
+				c->s->p.id, c->peer, limit, n);
+		snprintf(why, sizeof(why), "reset: idle for %u ms", limit);
+		conn_close(r, c, true, false, why);
+	}
 }
 
 static void run_timers(struct tcp_relay *r)
@@ -1184,6 +749,7 @@ static void run_timers(struct tcp_relay *r)
 	}
 	while ((s = TAILQ_FIRST(&r->paused)) != NULL && s->resume_ms <= r->now_ms)
 		sess_resume(r, s);
+	idle_expire(r);
 }
 
 /* epoll_wait's timeout: up to the nearest deadline, or forever when there is none. */
@@ -1197,6 +763,8 @@ static int next_timeout(struct tcp_relay *r)
 		next = c->deadline_ms;
 	if (s != NULL && s->resume_ms < next)
 		next = s->resume_ms;
+	if (dl_heap_top(&r->idle) != NULL && dl_heap_top(&r->idle)->at < next)
+		next = dl_heap_top(&r->idle)->at;
 	if (next == INT64_MAX)
 		return -1;
 	now = clock_ms(CLOCK_MONOTONIC);
@@ -1224,7 +792,7 @@ static void dispatch(struct tcp_relay *r, const struct epoll_event *ev, bool *co
 	}
 }
 
-static void *relay_main(void *arg)
+void *tcp_relay_main(void *arg)
 {
 	struct tcp_relay *r = arg;
 	struct epoll_event evs[BATCH];
@@ -1258,171 +826,4 @@ static void *relay_main(void *arg)
 		sess_teardown(r, s);
 	reap(r);
 	return NULL;
-}
-
-/* Raise RLIMIT_NOFILE's soft limit to the hard one: 1000 connections are 2000 fds. */
-static int raise_nofile(rlim_t *limit, char *err, size_t errlen)
-{
-	struct rlimit rl, n;
-	int e;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
-		e = errno;
-		snprintf(err, errlen, "getrlimit(RLIMIT_NOFILE): %s", strerror(e));
-		return -e;
-	}
-	*limit = rl.rlim_cur;
-	n = rl;
-	n.rlim_cur = rl.rlim_max;
-	if (n.rlim_cur == RLIM_INFINITY)
-		n.rlim_cur = 1048576;   /* the kernel's usual nr_open: "infinity" is refused */
-	if (rl.rlim_cur >= n.rlim_cur) {
-		rlog(LOG_INFO, "RLIMIT_NOFILE soft limit %llu (the hard limit)",
-			(unsigned long long)rl.rlim_cur);
-		return 0;
-	}
-	if (setrlimit(RLIMIT_NOFILE, &n) < 0) {
-		e = errno;
-		snprintf(err, errlen, "RLIMIT_NOFILE: cannot raise the soft limit from %llu to "
-			"%llu: %s", (unsigned long long)rl.rlim_cur, (unsigned long long)n.rlim_cur,
-			strerror(e));
-		return -e;
-	}
-	rlog(LOG_INFO, "RLIMIT_NOFILE soft limit raised from %llu to %llu",
-		(unsigned long long)rl.rlim_cur, (unsigned long long)n.rlim_cur);
-	*limit = n.rlim_cur;
-	return 0;
-}
-
-static void config_defaults(struct tcp_relay *r, const struct tcp_relay_config *cfg,
-		rlim_t nofile)
-{
-	unsigned by_fds = nofile > 2 * TCP_RELAY_FD_RESERVE ?
-		(unsigned)((nofile - TCP_RELAY_FD_RESERVE) / 2) : (unsigned)(nofile / 4);
-
-	r->cfg = *cfg;
-	if (r->cfg.connect_timeout_ms == 0)
-		r->cfg.connect_timeout_ms = TCP_RELAY_DEFAULT_CONNECT_TIMEOUT_MS;
-	if (r->cfg.buffer_bytes == 0)
-		r->cfg.buffer_bytes = TCP_RELAY_DEFAULT_BUFFER_BYTES;
-	if (r->cfg.max_connections == 0)
-		r->cfg.max_connections = by_fds > 0 ? by_fds : 1;
-	else if (r->cfg.max_connections > by_fds)
-		rlog(LOG_WARNING, "max_connections %u needs about %llu fds, RLIMIT_NOFILE is %llu: "
-			"accepts will fail before the limit", r->cfg.max_connections,
-			2ULL * r->cfg.max_connections + TCP_RELAY_FD_RESERVE,
-			(unsigned long long)nofile);
-	r->ctr.max_connections = r->cfg.max_connections;
-	r->ctr.nofile_limit = nofile;
-}
-
-static void relay_free(struct tcp_relay *r)
-{
-	if (r->epfd >= 0)
-		close(r->epfd);
-	if (r->wake_fd >= 0)
-		close(r->wake_fd);
-	if (r->ev_fd >= 0)
-		close(r->ev_fd);
-	pthread_mutex_destroy(&r->mu);
-	pthread_mutex_destroy(&r->reg_mu);
-	pthread_cond_destroy(&r->cv);
-	free(r->evq);
-	free(r->reg);
-	free(r);
-}
-
-static int relay_init(struct tcp_relay *r)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &r->wake_ep };
-	pthread_condattr_t ca;
-
-	r->epfd = r->wake_fd = r->ev_fd = -1;
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_mutex_init(&r->reg_mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);      /* cmd_run's deadline */
-	pthread_cond_init(&r->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	TAILQ_INIT(&r->cmds);
-	TAILQ_INIT(&r->sessions);
-	TAILQ_INIT(&r->paused);
-	TAILQ_INIT(&r->connecting);
-	TAILQ_INIT(&r->graveyard);
-	r->wake_ep.kind = EP_WAKE;
-	r->reg_nb = 64;
-	r->reg = calloc(r->reg_nb, sizeof(*r->reg));
-	r->evq = calloc(TCP_RELAY_EVENT_QUEUE, sizeof(*r->evq));
-	if (r->reg == NULL || r->evq == NULL)
-		return -ENOMEM;
-	r->epfd = epoll_create1(EPOLL_CLOEXEC);
-	r->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	r->ev_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (r->epfd < 0 || r->wake_fd < 0 || r->ev_fd < 0)
-		return -errno;
-	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->wake_fd, &ev) < 0)
-		return -errno;
-	clock_update(r);
-	return 0;
-}
-
-/* The thread takes no signal: they stay with the threads that handle them. */
-static int thread_start(struct tcp_relay *r)
-{
-	sigset_t all, old;
-	int rc;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&r->thread, NULL, relay_main, r);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return -rc;
-}
-
-struct tcp_relay *tcp_relay_start(const struct tcp_relay_config *cfg, char *err, size_t errlen)
-{
-	struct tcp_relay *r;
-	rlim_t nofile = 0;
-	int rc;
-
-	if (raise_nofile(&nofile, err, errlen) < 0)
-		return NULL;
-	r = calloc(1, sizeof(*r));
-	if (r == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	config_defaults(r, cfg, nofile);
-	rc = relay_init(r);
-	if (rc == 0)
-		rc = thread_start(r);
-	if (rc < 0) {
-		snprintf(err, errlen, "TCP relay start-up: %s", strerror(-rc));
-		relay_free(r);
-		return NULL;
-	}
-	rlog(LOG_INFO, "started: %zu bytes per direction per connection, connect timeout %u ms, "
-		"max %u connections", r->cfg.buffer_bytes, r->cfg.connect_timeout_ms,
-		r->cfg.max_connections);
-	return r;
-}
-
-void tcp_relay_stop(struct tcp_relay *r)
-{
-	if (r == NULL)
-		return;
-	__atomic_store_n(&r->stop, true, __ATOMIC_RELEASE);
-	wake(r->wake_fd);
-	pthread_join(r->thread, NULL);
-	/* the thread closed every socket; what is left are the registry's session records */
-	for (size_t i = 0; i < r->reg_nb; i++) {
-		struct sess *s, *next;
-
-		for (s = r->reg[i]; s != NULL; s = next) {
-			next = s->hnext;
-			sess_free(s);
-		}
-	}
-	relay_free(r);
-	rlog(LOG_INFO, "stopped");
 }

@@ -21,6 +21,8 @@ struct tcp_relay_config {
 	unsigned connect_timeout_ms;    /* destination leg: give up after this long */
 	size_t buffer_bytes;            /* per direction per connection (back-pressure bound) */
 	unsigned max_connections;       /* across all sessions; beyond it accept + close at once */
+	unsigned max_conns_per_session; /* clients of one session; beyond it accept + RST; 0 = no
+					 * limit ([tcp] max_connections_per_session) */
 };
 
 /* What a 0 in tcp_relay_config means. max_connections 0: (RLIMIT_NOFILE - reserve) / 2. */
@@ -39,6 +41,11 @@ struct tcp_sess_params {
 	uint16_t forward_port;          /* 0 = ephemeral per connection; else one client at a time */
 	uint32_t dest_addr;
 	uint16_t dest_port;
+	uint32_t idle_timeout_ms;       /* a connection with no byte either way this long is reset
+					 * (both legs, RST); 0 = never */
+	const char *bind_dev;           /* destination legs leave through this interface only
+					 * (SO_BINDTODEVICE; the forward address's port's TAP);
+					 * NULL or "" = wherever the routes say. Copied. */
 };
 
 /* Counters of one session: client -> destination and destination -> client. */
@@ -53,6 +60,9 @@ struct tcp_stats {
 	uint64_t connections_total;     /* accepted client connections */
 	uint32_t connections_open;
 	int64_t last_activity_ms;       /* unix ms of the last byte moved, 0 = never */
+	uint64_t conns_rejected;        /* clients reset on arrival: max_conns_per_session, a busy
+					 * forward_port or max_connections */
+	uint64_t idle_resets;           /* connections reset after idle_timeout_ms */
 };
 
 enum tcp_event_kind {
@@ -79,6 +89,8 @@ struct tcp_relay_counters {
 	uint64_t accept_pauses;         /* times a listener rested because of those */
 	uint64_t rejected_busy;         /* forward_port set and its one connection still open */
 	uint64_t rejected_limit;        /* max_connections reached */
+	uint64_t rejected_session_limit; /* max_conns_per_session reached */
+	uint64_t idle_resets;           /* connections idle for their session's idle timeout */
 	uint64_t connect_failed;        /* destination refused / unreachable / bind failed */
 	uint64_t connect_timeouts;
 	uint64_t resets;                /* connections ended by an error or RST on either leg */

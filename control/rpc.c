@@ -89,6 +89,18 @@ static grpc_status_code parse_create(const Rtpproxy__CreateSessionRequest *r,
 	p->rate_pps = r->rate_limit_pps;
 	p->rate_bps = r->rate_limit_bps;
 	p->idle_timeout_secs = r->idle_timeout_secs;
+	if (r->latch_mode != RTPPROXY__LATCH_MODE__LATCH_MODE_SSRC &&
+			r->latch_mode != RTPPROXY__LATCH_MODE__LATCH_MODE_FIRST &&
+			r->latch_mode != RTPPROXY__LATCH_MODE__LATCH_MODE_ANY)
+		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT, "latch_mode: unknown value %d",
+				r->latch_mode);
+	if (p->transport == SESS_TCP && (r->strict_source ||
+				r->latch_mode != RTPPROXY__LATCH_MODE__LATCH_MODE_SSRC))
+		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT, "%s: source latching is for "
+				"UDP sessions, not TCP", r->strict_source ? "strict_source" :
+				"latch_mode");
+	p->latch_mode = (enum sess_latch)r->latch_mode;
+	p->strict_source = r->strict_source;
 	for (size_t i = 0; i < r->n_labels; i++) {
 		labels[i].key = r->labels[i]->key ? r->labels[i]->key : "";
 		labels[i].value = r->labels[i]->value ? r->labels[i]->value : "";
@@ -148,6 +160,8 @@ Rtpproxy__SessionInfo *rpc_session_info(struct rpc_ctx *ctx, struct arena *a,
 	m->enable_rtcp = s->rtcp;
 	m->bidirectional = s->bidir;
 	m->idle_timeout_secs = s->idle_timeout_secs;
+	m->latch_mode = (Rtpproxy__LatchMode)s->latch_mode;
+	m->strict_source = s->strict_source;
 	m->created_unix_ms = s->created_ms;
 	m->stats = rpc_session_stats(a, &rtp);
 	m->reverse_stats = rpc_session_stats(a, &rev);

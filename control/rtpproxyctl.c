@@ -51,6 +51,7 @@ static const char usage_text[] =
 "  create --listen ADDR:PORT --forward ADDR:PORT --destination ADDR:PORT\n"
 "         [--id ID] [--tcp] [--rtcp] [--bidirectional] [--idle-timeout S]\n"
 "         [--rate-pps N] [--rate-bps N] [--validate-rtp] [--label K=V ...]\n"
+"         [--latch-mode ssrc|first|any] [--strict-source]\n"
 "  destroy ID\n"
 "  get ID\n"
 "  list [--state S ...] [--transport udp|tcp ...] [--label K=V ...]\n"
@@ -64,6 +65,9 @@ static const char usage_text[] =
 "  --timeout MS        deadline of each call but watch (default 5000)\n"
 "  --help, --version\n"
 "\n"
+"Latching (where replies go when the client's source moves): ssrc (default) follows a\n"
+"new source that carries the client's RTP SSRC, first never moves, any follows every one;\n"
+"--strict-source drops listen-side packets from anyone but the latched source.\n"
 "ADDR:PORT is 1.2.3.4:5 or [2001:db8::1]:5. States: created, connecting, active, error,\n"
 "closed. Exit status: 0 ok, 1 the server (or grpc) answered an error, 2 usage error.\n";
 
@@ -187,6 +191,7 @@ enum {
 	OPT_IDLE, OPT_PPS, OPT_BPS, OPT_VALIDATE, OPT_LABEL,
 	OPT_STATE, OPT_TRANSPORT, OPT_PAGE_SIZE, OPT_PAGE_TOKEN, OPT_ALL_PAGES,
 	OPT_SESSION, OPT_INTERVAL,
+	OPT_LATCH_MODE, OPT_STRICT,
 };
 
 #define COMMON_OPTIONS \
@@ -258,6 +263,14 @@ static const char *transport_name(int v)
 		: v == RTPPROXY__TRANSPORT__TRANSPORT_UDP ? "udp" : "?";
 }
 
+/* As --latch-mode takes it. */
+static const char *latch_mode_name(int v)
+{
+	return v == RTPPROXY__LATCH_MODE__LATCH_MODE_SSRC ? "ssrc"
+		: v == RTPPROXY__LATCH_MODE__LATCH_MODE_FIRST ? "first"
+		: v == RTPPROXY__LATCH_MODE__LATCH_MODE_ANY ? "any" : "?";
+}
+
 static const char *fmt_endpoint(char *buf, size_t len, const Rtpproxy__Endpoint *ep)
 {
 	if (ep == NULL || (ep->address[0] == '\0' && ep->port == 0))
@@ -323,6 +336,8 @@ static void print_session(const Rtpproxy__SessionInfo *si)
 	printf("  %-13s rtcp %s, bidirectional %s, idle timeout %" PRIu32 " s\n", "options",
 		si->enable_rtcp ? "on" : "off", si->bidirectional ? "on" : "off",
 		si->idle_timeout_secs);
+	printf("  %-13s mode %s, strict source %s\n", "latching", latch_mode_name(si->latch_mode),
+		si->strict_source ? "on" : "off");
 	printf("  %-13s %s\n", "created", fmt_time(when, sizeof(when), si->created_unix_ms));
 	if (si->n_labels > 0) {
 		printf("  %-13s", "labels");
@@ -505,6 +520,8 @@ static int cmd_create(struct ctl *ctl, int argc, char **argv)
 		{ "rate-bps", required_argument, NULL, OPT_BPS },
 		{ "validate-rtp", no_argument, NULL, OPT_VALIDATE },
 		{ "label", required_argument, NULL, OPT_LABEL },
+		{ "latch-mode", required_argument, NULL, OPT_LATCH_MODE },
+		{ "strict-source", no_argument, NULL, OPT_STRICT },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const ep_opt[3] = { "--listen", "--forward", "--destination" };
@@ -575,6 +592,20 @@ static int cmd_create(struct ctl *ctl, int argc, char **argv)
 				req.rate_limit_pps = v;
 			else
 				req.rate_limit_bps = v;
+			break;
+		case OPT_LATCH_MODE:
+			if (strcmp(optarg, "ssrc") == 0)
+				req.latch_mode = RTPPROXY__LATCH_MODE__LATCH_MODE_SSRC;
+			else if (strcmp(optarg, "first") == 0)
+				req.latch_mode = RTPPROXY__LATCH_MODE__LATCH_MODE_FIRST;
+			else if (strcmp(optarg, "any") == 0)
+				req.latch_mode = RTPPROXY__LATCH_MODE__LATCH_MODE_ANY;
+			else
+				rc = usage_error("create: --latch-mode: '%s' is not ssrc, first "
+					"or any", optarg);
+			break;
+		case OPT_STRICT:
+			req.strict_source = 1;
 			break;
 		case OPT_LABEL:
 			if (!kv_add(&labels, labels_entry, optarg))

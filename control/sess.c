@@ -255,6 +255,17 @@ static uint16_t meters_config(struct flow_meter *fm, uint64_t rate_pps, uint64_t
 	return flags;
 }
 
+/* A forward flow's latch mode and strict_source as FLOW_F_* flags. */
+static uint16_t latch_flags(const struct session *s)
+{
+	uint16_t flags = s->strict_source ? FLOW_F_STRICT : 0;
+	if (s->latch_mode == SESS_LATCH_FIRST)
+		flags |= FLOW_F_LATCH_FIRST;
+	else if (s->latch_mode == SESS_LATCH_ANY)
+		flags |= FLOW_F_LATCH_ANY;
+	return flags;
+}
+
 /* A flow of session s, not yet published. Forward flows go listen -> destination. */
 static struct flow *make_flow(struct sess_mgr *m, const struct session *s, enum sess_flow which,
 		uint16_t tx_port)
@@ -286,6 +297,8 @@ static struct flow *make_flow(struct sess_mgr *m, const struct session *s, enum 
 		f->src_port = htons((uint16_t)(s->forward.port + off));
 		f->dst_ip = s->dest.addr;
 		f->dst_port = htons((uint16_t)(s->dest.port + off));
+		f->latch_rtp = UINT32_MAX;      /* RTCP: set once all flows exist */
+		flags |= latch_flags(s);
 	} else {
 		/* back to whoever the forward flow latched, from the listen endpoint */
 		f->key = flow_key_make(s->forward.addr, htons((uint16_t)(s->forward.port + off)),
@@ -334,6 +347,8 @@ static int install_flows(struct sess_mgr *m, struct session *s, struct rpc_error
 		if (wanted && (s->flow[i] = make_flow(m, s, (enum sess_flow)i, (uint16_t)port)) == NULL)
 			goto full;
 	}
+	if (s->flow[SF_RTCP] != NULL)
+		s->flow[SF_RTCP]->latch_rtp = s->flow[SF_RTP]->id;    /* RTCP follows RTP's latch */
 	if (s->flow[SF_REV_RTP] != NULL)
 		s->flow[SF_REV_RTP]->latch_flow = s->flow[SF_RTP]->id;
 	if (s->flow[SF_REV_RTCP] != NULL) {
@@ -684,6 +699,8 @@ struct session *sess_create(struct sess_mgr *m, const struct sess_params *p, str
 	s->rtcp = p->rtcp;
 	s->bidir = p->bidir;
 	s->validate_rtp = p->validate_rtp;
+	s->latch_mode = p->latch_mode;
+	s->strict_source = p->strict_source;
 	s->rate_pps = p->rate_pps;
 	s->rate_bps = p->rate_bps;
 	s->idle_timeout_secs = p->idle_timeout_secs ? p->idle_timeout_secs :

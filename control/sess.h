@@ -28,6 +28,9 @@ enum sess_state {          /* numbered as the proto's SessionState */
 
 enum sess_transport { SESS_UDP = 0, SESS_TCP = 1 };
 
+/* When the latch follows a client's new source (numbered as the proto's LatchMode). */
+enum sess_latch { SESS_LATCH_SSRC = 0, SESS_LATCH_FIRST = 1, SESS_LATCH_ANY = 2 };
+
 struct sess_ep {
 	uint32_t addr;          /* network byte order; 0 = wildcard (listen only) */
 	uint16_t port;          /* host byte order; 0 = allocate */
@@ -43,6 +46,8 @@ struct sess_params {
 	struct sess_ep listen, forward, dest;
 	enum sess_transport transport;
 	bool rtcp, bidir, validate_rtp;
+	enum sess_latch latch_mode;
+	bool strict_source;
 	uint32_t idle_timeout_secs;     /* 0 = the configured default */
 	uint64_t rate_pps, rate_bps;
 	const struct sess_label *labels;
@@ -81,6 +86,8 @@ struct session {
 	enum sess_transport transport;
 	struct sess_ep listen, forward, dest;
 	bool rtcp, bidir, validate_rtp;
+	enum sess_latch latch_mode;
+	bool strict_source;
 	uint64_t rate_pps, rate_bps;
 	uint32_t idle_timeout_secs;
 	int64_t created_ms, closed_ms;  /* unix ms */

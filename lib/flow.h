@@ -57,6 +57,9 @@ struct flow_latch {
 	uint16_t rx_port;               /* dp port it arrived on: the way back */
 	uint32_t local_ip;              /* the appliance address it was sent to */
 	uint8_t mac[6];                 /* its L2 source: the next hop back towards the client */
+	uint8_t has_ssrc;               /* ssrc is known (the source sent RTP, or RTCP) */
+	uint8_t pad;
+	uint32_t ssrc;                  /* its RTP SSRC, network byte order (latch_mode SSRC) */
 };
 
 #define FLOW_F_RTCP 0x1             /* counts in the session's rtcp_stats; RTCP validation */
@@ -65,6 +68,11 @@ struct flow_latch {
 #define FLOW_F_METER_PPS 0x8
 #define FLOW_F_METER_BPS 0x10
 #define FLOW_F_RTP_STATS 0x20       /* sequence / jitter tracking */
+/* Forward flows: when the latch moves to a new source (neither flag: only an RTP/RTCP packet
+ * carrying the latched SSRC moves it), and whether others' packets are dropped. */
+#define FLOW_F_LATCH_FIRST 0x40     /* never: the first source stays */
+#define FLOW_F_LATCH_ANY 0x80       /* every new source */
+#define FLOW_F_STRICT 0x100         /* drop what is not from the latched source */
 
 /*
  * One direction of a session: four cache lines, of which a packet touches the first three.
@@ -82,7 +90,10 @@ struct flow {
 	uint32_t id;                    /* this entry's index in the flow pool */
 	uint32_t meter;                 /* FLOW_F_METER_*: index of its flow_meter */
 	union {
-		struct flow_latch latch;        /* forward flows: the client's source */
+		struct {                        /* forward flows */
+			struct flow_latch latch;        /* the client's source */
+			uint32_t latch_rtp;     /* RTCP: the RTP flow, whose SSRC it follows */
+		};
 		struct {                        /* FLOW_F_REVERSE */
 			uint32_t peer_ip;       /* the only accepted source (the destination) */
 			uint16_t peer_port;
@@ -139,6 +150,8 @@ static inline bool flow_latch_read(const struct flow_latch *l, struct flow_latch
 		out->rx_port = l->rx_port;
 		out->local_ip = l->local_ip;
 		memcpy(out->mac, l->mac, 6);
+		out->has_ssrc = l->has_ssrc;
+		out->ssrc = l->ssrc;
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		s2 = __atomic_load_n(&l->seq, __ATOMIC_RELAXED);
 		if (s1 == s2)
@@ -148,18 +161,19 @@ static inline bool flow_latch_read(const struct flow_latch *l, struct flow_latch
 	return out->ip != 0;
 }
 
-/* The single writer's update. */
-static inline void flow_latch_write(struct flow_latch *l, uint32_t ip, uint16_t port,
-		uint16_t rx_port, uint32_t local_ip, const uint8_t mac[6])
+/* The single writer's update: the latch becomes v (all but its seq). */
+static inline void flow_latch_write(struct flow_latch *l, const struct flow_latch *v)
 {
 	uint32_t s = l->seq;
 	__atomic_store_n(&l->seq, s + 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
-	l->ip = ip;
-	l->port = port;
-	l->rx_port = rx_port;
-	l->local_ip = local_ip;
-	memcpy(l->mac, mac, 6);
+	l->ip = v->ip;
+	l->port = v->port;
+	l->rx_port = v->rx_port;
+	l->local_ip = v->local_ip;
+	memcpy(l->mac, v->mac, 6);
+	l->has_ssrc = v->has_ssrc;
+	l->ssrc = v->ssrc;
 	__atomic_store_n(&l->seq, s + 2, __ATOMIC_RELEASE);
 }
 

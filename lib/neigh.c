@@ -9,15 +9,23 @@ struct neigh_table *neigh_table_create(uint32_t capacity, int socket)
 	struct neigh_table *nt = rte_zmalloc_socket("neigh", sizeof(*nt), 0, socket);
 	if (nt == NULL)
 		return NULL;
+	uint32_t bits = 1;
+	while (bits < 31 && (1u << bits) < 2 * (uint64_t)capacity)
+		bits++;
 	nt->capacity = capacity;
+	nt->slot_mask = (1u << bits) - 1;
+	nt->slot_shift = 32 - bits;
 	nt->mac = rte_zmalloc_socket("neigh_mac", sizeof(uint64_t) * capacity,
 			RTE_CACHE_LINE_SIZE, socket);
 	nt->ent = rte_zmalloc_socket("neigh_ent", sizeof(struct neigh_entry) * capacity, 0,
 			socket);
-	if (nt->mac == NULL || nt->ent == NULL) {
+	nt->slot = rte_malloc_socket("neigh_slot", sizeof(uint32_t) << bits, 0, socket);
+	nt->free_ids = rte_malloc_socket("neigh_free", sizeof(uint32_t) * capacity, 0, socket);
+	if (nt->mac == NULL || nt->ent == NULL || nt->slot == NULL || nt->free_ids == NULL) {
 		neigh_table_free(nt);
 		return NULL;
 	}
+	memset(nt->slot, 0xff, sizeof(uint32_t) << bits);      /* NEIGH_NONE everywhere */
 	return nt;
 }
 
@@ -31,37 +39,88 @@ void neigh_table_free(struct neigh_table *nt)
 				rte_pktmbuf_free(nt->ent[i].pending[j]);
 	rte_free((void *)(uintptr_t)nt->mac);
 	rte_free(nt->ent);
+	rte_free(nt->slot);
+	rte_free(nt->free_ids);
 	rte_free(nt);
+}
+
+/* Where the probe for (port, ip) starts: Fibonacci hashing, the product's top bits. */
+static inline uint32_t home_slot(const struct neigh_table *nt, uint16_t port, uint32_t ip)
+{
+	return ((ip ^ ((uint32_t)port << 16)) * 0x9e3779b1u) >> nt->slot_shift;
+}
+
+/* The slot holding entry idx. */
+static uint32_t slot_of_entry(const struct neigh_table *nt, uint32_t idx)
+{
+	const struct neigh_entry *e = &nt->ent[idx];
+	uint32_t i = home_slot(nt, e->port, e->ip);
+	while (nt->slot[i] != idx)
+		i = (i + 1) & nt->slot_mask;
+	return i;
 }
 
 uint32_t neigh_find(const struct neigh_table *nt, uint16_t port, uint32_t ip)
 {
-	for (uint32_t i = 0; i < nt->used; i++)
-		if (nt->ent[i].state != NEIGH_FREE && nt->ent[i].ip == ip &&
-				nt->ent[i].port == port)
-			return i;
-	return NEIGH_NONE;
+	/* never full (at most half), so an empty slot ends every probe */
+	for (uint32_t i = home_slot(nt, port, ip);; i = (i + 1) & nt->slot_mask) {
+		uint32_t idx = nt->slot[i];
+		if (idx == NEIGH_NONE)
+			return NEIGH_NONE;
+		if (nt->ent[idx].ip == ip && nt->ent[idx].port == port)
+			return idx;
+	}
+}
+
+static void slot_insert(struct neigh_table *nt, uint32_t idx)
+{
+	const struct neigh_entry *e = &nt->ent[idx];
+	uint32_t i = home_slot(nt, e->port, e->ip);
+	while (nt->slot[i] != NEIGH_NONE)
+		i = (i + 1) & nt->slot_mask;
+	nt->slot[i] = idx;
+}
+
+/* Take idx out of the index, moving later members of its probe run back into the hole so
+ * that every lookup still meets its entry before an empty slot (no tombstones). */
+static void slot_remove(struct neigh_table *nt, uint32_t idx)
+{
+	uint32_t hole = slot_of_entry(nt, idx);
+	uint32_t j = hole;
+
+	for (;;) {
+		j = (j + 1) & nt->slot_mask;
+		uint32_t other = nt->slot[j];
+		if (other == NEIGH_NONE)
+			break;
+		const struct neigh_entry *e = &nt->ent[other];
+		uint32_t home = home_slot(nt, e->port, e->ip);
+		/* it may move to the hole unless its home lies cyclically in (hole, j] */
+		bool stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+		if (!stays) {
+			nt->slot[hole] = other;
+			hole = j;
+		}
+	}
+	nt->slot[hole] = NEIGH_NONE;
 }
 
 static uint32_t neigh_new(struct neigh_table *nt, uint16_t port, uint32_t ip)
 {
-	uint32_t idx = NEIGH_NONE;
-	for (uint32_t i = 0; i < nt->used; i++)
-		if (nt->ent[i].state == NEIGH_FREE) {
-			idx = i;
-			break;
-		}
-	if (idx == NEIGH_NONE) {
-		if (nt->used == nt->capacity)
-			return NEIGH_NONE;
+	uint32_t idx;
+	if (nt->n_free > 0)
+		idx = nt->free_ids[--nt->n_free];
+	else if (nt->used < nt->capacity)
 		idx = nt->used++;
-	}
+	else
+		return NEIGH_NONE;
 	struct neigh_entry *e = &nt->ent[idx];
 	memset(e, 0, sizeof(*e));
 	e->ip = ip;
 	e->port = port;
 	e->state = NEIGH_INCOMPLETE;
 	__atomic_store_n(&nt->mac[idx], 0, __ATOMIC_RELEASE);
+	slot_insert(nt, idx);
 	return idx;
 }
 
@@ -85,8 +144,10 @@ void neigh_put(struct neigh_table *nt, uint32_t idx)
 	for (unsigned j = 0; j < e->n_pending; j++)
 		rte_pktmbuf_free(e->pending[j]);
 	e->n_pending = 0;
+	slot_remove(nt, idx);
 	e->state = NEIGH_FREE;
 	__atomic_store_n(&nt->mac[idx], 0, __ATOMIC_RELEASE);
+	nt->free_ids[nt->n_free++] = idx;
 }
 
 static void neigh_set_mac(struct neigh_table *nt, uint32_t idx, const uint8_t mac[6])
@@ -109,16 +170,27 @@ uint32_t neigh_add_static(struct neigh_table *nt, uint16_t port, uint32_t ip, co
 	return idx;
 }
 
+/* Does the entry's published MAC equal mac? */
+static bool mac_is(const struct neigh_table *nt, uint32_t idx, const uint8_t mac[6])
+{
+	uint8_t cur[6];
+	return neigh_mac_get(nt, idx, cur) && memcmp(cur, mac, 6) == 0;
+}
+
 uint32_t neigh_learn(struct neigh_table *nt, uint16_t port, uint32_t ip, const uint8_t mac[6],
-		uint64_t now_ms)
+		bool reply, uint64_t now_ms)
 {
 	uint32_t idx = neigh_find(nt, port, ip);
 	if (idx == NEIGH_NONE)
-		return NEIGH_NONE;
+		return NEIGH_NONE;      /* never create an entry from what others send */
 	struct neigh_entry *e = &nt->ent[idx];
-	if (e->state == NEIGH_STATIC)
+	bool resolving = (e->state == NEIGH_INCOMPLETE || e->state == NEIGH_STALE) &&
+		e->probes > 0;
+	bool settled = e->state == NEIGH_REACHABLE || e->state == NEIGH_STALE;
+
+	if (reply ? !resolving : !(settled && mac_is(nt, idx, mac)))
 		return NEIGH_NONE;
-	bool was_usable = e->state == NEIGH_REACHABLE || e->state == NEIGH_STALE;
+	bool was_usable = settled;
 	e->state = NEIGH_REACHABLE;
 	e->confirmed_ms = now_ms;
 	e->probes = 0;

@@ -3,7 +3,12 @@
  *
  * Workers read one 64-bit word per entry (MAC + valid bit), written atomically by the
  * control lcore, so a MAC is never seen half-updated. Everything else (state, retries,
- * packets waiting for resolution) belongs to the control lcore alone.
+ * packets waiting for resolution, the (port, address) -> entry index) belongs to the control
+ * lcore alone.
+ *
+ * Learning trusts only what it asked for: an ARP reply updates an entry we are resolving (a
+ * request of ours is out), never creates one and never changes a settled entry; an ARP
+ * request addressed to us only re-confirms an entry whose MAC it repeats.
  */
 #ifndef RTPPROXY_NEIGH_H
 #define RTPPROXY_NEIGH_H
@@ -50,6 +55,13 @@ struct neigh_table {
 	struct neigh_entry *ent;
 	uint32_t capacity;
 	uint32_t used;              /* high-water mark of entries ever used */
+	/* (port, address) -> entry index: open addressing, linear probing, at most half full
+	 * (2^n slots >= 2 x capacity), so a lookup is a probe or two */
+	uint32_t *slot;             /* entry index, or NEIGH_NONE for an empty slot */
+	uint32_t slot_mask;
+	uint32_t slot_shift;        /* 32 - log2(slots): the hash's top bits pick the slot */
+	uint32_t *free_ids;         /* entries below used that are NEIGH_FREE, a stack */
+	uint32_t n_free;
 };
 
 static inline bool neigh_mac_get(const struct neigh_table *nt, uint32_t idx, uint8_t mac[6])
@@ -80,11 +92,15 @@ uint32_t neigh_find(const struct neigh_table *nt, uint16_t port, uint32_t ip);
 uint32_t neigh_add_static(struct neigh_table *nt, uint16_t port, uint32_t ip, const uint8_t mac[6]);
 
 /*
- * An ARP packet from ip/mac arrived on port: refresh the entry if we track it.
+ * An ARP packet from ip/mac, addressed to one of our addresses, arrived on port: a reply
+ * (reply = true) or a request. A reply completes or refreshes the entry for ip only while we
+ * are resolving it (INCOMPLETE or STALE, a request of ours sent); a request only re-confirms
+ * a REACHABLE or STALE entry with this very MAC. Nothing else changes the table: no entry is
+ * created, static entries never change.
  * Returns the entry index when it became usable (its pending packets can go), else NEIGH_NONE.
  */
 uint32_t neigh_learn(struct neigh_table *nt, uint16_t port, uint32_t ip, const uint8_t mac[6],
-		uint64_t now_ms);
+		bool reply, uint64_t now_ms);
 
 /* Mark an entry unusable for workers (they hand its packets to control again). */
 void neigh_invalidate(struct neigh_table *nt, uint32_t idx);

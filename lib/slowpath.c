@@ -105,12 +105,17 @@ static void learn_arp(struct dp *dp, struct rte_mbuf *m, uint64_t now_ms)
 	if (m->data_len >= sizeof(struct rte_ether_hdr) + sizeof(struct rte_arp_hdr)) {
 		const struct rte_arp_hdr *ah = rte_pktmbuf_mtod_offset(m, const struct rte_arp_hdr *,
 				sizeof(struct rte_ether_hdr));
+		uint16_t op = rte_be_to_cpu_16(ah->arp_opcode);
+		/* only what is addressed to us: a reply to our request, or a request for one
+		 * of our addresses (neigh_learn decides what either may change) */
 		if (ah->arp_hardware == rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) &&
 				ah->arp_protocol == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) &&
-				ah->arp_hlen == RTE_ETHER_ADDR_LEN && ah->arp_plen == 4) {
+				ah->arp_hlen == RTE_ETHER_ADDR_LEN && ah->arp_plen == 4 &&
+				(op == RTE_ARP_OP_REPLY || op == RTE_ARP_OP_REQUEST) &&
+				dp_port_owns(&dp->port[port], ah->arp_data.arp_tip)) {
 			uint32_t idx = neigh_learn(dp->neigh, (uint16_t)port,
 					ah->arp_data.arp_sip, ah->arp_data.arp_sha.addr_bytes,
-					now_ms);
+					op == RTE_ARP_OP_REPLY, now_ms);
 			if (idx != NEIGH_NONE)
 				release_pending(dp, idx);
 		}

@@ -15,6 +15,7 @@
 #include <rte_ring.h>
 
 #include "dp.h"
+#include "latch.h"
 #include "log.h"
 #include "pkt.h"
 #include "rtp.h"
@@ -148,9 +149,75 @@ static inline uint32_t rtp_arrival(const struct dp *dp, uint64_t tsc, uint8_t pt
 	return (uint32_t)(((unsigned __int128)tsc * dp->clk_mult[pt]) >> 32);
 }
 
+/* Two loads and compares instead of a call to memcmp. */
+static inline bool same_mac(const uint8_t *a, const uint8_t *b)
+{
+	uint32_t a4, b4;
+	uint16_t a2, b2;
+	memcpy(&a4, a, 4);
+	memcpy(&b4, b, 4);
+	memcpy(&a2, a + 4, 2);
+	memcpy(&b2, b + 4, 2);
+	return a4 == b4 && a2 == b2;
+}
+
+/* A forward packet whose source is not the latch's (or whose latch still wants an SSRC):
+ * latch.c's rules decide. Out of line: clients rarely move. */
+static __rte_noinline bool latch_changed(struct worker *w, struct flow *f, const uint8_t *frame,
+		const struct pkt_info *info, uint16_t rx_port)
+{
+	const uint8_t *ip = frame + info->l3_off;
+	const uint8_t *udp = frame + info->l4_off;
+	struct flow_latch src, rtp;
+	const struct flow_latch *rtp_latch = NULL;
+	uint32_t ssrc = 0;
+
+	memset(&src, 0, sizeof(src));
+	memcpy(&src.ip, ip + 12, 4);
+	memcpy(&src.local_ip, ip + 16, 4);
+	memcpy(&src.port, udp, 2);
+	src.rx_port = rx_port;
+	memcpy(src.mac, frame + 6, 6);
+	bool has_ssrc = latch_pkt_ssrc(udp + 8, info->udp_payload, &ssrc);
+	if (f->flags & FLOW_F_RTCP) {
+		flow_latch_read(&flow_at(w->dp->flows, f->latch_rtp)->latch, &rtp);
+		rtp_latch = &rtp;
+	}
+	uint32_t seq = f->latch.seq;
+	bool from_client = latch_update(&f->latch, f->flags, rtp_latch, &src, has_ssrc, ssrc);
+	if (unlikely(w->debug) && f->latch.seq != seq)
+		RTE_LOG(DEBUG, DP, "worker %u: flow %u latched %u.%u.%u.%u:%u\n", w->index, f->id,
+				ip[12], ip[13], ip[14], ip[15], ntohs(src.port));
+	return from_client;
+}
+
+/*
+ * Symmetric RTP: remember where the client sends from, and the way back to it, as the flow's
+ * latch mode allows. Whether the packet comes from the latched client (strict_source).
+ */
+static inline bool latch_source(struct worker *w, struct flow *f, const uint8_t *frame,
+		const struct pkt_info *info, uint16_t rx_port)
+{
+	const uint8_t *ip = frame + info->l3_off;
+	const uint8_t *udp = frame + info->l4_off;
+	const struct flow_latch *l = &f->latch;
+	uint32_t src, local;
+	uint16_t sport;
+
+	memcpy(&src, ip + 12, 4);
+	memcpy(&local, ip + 16, 4);
+	memcpy(&sport, udp, 2);
+	/* SSRC mode wants the latched source's SSRC: until it has it, every packet looks */
+	if (likely(src == l->ip && sport == l->port && local == l->local_ip &&
+				rx_port == l->rx_port && same_mac(frame + 6, l->mac) &&
+				(l->has_ssrc || (f->flags & (FLOW_F_LATCH_FIRST | FLOW_F_LATCH_ANY)))))
+		return true;
+	return latch_changed(w, f, frame, info, rx_port);
+}
+
 /* Per-flow policy before relaying: who may send, what may pass, how fast. false = dropped. */
 static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_t *frame,
-		const struct pkt_info *info, struct flow *f, uint64_t now)
+		const struct pkt_info *info, struct flow *f, uint16_t rx_port, uint64_t now)
 {
 	const uint8_t *ip = frame + info->l3_off;
 	const uint8_t *udp = frame + info->l4_off;
@@ -174,6 +241,12 @@ static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_
 			flow_drop(w, f, m, DROP_INVALID_RTP);
 			return false;
 		}
+	}
+	/* before RTP stats and rate limits: a stranger's packets touch neither under strict */
+	if (!(flags & FLOW_F_REVERSE) && !latch_source(w, f, frame, info, rx_port) &&
+			(flags & FLOW_F_STRICT)) {
+		flow_drop(w, f, m, DROP_NOT_FROM_CLIENT);
+		return false;
 	}
 	/* loss and jitter describe what reached the proxy, before any rate limit */
 	/* (RTCP multiplexed on the RTP port, RFC 5761: second byte 192..223, is not RTP) */
@@ -208,37 +281,6 @@ static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_
 	return true;
 }
 
-/* Two loads and compares instead of a call to memcmp. */
-static inline bool same_mac(const uint8_t *a, const uint8_t *b)
-{
-	uint32_t a4, b4;
-	uint16_t a2, b2;
-	memcpy(&a4, a, 4);
-	memcpy(&b4, b, 4);
-	memcpy(&a2, a + 4, 2);
-	memcpy(&b2, b + 4, 2);
-	return a4 == b4 && a2 == b2;
-}
-
-/* Symmetric RTP: remember where the client sends from, and the way back to it. */
-static inline void latch_source(struct flow *f, const uint8_t *frame, const struct pkt_info *info,
-		uint16_t rx_port)
-{
-	const uint8_t *ip = frame + info->l3_off;
-	const uint8_t *udp = frame + info->l4_off;
-	struct flow_latch *l = &f->latch;
-	uint32_t src, local;
-	uint16_t sport;
-
-	memcpy(&src, ip + 12, 4);
-	memcpy(&local, ip + 16, 4);
-	memcpy(&sport, udp, 2);
-	if (likely(src == l->ip && sport == l->port && local == l->local_ip &&
-				rx_port == l->rx_port && same_mac(frame + 6, l->mac)))
-		return;
-	flow_latch_write(l, src, sport, rx_port, local, frame + 6);
-}
-
 /* Where a reverse packet goes: the client its forward flow latched (RTCP: its own, or the RTP
  * one with port + 1 until RTCP has been seen). False when no client was seen yet. */
 static inline bool reverse_target(const struct dp *dp, const struct flow *f, struct flow_latch *t)
@@ -267,7 +309,7 @@ static __rte_always_inline void relay(struct worker *w, struct rte_mbuf *m,
 
 	st->pkts_rx++;
 	st->bytes_rx += info->udp_payload;
-	if (!flow_admit(w, m, frame, info, f, now))
+	if (!flow_admit(w, m, frame, info, f, rx_port, now))
 		return;
 
 	if (f->flags & FLOW_F_REVERSE) {
@@ -285,7 +327,6 @@ static __rte_always_inline void relay(struct worker *w, struct rte_mbuf *m,
 		memcpy(rw.dst_mac, t.mac, 6);
 		resolved = true;
 	} else {
-		latch_source(f, frame, info, rx_port);
 		tx_port = f->tx_port;
 		rw.src_ip = f->src_ip;
 		rw.src_port = f->src_port;

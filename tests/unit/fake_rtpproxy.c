@@ -131,6 +131,8 @@ static grpc_status_code create_session(void *ctx, const ProtobufCMessage *m,
 	si->destination_endpoint = endpoint_copy(a, req->destination_endpoint);
 	si->enable_rtcp = req->enable_rtcp;
 	si->bidirectional = req->bidirectional;
+	si->latch_mode = req->latch_mode;
+	si->strict_source = req->strict_source;
 	si->idle_timeout_secs = req->idle_timeout_secs ? req->idle_timeout_secs : 300;
 	si->created_unix_ms = FAKE_CREATED_MS;
 	si->stats = stats(a, 0);
@@ -180,6 +182,8 @@ static grpc_status_code get_session(void *ctx, const ProtobufCMessage *m,
 		si->reverse_stats = stats(a, 500);
 		si->rtcp_stats = stats(a, 10);
 		si->latched_source = endpoint(a, "198.18.1.2", 40000);
+		si->latch_mode = RTPPROXY__LATCH_MODE__LATCH_MODE_FIRST;
+		si->strict_source = 1;
 	}
 	out->session = si;
 	*resp = &out->base;

@@ -202,6 +202,9 @@ static void test_usage_errors(void)
 	CTL(&r, "create", "--listen", "1.2.3.4:5", "--forward", "1.2.3.4:6", "--destination",
 		"1.2.3.5:7", "--rate-pps", "-1");
 	expect_usage(&r, "create: --rate-pps: '-1' is not a number");
+	CTL(&r, "create", "--listen", "1.2.3.4:5", "--forward", "1.2.3.4:6", "--destination",
+		"1.2.3.5:7", "--latch-mode", "sticky");
+	expect_usage(&r, "create: --latch-mode: 'sticky' is not ssrc, first or any");
 	CTL(&r, "get");
 	expect_usage(&r, "rtpproxyctl: get: missing session ID\n");
 	CTL(&r, "destroy", "a", "b");
@@ -248,7 +251,8 @@ static void test_create(void)
 	CTL(&r, "create", "--listen", "198.18.1.1:20000", "--forward", "[2001:db8::1]:0",
 		"--destination", "198.18.2.2:30000", "--id", "abc", "--tcp", "--rtcp",
 		"--bidirectional", "--idle-timeout", "42", "--rate-pps", "100", "--rate-bps",
-		"18446744073709551615", "--validate-rtp", "--label", "a=b", "--label", "c=d=e");
+		"18446744073709551615", "--validate-rtp", "--label", "a=b", "--label", "c=d=e",
+		"--latch-mode", "any", "--strict-source");
 	CHECK(r.status == 0);
 	CHECK(r.err[0] == '\0');
 	OUT_HAS(&r, "session abc\n");
@@ -258,6 +262,7 @@ static void test_create(void)
 	OUT_HAS(&r, "  forward       [2001:db8::1]:0\n");
 	OUT_HAS(&r, "  destination   198.18.2.2:30000\n");
 	OUT_HAS(&r, "  options       rtcp on, bidirectional on, idle timeout 42 s\n");
+	OUT_HAS(&r, "  latching      mode any, strict source on\n");
 	OUT_HAS(&r, "  created       2023-11-14 22:13:20.123 UTC\n");
 	OUT_HAS(&r, "  labels        a=b c=d=e\n");
 
@@ -276,6 +281,7 @@ static void test_create(void)
 	CHECK(q->idle_timeout_secs == 42);
 	CHECK(q->rate_limit_pps == 100);
 	CHECK(q->rate_limit_bps == 18446744073709551615ULL);
+	CHECK(q->latch_mode == RTPPROXY__LATCH_MODE__LATCH_MODE_ANY && q->strict_source);
 	CHECK(q->n_labels == 2);
 	CHECK(strcmp(q->labels[0]->key, "a") == 0 && strcmp(q->labels[0]->value, "b") == 0);
 	CHECK(strcmp(q->labels[1]->key, "c") == 0 && strcmp(q->labels[1]->value, "d=e") == 0);
@@ -292,11 +298,13 @@ static void test_create(void)
 		"assert s['state'] == 'SESSION_STATE_CONNECTING'\n"
 		"assert s['listen_endpoint'] == {'address': '0.0.0.0', 'port': 0}\n"
 		"assert s['idle_timeout_secs'] == 300 and s['enable_rtcp'] is False\n"
-		"assert s['labels'] == {}\n");
+		"assert s['labels'] == {}\n"
+		"assert s['latch_mode'] == 'LATCH_MODE_SSRC' and s['strict_source'] is False\n");
 	q = rtpproxy__create_session_request__unpack(NULL,
 		(size_t)atomic_load(&F.last_len_create), F.last_create);
 	CHECK(q != NULL && q->transport == RTPPROXY__TRANSPORT__TRANSPORT_UDP);
 	CHECK(!q->enable_rtcp && !q->bidirectional && !q->validate_rtp && q->n_labels == 0);
+	CHECK(q->latch_mode == RTPPROXY__LATCH_MODE__LATCH_MODE_SSRC && !q->strict_source);
 	CHECK(q->rate_limit_pps == 0 && q->idle_timeout_secs == 0 && q->session_id[0] == '\0');
 	rtpproxy__create_session_request__free_unpacked(q, NULL);
 }
@@ -309,6 +317,7 @@ static void test_get_destroy(void)
 	CHECK(r.status == 0);
 	OUT_HAS(&r, "session s1\n  state         ACTIVE\n  transport     udp\n");
 	OUT_HAS(&r, "  latched       198.18.1.2:40000\n");
+	OUT_HAS(&r, "  latching      mode first, strict source on\n");
 	OUT_HAS(&r, "  labels        call=abc leg=a\n");
 	OUT_HAS(&r, "  stats         received 1000 packets / 172000 bytes, "
 		"sent 990 packets / 170280 bytes\n");
@@ -326,6 +335,7 @@ static void test_get_destroy(void)
 		"assert s['stats']['jitter_ms'] == 1.25 and s['stats']['loss_rate'] == 5 / 1005\n"
 		"assert s['labels'] == {'call': 'abc', 'leg': 'a'}\n"
 		"assert s['latched_source'] == {'address': '198.18.1.2', 'port': 40000}\n"
+		"assert s['latch_mode'] == 'LATCH_MODE_FIRST' and s['strict_source'] is True\n"
 		"assert s['created_unix_ms'] == 1700000000123\n");
 
 	CTL(&r, "--json", "get", "weird");

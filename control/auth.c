@@ -229,13 +229,45 @@ const char *auth_role_name(enum auth_role r)
 
 /* ---- peers ---- */
 
-int auth_peer_parse(const char *s, struct auth_peer *p)
+static int hexval(char c)
 {
-	char host[INET6_ADDRSTRLEN + 1];
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* grpc gives the peer as a URI: "ipv6:%5B::1%5D:5". Decode %XX into out; -1 if malformed. */
+static int percent_decode(const char *s, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (; *s != '\0'; s++) {
+		char c = *s;
+		if (c == '%') {
+			int hi = hexval(s[1]), lo = hi >= 0 ? hexval(s[2]) : -1;
+			if (lo < 0 || (hi == 0 && lo == 0))
+				return -1;
+			c = (char)(hi << 4 | lo);
+			s += 2;
+		}
+		if (o + 1 >= outlen)
+			return -1;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int auth_peer_parse(const char *uri, struct auth_peer *p)
+{
+	char host[INET6_ADDRSTRLEN + 1], s[128];
 	const char *h, *colon;
 	char *end;
 
 	memset(p, 0, sizeof(*p));
+	if (strncmp(uri, "unix", 4) != 0 && percent_decode(uri, s, sizeof(s)) != 0)
+		return -1;
+	if (strncmp(uri, "unix", 4) == 0)
+		snprintf(s, sizeof(s), "%.*s", 16, uri);      /* only its scheme matters */
 	if (strncmp(s, "unix:", 5) == 0 || strncmp(s, "unix-abstract:", 14) == 0) {
 		p->local = true;
 		snprintf(p->text, sizeof(p->text), "unix");

@@ -81,7 +81,8 @@ struct auth_peer {
 
 /*
  * Parse "ipv4:1.2.3.4:5", "ipv6:[::1]:5" (an IPv4-mapped address counts as IPv4),
- * "unix:/path" (or "unix-abstract:..."). -1 for anything else.
+ * "unix:/path" (or "unix-abstract:..."), percent-encoded or not ("ipv6:%5B::1%5D:5", as
+ * grpc 1.51 gives it). -1 for anything else.
  */
 int auth_peer_parse(const char *s, struct auth_peer *p);
 

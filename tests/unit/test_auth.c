@@ -183,7 +183,11 @@ static void test_peers(void)
 	CHECK(p.family == AF_INET6 && p.port == 5 && strcmp(p.text, "[2001:db8::1]:5") == 0);
 	CHECK(auth_peer_parse("ipv6:[::ffff:127.0.0.1]:6", &p) == 0);
 	CHECK(p.family == AF_INET && strcmp(p.text, "127.0.0.1:6") == 0);
-	CHECK(auth_peer_parse("ipv6:[fe80::1%eth0]:7", &p) == 0);
+	CHECK(auth_peer_parse("ipv6:%5B2001:db8::2%5D:8", &p) == 0);   /* grpc 1.51's form */
+	CHECK(p.family == AF_INET6 && p.port == 8 && strcmp(p.text, "[2001:db8::2]:8") == 0);
+	CHECK(auth_peer_parse("ipv6:%5B::ffff:10.0.0.1%5D:9", &p) == 0);
+	CHECK(p.family == AF_INET && strcmp(p.text, "10.0.0.1:9") == 0);
+	CHECK(auth_peer_parse("ipv6:[fe80::1%25eth0]:7", &p) == 0);
 	CHECK(p.family == AF_INET6 && strcmp(p.text, "[fe80::1]:7") == 0);
 	CHECK(auth_peer_parse("unix:/tmp/x.sock", &p) == 0 && p.local);
 	CHECK(strcmp(p.text, "unix") == 0);
@@ -191,7 +195,7 @@ static void test_peers(void)
 	static const char *const bad[] = {
 		"", "ipv4:", "ipv4:1.2.3.4", "ipv4:1.2.3.4:", "ipv4:1.2.3.4:70000", "ipv4:1.2.3:5",
 		"ipv6:::1:5", "ipv6:[::1]", "ipv6:[::1]5", "ipv6:[zz]:5", "tcp:1.2.3.4:5",
-		"ipv4:1.2.3.4:5x",
+		"ipv4:1.2.3.4:5x", "ipv6:%5B::1%5D%00:5", "ipv6:%5B::1%5:5",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc = auth_peer_parse(bad[i], &p);

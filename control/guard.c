@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
@@ -181,6 +182,11 @@ struct guard *guard_create(const struct guard_config *cfg, char *err, size_t err
 	}
 	if (cfg->tokens_file != NULL && cfg->tokens_file[0] != '\0') {
 		char e[512];
+		struct stat st;
+		if (stat(cfg->tokens_file, &st) == 0 && (st.st_mode & 077) != 0)
+			RTE_LOG(WARNING, GRPC, "[grpc] tokens_file: %s is open to other users "
+					"(mode %04o): chmod 600 it\n", cfg->tokens_file,
+					(unsigned)(st.st_mode & 07777));
 		g->tokens_file = strdup(cfg->tokens_file);
 		g->tokens = g->tokens_file ? auth_tokens_load(g->tokens_file, e, sizeof(e)) : NULL;
 		if (g->tokens == NULL) {

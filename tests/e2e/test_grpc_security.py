@@ -135,6 +135,7 @@ def part_tls_tokens(t, L, pki, d):
     pb = lab.pb2()
     tokens = Path(d) / "tokens"
     tokens.write_text(f"# rtpproxy tokens\n{ADMIN} admin ops\n\n{READER} read monitor\n")
+    tokens.chmod(0o600)
     audit = Path(d) / "audit.log"
     cfg = {"grpc": {"listen": f"[::]:{PORT}", "tls_cert": pki["server.pem"],
                     "tls_key": pki["server.key"], "tokens_file": tokens,
@@ -196,6 +197,17 @@ def part_tls_tokens(t, L, pki, d):
         t.eq([s.session_id for s in lst.sessions] if lst else None, [sid],
              "read token lists the session")
         t.status(reader.GetProxyStats, pb.GetProxyStatsRequest(), ok, "read token: GetProxyStats")
+        stream = reader.StreamSessionEvents(pb.StreamSessionEventsRequest(session_id=sid),
+                                            timeout=5)
+        first = lab.rpc_status(lambda _req: next(stream), None)
+        t.eq(first[0], ok, "read token: StreamSessionEvents")
+        t.check(first[2] is not None and first[2].session_id == sid and
+                first[2].WhichOneof("event") == "created",
+                "... and its first event is the session's `created`", str(first[2]))
+        stream.cancel()
+        t.eq(lab.rpc_status(lambda _req: next(none.StreamSessionEvents(
+            pb.StreamSessionEventsRequest(), timeout=5)), None)[0], UNAUTH,
+            "no token: StreamSessionEvents UNAUTHENTICATED")
         t.status(reader.DestroySession, pb.DestroySessionRequest(session_id=sid),
                  grpc.StatusCode.PERMISSION_DENIED, "read token on Destroy: PERMISSION_DENIED")
         t.status(admin.DestroySession, pb.DestroySessionRequest(session_id=sid), ok,
@@ -219,7 +231,7 @@ def part_tls_tokens(t, L, pki, d):
              "the big request created nothing")
 
         # the audit trail, line by line
-        recs = lab.wait_until(lambda: fresh_audit() if len(fresh_audit()) >= 7 else None, 5) or []
+        recs = lab.wait_until(lambda: fresh_audit() if len(fresh_audit()) >= 11 else None, 5) or []
         print(f"    audit: {len(recs)} lines")
         want = [
             (peer4, "", "GetProxyStats", "", "UNAUTHENTICATED", "no token"),
@@ -229,6 +241,7 @@ def part_tls_tokens(t, L, pki, d):
             (peer4, "monitor", "CreateSession", "", "PERMISSION_DENIED", "Create by read"),
             (peer4, "ops", "CreateSession", sid, "OK", "Create by admin"),
             # refused before its request was read: no session id
+            (peer4, "", "StreamSessionEvents", "", "UNAUTHENTICATED", "stream without token"),
             (peer4, "monitor", "DestroySession", "", "PERMISSION_DENIED", "Destroy by read"),
             (peer4, "ops", "DestroySession", sid, "OK", "Destroy by admin"),
             (peer4, "ops", "DestroySession", "no-such", "NOT_FOUND", "Destroy unknown"),
@@ -238,7 +251,7 @@ def part_tls_tokens(t, L, pki, d):
         t.eq(len(recs), len(want), "one audit line per refused, created or destroyed call")
         for rec, (peer, principal, method, s, code, desc) in zip(recs, want):
             check_audit(t, rec, f"audit[{desc}]", peer, principal, method, s, code)
-        ports = {int(r["peer"].rsplit(":", 1)[1]) for r in recs[:9] if "peer" in r}
+        ports = {int(r["peer"].rsplit(":", 1)[1]) for r in recs[:-1] if "peer" in r}
         t.check(ports and ports <= set(fwd4.ports), "audit peers are the client's TCP ports",
                 f"{ports} vs {fwd4.ports}")
 
@@ -293,6 +306,8 @@ def part_tls_tokens(t, L, pki, d):
                  "after a bad SIGHUP the previous tokens still work")
         ch.close()
 
+        t.check("open to other users" not in app.log_text(),
+                "a tokens file of mode 0600 gives no warning")
         # nothing secret anywhere
         t.eq(app.stop(), 0, "rtpproxy exit code")
         texts = {"log": app.log_text(), "audit": audit.read_text() + moved.read_text()}
@@ -335,6 +350,7 @@ def part_mtls(t, L, pki, d):
 def part_bad_tokens(t, L, d):
     tokens = Path(d) / "bad-tokens"
     tokens.write_text(f"# ok so far\n{ADMIN} admin ops\n{READER} reader monitor\n")
+    tokens.chmod(0o644)
     app = lab.Appliance(L, {"grpc": {"tokens_file": tokens}}, name="badtok")
     try:
         app.start()
@@ -343,6 +359,8 @@ def part_bad_tokens(t, L, d):
     except lab.ApplianceError:
         t.check(True, "a bad tokens file stops start-up")
         log = app.log_text()
+        t.check(f"tokens_file: {tokens} is open to other users (mode 0644)" in log,
+                "a tokens file others can read is warned of", app.log_tail(5))
         t.check(f"{tokens}:3: ROLE: expected admin or read" in log,
                 "the error names file, line and field", app.log_tail(5))
         t.eq([tok for tok in ALL_TOKENS if tok in log], [], "and shows no token")

@@ -536,7 +536,7 @@ static int run(const struct config *cfg)
 	srv = grpc_srv_start_opts(cfg->grpc_listen, &rtpproxy__rtp_proxy__descriptor, rpc_methods,
 			&ctx, &so, &bound, err, sizeof(err));
 	if (srv == NULL) {
-		fail("[grpc] listen", err);
+		fail("gRPC server", err);      /* err names the key: listen, tls_cert, tls_key... */
 		goto out;
 	}
 	for (unsigned w = 0; w < dp.n_workers; w++)

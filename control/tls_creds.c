@@ -7,6 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #define PEM_MAX (1 << 20)           /* a certificate chain is a few KiB */
 
 static bool set(const char *s)
@@ -55,6 +60,35 @@ static void free_secret(char *s)
 	}
 }
 
+/*
+ * grpc takes any PEM and fails each handshake later; say at start-up instead if the
+ * certificate or key does not parse or the key is not the certificate's. 0 or -1 with err.
+ */
+static int check_pair(const char *cert_pem, const char *key_pem, const char *cert_what,
+		const char *key_what, char *err, size_t errlen)
+{
+	BIO *cb = BIO_new_mem_buf(cert_pem, -1), *kb = BIO_new_mem_buf(key_pem, -1);
+	X509 *x = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *k = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+	int rc = -1;
+
+	if (x == NULL)
+		snprintf(err, errlen, "%s: no PEM certificate in it", cert_what);
+	else if (k == NULL)
+		snprintf(err, errlen, "%s: no unencrypted PEM private key in it", key_what);
+	else if (X509_check_private_key(x, k) != 1)
+		snprintf(err, errlen, "%s: not the key of the certificate in %s", key_what,
+				cert_what);
+	else
+		rc = 0;
+	ERR_clear_error();
+	EVP_PKEY_free(k);
+	X509_free(x);
+	BIO_free(kb);
+	BIO_free(cb);
+	return rc;
+}
+
 grpc_server_credentials *tls_server_credentials(const char *cert, const char *key,
 		const char *client_ca, char *err, size_t errlen)
 {
@@ -63,7 +97,8 @@ grpc_server_credentials *tls_server_credentials(const char *cert, const char *ke
 	char *cert_pem = read_pem("[grpc] tls_cert", cert, err, errlen);
 	char *key_pem = cert_pem ? read_pem("[grpc] tls_key", key, err, errlen) : NULL;
 
-	if (key_pem == NULL)
+	if (key_pem == NULL || check_pair(cert_pem, key_pem, "[grpc] tls_cert", "[grpc] tls_key",
+			err, errlen) != 0)
 		goto out;
 	if (set(client_ca) && (ca_pem = read_pem("[grpc] tls_client_ca", client_ca, err,
 			errlen)) == NULL)
@@ -95,7 +130,8 @@ grpc_channel_credentials *tls_channel_credentials(const char *ca, const char *ce
 		goto out;
 	}
 	if (set(cert) && ((cert_pem = read_pem("--tls-cert", cert, err, errlen)) == NULL ||
-			(key_pem = read_pem("--tls-key", key, err, errlen)) == NULL))
+			(key_pem = read_pem("--tls-key", key, err, errlen)) == NULL ||
+			check_pair(cert_pem, key_pem, "--tls-cert", "--tls-key", err, errlen) != 0))
 		goto out;
 	grpc_ssl_pem_key_cert_pair pair = { .private_key = key_pem, .cert_chain = cert_pem };
 	creds = grpc_ssl_credentials_create(ca_pem, cert_pem != NULL ? &pair : NULL, NULL, NULL);

@@ -19,7 +19,8 @@ signed nothing the server trusts).
 2. Mutual TLS, audit to the log: without a client certificate (or with one from another CA)
    no call gets through; with it calls work and the audit principal is the certificate's CN;
    rtpproxyctl with --tls-cert/--tls-key.
-3. A bad tokens file stops start-up with FILE:LINE and never prints the token.
+3. A bad tokens file stops start-up with FILE:LINE and never prints the token; so does a
+   tls_key that is not tls_cert's key.
 """
 import json
 import os
@@ -347,6 +348,20 @@ def part_mtls(t, L, pki, d):
         t.eq(app.stop(), 0, "rtpproxy exit code")
 
 
+def part_bad_key(t, L, pki):
+    cfg = {"grpc": {"listen": f"127.0.0.1:{PORT}", "tls_cert": pki["server.pem"],
+                    "tls_key": pki["client.key"]}}
+    app = lab.Appliance(L, cfg, name="badkey")
+    try:
+        app.start()
+        t.check(False, "a key that is not the certificate's stops start-up")
+        app.stop()
+    except lab.ApplianceError:
+        t.check(True, "a key that is not the certificate's stops start-up")
+        t.check("[grpc] tls_key: not the key of the certificate in [grpc] tls_cert"
+                in app.log_text(), "... saying so", app.log_tail(5))
+
+
 def part_bad_tokens(t, L, d):
     tokens = Path(d) / "bad-tokens"
     tokens.write_text(f"# ok so far\n{ADMIN} admin ops\n{READER} reader monitor\n")
@@ -374,6 +389,7 @@ def body(t):
                   part_tls_tokens, t, L, pki, d)
             t.run("mutual TLS, audit to the log", part_mtls, t, L, pki, d)
             t.run("a bad tokens file", part_bad_tokens, t, L, d)
+            t.run("a key that is not the certificate's", part_bad_key, t, L, pki)
 
 
 if __name__ == "__main__":

@@ -65,18 +65,28 @@ static void client_cn(grpc_call *call, char *out, size_t outlen)
 	grpc_auth_context_release(ctx);
 }
 
+/* The call's peer as the audit writes it ("1.2.3.4:5", "[::1]:5", "unix") into out; 0 if
+ * it parsed (then *peer is set), else -1 with grpc's own text in out. */
+static int peer_of(grpc_call *call, struct auth_peer *peer, char *out, size_t outlen)
+{
+	char *s = grpc_call_get_peer(call);
+	int parsed = s != NULL ? auth_peer_parse(s, peer) : -1;
+
+	snprintf(out, outlen, "%s", parsed == 0 ? peer->text : s != NULL ? s : "unknown");
+	gpr_free(s);
+	return parsed;
+}
+
+/*
+ * The principal is the token's NAME when tokens are on (the token decides), else the
+ * client certificate's CN (mutual TLS), else "".
+ */
 static grpc_status_code admit(void *arg, struct grpc_srv_call *c, struct rpc_error *err)
 {
 	struct guard *g = arg;
 	struct auth_peer peer;
-	char *s = grpc_call_get_peer(c->call);
-	int parsed = s != NULL ? auth_peer_parse(s, &peer) : -1;
+	int parsed = peer_of(c->call, &peer, c->peer, sizeof(c->peer));
 
-	if (parsed == 0)
-		snprintf(c->peer, sizeof(c->peer), "%s", peer.text);
-	else
-		snprintf(c->peer, sizeof(c->peer), "%s", s != NULL ? s : "unknown");
-	gpr_free(s);
 	client_cn(c->call, c->principal, sizeof(c->principal));
 
 	if (g->n_peers > 0 && (parsed != 0 || !auth_peer_allowed(&peer, g->peers, g->n_peers)))
@@ -149,9 +159,15 @@ static void done(void *arg, const struct grpc_srv_call *c, const ProtobufCMessag
 	const char *method = c->method;
 	if (strncmp(method, SERVICE_PREFIX, strlen(SERVICE_PREFIX)) == 0)
 		method += strlen(SERVICE_PREFIX);
+	char peer[sizeof(c->peer)];
+	struct auth_peer unused;
+	if (c->peer[0] == '\0')        /* refused before admit (shutting down) */
+		peer_of(c->call, &unused, peer, sizeof(peer));
+	else
+		snprintf(peer, sizeof(peer), "%s", c->peer);
 	struct audit_record r = {
 		.ts_ms = audit_now_ms(),
-		.peer = c->peer,
+		.peer = peer,
 		.principal = c->principal,
 		.method = method,
 		.session_id = sid != NULL ? sid : "",

@@ -24,6 +24,7 @@
 #include "events.h"
 #include "log.h"
 #include "grpc_srv.h"
+#include "guard.h"
 #include "logbuf.h"
 #include "kif.h"
 #include "port.h"
@@ -45,12 +46,21 @@
 #define SHUTDOWN_DRAIN_MS 5000
 
 static volatile sig_atomic_t quit;
+static volatile sig_atomic_t reload;   /* SIGHUP: tokens re-read, audit file reopened */
+static struct guard *guard;     /* the API's peer, token and audit checks */
 static FILE *log_stream;        /* rte_log's, in memory: written out by the control loop */
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	quit = 1;
+}
+
+/* The reload itself reads files and logs: the control loop does it, not the handler. */
+static void on_sighup(int sig)
+{
+	(void)sig;
+	reload = 1;
 }
 
 /*
@@ -417,6 +427,10 @@ static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *s
 	int64_t last_flush = 0;
 	while (!quit) {
 		grpc_srv_poll(srv, CONTROL_POLL_MS);
+		if (reload) {
+			reload = 0;
+			guard_reload(guard);
+		}
 		int64_t now = sess_now_ms();
 		if (now - last_flush >= LOG_FLUSH_MS || now < last_flush) {
 			last_flush = now;
@@ -447,6 +461,24 @@ static void close_sessions_paced(struct sess_mgr *sm, struct grpc_srv *srv, stru
 static void tcp_log(int level, const char *msg)
 {
 	rte_log((uint32_t)level + 1, RTE_LOGTYPE_SESS, "SESS: tcp: %s\n", msg);
+}
+
+/* The API's gatekeeper from [grpc] tokens_file/allowed_peers and [audit] file. */
+static struct guard *guard_from(const struct config *cfg, char *err, size_t errlen)
+{
+	struct auth_net nets[CONFIG_MAX_PEERS];
+	for (unsigned i = 0; i < cfg->n_allowed_peers; i++) {
+		nets[i].family = cfg->allowed_peers[i].family;
+		memcpy(nets[i].addr, cfg->allowed_peers[i].addr, sizeof(nets[i].addr));
+		nets[i].len = cfg->allowed_peers[i].len;
+	}
+	struct guard_config gc = {
+		.tokens_file = cfg->tokens_file,
+		.peers = nets,
+		.n_peers = cfg->n_allowed_peers,
+		.audit_file = cfg->audit_file,
+	};
+	return guard_create(&gc, err, errlen);
 }
 
 static int run(const struct config *cfg)
@@ -495,10 +527,21 @@ static int run(const struct config *cfg)
 	struct sess_observer obs;
 	events_observer(ev, &obs);
 	sess_set_observer(sm, &obs);
-	srv = grpc_srv_start(cfg->grpc_listen, &rtpproxy__rtp_proxy__descriptor, rpc_methods,
-			&ctx, &bound, err, sizeof(err));
+	guard = guard_from(cfg, err, sizeof(err));
+	if (guard == NULL) {
+		fail("[grpc]", err);
+		goto out;
+	}
+	struct grpc_srv_opts so = {
+		.tls_cert = cfg->tls_cert, .tls_key = cfg->tls_key,
+		.tls_client_ca = cfg->tls_client_ca,
+		.max_message_bytes = (int)cfg->max_message_bytes,
+		.hooks = guard_hooks(guard),
+	};
+	srv = grpc_srv_start_opts(cfg->grpc_listen, &rtpproxy__rtp_proxy__descriptor, rpc_methods,
+			&ctx, &so, &bound, err, sizeof(err));
 	if (srv == NULL) {
-		fail("[grpc] listen", err);
+		fail("gRPC server", err);      /* err names the key: listen, tls_cert, tls_key... */
 		goto out;
 	}
 	for (unsigned w = 0; w < dp.n_workers; w++)
@@ -523,6 +566,7 @@ out:
 	RTE_LCORE_FOREACH_WORKER(lcore)
 		rte_eal_wait_lcore(lcore);
 	sess_mgr_free(sm);
+	guard_free(guard);
 	teardown_dp(&dp);
 	return rc;
 }
@@ -589,6 +633,9 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	struct sigaction hup = { .sa_handler = on_sighup };
+	sigaction(SIGHUP, &hup, NULL);
+	signal(SIGPIPE, SIG_IGN);       /* a peer gone mid-write is an error return, not death */
 	keep_tap_signals_off_control();
 	buffer_log();
 

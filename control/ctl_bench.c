@@ -27,6 +27,7 @@
 
 struct bench {
 	const char *server;
+	const struct rpc_client_opts *copts;    /* TLS and token, as for the other commands */
 	unsigned sessions, concurrency, threads, max_errors;
 	char *listen[BENCH_MAX_ADDRS];
 	unsigned n_listen;
@@ -145,7 +146,7 @@ static void *run_worker(void *p)
 	struct worker_arg *a = p;
 	struct bench *b = a->b;
 	char err[256];
-	struct rpc_client *c = rpc_client_connect(b->server, err, sizeof(err));
+	struct rpc_client *c = rpc_client_connect_opts(b->server, b->copts, err, sizeof(err));
 	struct slot *slots = calloc(a->inflight, sizeof(*slots));
 	unsigned next = a->first, busy = 0;
 
@@ -338,11 +339,12 @@ static void print_summary(const char *what, const struct summary *s, bool json, 
 				what, s->ok, s->per_s, s->p50, s->p99, s->max);
 }
 
-int ctl_bench(const char *server, bool json, int argc, char **argv)
+int ctl_bench(const char *server, const struct rpc_client_opts *copts, bool json, int argc,
+		char **argv)
 {
 	static char default_listen[] = "198.18.1.1";
 	struct bench b = {
-		.server = server, .sessions = 10000, .concurrency = 8, .threads = 1, .max_errors = 10,
+		.server = server, .copts = copts, .sessions = 10000, .concurrency = 8, .threads = 1, .max_errors = 10,
 		.listen = { default_listen }, .n_listen = 1, .forward = "198.18.2.1",
 		.dest = "198.18.2.2", .dest_port = 40000, .port_base = 10000, .prefix = "bench",
 		.lock = PTHREAD_MUTEX_INITIALIZER,

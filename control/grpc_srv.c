@@ -7,6 +7,7 @@
  */
 #include "grpc_srv.h"
 #include "pb_grpc.h"
+#include "tls_creds.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -113,6 +114,7 @@ struct grpc_srv {
 	const ProtobufCServiceDescriptor *svc;
 	const struct grpc_srv_method *methods;
 	void *ctx;
+	struct grpc_srv_hooks hooks;        /* security: admission and the audit (zero: none) */
 	struct srv_method *slots;   /* one per svc->methods[i] */
 	struct srv_unknown unknown;
 	struct unary_call *unary_calls;
@@ -245,8 +247,33 @@ static void unary_reply(struct grpc_srv *srv, grpc_call *call, grpc_metadata_arr
 	}
 }
 
+/* ---- security hooks ---- */
+
+static grpc_status_code hook_admit(struct grpc_srv *srv, struct grpc_srv_call *gc,
+		struct rpc_error *err)
+{
+	if (srv->hooks.admit == NULL)
+		return GRPC_STATUS_OK;
+	return srv->hooks.admit(srv->hooks.ctx, gc, err);
+}
+
+static void hook_done(struct grpc_srv *srv, const struct grpc_srv_call *gc,
+		const ProtobufCMessage *req, const ProtobufCMessage *resp, grpc_status_code code)
+{
+	if (srv->hooks.done != NULL)
+		srv->hooks.done(srv->hooks.ctx, gc, req, resp, code);
+}
+
+/* Refuse a call before any handler ran: answer it and tell the done hook. */
+static void refuse(struct grpc_srv *srv, const struct grpc_srv_call *gc, grpc_call *call,
+		grpc_metadata_array *md, grpc_status_code code, const char *message)
+{
+	hook_done(srv, gc, NULL, NULL, code);
+	unary_reply(srv, call, md, NULL, code, message);
+}
+
 static void serve_unary(struct grpc_srv *srv, unsigned idx, grpc_call *call,
-		grpc_metadata_array *md, const ProtobufCMessage *req)
+		grpc_metadata_array *md, const ProtobufCMessage *req, const struct grpc_srv_call *gc)
 {
 	const ProtobufCMethodDescriptor *pm = &srv->svc->methods[idx];
 	struct rpc_error err = { .code = GRPC_STATUS_OK, .message = "" };
@@ -258,6 +285,7 @@ static void serve_unary(struct grpc_srv *srv, unsigned idx, grpc_call *call,
 		code = rpc_fail(&err, GRPC_STATUS_INTERNAL, "%s: handler returned no %s",
 				pm->name, pm->output->name);
 	}
+	hook_done(srv, gc, req, code == GRPC_STATUS_OK ? resp : NULL, code);
 	if (code == GRPC_STATUS_OK)
 		unary_reply(srv, call, md, pb_grpc_pack(resp), GRPC_STATUS_OK, NULL);
 	else
@@ -463,6 +491,9 @@ static void on_new_call(struct grpc_srv *srv, struct srv_method *m, bool ok)
 	grpc_call *call = m->call;
 	grpc_metadata_array md = m->md;
 	grpc_byte_buffer *payload = m->payload;
+	char path[512];
+	struct grpc_srv_call gc = { .call = call, .method = path, .md = &md };
+	struct rpc_error err = { .code = GRPC_STATUS_OK, .message = "" };
 
 	m->armed = false;
 	if (!ok) {
@@ -471,20 +502,22 @@ static void on_new_call(struct grpc_srv *srv, struct srv_method *m, bool ok)
 		return;
 	}
 	arm_method(srv, m);
+	snprintf(path, sizeof(path), "/%s/%s", srv->svc->name, pm->name);
 
 	if (srv->stopping) {
-		unary_reply(srv, call, &md, NULL, GRPC_STATUS_UNAVAILABLE,
-				"server is shutting down");
+		refuse(srv, &gc, call, &md, GRPC_STATUS_UNAVAILABLE, "server is shutting down");
+	} else if (hook_admit(srv, &gc, &err) != GRPC_STATUS_OK) {
+		refuse(srv, &gc, call, &md, err.code, err.message);
 	} else {
 		ProtobufCMessage *req = pb_grpc_unpack(pm->input, payload);
 		if (req == NULL) {
 			char msg[256];
 			snprintf(msg, sizeof(msg), "request does not parse as %s%s",
 					pm->input->name, payload == NULL ? ": no message" : "");
-			unary_reply(srv, call, &md, NULL, GRPC_STATUS_INVALID_ARGUMENT, msg);
+			refuse(srv, &gc, call, &md, GRPC_STATUS_INVALID_ARGUMENT, msg);
 		} else {
 			if (srv->methods[m->idx].unary != NULL)
-				serve_unary(srv, m->idx, call, &md, req);
+				serve_unary(srv, m->idx, call, &md, req, &gc);
 			else
 				serve_stream(srv, m->idx, call, &md, req);
 			protobuf_c_message_free_unpacked(req, NULL);
@@ -499,14 +532,22 @@ static void on_new_unknown(struct grpc_srv *srv, bool ok)
 	struct srv_unknown *u = &srv->unknown;
 	grpc_call *call = u->call;
 	grpc_metadata_array md = u->md;
-	char msg[256];
+	char msg[320];
 
 	u->armed = false;
 	if (ok) {
 		grpc_slice m = u->details.method;
-		snprintf(msg, sizeof(msg), "unknown method %.*s", (int)GRPC_SLICE_LENGTH(m),
+		char path[256];
+		struct grpc_srv_call gc = { .call = call, .method = path, .md = &md };
+		struct rpc_error err = { .code = GRPC_STATUS_OK, .message = "" };
+		snprintf(path, sizeof(path), "%.*s", (int)GRPC_SLICE_LENGTH(m),
 				(const char *)GRPC_SLICE_START_PTR(m));
-		unary_reply(srv, call, &md, NULL, GRPC_STATUS_UNIMPLEMENTED, msg);
+		snprintf(msg, sizeof(msg), "unknown method %s", path);
+		/* admitted first, so a stranger learns nothing of what exists */
+		if (hook_admit(srv, &gc, &err) != GRPC_STATUS_OK)
+			refuse(srv, &gc, call, &md, err.code, err.message);
+		else
+			refuse(srv, &gc, call, &md, GRPC_STATUS_UNIMPLEMENTED, msg);
 	} else {
 		grpc_metadata_array_destroy(&md);
 	}
@@ -691,6 +732,23 @@ struct grpc_srv *grpc_srv_start(const char *listen, const ProtobufCServiceDescri
 		const struct grpc_srv_method *methods, void *ctx, int *bound_port,
 		char *err, size_t errlen)
 {
+	return grpc_srv_start_opts(listen, svc, methods, ctx, NULL, bound_port, err, errlen);
+}
+
+/* TLS when a certificate is configured, else plaintext; NULL (err set) if the files fail. */
+static grpc_server_credentials *server_credentials(const struct grpc_srv_opts *opts,
+		char *err, size_t errlen)
+{
+	if (opts == NULL || opts->tls_cert == NULL || opts->tls_cert[0] == '\0')
+		return grpc_insecure_server_credentials_create();
+	return tls_server_credentials(opts->tls_cert, opts->tls_key, opts->tls_client_ca,
+			err, errlen);
+}
+
+struct grpc_srv *grpc_srv_start_opts(const char *listen, const ProtobufCServiceDescriptor *svc,
+		const struct grpc_srv_method *methods, void *ctx, const struct grpc_srv_opts *opts,
+		int *bound_port, char *err, size_t errlen)
+{
 	struct grpc_srv *srv = calloc(1, sizeof(*srv));
 
 	if (srv != NULL)
@@ -704,17 +762,26 @@ struct grpc_srv *grpc_srv_start(const char *listen, const ProtobufCServiceDescri
 	srv->svc = svc;
 	srv->methods = methods;
 	srv->ctx = ctx;
+	if (opts != NULL && opts->hooks != NULL)
+		srv->hooks = *opts->hooks;
 	srv->unknown.tag.kind = TAG_NEW_UNKNOWN;
 	srv->shutdown_tag.kind = TAG_SHUTDOWN;
 
 	grpc_init();
 	/* grpc sets SO_REUSEPORT by default: a second server would share our port silently. */
-	grpc_arg arg = {
+	grpc_arg arg[2] = { {
 		.type = GRPC_ARG_INTEGER,
 		.key = GRPC_ARG_ALLOW_REUSEPORT,
 		.value.integer = 0,
-	};
-	grpc_channel_args args = { .num_args = 1, .args = &arg };
+	} };
+	grpc_channel_args args = { .num_args = 1, .args = arg };
+	if (opts != NULL && opts->max_message_bytes > 0) {
+		/* grpc refuses a larger request itself, with RESOURCE_EXHAUSTED */
+		arg[1] = (grpc_arg){ .type = GRPC_ARG_INTEGER,
+			.key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+			.value.integer = opts->max_message_bytes };
+		args.num_args = 2;
+	}
 	srv->server = grpc_server_create(&args, NULL);
 	srv->cq = grpc_completion_queue_create_for_next(NULL);
 	grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
@@ -722,7 +789,9 @@ struct grpc_srv *grpc_srv_start(const char *listen, const ProtobufCServiceDescri
 		snprintf(err, errlen, "grpc: cannot register the methods of %s", svc->name);
 		goto fail;
 	}
-	grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+	grpc_server_credentials *creds = server_credentials(opts, err, errlen);
+	if (creds == NULL)
+		goto fail;
 	int port = grpc_server_add_http2_port(srv->server, listen, creds);
 	grpc_server_credentials_release(creds);
 	if (port == 0) {

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <grpc/grpc.h>
 #include <grpc/status.h>
 #include <protobuf-c/protobuf-c.h>
 
@@ -57,6 +58,39 @@ struct grpc_srv_method {
 };
 
 /*
+ * What the server knows of a call before its handler runs, for the security hooks. The
+ * server does not interpret peer/principal: the hooks fill and read them.
+ */
+struct grpc_srv_call {
+	grpc_call *call;                  /* for grpc_call_get_peer, grpc_call_auth_context */
+	const char *method;               /* the full path: "/rtpproxy.RtpProxy/CreateSession" */
+	const grpc_metadata_array *md;    /* the client's initial metadata */
+	char peer[64];
+	char principal[64];
+};
+
+/*
+ * Hooks around every call (grpc_srv_opts.hooks): admit decides before anything else whether a
+ * call is served (OK) or refused (a code, with err; the handler does not run); done is told
+ * how a call was answered: once per unary call (req/resp NULL when there were none), and for
+ * any call refused before its handler ran (by admit, an unparsable request, or shutdown).
+ */
+struct grpc_srv_hooks {
+	grpc_status_code (*admit)(void *ctx, struct grpc_srv_call *c, struct rpc_error *err);
+	void (*done)(void *ctx, const struct grpc_srv_call *c, const ProtobufCMessage *req,
+			const ProtobufCMessage *resp, grpc_status_code code);
+	void *ctx;
+};
+
+/* How a server is set up beyond its address; zero is plaintext, grpc's limits, no hooks. */
+struct grpc_srv_opts {
+	const char *tls_cert, *tls_key;   /* PEM files: TLS only; NULL or "" = plaintext */
+	const char *tls_client_ca;        /* PEM file: clients need a certificate it signed */
+	int max_message_bytes;            /* largest request accepted; 0 = grpc's default */
+	const struct grpc_srv_hooks *hooks;
+};
+
+/*
  * Create and start a server on `listen` ("[::]:50051", "127.0.0.1:0" ...) serving `svc`;
  * methods[i] handles svc->methods[i] (NULL entries answer UNIMPLEMENTED).
  * *bound_port gets the port actually bound. NULL and a message in err on failure.
@@ -64,6 +98,11 @@ struct grpc_srv_method {
 struct grpc_srv *grpc_srv_start(const char *listen, const ProtobufCServiceDescriptor *svc,
 		const struct grpc_srv_method *methods, void *ctx, int *bound_port,
 		char *err, size_t errlen);
+
+/* The same with options (TLS, limits, hooks); opts NULL is grpc_srv_start. */
+struct grpc_srv *grpc_srv_start_opts(const char *listen, const ProtobufCServiceDescriptor *svc,
+		const struct grpc_srv_method *methods, void *ctx, const struct grpc_srv_opts *opts,
+		int *bound_port, char *err, size_t errlen);
 
 /* Serve whatever is ready, waiting at most timeout_ms for the first completion. */
 void grpc_srv_poll(struct grpc_srv *srv, int timeout_ms);

@@ -5,7 +5,9 @@
  */
 #include "rpc_client.h"
 #include "pb_grpc.h"
+#include "tls_creds.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,6 +25,8 @@
 struct rpc_client {
 	grpc_channel *channel;
 	grpc_completion_queue *cq;
+	grpc_metadata md[1];        /* sent with every call: the bearer token */
+	size_t n_md;
 };
 
 /* A batch in flight: the completion queue marks it done. */
@@ -150,6 +154,46 @@ static grpc_call *new_call(grpc_channel *ch, grpc_completion_queue *cq, const ch
 
 struct rpc_client *rpc_client_connect(const char *target, char *err, size_t errlen)
 {
+	return rpc_client_connect_opts(target, NULL, err, errlen);
+}
+
+int rpc_client_read_token(const char *file, char *tok, size_t toklen, char *err, size_t errlen)
+{
+	FILE *f = fopen(file, "re");
+	char line[1024];
+	int rc = -1;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "--token-file: cannot read %s: %s", file, strerror(errno));
+		return -1;
+	}
+	while (rc != 0 && fgets(line, sizeof(line), f) != NULL) {
+		char *p = line + strspn(line, " \t"), *save = NULL;
+		if (*p == '#')
+			continue;
+		char *w = strtok_r(p, " \t\r\n", &save);
+		if (w == NULL)
+			continue;
+		if (strlen(w) >= toklen)
+			break;
+		snprintf(tok, toklen, "%s", w);
+		rc = 0;
+	}
+	if (rc != 0)
+		snprintf(err, errlen, "--token-file: %s: no token in it", file);
+	memset(line, 0, sizeof(line));
+	fclose(f);
+	return rc;
+}
+
+static bool opt_set(const char *s)
+{
+	return s != NULL && s[0] != '\0';
+}
+
+struct rpc_client *rpc_client_connect_opts(const char *target, const struct rpc_client_opts *opts,
+		char *err, size_t errlen)
+{
 	struct rpc_client *c = calloc(1, sizeof(*c));
 
 	if (c == NULL) {
@@ -165,7 +209,35 @@ struct rpc_client *rpc_client_connect(const char *target, char *err, size_t errl
 	grpc_channel_args args = { .num_args = 1, .args = &arg };
 
 	grpc_init();
-	grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+	grpc_channel_credentials *creds;
+	if (opts != NULL && opt_set(opts->tls_ca)) {
+		creds = tls_channel_credentials(opts->tls_ca, opts->tls_cert, opts->tls_key, err,
+				errlen);
+		if (creds == NULL) {
+			rpc_client_close(c);
+			return NULL;
+		}
+	} else if (opts != NULL && (opt_set(opts->tls_cert) || opt_set(opts->tls_key))) {
+		snprintf(err, errlen, "--tls-cert/--tls-key need --tls-ca");
+		rpc_client_close(c);
+		return NULL;
+	} else {
+		creds = grpc_insecure_credentials_create();
+	}
+	if (opts != NULL && opt_set(opts->token)) {
+		/* plain metadata, not call credentials: those grpc sends over TLS only */
+		size_t tl = strlen(opts->token);
+		char *v = malloc(tl + 8);
+		if (v != NULL) {
+			memcpy(v, "Bearer ", 7);
+			memcpy(v + 7, opts->token, tl + 1);
+			c->md[0].key = grpc_slice_from_static_string("authorization");
+			c->md[0].value = grpc_slice_from_copied_string(v);
+			c->n_md = 1;
+			memset(v, 0, tl + 8);
+			free(v);
+		}
+	}
 	c->channel = grpc_channel_create(target, creds, &args);
 	grpc_channel_credentials_release(creds);
 	c->cq = grpc_completion_queue_create_for_next(NULL);
@@ -185,6 +257,10 @@ void rpc_client_close(struct rpc_client *c)
 		grpc_channel_destroy(c->channel);
 	if (c->cq != NULL)
 		drain_and_destroy_cq(c->cq);
+	for (size_t i = 0; i < c->n_md; i++) {
+		grpc_slice_unref(c->md[i].key);
+		grpc_slice_unref(c->md[i].value);
+	}
 	free(c);
 	grpc_shutdown();
 }
@@ -225,6 +301,8 @@ static bool call_begin(struct rpc_client *c, struct rpc_call *u, const char *met
 	grpc_metadata_array_init(&u->md_trailing);
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[0].data.send_initial_metadata.count = c->n_md;
+	ops[0].data.send_initial_metadata.metadata = c->md;
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
 	ops[1].data.send_message.send_message = req;
 	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -413,6 +491,8 @@ struct rpc_stream *rpc_stream_start(struct rpc_client *c, const char *method,
 	grpc_byte_buffer *out = pb_grpc_pack(req);
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[0].data.send_initial_metadata.count = c->n_md;
+	ops[0].data.send_initial_metadata.metadata = c->md;
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
 	ops[1].data.send_message.send_message = out;
 	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;

@@ -23,6 +23,23 @@ const char *rpc_status_name(grpc_status_code code);
 
 /* A channel to target ("127.0.0.1:50051", "[::1]:50051"). Connects lazily, on the first call. */
 struct rpc_client *rpc_client_connect(const char *target, char *err, size_t errlen);
+/* How to reach a secured server (all optional: zero is plaintext without a token). */
+struct rpc_client_opts {
+	const char *tls_ca;               /* PEM file: TLS to a server whose certificate it signed */
+	const char *tls_cert, *tls_key;   /* PEM files: the client's certificate (mutual TLS) */
+	const char *token;                /* sent as "authorization: Bearer TOKEN" on every call */
+};
+
+/* The same with options; opts NULL is rpc_client_connect. */
+struct rpc_client *rpc_client_connect_opts(const char *target, const struct rpc_client_opts *opts,
+		char *err, size_t errlen);
+
+/*
+ * The token in FILE: the first word of its first line that is neither blank nor a '#'
+ * comment (so a line of the server's tokens file works too). 0, or -1 with err.
+ */
+int rpc_client_read_token(const char *file, char *tok, size_t toklen, char *err, size_t errlen);
+
 /* Every stream of the client must have been freed. */
 void rpc_client_close(struct rpc_client *c);
 

@@ -34,6 +34,9 @@ struct ctl {
 	bool json;
 	int timeout_ms;
 	struct rpc_client *client;
+	struct rpc_client_opts copts;   /* --tls-*, and the token of --token-file/RTPPROXY_TOKEN */
+	const char *token_file;
+	char token[300];
 };
 
 /* Key=value pairs collected from repeated options, as string-map entries of one type. */
@@ -45,7 +48,9 @@ struct kv_list {
 static volatile sig_atomic_t interrupted;
 
 static const char usage_text[] =
-"Usage: rtpproxyctl [--server HOST:PORT] [--json] [--timeout MS] COMMAND [ARGS]\n"
+"Usage: rtpproxyctl [--server HOST:PORT] [--json] [--timeout MS]\n"
+"                   [--tls-ca FILE [--tls-cert FILE --tls-key FILE]] [--token-file FILE]\n"
+"                   COMMAND [ARGS]\n"
 "\n"
 "Commands:\n"
 "  create --listen ADDR:PORT --forward ADDR:PORT --destination ADDR:PORT\n"
@@ -63,6 +68,12 @@ static const char usage_text[] =
 "  --server HOST:PORT  the rtpproxy gRPC address (default " DEFAULT_SERVER ")\n"
 "  --json              one JSON object per response or event (proto field names)\n"
 "  --timeout MS        deadline of each call but watch (default 5000)\n"
+"  --tls-ca FILE       speak TLS; the server's certificate must be signed by this CA (PEM)\n"
+"  --tls-cert FILE, --tls-key FILE\n"
+"                      the client's certificate and key (PEM), for mutual TLS\n"
+"  --token-file FILE   send its token as \"authorization: Bearer TOKEN\" (the first word\n"
+"                      of its first line that is not a comment); without it the token is\n"
+"                      taken from the environment variable RTPPROXY_TOKEN, if set\n"
 "  --help, --version\n"
 "\n"
 "Latching (where replies go when the client's source moves): ssrc (default) follows a\n"
@@ -192,12 +203,17 @@ enum {
 	OPT_STATE, OPT_TRANSPORT, OPT_PAGE_SIZE, OPT_PAGE_TOKEN, OPT_ALL_PAGES,
 	OPT_SESSION, OPT_INTERVAL,
 	OPT_LATCH_MODE, OPT_STRICT,
+	OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY, OPT_TOKEN_FILE,
 };
 
 #define COMMON_OPTIONS \
 	{ "server", required_argument, NULL, OPT_SERVER }, \
 	{ "json", no_argument, NULL, OPT_JSON }, \
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT }, \
+	{ "tls-ca", required_argument, NULL, OPT_TLS_CA }, \
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT }, \
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY }, \
+	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE }, \
 	{ "help", no_argument, NULL, OPT_HELP }
 
 enum opt_result { OPT_NOT_MINE, OPT_DONE, OPT_EXIT_OK, OPT_USAGE };
@@ -212,6 +228,18 @@ static enum opt_result common_option(struct ctl *ctl, int opt, const char *arg)
 		return OPT_DONE;
 	case OPT_JSON:
 		ctl->json = true;
+		return OPT_DONE;
+	case OPT_TLS_CA:
+		ctl->copts.tls_ca = arg;
+		return OPT_DONE;
+	case OPT_TLS_CERT:
+		ctl->copts.tls_cert = arg;
+		return OPT_DONE;
+	case OPT_TLS_KEY:
+		ctl->copts.tls_key = arg;
+		return OPT_DONE;
+	case OPT_TOKEN_FILE:
+		ctl->token_file = arg;
 		return OPT_DONE;
 	case OPT_TIMEOUT:
 		if (!parse_u64(arg, INT32_MAX, &v) || v == 0) {
@@ -454,11 +482,32 @@ static void print_json(const ProtobufCMessage *msg)
 
 /* ---- calls ---- */
 
+/* The token of --token-file, else of RTPPROXY_TOKEN, into ctl->copts; -1 (said) on error. */
+static int load_token(struct ctl *ctl)
+{
+	char err[512];
+	const char *env = getenv("RTPPROXY_TOKEN");
+
+	if (ctl->token_file != NULL) {
+		if (rpc_client_read_token(ctl->token_file, ctl->token, sizeof(ctl->token), err,
+				sizeof(err)) != 0) {
+			fprintf(stderr, "rtpproxyctl: %s\n", err);
+			return -1;
+		}
+		ctl->copts.token = ctl->token;
+	} else if (env != NULL && env[0] != '\0') {
+		ctl->copts.token = env;
+	}
+	return 0;
+}
+
 static int connect_server(struct ctl *ctl)
 {
-	char err[256];
+	char err[512];
 
-	ctl->client = rpc_client_connect(ctl->server, err, sizeof(err));
+	if (load_token(ctl) != 0)
+		return EXIT_USAGE;
+	ctl->client = rpc_client_connect_opts(ctl->server, &ctl->copts, err, sizeof(err));
 	if (ctl->client == NULL) {
 		fprintf(stderr, "rtpproxyctl: %s\n", err);
 		return EXIT_RPC;
@@ -941,7 +990,9 @@ static int cmd_watch(struct ctl *ctl, int argc, char **argv)
 
 static int cmd_bench(struct ctl *ctl, int argc, char **argv)
 {
-	return ctl_bench(ctl->server, ctl->json, argc, argv);
+	if (load_token(ctl) != 0)
+		return EXIT_USAGE;
+	return ctl_bench(ctl->server, &ctl->copts, ctl->json, argc, argv);
 }
 
 static const struct command {

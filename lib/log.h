@@ -11,10 +11,12 @@ extern int rtpproxy_logtype_app;   /* rtpproxy.app: start-up, shutdown */
 extern int rtpproxy_logtype_dp;    /* rtpproxy.dp: ports, workers, neighbours, per packet */
 extern int rtpproxy_logtype_sess;  /* rtpproxy.sess: session lifecycle */
 extern int rtpproxy_logtype_grpc;  /* rtpproxy.grpc: the API server and event streams */
+extern int rtpproxy_logtype_audit; /* rtpproxy.audit: the audit trail when [audit] file is "" */
 
 #define RTE_LOGTYPE_APP rtpproxy_logtype_app
 #define RTE_LOGTYPE_DP rtpproxy_logtype_dp
 #define RTE_LOGTYPE_SESS rtpproxy_logtype_sess
 #define RTE_LOGTYPE_GRPC rtpproxy_logtype_grpc
+#define RTE_LOGTYPE_AUDIT rtpproxy_logtype_audit
 
 #endif

@@ -15,6 +15,7 @@ REQUIRED=(
 	iproute2 ethtool iputils-ping tshark
 	clang libclang-rt-dev          # fuzzers (libFuzzer runtime is in libclang-rt-dev)
 	nftables libnftables-dev openssl   # the exception path's filter (1.3); test certificates
+	libssl-dev                     # gRPC TLS: the key checked against the certificate at start
 )
 # Nice to have: a failure to install these is reported but not fatal.
 OPTIONAL=(valgrind)

@@ -546,9 +546,10 @@ def pb2():
 
 class Stub:
     """Every RPC of rtpproxy.RtpProxy as a callable attribute, e.g. stub.CreateSession(req).
-    Calls get a default deadline of TIMEOUT seconds unless one is passed."""
+    Calls get a default deadline of TIMEOUT seconds unless one is passed, and METADATA (e.g.
+    (("authorization", "Bearer T"),)) unless they pass their own."""
 
-    def __init__(self, channel, timeout=10):
+    def __init__(self, channel, timeout=10, metadata=None):
         import grpc                       # noqa: F401  (the channel is a grpc.Channel)
         pb = pb2()
         svc = pb.DESCRIPTOR.services_by_name["RtpProxy"]
@@ -560,12 +561,14 @@ class Stub:
             make = channel.unary_stream if streaming else channel.unary_unary
             call = make(path, request_serializer=req.SerializeToString,
                         response_deserializer=resp.FromString)
-            setattr(self, m.name, _with_deadline(call, timeout))
+            setattr(self, m.name, _with_deadline(call, timeout, metadata))
             self.method_names.append(m.name)
 
 
-def _with_deadline(call, timeout):
+def _with_deadline(call, timeout, metadata=None):
     def invoke(request, timeout=timeout, **kw):
+        if metadata is not None:
+            kw.setdefault("metadata", metadata)
         return call(request, timeout=timeout, **kw)
     invoke.raw = call
     return invoke
@@ -620,10 +623,15 @@ class Appliance:
 
     CONFIG: None (DEFAULT_CONFIG), a dict {section: {key: value}} merged over DEFAULT_CONFIG (a
     None value removes a key), or the full text of a config file. "{prefix}" and "{sock}" in
-    values/text are replaced by the lab prefix and the gRPC unix socket path."""
+    values/text are replaced by the lab prefix and the gRPC unix socket path.
+
+    For a secured or TCP-only server: CHANNEL_FACTORY() returns the grpc channel to use
+    (default: plaintext to the unix socket), METADATA goes with every stub call, and start()
+    waits for GetProxyStats to answer READY_CODE (default OK)."""
 
     def __init__(self, lab, config=None, build_dir=None, name="rtpproxy", exe=None,
-                 start_timeout=20, stop_timeout=15, log_level="info", extra_args=()):
+                 start_timeout=20, stop_timeout=15, log_level="info", extra_args=(),
+                 channel_factory=None, metadata=None, ready_code=None):
         self.lab = lab
         self.build_dir = Path(build_dir or BUILD_DIR)
         self.exe = Path(exe or self.build_dir / "app" / "rtpproxy")
@@ -643,6 +651,7 @@ class Appliance:
         self.channel = None
         self.stub = None
         self.returncode = None
+        self.channel_factory, self.metadata, self.ready_code = channel_factory, metadata, ready_code
 
     def _render(self, config):
         subst = {"prefix": self.tag, "sock": self.sock}
@@ -684,8 +693,12 @@ class Appliance:
                 ["ip", "netns", "exec", self.lab.dut, str(self.exe), *self.extra_args,
                  "-c", str(self.config_path)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
-        self.channel = grpc.insecure_channel(f"unix:{self.sock}")
-        self.stub = Stub(self.channel)
+        if self.channel_factory is not None:
+            self.channel = self.channel_factory()
+        else:
+            self.channel = grpc.insecure_channel(f"unix:{self.sock}")
+        self.stub = Stub(self.channel, metadata=self.metadata)
+        ready = self.ready_code or grpc.StatusCode.OK
         deadline = time.monotonic() + self.start_timeout
         last = "no answer"
         while time.monotonic() < deadline:
@@ -694,10 +707,10 @@ class Appliance:
                 self._close_channel()
                 raise ApplianceError(f"rtpproxy exited with {self.returncode} during start-up\n"
                                      + self.log_tail())
-            if os.path.exists(self.sock):
+            if self.channel_factory is not None or os.path.exists(self.sock):
                 code, details, _ = rpc_status(self.stub.GetProxyStats, pb.GetProxyStatsRequest(),
                                               timeout=1)
-                if code == grpc.StatusCode.OK:
+                if code == ready:
                     return self
                 last = f"{code}: {details}"
             time.sleep(0.1)
@@ -757,6 +770,90 @@ class Appliance:
 
     def session(self, session_id):
         return self.stub.GetSessionStatus(pb2().GetSessionStatusRequest(session_id=session_id)).session
+
+
+class UnixForwarder:
+    """A unix socket in this process's namespace relaying each connection to HOST:PORT (TCP)
+    inside network namespace NS: a test's grpc channel reaches a server that listens on TCP in
+    the dut namespace. `ports` lists the local TCP ports used (the peers the server sees).
+    A context manager; closing it ends every relay."""
+
+    def __init__(self, ns, host, port, path):
+        import threading
+        self.ns, self.host, self.port, self.path = ns, host, port, path
+        self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.ports = []
+        self._conns = []
+        self._lock = threading.Lock()
+        self._closed = False
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        self._srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._srv.bind(path)
+        self._srv.listen(64)
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def target(self):
+        return f"unix:{self.path}"
+
+    def _accept(self):
+        import threading
+        while not self._closed:
+            try:
+                a, _ = self._srv.accept()
+            except OSError:
+                return
+            try:
+                b = socket_in_netns(self.ns, self.family, socket.SOCK_STREAM)
+                b.settimeout(5)
+                b.connect((self.host, self.port))
+                b.settimeout(None)
+            except OSError:
+                a.close()
+                continue
+            with self._lock:
+                self.ports.append(b.getsockname()[1])
+                self._conns += [a, b]
+            threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a, b):
+        socks = [a, b]
+        try:
+            while True:
+                r, _, _ = select.select(socks, [], [], 1.0)
+                for s in r:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    (b if s is a else a).sendall(data)
+        except (OSError, ValueError):
+            pass
+        finally:
+            for s in socks:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self):
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._srv.shutdown(socket.SHUT_RDWR)
+        self._srv.close()
+        with self._lock:
+            for c in self._conns:
+                with contextlib.suppress(OSError):
+                    c.shutdown(socket.SHUT_RDWR)
+                c.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
 
 def endpoint(addr, port):

@@ -238,6 +238,20 @@ static void test_rpc_errors(void)
 	CHECK(r.status == 1);
 	CHECK(strcmp(r.err, "rtpproxyctl: ALREADY_EXISTS: session_id: \"dup\" is already used\n")
 		== 0);
+	/* the security options' files: named when they cannot be used; no call is made */
+	int before = atomic_load(&F.unary_calls);
+	CTL(&r, "--tls-ca", "/nonexistent/ca.pem", "get", "x");
+	CHECK(r.status == 1);
+	CHECK(strcmp(r.err, "rtpproxyctl: --tls-ca: cannot read /nonexistent/ca.pem: "
+		"No such file or directory\n") == 0);
+	CTL(&r, "--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem", "get", "x");
+	CHECK(r.status == 1);
+	CHECK(strcmp(r.err, "rtpproxyctl: --tls-cert/--tls-key need --tls-ca\n") == 0);
+	CTL(&r, "--token-file", "/nonexistent/token", "get", "x");
+	CHECK(r.status == 2);
+	CHECK(strcmp(r.err, "rtpproxyctl: --token-file: cannot read /nonexistent/token: "
+		"No such file or directory\n") == 0);
+	CHECK(atomic_load(&F.unary_calls) == before);
 	/* Port 1 on loopback: nobody listens. */
 	CTL_BARE(&r, "--server", "127.0.0.1:1", "--timeout", "3000", "get", "x");
 	CHECK(r.status == 1);

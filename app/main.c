@@ -487,6 +487,7 @@ static int run(const struct config *cfg)
 		fail("events", "out of memory");
 		goto out;
 	}
+	events_set_limits(ev, cfg->max_streams, cfg->stream_queue);
 	struct sess_observer obs;
 	events_observer(ev, &obs);
 	sess_set_observer(sm, &obs);

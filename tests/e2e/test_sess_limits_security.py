@@ -290,13 +290,14 @@ def test_stream_flood(t, L, app):
         n_open = count_opened(app)
         for i in range(N_STREAMS):
             quiet.append(quiet_stub.StreamSessionEvents(pb.StreamSessionEventsRequest()))
-        closed, reader_code = [], []
+        closed, reasons, reader_code = [], [], []
 
         def reader(call):
             try:
                 for e in call:
                     if e.WhichOneof("event") == "closed":
                         closed.append(e.session_id)
+                        reasons.append(e.closed.reason)
                 reader_code.append(C.OK)
             except grpc.RpcError as e:
                 reader_code.append(e.code())
@@ -359,10 +360,21 @@ def test_stream_flood(t, L, app):
         t.eq(ended, {C.RESOURCE_EXHAUSTED: N_STREAMS},
              f"all {N_STREAMS} quiet streams ended with RESOURCE_EXHAUSTED")
         t.eq(behind_msgs, N_STREAMS, '... saying "stream fell behind"')
-        rcall.cancel()
-        th.join(10)
         t.check(lab.wait_until(lambda: app.stub.GetProxyStats(pb.GetProxyStatsRequest()), 5),
                 "the appliance serves on")
+
+        # shutdown with 100 sessions open: closing is paced to the small queue, so the
+        # reader gets every closed{shutdown}, then OK
+        for i in range(100):
+            app.stub.CreateSession(udp_session(f"late-{i}", (DUT0_ADDR, 26000 + 2 * i),
+                                               (DUT1_ADDR, 36000 + 2 * i), (DST_ADDR, 46000)))
+        n0 = len(closed)
+        t.eq(app.stop(), 0, "rtpproxy exits 0 on SIGTERM")
+        th.join(20)
+        t.eq(closed[n0:], [f"late-{i}" for i in range(100)],
+             "the reader got closed for each of the 100 sessions at shutdown")
+        t.eq(set(reasons[n0:]), {"shutdown"}, '... with reason "shutdown"')
+        t.eq(reader_code, [C.OK], "... then its stream ended with OK")
     finally:
         for c in quiet:
             c.cancel()

@@ -445,14 +445,18 @@ static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *s
 
 /*
  * Close every session for shutdown in batches, letting the event streams drain in between,
- * so that each stream gets every session's closing events (a stream queue holds 1024). A
+ * so that each stream gets every session's closing events (a stream queue holds
+ * stream_queue; a batch is 2 events a session, and backlog + batch stays within it). A
  * client that does not read holds shutdown back for SHUTDOWN_DRAIN_MS at most.
  */
-static void close_sessions_paced(struct sess_mgr *sm, struct grpc_srv *srv, struct events *ev)
+static void close_sessions_paced(struct sess_mgr *sm, struct grpc_srv *srv, struct events *ev,
+		unsigned stream_queue)
 {
 	int64_t deadline = sess_now_ms() + SHUTDOWN_DRAIN_MS;
-	while (sess_close_some(sm, "shutdown", SHUTDOWN_BATCH) > 0)
-		while (srv != NULL && ev != NULL && events_backlog(ev) > SHUTDOWN_BACKLOG &&
+	unsigned batch = RTE_MAX(1u, RTE_MIN((unsigned)SHUTDOWN_BATCH, stream_queue / 4));
+	unsigned backlog = RTE_MIN((unsigned)SHUTDOWN_BACKLOG, stream_queue / 2);
+	while (sess_close_some(sm, "shutdown", batch) > 0)
+		while (srv != NULL && ev != NULL && events_backlog(ev) > backlog &&
 				sess_now_ms() < deadline)
 			grpc_srv_poll(srv, 5);
 }
@@ -524,6 +528,7 @@ static int run(const struct config *cfg)
 		fail("events", "out of memory");
 		goto out;
 	}
+	events_set_limits(ev, cfg->max_streams, cfg->stream_queue);
 	struct sess_observer obs;
 	events_observer(ev, &obs);
 	sess_set_observer(sm, &obs);
@@ -555,7 +560,7 @@ static int run(const struct config *cfg)
 out:
 	/* sessions end first, so every event stream sees their "shutdown" before it ends */
 	if (sm != NULL)
-		close_sessions_paced(sm, srv, ev);
+		close_sessions_paced(sm, srv, ev, cfg->stream_queue);
 	if (srv != NULL)
 		grpc_srv_stop(srv);
 	events_free(ev);        /* events: after every stream has ended */

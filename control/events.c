@@ -30,8 +30,8 @@
 
 /* Queue levels above which a stream gets no more snapshot / stats messages for now: what
  * is left is for lifecycle events, which are never held back. */
-#define SNAPSHOT_FILL (GRPC_SRV_STREAM_QUEUE * 3 / 4)
-#define STATS_FILL (GRPC_SRV_STREAM_QUEUE / 2)
+#define SNAPSHOT_FILL(limit) ((limit) * 3 / 4)
+#define STATS_FILL(limit) ((limit) / 2)
 /* Registry entries one slice may look at per message it may build (holes, skipped ones). */
 #define SCAN_FACTOR 4
 /* Registry entries re-checked every SWEEP_PERIOD_MS, to find sessions that went without a
@@ -71,7 +71,9 @@ struct events {
 	struct arena scratch;           /* one event at a time */
 	int64_t tokens, last_tick_ms;
 	int64_t next_sweep_ms;          /* reg_maintain runs again then */
-	uint64_t streams_total, sent, dropped_closed;
+	uint64_t streams_total, sent, fell_behind_closed;
+	unsigned n_subs;
+	unsigned max_streams, stream_queue;     /* [grpc] max_streams, stream_queue */
 };
 
 /* ---- the registry ---- */
@@ -220,10 +222,22 @@ static bool sub_covers(const struct sub *u, const struct session *s)
 	return s->serial < u->snap_next || s->serial >= u->snap_end;
 }
 
-static unsigned sub_room(const struct sub *u, unsigned fill)
+/* Free queue space below fill (a share of the stream's limit). */
+static unsigned sub_room(const struct sub *u, unsigned (*fill)(unsigned limit))
 {
 	unsigned q = grpc_srv_stream_queued(u->stream);
-	return q < fill ? fill - q : 0;
+	unsigned f = fill(grpc_srv_stream_limit(u->stream));
+	return q < f ? f - q : 0;
+}
+
+static unsigned snapshot_fill(unsigned limit)
+{
+	return SNAPSHOT_FILL(limit);
+}
+
+static unsigned stats_fill(unsigned limit)
+{
+	return STATS_FILL(limit);
 }
 
 static void sub_send(struct events *ev, struct sub *u, const Rtpproxy__SessionEvent *m)
@@ -249,7 +263,7 @@ static const char *sub_name(const struct sub *u, char *buf, size_t len)
  */
 static unsigned sub_snapshot(struct events *ev, struct sub *u, unsigned budget)
 {
-	unsigned room = sub_room(u, SNAPSHOT_FILL), n = 0, scanned = 0;
+	unsigned room = sub_room(u, snapshot_fill), n = 0, scanned = 0;
 	size_t i;
 
 	if (u->snap_next >= u->snap_end)
@@ -298,7 +312,7 @@ static unsigned stats_one(struct events *ev, struct sub *u, const struct session
 /* Continue u's stats round (starting one when due); the number of messages built. */
 static unsigned sub_stats(struct events *ev, struct sub *u, int64_t now, unsigned budget)
 {
-	unsigned room = sub_room(u, STATS_FILL), n = 0, scanned = 0;
+	unsigned room = sub_room(u, stats_fill), n = 0, scanned = 0;
 	size_t i;
 
 	if (u->interval_ms == 0)
@@ -343,6 +357,10 @@ grpc_status_code events_subscribe(void *c, const ProtobufCMessage *req,
 
 	if (ev == NULL)
 		return rpc_fail(err, GRPC_STATUS_UNAVAILABLE, "events are not available");
+	if (ev->n_subs >= ev->max_streams)
+		return rpc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				"%u event streams are open, the most [grpc] max_streams allows",
+				ev->n_subs);
 	if (id[0] != '\0') {
 		s = sess_find(ev->sm, id);
 		if (s == NULL)
@@ -360,12 +378,16 @@ grpc_status_code events_subscribe(void *c, const ProtobufCMessage *req,
 		u->interval_ms = EVENTS_MIN_INTERVAL_MS;
 	u->stats_due_ms = sess_now_ms() + u->interval_ms;
 	grpc_srv_stream_set_user(stream, u);
+	grpc_srv_stream_set_limit(stream, ev->stream_queue);
 	TAILQ_INSERT_TAIL(&ev->subs, u, link);
+	ev->n_subs++;
 
 	if (s != NULL) {
 		if (s->state != SESS_CLOSED) {
 			sub_send(ev, u, created_event(ev, s));
 			arena_reset(&ev->scratch);
+		} else {
+			grpc_srv_stream_finish(stream, GRPC_STATUS_OK, NULL);   /* its `closed` was */
 		}
 	} else {
 		/* what exists now comes as a snapshot: a first slice here, the rest in ticks */
@@ -392,11 +414,13 @@ void events_unsubscribe(void *c, struct grpc_srv_stream *stream)
 
 	if (ev == NULL || u == NULL)
 		return;
-	uint64_t dropped = grpc_srv_stream_dropped(stream);
-	ev->dropped_closed += dropped;
-	LOG(INFO, "stream %" PRIu64 " (%s) ended: %" PRIu64 " events sent, %" PRIu64 " dropped",
-			u->no, sub_name(u, name, sizeof(name)), u->sent, dropped);
+	bool behind = grpc_srv_stream_fell_behind(stream);
+	ev->fell_behind_closed += behind;
+	LOG(INFO, "stream %" PRIu64 " (%s) ended: %" PRIu64 " events sent%s",
+			u->no, sub_name(u, name, sizeof(name)), u->sent,
+			behind ? ", then its client fell behind (RESOURCE_EXHAUSTED)" : "");
 	TAILQ_REMOVE(&ev->subs, u, link);
+	ev->n_subs--;
 	grpc_srv_stream_set_user(stream, NULL);
 	free(u);
 }
@@ -473,6 +497,11 @@ static void on_closed(void *c, const struct session *s, const char *reason)
 		m->closed->reason = (char *)(reason != NULL ? reason : "");
 		m->closed->final_stats = rpc_session_stats(&ev->scratch, &rtp);
 		fan_out(ev, s, m);
+		/* a stream of this session alone has nothing more to say (API.md 1.1) */
+		struct sub *u;
+		TAILQ_FOREACH(u, &ev->subs, link)
+			if (!sub_all(u) && strcmp(u->session_id, s->id) == 0)
+				grpc_srv_stream_finish(u->stream, GRPC_STATUS_OK, NULL);
 	}
 	reg_remove(ev, s);      /* nothing follows `closed`: no snapshot, no stats */
 }
@@ -486,6 +515,8 @@ struct events *events_create(struct rpc_ctx *ctx)
 		return NULL;
 	ev->ctx = ctx;
 	ev->sm = ctx->sessions;
+	ev->max_streams = EVENTS_MAX_STREAMS;
+	ev->stream_queue = GRPC_SRV_STREAM_QUEUE;
 	TAILQ_INIT(&ev->subs);
 	/* sessions made before the hooks were set (none in the appliance; cheap anyway) */
 	for (struct session *s = sess_first(ev->sm, 0); s != NULL; s = sess_next(s)) {
@@ -496,6 +527,12 @@ struct events *events_create(struct rpc_ctx *ctx)
 	}
 	ctx->events = ev;
 	return ev;
+}
+
+void events_set_limits(struct events *ev, unsigned max_streams, unsigned stream_queue)
+{
+	ev->max_streams = max_streams;
+	ev->stream_queue = stream_queue > 0 ? stream_queue : 1;
 }
 
 void events_observer(struct events *ev, struct sess_observer *o)
@@ -541,10 +578,10 @@ void events_counters(const struct events *ev, struct events_counters *c)
 	memset(c, 0, sizeof(*c));
 	c->streams_total = ev->streams_total;
 	c->sent = ev->sent;
-	c->dropped = ev->dropped_closed;
+	c->fell_behind = ev->fell_behind_closed;
 	TAILQ_FOREACH(u, &ev->subs, link) {
 		c->streams_open++;
-		c->dropped += grpc_srv_stream_dropped(u->stream);
+		c->fell_behind += grpc_srv_stream_fell_behind(u->stream);
 	}
 }
 

@@ -6,7 +6,9 @@
  * Guarantees (API.md 1.1): per session and stream, `created` (live: state CREATED; snapshot:
  * the current SessionInfo) comes first, then the transitions in order, `closed` last, and
  * nothing after it. A stream for every session gets its snapshot in creation order, paced
- * by its queue; a session's live events reach it only once its snapshot has been sent.
+ * by its queue; a session's live events reach it only once its snapshot has been sent. A
+ * stream of one session ends with OK right after its `closed`. No event is ever dropped from
+ * a stream that goes on: one whose client falls a full queue behind is ended instead.
  */
 #ifndef RTPPROXY_EVENTS_H
 #define RTPPROXY_EVENTS_H
@@ -29,8 +31,17 @@ struct sess_observer;
 #define EVENTS_PER_MS 50
 #define EVENTS_TICK_MAX 256
 
+/* Open streams by default ([grpc] max_streams); a stream's queue is GRPC_SRV_STREAM_QUEUE. */
+#define EVENTS_MAX_STREAMS 64
+
 /* The subscribers of the sessions in ctx->sessions; also sets ctx->events. NULL: no memory. */
 struct events *events_create(struct rpc_ctx *ctx);
+/*
+ * At most max_streams open streams (the next is refused with RESOURCE_EXHAUSTED), each
+ * holding at most stream_queue messages for its client (a stream that would hold more is
+ * ended with RESOURCE_EXHAUSTED, see grpc_srv_stream_send).
+ */
+void events_set_limits(struct events *ev, unsigned max_streams, unsigned stream_queue);
 /* The hooks to give sess_set_observer. */
 void events_observer(struct events *ev, struct sess_observer *o);
 /* Snapshots and StatsUpdates that are due; call often (at least every 10 ms). */
@@ -50,7 +61,7 @@ struct events_counters {
 	uint64_t streams_open;
 	uint64_t streams_total;         /* accepted since start */
 	uint64_t sent;                  /* events queued to streams */
-	uint64_t dropped;               /* events a full stream queue refused */
+	uint64_t fell_behind;           /* streams ended because their queue was full */
 };
 void events_counters(const struct events *ev, struct events_counters *c);
 

@@ -25,6 +25,7 @@
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
+#include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
 #define POLL_BURST 256              /* completions served per grpc_srv_poll at most */
@@ -91,10 +92,12 @@ struct grpc_srv_stream {
 	grpc_metadata_array md;
 	void *user;
 
-	/* Packed messages; the head is in flight while send_busy. */
-	grpc_byte_buffer *queue[GRPC_SRV_STREAM_QUEUE];
-	unsigned head, count;
-	uint64_t dropped;
+	/* Packed messages, a ring of cap (grown up to limit); the head is in flight while
+	 * send_busy. */
+	grpc_byte_buffer **queue;
+	unsigned head, count, cap, limit;
+	bool fell_behind;           /* the queue was full: finishing with RESOURCE_EXHAUSTED */
+	gpr_timespec behind_deadline;   /* ... and cancelled if still sending then */
 
 	unsigned batches;           /* outstanding batches: free only at 0 */
 	bool started;               /* the handler has returned: sending may begin */
@@ -122,6 +125,8 @@ struct grpc_srv {
 	struct tag shutdown_tag;
 	bool stopping;
 	bool shutdown_done;
+	unsigned n_behind;          /* streams that fell behind and have not sent their status */
+	gpr_timespec next_behind_check;
 };
 
 grpc_status_code rpc_fail(struct rpc_error *err, grpc_status_code code, const char *fmt, ...)
@@ -295,6 +300,36 @@ static void serve_unary(struct grpc_srv *srv, unsigned idx, grpc_call *call,
 
 /* ---- server streaming ---- */
 
+static void queue_clear(struct grpc_srv_stream *s)
+{
+	for (; s->count > 0; s->count--) {
+		grpc_byte_buffer_destroy(s->queue[s->head]);
+		s->head = (s->head + 1) % s->cap;
+	}
+}
+
+/* Room for one more message: grow the ring (doubling, up to the limit); false when full. */
+static bool queue_room(struct grpc_srv_stream *s)
+{
+	if (s->count < s->cap)
+		return true;
+	if (s->cap >= s->limit)
+		return false;
+	unsigned cap = s->cap ? s->cap * 2 : 16;
+	if (cap > s->limit)
+		cap = s->limit;
+	grpc_byte_buffer **q = malloc(sizeof(*q) * cap);
+	if (q == NULL)
+		return false;
+	for (unsigned i = 0; i < s->count; i++)
+		q[i] = s->queue[(s->head + i) % s->cap];
+	free(s->queue);
+	s->queue = q;
+	s->cap = cap;
+	s->head = 0;
+	return true;
+}
+
 static void stream_free(struct grpc_srv_stream *s)
 {
 	struct grpc_srv *srv = s->srv;
@@ -305,10 +340,10 @@ static void stream_free(struct grpc_srv_stream *s)
 		srv->streams = s->next;
 	if (s->next != NULL)
 		s->next->prev = s->prev;
-	for (; s->count > 0; s->count--) {
-		grpc_byte_buffer_destroy(s->queue[s->head]);
-		s->head = (s->head + 1) % GRPC_SRV_STREAM_QUEUE;
-	}
+	queue_clear(s);
+	if (s->fell_behind && !s->status_sent)
+		srv->n_behind--;
+	free(s->queue);
 	grpc_slice_unref(s->details);
 	grpc_metadata_array_destroy(&s->md);
 	grpc_call_unref(s->call);
@@ -352,8 +387,11 @@ static void stream_pump(struct grpc_srv_stream *s)
 	s->send_busy = true;
 	s->batches++;
 	s->inflight_msg = ops[n - 1].op == GRPC_OP_SEND_MESSAGE;
-	if (ops[n - 1].op == GRPC_OP_SEND_STATUS_FROM_SERVER)
+	if (ops[n - 1].op == GRPC_OP_SEND_STATUS_FROM_SERVER) {
 		s->status_sent = true;
+		if (s->fell_behind)
+			s->srv->n_behind--;
+	}
 }
 
 static void stream_on_send(struct grpc_srv_stream *s, bool ok)
@@ -363,7 +401,7 @@ static void stream_on_send(struct grpc_srv_stream *s, bool ok)
 	if (s->inflight_msg) {
 		s->inflight_msg = false;
 		grpc_byte_buffer_destroy(s->queue[s->head]);
-		s->head = (s->head + 1) % GRPC_SRV_STREAM_QUEUE;
+		s->head = (s->head + 1) % s->cap;
 		s->count--;
 	}
 	if (!ok)
@@ -402,6 +440,7 @@ static void serve_stream(struct grpc_srv *srv, unsigned idx, grpc_call *call,
 	s->call = call;
 	s->md = *md;
 	s->details = grpc_empty_slice();
+	s->limit = GRPC_SRV_STREAM_QUEUE;
 	s->next = srv->streams;
 	if (s->next != NULL)
 		s->next->prev = s;
@@ -422,9 +461,10 @@ static void serve_stream(struct grpc_srv *srv, unsigned idx, grpc_call *call,
 	grpc_status_code code = s->method->stream(srv->ctx, req, s, &err);
 	if (code != GRPC_STATUS_OK) {
 		/* Refused: nothing queued goes out, and `closed` is not called. */
-		for (; s->count > 0; s->count--) {
-			grpc_byte_buffer_destroy(s->queue[s->head]);
-			s->head = (s->head + 1) % GRPC_SRV_STREAM_QUEUE;
+		queue_clear(s);
+		if (s->fell_behind) {
+			s->fell_behind = false;
+			srv->n_behind--;
 		}
 		s->finishing = true;
 		s->code = code;
@@ -440,12 +480,19 @@ int grpc_srv_stream_send(struct grpc_srv_stream *s, const ProtobufCMessage *msg)
 {
 	if (s->finishing || s->broken || s->close_done)
 		return -1;
-	if (s->count >= GRPC_SRV_STREAM_QUEUE) {
-		s->dropped++;
+	if (!queue_room(s)) {
+		/* never a silent gap: the client learns it fell behind, and re-subscribes */
+		char why[160];
+		snprintf(why, sizeof(why), "stream fell behind: %u messages were waiting for the "
+				"client (the limit, [grpc] stream_queue); subscribe again", s->count);
+		s->fell_behind = true;
+		s->srv->n_behind++;
+		s->behind_deadline = deadline_in(GRPC_SRV_BEHIND_GRACE_MS);
+		grpc_srv_stream_finish(s, GRPC_STATUS_RESOURCE_EXHAUSTED, why);
 		return -1;
 	}
 	grpc_byte_buffer *bb = pb_grpc_pack(msg);
-	s->queue[(s->head + s->count) % GRPC_SRV_STREAM_QUEUE] = bb;
+	s->queue[(s->head + s->count) % s->cap] = bb;
 	s->count++;
 	stream_pump(s);
 	return 0;
@@ -473,9 +520,44 @@ void *grpc_srv_stream_user(struct grpc_srv_stream *s)
 	return s->user;
 }
 
-uint64_t grpc_srv_stream_dropped(const struct grpc_srv_stream *s)
+void grpc_srv_stream_set_limit(struct grpc_srv_stream *s, unsigned limit)
 {
-	return s->dropped;
+	s->limit = limit > 0 ? limit : 1;
+}
+
+unsigned grpc_srv_stream_limit(const struct grpc_srv_stream *s)
+{
+	return s->limit;
+}
+
+bool grpc_srv_stream_fell_behind(const struct grpc_srv_stream *s)
+{
+	return s->fell_behind;
+}
+
+/*
+ * Streams that fell behind and still could not send their status within the grace period
+ * (a client that reads nothing: flow control holds the queue): cancel them with the status,
+ * which grpc sends outside flow control. What they held is dropped with the call.
+ */
+static void cancel_stalled(struct grpc_srv *srv)
+{
+	gpr_timespec now = gpr_now(GPR_CLOCK_MONOTONIC);
+
+	if (srv->n_behind == 0 || gpr_time_cmp(now, srv->next_behind_check) < 0)
+		return;
+	srv->next_behind_check = gpr_time_add(now, gpr_time_from_millis(100, GPR_TIMESPAN));
+	for (struct grpc_srv_stream *s = srv->streams; s != NULL; s = s->next) {
+		if (!s->fell_behind || s->status_sent || s->broken || s->close_done ||
+				gpr_time_cmp(now, s->behind_deadline) < 0)
+			continue;
+		s->broken = true;       /* nothing more to send: the close event follows */
+		s->status_sent = true;
+		srv->n_behind--;
+		char *why = grpc_slice_to_c_string(s->details);
+		grpc_call_cancel_with_status(s->call, GRPC_STATUS_RESOURCE_EXHAUSTED, why, NULL);
+		gpr_free(why);
+	}
 }
 
 unsigned grpc_srv_stream_queued(const struct grpc_srv_stream *s)
@@ -602,6 +684,7 @@ static int serve(struct grpc_srv *srv, int timeout_ms)
 void grpc_srv_poll(struct grpc_srv *srv, int timeout_ms)
 {
 	serve(srv, timeout_ms);
+	cancel_stalled(srv);
 }
 
 /* ---- start / stop ---- */

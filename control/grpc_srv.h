@@ -6,6 +6,7 @@
 #ifndef RTPPROXY_GRPC_SRV_H
 #define RTPPROXY_GRPC_SRV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <grpc/grpc.h>
@@ -17,8 +18,11 @@
 struct grpc_srv;
 struct grpc_srv_stream;
 
-/* Messages a stream holds for a client that reads slower than they come (incl. one in flight). */
-#define GRPC_SRV_STREAM_QUEUE 1024
+/* Messages a stream holds for a client that reads slower than they come (incl. one in flight),
+ * unless grpc_srv_stream_set_limit says otherwise. The queue grows to it as needed. */
+#define GRPC_SRV_STREAM_QUEUE 4096
+/* A stream that fell behind gets this long to send what it holds, then it is cancelled. */
+#define GRPC_SRV_BEHIND_GRACE_MS 2000
 
 /* What a handler says went wrong: a gRPC status and a message naming the field. */
 struct rpc_error {
@@ -109,18 +113,25 @@ void grpc_srv_poll(struct grpc_srv *srv, int timeout_ms);
 
 /*
  * Queue one message on a stream (packed at once, so the caller keeps ownership of msg).
- * Never blocks: if the stream's queue is full (a slow client), the message is dropped and
- * counted, and -1 is returned. Also -1 (not counted) after finish or once the client is gone.
+ * Never blocks and never drops silently: if the stream's queue is full (a client that reads
+ * slower than messages come), the message is refused (-1) and the stream is finished with
+ * RESOURCE_EXHAUSTED ("stream fell behind ...") after what it holds; if that does not go out
+ * within GRPC_SRV_BEHIND_GRACE_MS, the call is cancelled with that status. Also -1 after
+ * finish or once the client is gone.
  */
 int grpc_srv_stream_send(struct grpc_srv_stream *stream, const ProtobufCMessage *msg);
+/* At most `limit` messages queued on this stream (>= 1); before the first send. */
+void grpc_srv_stream_set_limit(struct grpc_srv_stream *stream, unsigned limit);
+unsigned grpc_srv_stream_limit(const struct grpc_srv_stream *stream);
+/* Whether the stream was ended because its queue was full. */
+bool grpc_srv_stream_fell_behind(const struct grpc_srv_stream *stream);
 /* Finish a stream after what is queued has been sent. */
 void grpc_srv_stream_finish(struct grpc_srv_stream *stream, grpc_status_code code,
 		const char *message);
 /* Per-stream cookie for the handler's use. */
 void grpc_srv_stream_set_user(struct grpc_srv_stream *stream, void *user);
 void *grpc_srv_stream_user(struct grpc_srv_stream *stream);
-uint64_t grpc_srv_stream_dropped(const struct grpc_srv_stream *stream);
-/* Messages queued and not yet sent (incl. the one in flight): 0..GRPC_SRV_STREAM_QUEUE. */
+/* Messages queued and not yet sent (incl. the one in flight): 0..its limit. */
 unsigned grpc_srv_stream_queued(const struct grpc_srv_stream *stream);
 
 /* Finish every stream with OK (after what is queued), stop accepting, free everything. */

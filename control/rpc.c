@@ -9,8 +9,10 @@
 
 #include "dp.h"
 #include "events.h"
+#include "own_addrs.h"
 #include "rtpproxy.pb-c.h"
 #include "sess.h"
+#include "validate.h"
 
 #define LIST_PAGE_DEFAULT 1000
 #define LIST_PAGE_MAX 10000
@@ -193,6 +195,9 @@ static grpc_status_code create_session(void *c, const ProtobufCMessage *req,
 
 	if (parse_create(r, &p, labels, err) != GRPC_STATUS_OK)
 		return err->code;
+	/* the limits and forbidden destinations of API.md 1.3, whatever the config allows */
+	if (validate_create(r, own_addrs(ctx->dp, sess_now_ms()), err) != GRPC_STATUS_OK)
+		return err->code;
 	struct session *s = sess_create(ctx->sessions, &p, err);
 	if (s == NULL)
 		return err->code;
@@ -268,6 +273,8 @@ static grpc_status_code list_sessions(void *c, const ProtobufCMessage *req,
 	const Rtpproxy__ListSessionsRequest *r = (const void *)req;
 	uint64_t from = 0;
 
+	if (validate_list(r, err) != GRPC_STATUS_OK)
+		return err->code;
 	sess_tcp_poll(ctx->sessions);
 	unsigned page = r->page_size ? r->page_size : LIST_PAGE_DEFAULT;
 

@@ -14,9 +14,9 @@
 #include <rte_hash.h>
 #include <rte_jhash.h>
 #include <rte_log.h>
-#include <rte_random.h>
 
 #include "dp.h"
+#include "ids.h"
 #include "log.h"
 #include "pkt.h"
 #include "portalloc.h"
@@ -132,21 +132,6 @@ struct session *sess_find(struct sess_mgr *m, const char *id)
 	if (rte_hash_lookup_data(m->by_id, key, &data) < 0)
 		return NULL;
 	return data;
-}
-
-static void uuid4(char out[37])
-{
-	uint8_t b[16];
-	for (int i = 0; i < 16; i += 8) {
-		uint64_t r = rte_rand();
-		memcpy(b + i, &r, 8);
-	}
-	b[6] = (b[6] & 0x0f) | 0x40;    /* version 4 */
-	b[8] = (b[8] & 0x3f) | 0x80;    /* RFC 4122 variant */
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-			"%02x%02x%02x%02x%02x%02x",
-			b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-			b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 static bool allowed(const struct sess_mgr *m, uint32_t addr)
@@ -688,9 +673,15 @@ struct session *sess_create(struct sess_mgr *m, const struct sess_params *p, str
 	if (p->id[0] != '\0') {
 		snprintf(s->id, sizeof(s->id), "%s", p->id);
 	} else {
-		do
-			uuid4(s->id);
-		while (sess_find(m, s->id) != NULL);
+		int r;
+		while ((r = ids_uuid4(s->id)) == 0 && sess_find(m, s->id) != NULL)
+			;
+		if (r != 0) {
+			free_session(s);
+			rpc_fail(err, GRPC_STATUS_UNAVAILABLE,
+					"session_id: the kernel gives no random bytes for an id");
+			return NULL;
+		}
 	}
 	s->transport = p->transport;
 	s->listen = p->listen;

@@ -184,7 +184,9 @@ def test_lifecycle(t, L, app, stub, ctx):
               if e.WhichOneof("event") != "stats_update"][1:]
     t.check(live_a == live_p and len(live_a) == 3,
             "both streams got byte-identical live events (same timestamps)")
-    t.check(not p.done.is_set(), "ev-1 stream stays open after its session closed")
+    import grpc
+    t.check(p.finish(5), "ev-1 stream ended after its session's closed (API.md 1.1)")
+    t.eq(p.code, grpc.StatusCode.OK, "ev-1 stream ended with OK")
 
 
 def read_lines(proc, want, timeout):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the hand-made seed corpora of the fuzz targets (tests/fuzz/corpus/{pkt,rtp}/).
+"""Write the hand-made seed corpora of the fuzz targets (tests/fuzz/corpus/{pkt,rtp,create}/).
 
 The files are committed; this script says how they were made: python3 tests/fuzz/make_seeds.py
 """
@@ -68,6 +68,55 @@ def track_stream(records, flags=0):
                                                  a & 0xffffffff) for s, t, a in records)
 
 
+# --- protobuf wire format, enough for rtpproxy.proto's requests (field numbers from it) ---
+
+def varint(n):
+    out = b''
+    while True:
+        b = n & 0x7f
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def pb_varint(field, n):
+    return varint(field << 3) + varint(n)
+
+
+def pb_bytes(field, data):
+    if isinstance(data, str):
+        data = data.encode()
+    return varint(field << 3 | 2) + varint(len(data)) + data
+
+
+def endpoint(addr, port):
+    return pb_bytes(1, addr) + pb_varint(2, port)
+
+
+def create_req(sid='s1', listen=('198.18.1.1', 20000), forward=('198.18.2.1', 30000),
+               dest=('198.18.2.2', 40000), tcp=False, labels=(), extra=b''):
+    """A CreateSessionRequest: session_id 1, endpoints 2/3/4, transport 5, labels 12."""
+    m = pb_bytes(1, sid) if sid else b''
+    for field, ep in ((2, listen), (3, forward), (4, dest)):
+        if ep is not None:
+            m += pb_bytes(field, endpoint(*ep))
+    if tcp:
+        m += pb_varint(5, 1)
+    for k, v in labels:
+        m += pb_bytes(12, pb_bytes(1, k) + pb_bytes(2, v))
+    return m + extra
+
+
+def list_req(selector=()):
+    """A ListSessionsRequest: states 1, label_selector 3, page_size 4."""
+    m = pb_varint(1, 2) + pb_varint(4, 10)
+    for k, v in selector:
+        m += pb_bytes(3, pb_bytes(1, k) + pb_bytes(2, v))
+    return m
+
+
 def write(target, name, data):
     d = os.path.join(HERE, 'corpus', target)
     os.makedirs(d, exist_ok=True)
@@ -104,6 +153,26 @@ def main():
         [(40000 + i, 7777 + 160 * i, 800 + 160 * i) for i in range(5)]))
     write('rtp', 'track_cycles_carry', track_stream(
         [(65500 + 20 * i, 160 * i, 160 * i) for i in range(10)], flags=1))
+
+    write('create', 'udp_plain', create_req(labels=[('call', 'abc'), ('leg', 'a')]))
+    write('create', 'tcp_generated_id', create_req(sid='', tcp=True, dest=('198.18.2.2', 80)))
+    write('create', 'labels_at_limits', create_req(
+        sid='A-z.0_9:' + 'i' * 56,
+        labels=[('%02d' % i + 'k' * 61, 'v' * 255) for i in range(32)]))
+    write('create', 'labels_33', create_req(labels=[('k%d' % i, '') for i in range(33)]))
+    write('create', 'label_dup', create_req(labels=[('k', '1'), ('k', '2')]))
+    write('create', 'label_empty_key', create_req(labels=[('', 'v')]))
+    write('create', 'id_bad', create_req(sid='a b/\x00c'))
+    write('create', 'id_65', create_req(sid='x' * 65))
+    for name, addr in (('dest_loopback', '127.0.0.1'), ('dest_broadcast', '198.18.2.255'),
+                       ('dest_own', '198.18.1.1'), ('dest_multicast', '239.0.0.1'),
+                       ('dest_limited', '255.255.255.255'), ('dest_slash30', '10.0.0.3'),
+                       ('dest_v6_mapped', '::ffff:127.0.0.1'), ('dest_v6_own', '2001:db8::1'),
+                       ('dest_v6_fine', '2001:db8::2'), ('dest_name', 'dst.example')):
+        write('create', name, create_req(dest=(addr, 4000)))
+    write('create', 'no_endpoints', create_req(listen=None, forward=None, dest=None))
+    write('create', 'unknown_field', create_req(extra=pb_varint(99, 7) + pb_bytes(98, 'x')))
+    write('create', 'list_selector', list_req([('call', 'abc'), ('k' * 64, '')]))
 
 
 if __name__ == '__main__':

@@ -2,7 +2,7 @@
 # Build one libFuzzer target with clang (ASan + UBSan) and run it for a bounded time on its seed
 # corpus, as `meson test --suite fuzz` does; exits 77 (skip) when clang or libFuzzer is missing.
 #
-#   tests/fuzz/run.sh pkt|rtp [libFuzzer args...]
+#   tests/fuzz/run.sh pkt|rtp|create [libFuzzer args...]
 #
 # Environment: FUZZ_RUNS (default 200000), FUZZ_TIME (seconds, default 30), FUZZ_OUT (where the
 # binary, the grown corpus and crash files go; default a temporary directory), CLANG (clang).
@@ -16,10 +16,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 name=fuzz_$target
 
+cflags=()
+libs=()
 case "$target" in
 pkt) srcs=("$here/fuzz_pkt.c" "$root/lib/pkt.c") ;;
 rtp) srcs=("$here/fuzz_rtp.c" "$root/lib/rtp.c") ;;
-*) echo "usage: $0 pkt|rtp [libFuzzer args...]" >&2; exit 2 ;;
+# CreateSessionRequest decoding (protobuf-c, its C generated here) + control/validate.c
+create) srcs=("$here/fuzz_create.c" "$root/control/validate.c") ;;
+*) echo "usage: $0 pkt|rtp|create [libFuzzer args...]" >&2; exit 2 ;;
 esac
 
 skip() { echo "$name: SKIP: $*"; exit 77; }
@@ -42,10 +46,19 @@ printf '#include <stddef.h>\n#include <stdint.h>\nint LLVMFuzzerTestOneInput(con
 "$CLANG" -fsanitize=fuzzer,address,undefined "$out/probe.c" -o "$out/probe" 2>"$out/probe.log" ||
 	skip "$CLANG cannot link -fsanitize=fuzzer (Debian: apt-get install libclang-rt-dev): $(head -c 300 "$out/probe.log" | tr "\n" " ")"
 
+if [ "$target" = create ]; then
+	command -v protoc-c >/dev/null 2>&1 || skip "protoc-c not found (Debian: apt-get install protobuf-c-compiler)"
+	protoc-c --proto_path="$root/proto" --c_out="$out" "$root/proto/rtpproxy.proto"
+	srcs+=("$out/rtpproxy.pb-c.c")
+	# generated code has unused parameters; grpc's headers give status codes only
+	cflags=(-Wno-unused-parameter -I"$out" -I"$root/control")
+	libs=(-lprotobuf-c)
+fi
+
 # Errors of UBSan abort, so libFuzzer reports them as crashes with the input.
 "$CLANG" -std=gnu11 -g -O1 -Wall -Wextra -Werror \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
-	-I"$root/lib" "${srcs[@]}" -o "$out/$name"
+	-I"$root/lib" ${cflags[@]+"${cflags[@]}"} "${srcs[@]}" -o "$out/$name" ${libs[@]+"${libs[@]}"}
 
 # New inputs go to the first directory, so the committed seeds are read, never written.
 mkdir -p "$out/corpus"

@@ -404,6 +404,8 @@ static grpc_status_code stream_events(void *ctx, const ProtobufCMessage *m,
 		fs->kind = KIND_COUNT;  /* "" and the rest: nothing, then OK */
 
 	grpc_srv_stream_set_user(s, fs);
+	if (fs->kind == KIND_FLOOD || fs->kind == KIND_SLOW)
+		grpc_srv_stream_set_limit(s, FAKE_STREAM_LIMIT);
 	fs->next = f->streams;
 	f->streams = fs;
 	atomic_fetch_add(&f->streams_open, 1);
@@ -434,9 +436,9 @@ static void stream_closed(void *ctx, struct grpc_srv_stream *s)
 	if (fs->kind == KIND_OPEN)
 		atomic_fetch_add(&f->closed_open, 1);
 	if (fs->kind == KIND_FLOOD)
-		atomic_store(&f->flood_dropped, grpc_srv_stream_dropped(s));
+		atomic_store(&f->flood_behind, grpc_srv_stream_fell_behind(s));
 	if (fs->kind == KIND_SLOW)
-		atomic_store(&f->slow_dropped, grpc_srv_stream_dropped(s));
+		atomic_store(&f->slow_behind, grpc_srv_stream_fell_behind(s));
 	for (struct fake_stream **p = &f->streams; *p != NULL; p = &(*p)->next) {
 		if (*p == fs) {
 			*p = fs->next;
@@ -454,7 +456,8 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* "slow" streams: bursts of big messages at a steady rate; the first refusal ends it. */
+/* "slow" streams: bursts of big messages at a steady rate until the first refusal (the
+ * server then ends the stream: it fell behind). */
 static void tick(struct fake *f)
 {
 	static char text[SLOW_TEXT_LEN];
@@ -468,7 +471,7 @@ static void tick(struct fake *f)
 		fs->next_ms = now + SLOW_EVERY_MS;
 		for (unsigned i = 0; i < SLOW_BURST; i++) {
 			if (send_event(fs->s, fs->sent, text) != 0) {
-				atomic_store(&f->slow_dropped, grpc_srv_stream_dropped(fs->s));
+				atomic_store(&f->slow_behind, grpc_srv_stream_fell_behind(fs->s));
 				grpc_srv_stream_finish(fs->s, GRPC_STATUS_OK, NULL);
 				fs->finished = true;
 				break;

@@ -22,6 +22,8 @@
 } while (0)
 
 #define FAKE_CREATED_MS 1700000000123LL
+/* grpc_srv_stream_set_limit of "flood:N" and "slow" streams */
+#define FAKE_STREAM_LIMIT 1024
 
 struct fake_stream;
 
@@ -35,8 +37,8 @@ struct fake {
 	atomic_int closed_hold;          /* ... of "hold" streams */
 	atomic_int closed_open;          /* ... of "open" streams (ended by grpc_srv_stop) */
 	atomic_int refused_sends;        /* grpc_srv_stream_send returned -1 */
-	atomic_uint_fast64_t flood_dropped;  /* grpc_srv_stream_dropped of the last flood */
-	atomic_uint_fast64_t slow_dropped;   /* ... of the last "slow" stream, when it ended */
+	atomic_uint_fast64_t flood_behind;   /* the last flood fell behind (its queue filled) */
+	atomic_uint_fast64_t slow_behind;    /* ... the last "slow" stream, once refused */
 	atomic_uint slow_accepted;       /* messages the "slow" stream queued */
 	atomic_int unary_calls;
 	/* The last CreateSession / ListSessions request, packed (written by the server). */

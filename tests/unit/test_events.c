@@ -32,6 +32,7 @@
 #define DEADLINE_MS 5000
 #define QUIET_MS 300            /* "nothing more comes": no event within this */
 #define MANY 3000
+#define MAX_STREAMS 6           /* [grpc] max_streams here */
 
 #define WAIT_UNTIL(cond, ms) __extension__ ({ \
 	for (int w_ = 0; !(cond) && w_ < (ms); w_++) \
@@ -59,7 +60,7 @@ static struct grpc_srv *srv;
 static int srv_port;
 
 /* What the server publishes for the client after every loop. */
-static atomic_uint_fast64_t pub_open, pub_total, pub_sent, pub_dropped, pub_tick_max_us;
+static atomic_uint_fast64_t pub_open, pub_total, pub_sent, pub_behind, pub_tick_max_us;
 static atomic_bool srv_stopped;
 
 /* Commands from the client thread, run by the server between polls. */
@@ -218,7 +219,7 @@ static void publish(void)
 	atomic_store(&pub_open, c.streams_open);
 	atomic_store(&pub_total, c.streams_total);
 	atomic_store(&pub_sent, c.sent);
-	atomic_store(&pub_dropped, c.dropped);
+	atomic_store(&pub_behind, c.fell_behind);
 }
 
 static void serve(void)
@@ -461,6 +462,8 @@ static void expect_quiet(struct tstream *t, bool allow_stats)
 		CHECK(ok);
 		ev_free(e);
 	}
+	if (t->ended)
+		fprintf(stderr, "  %s: ended: %s\n", t->name, t->st.message);
 	CHECK(!t->ended);
 }
 
@@ -569,8 +572,12 @@ static void test_lifecycle(void)
 	for (struct tstream *t = &A; t != NULL; t = t == &A ? &P : NULL) {
 		expect(t, EV_CHANGED, "s1", ST_ACTIVE, ST_CLOSED, NULL);
 		expect(t, EV_CLOSED, "s1", 50, 0, "destroyed");
-		expect_quiet(t, false);
 	}
+	expect_quiet(&A, false);
+	/* P was about s1 alone: it ends with OK right after the `closed` */
+	CHECK(ts_next(&P, DEADLINE_MS) == NULL);
+	CHECK(P.ended);
+	CHECK_EQ_U(P.st.code, GRPC_STATUS_OK);
 	ts_close(&P);
 }
 
@@ -607,6 +614,57 @@ static void test_filter(void)
 	expect(&A, EV_CLOSED, "s3", 0, 0, "destroyed");
 	expect_quiet(&t, false);
 	ts_close(&t);
+
+	/* a stream of one session ends with OK right after that session's `closed` */
+	CHECK(create_session("s3", 20004, "198.18.2.2") == GRPC_STATUS_OK);
+	expect(&A, EV_CREATED, "s3", ST_CREATED, 0, NULL);
+	expect(&A, EV_CHANGED, "s3", ST_CREATED, ST_CONNECTING, NULL);
+	ts_open(&t, "P(s3)", "s3", 0);
+	expect(&t, EV_CREATED, "s3", ST_CONNECTING, 0, NULL);
+	CHECK(destroy_session("s3") == GRPC_STATUS_OK);
+	expect(&t, EV_CHANGED, "s3", ST_CONNECTING, ST_CLOSED, NULL);
+	expect(&t, EV_CLOSED, "s3", 0, 0, "destroyed");
+	CHECK(ts_next(&t, DEADLINE_MS) == NULL);
+	CHECK(t.ended);
+	CHECK_EQ_U(t.st.code, GRPC_STATUS_OK);
+	ts_close(&t);
+	expect(&A, EV_CHANGED, "s3", ST_CONNECTING, ST_CLOSED, NULL);
+	expect(&A, EV_CLOSED, "s3", 0, 0, "destroyed");
+}
+
+/*
+ * [grpc] max_streams (MAX_STREAMS here): the stream after the last one allowed is refused
+ * with RESOURCE_EXHAUSTED; once one ends, the next is accepted.
+ */
+static void test_max_streams(void)
+{
+	struct tstream t[MAX_STREAMS];
+
+	CHECK(WAIT_UNTIL(atomic_load(&pub_open) == 1, DEADLINE_MS));    /* A alone */
+	unsigned open = (unsigned)atomic_load(&pub_open);
+	char name[MAX_STREAMS][16];
+
+	for (unsigned i = open; i < MAX_STREAMS; i++) {
+		snprintf(name[i], sizeof(name[i]), "M%u", i);
+		ts_open(&t[i], name[i], "", 0);
+	}
+	CHECK_EQ_U(atomic_load(&pub_open), MAX_STREAMS);
+	Rtpproxy__StreamSessionEventsRequest req = RTPPROXY__STREAM_SESSION_EVENTS_REQUEST__INIT;
+	struct rpc_status st;
+	ProtobufCMessage *m = NULL;
+	req.session_id = "";
+	struct rpc_stream *rs = rpc_stream_start(C, M("StreamSessionEvents"), &req.base, &st, 0);
+	CHECK(rs != NULL);
+	CHECK(rpc_stream_read(rs, &rtpproxy__session_event__descriptor, &m, &st, DEADLINE_MS) ==
+			RPC_READ_END);
+	CHECK_EQ_U(st.code, GRPC_STATUS_RESOURCE_EXHAUSTED);
+	CHECK(strstr(st.message, "max_streams") != NULL);
+	rpc_stream_free(rs);
+	CHECK_EQ_U(atomic_load(&pub_open), MAX_STREAMS);
+	ts_close(&t[MAX_STREAMS - 1]);
+	ts_open(&t[MAX_STREAMS - 1], name[MAX_STREAMS - 1], "", 0);   /* room again */
+	for (unsigned i = open; i < MAX_STREAMS; i++)
+		ts_close(&t[i]);
 }
 
 /* A stream opened later: a `created` with the current state per session, in creation order. */
@@ -736,7 +794,8 @@ static void test_cancel(void)
  * 3000 sessions: a new stream's snapshot is paced by its queue (it does not read at first,
  * yet loses nothing) and comes in creation order; a session destroyed before its turn never
  * shows, one destroyed after it shows created ... closed. Then a stream that does not read
- * while 6000 events come: they are dropped and counted, and the proxy does not stall.
+ * while 6000 events come: it is ended (RESOURCE_EXHAUSTED) once its queue is full, with no
+ * gap in what it got, and the proxy does not stall.
  */
 static void test_many(void)
 {
@@ -746,7 +805,7 @@ static void test_many(void)
 
 	ts_close(&A);           /* A reads nothing here: it would only overflow */
 	command(CMD_MANY, NULL, MANY);
-	uint64_t dropped0 = atomic_load(&pub_dropped);
+	uint64_t behind0 = atomic_load(&pub_behind);
 	ts_open(&t, "F(all)", "", 0);
 	int64_t t0 = sess_now_ms();
 	/* the subscription sent a first slice (EVENTS_TICK_MAX) at once; the rest follows at
@@ -779,32 +838,42 @@ static void test_many(void)
 		}
 		ev_free(e);
 	}
-	printf("snapshot of %u sessions: %u created events, %llu dropped; destroys %lld ms "
+	printf("snapshot of %u sessions: %u created events, %llu streams behind; destroys %lld ms "
 			"after subscribing: many-2990 %s\n", MANY + 2, created,
-			(unsigned long long)(atomic_load(&pub_dropped) - dropped0), (long long)took,
+			(unsigned long long)(atomic_load(&pub_behind) - behind0), (long long)took,
 			seen_last ? "was shown (then closed)" : "never shown");
 	if (in_time)
 		CHECK_EQ_U(seen_last, 0);
 	CHECK_EQ_U(created, MANY - 1 + seen_last);
 	CHECK_EQ_U(closed_last, seen_last);     /* shown: then closed too */
 	CHECK_EQ_U(closed_10, 1);
-	CHECK_EQ_U(atomic_load(&pub_dropped), dropped0);
+	CHECK_EQ_U(atomic_load(&pub_behind), behind0);
 	ts_close(&t);
 
-	/* a reader that does not read: drops, counted, and no stall of the server */
+	/* a reader that does not read: ended, counted, and no stall of the server */
 	ts_open(&t, "H(all, stuck)", "", 100);
 	usleep(200 * 1000);
 	t0 = sess_now_ms();
 	command(CMD_DESTROY_MANY, NULL, MANY);
 	CHECK_EQ_U(list_count(), 2);
 	took = sess_now_ms() - t0;
-	uint64_t dropped = atomic_load(&pub_dropped) - dropped0;
-	printf("stuck reader: %llu events dropped; destroying %u sessions + a list took %lld ms; "
-			"longest events_tick %llu us\n", (unsigned long long)dropped, MANY - 2,
+	printf("stuck reader: fell behind %llu; destroying %u sessions + a list took %lld ms; "
+			"longest events_tick %llu us\n",
+			(unsigned long long)(atomic_load(&pub_behind) - behind0), MANY - 2,
 			(long long)took, (unsigned long long)atomic_load(&pub_tick_max_us));
-	CHECK(dropped > 0);
+	CHECK_EQ_U(atomic_load(&pub_behind) - behind0, 1);
 	CHECK(took < 10000);
-	ts_close_how(&t, true);
+	/* what it got has no gap (ts_next checks the order), then RESOURCE_EXHAUSTED */
+	unsigned got = 0;
+	while ((e = ts_next(&t, DEADLINE_MS)) != NULL) {
+		got++;
+		ev_free(e);
+	}
+	CHECK(t.ended);
+	CHECK_EQ_U(t.st.code, GRPC_STATUS_RESOURCE_EXHAUSTED);
+	CHECK(strstr(t.st.message, "stream fell behind") != NULL);
+	printf("stuck reader: %u events read, then %s\n", got, t.st.message);
+	ts_close(&t);
 
 	ts_open(&A, "A2(all)", "", 0);
 	expect(&A, EV_CREATED, "s2", ST_CONNECTING, 0, NULL);
@@ -865,6 +934,7 @@ static void *client_main(void *arg)
 	test_lifecycle();
 	test_error();
 	test_filter();
+	test_max_streams();
 	test_snapshot();
 	test_stats_cadence();
 	test_cancel();
@@ -901,6 +971,7 @@ int main(int argc, char **argv)
 	if (ev == NULL)
 		return check_summary("test_events");
 	struct sess_observer obs;
+	events_set_limits(ev, MAX_STREAMS, GRPC_SRV_STREAM_QUEUE);
 	events_observer(ev, &obs);
 	sess_set_observer(ctx.sessions, &obs);
 	srv = grpc_srv_start("127.0.0.1:0", &rtpproxy__rtp_proxy__descriptor, rpc_methods, &ctx,

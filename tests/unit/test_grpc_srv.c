@@ -362,6 +362,8 @@ static void test_stream_check_fields(void)
 
 static void test_stream_errors(void)
 {
+	/* the last test's stream may still be closing on the server: count from after it */
+	CHECK(WAIT_UNTIL(atomic_load(&F.streams_open) == 0, 5000));
 	int closed = atomic_load(&F.closed_total), open = atomic_load(&F.streams_open);
 	struct rpc_status st;
 	struct rpc_stream *s = open_stream("missing");
@@ -443,19 +445,35 @@ static void test_concurrent(void)
 	CHECK(WAIT_UNTIL(atomic_load(&F.streams_open) == 0, 5000));
 }
 
-/* More than the queue holds, sent at once: the first GRPC_SRV_STREAM_QUEUE arrive in order. */
+/*
+ * More than the queue holds, sent at once: the first FAKE_STREAM_LIMIT arrive in order, then
+ * the stream ends with RESOURCE_EXHAUSTED (never a gap in a stream that goes on).
+ */
 static void test_stream_flood(void)
 {
 	struct rpc_status st;
 	struct rpc_stream *s = open_stream("flood:3000");
 
-	CHECK(read_all(s, 0, &st) == GRPC_SRV_STREAM_QUEUE);
+	atomic_store(&F.flood_behind, 0);
+	CHECK(read_all(s, 0, &st) == FAKE_STREAM_LIMIT);
+	CHECK(st.code == GRPC_STATUS_RESOURCE_EXHAUSTED);
+	CHECK(strstr(st.message, "stream fell behind: 1024 messages") != NULL);
+	rpc_stream_free(s);
+	CHECK(WAIT_UNTIL(atomic_load(&F.flood_behind) == 1, 5000));
+
+	/* at the limit exactly: everything, then the handler's OK */
+	s = open_stream("flood:1024");
+	CHECK(read_all(s, 0, &st) == FAKE_STREAM_LIMIT);
 	CHECK(st.code == GRPC_STATUS_OK);
 	rpc_stream_free(s);
-	CHECK(WAIT_UNTIL(atomic_load(&F.flood_dropped) == 3000 - GRPC_SRV_STREAM_QUEUE, 5000));
+	CHECK(WAIT_UNTIL(atomic_load(&F.flood_behind) == 0 && atomic_load(&F.streams_open) == 0,
+		5000));
 }
 
-/* A client that does not read: flow control stops the sends, the queue fills, then drops. */
+/*
+ * A client that does not read: flow control stops the sends, the queue fills, the stream is
+ * ended (RESOURCE_EXHAUSTED) after what it holds; a client that then reads gets all of it.
+ */
 static void test_stream_slow_reader(void)
 {
 	struct rpc_status st;
@@ -464,22 +482,55 @@ static void test_stream_slow_reader(void)
 	unsigned n = 0;
 	enum rpc_read r;
 
-	atomic_store(&F.slow_dropped, 0);
-	CHECK(WAIT_UNTIL(atomic_load(&F.slow_dropped) > 0, 30000));
+	atomic_store(&F.slow_behind, 0);
+	CHECK(WAIT_UNTIL(atomic_load(&F.slow_behind) > 0, 30000));
 	unsigned accepted = atomic_load(&F.slow_accepted);
-	CHECK(accepted >= GRPC_SRV_STREAM_QUEUE);
+	CHECK(accepted >= FAKE_STREAM_LIMIT);
 	while ((r = rpc_stream_read(s, &rtpproxy__session_event__descriptor, &m, &st,
 			DEADLINE_MS)) == RPC_READ_MESSAGE) {
 		CHECK(((Rtpproxy__SessionEvent *)m)->timestamp_unix_ms == (int64_t)n);
 		n++;
 		protobuf_c_message_free_unpacked(m, NULL);
 	}
-	CHECK(r == RPC_READ_END && st.code == GRPC_STATUS_OK);
+	CHECK(r == RPC_READ_END && st.code == GRPC_STATUS_RESOURCE_EXHAUSTED);
+	CHECK(strstr(st.message, "stream fell behind") != NULL);
 	CHECK(n == accepted);
 	rpc_stream_free(s);
 	CHECK(WAIT_UNTIL(atomic_load(&F.streams_open) == 0, 5000));
-	CHECK(atomic_load(&F.slow_dropped) == 1);
-	printf("slow reader: %u messages of 4 KiB accepted before the first drop\n", accepted);
+	CHECK(atomic_load(&F.slow_behind) == 1);
+	printf("slow reader: %u messages of 4 KiB accepted before it fell behind\n", accepted);
+}
+
+/*
+ * A client that never reads at all: once its queue is full the stream has
+ * GRPC_SRV_BEHIND_GRACE_MS to send what it holds, then it is cancelled with
+ * RESOURCE_EXHAUSTED, which reaches the client although flow control holds the messages.
+ */
+static void test_stream_never_read(void)
+{
+	struct rpc_status st;
+	ProtobufCMessage *m;
+	struct rpc_stream *s = open_stream("slow");
+	unsigned n = 0;
+	enum rpc_read r;
+
+	atomic_store(&F.slow_behind, 0);
+	CHECK(WAIT_UNTIL(atomic_load(&F.slow_behind) > 0, 30000));
+	unsigned accepted = atomic_load(&F.slow_accepted);
+	/* the server lets go of it (closed) without any read from the client */
+	CHECK(WAIT_UNTIL(atomic_load(&F.streams_open) == 0, GRPC_SRV_BEHIND_GRACE_MS + 5000));
+	while ((r = rpc_stream_read(s, &rtpproxy__session_event__descriptor, &m, &st,
+			DEADLINE_MS)) == RPC_READ_MESSAGE) {
+		CHECK(((Rtpproxy__SessionEvent *)m)->timestamp_unix_ms == (int64_t)n);
+		n++;
+		protobuf_c_message_free_unpacked(m, NULL);
+	}
+	CHECK(r == RPC_READ_END && st.code == GRPC_STATUS_RESOURCE_EXHAUSTED);
+	CHECK(strstr(st.message, "stream fell behind") != NULL);
+	CHECK(n < accepted);
+	rpc_stream_free(s);
+	printf("never read: ended RESOURCE_EXHAUSTED with %u of %u messages through\n", n,
+		accepted);
 }
 
 /*
@@ -497,9 +548,9 @@ static void test_stop(void)
 	CHECK(rpc_stream_read(s, &rtpproxy__session_event__descriptor, &m, &st, DEADLINE_MS)
 		== RPC_READ_MESSAGE);
 	protobuf_c_message_free_unpacked(m, NULL);
-	atomic_store(&F.slow_dropped, 0);
+	atomic_store(&F.slow_behind, 0);
 	struct rpc_stream *stuck = open_stream("slow");
-	CHECK(WAIT_UNTIL(atomic_load(&F.slow_dropped) > 0, 30000));
+	CHECK(WAIT_UNTIL(atomic_load(&F.slow_behind) > 0, 30000));
 	CHECK(atomic_load(&F.closed_open) == 0);
 	CHECK(atomic_load(&F.streams_open) == 2);
 
@@ -522,8 +573,9 @@ static void test_stop(void)
 		CHECK(((Rtpproxy__SessionEvent *)m)->timestamp_unix_ms == (int64_t)n++);
 		protobuf_c_message_free_unpacked(m, NULL);
 	}
+	/* it fell behind before stop: RESOURCE_EXHAUSTED, after all or (cancelled) part of it */
 	CHECK(r == RPC_READ_END);
-	CHECK(st.code == GRPC_STATUS_OK ? n == accepted : n < accepted);
+	CHECK(st.code == GRPC_STATUS_RESOURCE_EXHAUSTED ? n <= accepted : n < accepted);
 	printf("stop: the stuck stream ended %s after %u of %u messages\n",
 		rpc_status_name(st.code), n, accepted);
 	rpc_stream_free(stuck);
@@ -555,6 +607,7 @@ static void *client_main(void *arg)
 	RUN(test_concurrent);
 	RUN(test_stream_flood);
 	RUN(test_stream_slow_reader);
+	RUN(test_stream_never_read);
 	RUN(test_stop);
 	rpc_client_close(C);
 	return NULL;

@@ -10,6 +10,18 @@
 #include "rpc.h"
 #include "sess.h"
 
+/* The kernel interface under a raw-socket vdev ("net_af_packet0,iface=veth0", af_xdp, pcap),
+ * or "". */
+static void raw_ifname_of(const char *device, char *out, size_t len)
+{
+	const char *iface = strstr(device, "iface=");
+	out[0] = '\0';
+	if (iface != NULL && (strncmp(device, "net_af_packet", 13) == 0 ||
+				strncmp(device, "net_af_xdp", 10) == 0 ||
+				strncmp(device, "net_pcap", 8) == 0))
+		snprintf(out, len, "%.*s", (int)strcspn(iface + 6, ","), iface + 6);
+}
+
 struct exfilter *exception_filter_start(const struct config *cfg)
 {
 	static struct exfilter_config xc;
@@ -21,6 +33,7 @@ struct exfilter *exception_filter_start(const struct config *cfg)
 		const struct config_port *c = &cfg->ports[i];
 		struct exfilter_port *p = &xc.port[i];
 		snprintf(p->ifname, sizeof(p->ifname), "%s", c->exception);
+		raw_ifname_of(c->device, p->raw_ifname, sizeof(p->raw_ifname));
 		for (unsigned s = 0; s < c->n_kernel_allow && s < EXFILTER_MAX_SERVICES; s++) {
 			p->allow[s].proto = c->kernel_allow[s].proto;
 			p->allow[s].port = c->kernel_allow[s].port;

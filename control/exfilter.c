@@ -84,6 +84,11 @@ int exfilter_script(const struct exfilter_config *c, char *buf, size_t len, char
 					c->port[i].ifname);
 			return -1;
 		}
+		if (c->port[i].raw_ifname[0] != '\0' && !ifname_ok(c->port[i].raw_ifname)) {
+			snprintf(err, errlen, "exception filter: bad interface name \"%.16s\"",
+					c->port[i].raw_ifname);
+			return -1;
+		}
 		if (c->port[i].n_allow > EXFILTER_MAX_SERVICES) {
 			snprintf(err, errlen, "exception filter: %s: more than %d services",
 					c->port[i].ifname, EXFILTER_MAX_SERVICES);
@@ -94,11 +99,15 @@ int exfilter_script(const struct exfilter_config *c, char *buf, size_t len, char
 		buf[0] = '\0';
 
 	/* the set of the ports' kernel interfaces, "rtp0", "rtp1" */
-	char taps[EXFILTER_MAX_PORTS * 20] = "";
-	size_t tl = 0;
-	for (unsigned i = 0; i < c->n_ports; i++)
+	char taps[EXFILTER_MAX_PORTS * 20] = "", raws[EXFILTER_MAX_PORTS * 20] = "";
+	size_t tl = 0, rl = 0;
+	for (unsigned i = 0; i < c->n_ports; i++) {
 		tl += (size_t)snprintf(taps + tl, sizeof(taps) - tl, "%s\"%s\"", i ? ", " : "",
 				c->port[i].ifname);
+		if (c->port[i].raw_ifname[0] != '\0')
+			rl += (size_t)snprintf(raws + rl, sizeof(raws) - rl, "%s\"%s\"",
+					rl ? ", " : "", c->port[i].raw_ifname);
+	}
 
 	/* add + delete first: a table a previous run left behind is replaced, atomically */
 	put(&t, "add table inet " EXFILTER_TABLE "\n");
@@ -111,6 +120,16 @@ int exfilter_script(const struct exfilter_config *c, char *buf, size_t len, char
 	put(&t, "\tset tcp_listen_any {\n\t\ttype inet_service\n"
 			"\t\tcomment \"TCP sessions listening on every address\"\n\t}\n");
 	put(&t, "\tcounter filtered {\n\t\tcomment \"dropped: GetProxyStats drops[filtered]\"\n\t}\n");
+	/* DPDK has what arrives on an af_packet port before netfilter runs; the kernel's own
+	 * copy must reach neither defragmentation (-400) nor conntrack: a destination's RST
+	 * would end its connection's entry there, and the same RST through the TAP would then
+	 * be dropped as invalid */
+	if (rl > 0) {
+		put(&t, "\tchain prerouting {\n\t\ttype filter hook prerouting priority -450; "
+				"policy accept;\n");
+		put(&t, "\t\tiifname { %s } drop comment \"read raw by the data plane\"\n\t}\n",
+				raws);
+	}
 	put(&t, "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n");
 	put(&t, "\t\tiifname { %s } jump exception\n\t}\n", taps);
 	/* the appliance is no router between its media networks and anything else */

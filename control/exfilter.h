@@ -24,6 +24,7 @@ struct exfilter_service {
 
 struct exfilter_port {
 	char ifname[16];                /* the port's kernel (TAP) interface */
+	char raw_ifname[16];            /* the kernel interface DPDK reads raw (af_packet), or "" */
 	struct exfilter_service allow[EXFILTER_MAX_SERVICES];
 	unsigned n_allow;
 };

@@ -40,6 +40,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -615,15 +616,102 @@ class ApplianceError(Exception):
     pass
 
 
+class NetnsTcpForwarder:
+    """A unix socket at PATH whose connections are carried to HOST:PORT over TCP from inside
+    namespace NS, as a client on that namespace's own loopback would connect: the harness's
+    gRPC stub reaches a server listening on TCP in the dut namespace ([grpc] listen =
+    [::]:50051). One thread; stop() closes every socket. `connections` counts the TCP
+    connections made."""
+
+    def __init__(self, path, ns, host, port):
+        import selectors
+        self.path, self.ns, self.addr = path, ns, (host, port)
+        self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.connections = 0
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        self._listen = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listen.bind(path)
+        self._listen.listen(16)
+        self._stop_r, self._stop_w = os.pipe()
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self._listen, selectors.EVENT_READ)
+        self._sel.register(self._stop_r, selectors.EVENT_READ)
+        self._peer = {}
+        self._thread = threading.Thread(target=self._loop, name="tcp-forwarder", daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        import selectors
+        client, _ = self._listen.accept()
+        tcp = socket_in_netns(self.ns, self.family, socket.SOCK_STREAM)
+        try:
+            tcp.settimeout(2)
+            tcp.connect(self.addr)
+        except OSError:
+            client.close()          # the stub sees the server as not (yet) there
+            tcp.close()
+            return
+        self.connections += 1
+        for a, b in ((client, tcp), (tcp, client)):
+            a.settimeout(5)         # sendall to the other side is bounded
+            self._peer[a] = b
+            self._sel.register(a, selectors.EVENT_READ)
+
+    def _close_pair(self, s):
+        for x in (s, self._peer.pop(s, None)):
+            if x is not None:
+                self._peer.pop(x, None)
+                with contextlib.suppress(KeyError, ValueError):
+                    self._sel.unregister(x)
+                x.close()
+
+    def _loop(self):
+        while True:
+            for key, _ in self._sel.select(timeout=1):
+                if key.fileobj == self._stop_r:
+                    return
+                if key.fileobj is self._listen:
+                    self._accept()
+                    continue
+                s = key.fileobj
+                if s not in self._peer:
+                    continue
+                try:
+                    data = s.recv(65536)
+                    if data:
+                        self._peer[s].sendall(data)
+                except OSError:
+                    data = b""
+                if not data:
+                    self._close_pair(s)
+
+    def stop(self):
+        os.write(self._stop_w, b"x")
+        self._thread.join(10)
+        for s in list(self._peer):
+            self._close_pair(s)
+        self._listen.close()
+        os.close(self._stop_r)
+        os.close(self._stop_w)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
 class Appliance:
     """build/app/rtpproxy running in PREFIX-dut, with its log captured and a gRPC stub.
 
     CONFIG: None (DEFAULT_CONFIG), a dict {section: {key: value}} merged over DEFAULT_CONFIG (a
     None value removes a key), or the full text of a config file. "{prefix}" and "{sock}" in
-    values/text are replaced by the lab prefix and the gRPC unix socket path."""
+    values/text are replaced by the lab prefix and the gRPC unix socket path.
+
+    GRPC_TCP=(host, port): the config's [grpc] listen is a TCP address in the dut namespace
+    (e.g. "[::]:50051"); the stub then reaches it through a NetnsTcpForwarder at the usual
+    unix socket path, over TCP to HOST:PORT from inside the dut namespace (e.g. its loopback)."""
 
     def __init__(self, lab, config=None, build_dir=None, name="rtpproxy", exe=None,
-                 start_timeout=20, stop_timeout=15, log_level="info", extra_args=()):
+                 start_timeout=20, stop_timeout=15, log_level="info", extra_args=(),
+                 grpc_tcp=None):
         self.lab = lab
         self.build_dir = Path(build_dir or BUILD_DIR)
         self.exe = Path(exe or self.build_dir / "app" / "rtpproxy")
@@ -643,6 +731,8 @@ class Appliance:
         self.channel = None
         self.stub = None
         self.returncode = None
+        self.grpc_tcp = grpc_tcp
+        self.forwarder = None
 
     def _render(self, config):
         subst = {"prefix": self.tag, "sock": self.sock}
@@ -678,6 +768,8 @@ class Appliance:
             raise ApplianceError(f"{self.exe} not found or not executable (build it first)")
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.sock)
+        if self.grpc_tcp is not None:
+            self.forwarder = NetnsTcpForwarder(self.sock, self.lab.dut, *self.grpc_tcp)
         env = dict(os.environ, RTPPROXY_LOG=self.log_level)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
@@ -741,6 +833,9 @@ class Appliance:
         if self.channel is not None:
             self.channel.close()
             self.channel = None
+        if self.forwarder is not None:
+            self.forwarder.stop()
+            self.forwarder = None
 
     def log_text(self):
         try:

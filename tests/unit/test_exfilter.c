@@ -31,6 +31,10 @@ static const char expected[] =
 	"\tcounter filtered {\n"
 	"\t\tcomment \"dropped: GetProxyStats drops[filtered]\"\n"
 	"\t}\n"
+	"\tchain prerouting {\n"
+	"\t\ttype filter hook prerouting priority -450; policy accept;\n"
+	"\t\tiifname { \"veth-a\" } drop comment \"read raw by the data plane\"\n"
+	"\t}\n"
 	"\tchain input {\n"
 	"\t\ttype filter hook input priority filter; policy accept;\n"
 	"\t\tiifname { \"rtp0\", \"media-b\" } jump exception\n"
@@ -58,6 +62,7 @@ static void two_ports(struct exfilter_config *c)
 	memset(c, 0, sizeof(*c));
 	c->n_ports = 2;
 	strcpy(c->port[0].ifname, "rtp0");
+	strcpy(c->port[0].raw_ifname, "veth-a");  /* port 1: a NIC, no kernel interface */
 	c->port[0].allow[0] = (struct exfilter_service){ IPPROTO_TCP, 22 };
 	c->port[0].allow[1] = (struct exfilter_service){ IPPROTO_UDP, 161 };
 	c->port[0].allow[2] = (struct exfilter_service){ IPPROTO_TCP, 2222 };
@@ -100,6 +105,10 @@ int main(void)
 	CHECK(strstr(buf, "iifname { \"rtp0\" } jump exception\n") != NULL);
 	CHECK(strstr(buf, "kernel_allow") == NULL);
 	CHECK(strstr(buf, "media-b") == NULL);
+	CHECK(strstr(buf, "iifname { \"veth-a\" } drop") != NULL);
+	c.port[0].raw_ifname[0] = '\0';
+	n = exfilter_script(&c, buf, sizeof(buf), err, sizeof(err));
+	CHECK(strstr(buf, "prerouting") == NULL);      /* no raw interface, no such chain */
 
 	/* UDP only: no TCP services rule */
 	c.port[0].allow[0] = (struct exfilter_service){ IPPROTO_UDP, 5353 };
@@ -117,6 +126,10 @@ int main(void)
 	two_ports(&c);
 	c.port[0].ifname[0] = '\0';
 	CHECK(exfilter_script(&c, buf, sizeof(buf), err, sizeof(err)) == -1);
+	two_ports(&c);
+	strcpy(c.port[0].raw_ifname, "a b");
+	CHECK(exfilter_script(&c, buf, sizeof(buf), err, sizeof(err)) == -1);
+	CHECK(strstr(err, "\"a b\"") != NULL);
 
 	/* no ports, too many ports */
 	two_ports(&c);
@@ -138,6 +151,7 @@ int main(void)
 	c.n_ports = EXFILTER_MAX_PORTS;
 	for (unsigned p = 0; p < c.n_ports; p++) {
 		snprintf(c.port[p].ifname, sizeof(c.port[p].ifname), "exception-if%u", p);
+		snprintf(c.port[p].raw_ifname, sizeof(c.port[p].raw_ifname), "raw-interface%u", p);
 		for (unsigned s = 0; s < EXFILTER_MAX_SERVICES; s++)
 			c.port[p].allow[s] = (struct exfilter_service){
 				s & 1 ? IPPROTO_UDP : IPPROTO_TCP, (uint16_t)(60000 + s) };

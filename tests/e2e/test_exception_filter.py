@@ -36,6 +36,9 @@ untested. The second appliance uses net_af_packet, as the other tests do.
    it while the stream relays: the stream is exact, filtered + exception_limit == SYNs sent,
    passed (port0's exception_packets) == filtered, exception_limit > 0, and what passed is
    within the bucket (32 + 200/s x elapsed).
+Steps 7 and 8 run again (once) when port0 received fewer frames than were sent: this shared
+lab's kernel can drop frames on the veth before the appliance sees them when its CPUs are busy;
+the checks are made on the last attempt.
 After each appliance exits: no `table inet rtpproxy`.
 """
 import hashlib
@@ -70,7 +73,8 @@ STALE_TABLE = "table inet rtpproxy {\n chain stale { }\n}\n"
 
 STREAM = 1000                    # RTP packets relayed during each flood
 N_UDP, N_SYN, N_FRAG = 16000, 2000, 1000     # flood frames; N_FRAG datagrams = 2 fragments each
-FLOOD_SECONDS = 1.0
+FLOOD_SECONDS = 2.0             # 10 000 frames/s: what this shared 2-core lab keeps exact
+STREAM_GAP = 0.002              # the stream spans the flood (2 s)
 N_SYN_LOW = 3000
 ECHO_PORT = 40200
 TCP_LISTEN = 21000
@@ -168,7 +172,7 @@ def send_frame(raw, f):
 # --- the relayed stream ---
 
 class Stream:
-    """STREAM RTP packets from cli to a UDP session, paced at ~1 per ms in a thread; check()
+    """STREAM RTP packets from cli to a UDP session, one per STREAM_GAP in a thread; finish()
     says whether the destination got every packet, in order, intact."""
 
     def __init__(self, L, app, sid, listen_port, dest_port):
@@ -190,7 +194,7 @@ class Stream:
         t0 = time.monotonic()
         for i, p in enumerate(self.pkts[1:], 1):
             self.tx.sendto(p, self.to)
-            ahead = t0 + i * 0.001 - time.monotonic()
+            ahead = t0 + i * STREAM_GAP - time.monotonic()
             if ahead > 0:
                 time.sleep(ahead)
             if i % 50 == 0:
@@ -199,18 +203,26 @@ class Stream:
     def start(self):
         self.thread.start()
 
-    def finish(self, t):
+    def collect(self):
+        """Wait for the sender, then what the destination got: the number of packets."""
         self.thread.join(30)
         self.got += lab.recv_all(self.rx, STREAM - len(self.got), 5)
         time.sleep(0.2)
         self.got += lab.drain(self.rx)
+        self.tx.close()
+        self.rx.close()
+        return len(self.got)
+
+    def check(self, t):
         data = [d for d, _ in self.got]
         t.eq(len(data), STREAM, f"{self.sid}: the destination got all {STREAM} RTP packets")
         t.check(data == self.pkts, f"{self.sid}: every packet intact and in order",
                 f"first difference at {next((i for i, (a, b) in enumerate(zip(data, self.pkts)) if a != b), len(data))}")
-        self.tx.close()
-        self.rx.close()
-        return len(data)
+
+    def finish(self, t):
+        n = self.collect()
+        self.check(t)
+        return n
 
 
 # --- the steps ---
@@ -417,7 +429,7 @@ def test_tcp_session(t, L, app):
          "a connect to the destroyed session's port gets no answer")
 
 
-def flood_mixed(raw, mac):
+def flood_mixed(raw, mac, ident_base):
     """N_UDP + N_SYN + 2 * N_FRAG frames interleaved (rounds of 8 UDP, 1 SYN, 1 fragment pair),
     paced over FLOOD_SECONDS. The time it took."""
     rounds = N_SYN
@@ -431,7 +443,7 @@ def flood_mixed(raw, mac):
                                                45000 + i % 1000, b"closed port %d" % i))
         send_frame(raw, tcp_syn_frame(mac, 10000 + r % 50000, 3000 + r % 1000, r * 7919))
         if r % 2 == 0:
-            for f in fragment_pair(mac, 1 + r // 2, 46000):
+            for f in fragment_pair(mac, ident_base + r // 2, 46000):
                 send_frame(raw, f)
         ahead = t0 + (r + 1) * FLOOD_SECONDS / rounds - time.monotonic()
         if ahead > 0.001:
@@ -447,26 +459,39 @@ def settle(app, want_fn, timeout=5):
     time.sleep(0.5)
 
 
+FLOOD_ATTEMPTS = 2
+
+
 def test_flood(t, L, app, ctx):
+    """The flood, again (once) when port0 received fewer frames than were sent: this shared
+    lab's kernel may drop frames on the veth before the appliance sees them when its CPUs are
+    busy, which no appliance can count; the checks are made on the last attempt."""
     mac = ctx["mac"]
-    stream = Stream(L, app, "flood-rtp", 30000, 40300)
     raw = raw_socket(L)
-    before, p0 = drops(app), port_stats(app).exception_packets
-    stream.start()
-    took = flood_mixed(raw, mac)
-    got = stream.finish(t)
     sent = N_UDP + N_SYN + 2 * N_FRAG
     want = {"no_flow": N_UDP, "fragment": 2 * N_FRAG, "filtered": N_SYN + N_FRAG}
-    settle(app, lambda d: all(d.get(k, 0) - before.get(k, 0) >= v for k, v in want.items()))
-    d = delta(drops(app), before)
-    print(f"    flood: {sent} frames in {took:.2f} s = {sent / took:.0f} frames/s offered "
-          f"({(N_SYN + 2 * N_FRAG) / took:.0f}/s of them for the kernel), "
-          f"with {STREAM} RTP packets relayed: {got} arrived", flush=True)
+    for attempt in range(FLOOD_ATTEMPTS):
+        stream = Stream(L, app, f"flood-rtp-{attempt}", 30000 + 10 * attempt, 40300 + attempt)
+        before, p0, rx0 = drops(app), port_stats(app).exception_packets, port_stats(app).rx_packets
+        stream.start()
+        took = flood_mixed(raw, mac, 1 + attempt * 10000)
+        got = stream.collect()
+        settle(app, lambda d: all(d.get(k, 0) - before.get(k, 0) >= v for k, v in want.items()))
+        d = delta(drops(app), before)
+        rx = port_stats(app).rx_packets - rx0
+        print(f"    flood: {sent} frames in {took:.2f} s = {sent / took:.0f} frames/s offered "
+              f"({(N_SYN + 2 * N_FRAG) / took:.0f}/s of them for the kernel), with {STREAM} RTP "
+              f"packets relayed: {got} arrived; port0 received {rx} of {sent + STREAM - 1} frames",
+              flush=True)
+        if rx >= sent + STREAM - 1:
+            break
+        print(f"    the lab lost {sent + STREAM - 1 - rx} frames before the appliance"
+              + ("; again" if attempt + 1 < FLOOD_ATTEMPTS else ""), flush=True)
+    stream.check(t)
     t.eq(d, want, f"drops moved by exactly: no_flow {N_UDP} (UDP frames), fragment {2 * N_FRAG}, "
                   f"filtered {N_SYN} SYNs + {N_FRAG} reassembled datagrams; nothing else")
     t.eq(port_stats(app).exception_packets - p0, N_SYN + 2 * N_FRAG,
          "port0 handed exactly the SYNs and the fragments to the kernel")
-    ctx["flood_rate"] = sent / took
     raw.close()
 
 
@@ -478,21 +503,31 @@ def flood_syns(raw, mac, n):
 
 
 def test_flood_limited(t, L, app, ctx):
+    """As test_flood, again (once) if the lab lost frames before the appliance."""
     mac = ctx["mac"]
-    stream = Stream(L, app, "limit-rtp", 30010, 40310)
     raw = raw_socket(L)
-    before, p0 = drops(app), port_stats(app).exception_packets
-    stream.start()
-    took = flood_syns(raw, mac, N_SYN_LOW)
-    got = stream.finish(t)
-    settle(app, lambda d: (d.get("filtered", 0) + d.get("exception_limit", 0)
-                           - before.get("filtered", 0) - before.get("exception_limit", 0))
-           >= N_SYN_LOW)
-    d = delta(drops(app), before)
-    passed = port_stats(app).exception_packets - p0
-    print(f"    limited flood: {N_SYN_LOW} SYNs in {took:.2f} s = {N_SYN_LOW / took:.0f}/s offered, "
-          f"{passed} passed to the kernel, {d.get('exception_limit', 0)} cut; "
-          f"{STREAM} RTP packets relayed: {got} arrived", flush=True)
+    for attempt in range(FLOOD_ATTEMPTS):
+        stream = Stream(L, app, f"limit-rtp-{attempt}", 30100 + 10 * attempt, 40310 + attempt)
+        time.sleep(0.3)         # the bucket refills its burst (32) in 0.16 s at 200/s
+        before, p0, rx0 = drops(app), port_stats(app).exception_packets, port_stats(app).rx_packets
+        stream.start()
+        took = flood_syns(raw, mac, N_SYN_LOW)
+        got = stream.collect()
+        settle(app, lambda d: (d.get("filtered", 0) + d.get("exception_limit", 0)
+                               - before.get("filtered", 0) - before.get("exception_limit", 0))
+               >= N_SYN_LOW)
+        d = delta(drops(app), before)
+        passed = port_stats(app).exception_packets - p0
+        rx = port_stats(app).rx_packets - rx0
+        print(f"    limited flood: {N_SYN_LOW} SYNs in {took:.2f} s = {N_SYN_LOW / took:.0f}/s "
+              f"offered, {passed} passed to the kernel, {d.get('exception_limit', 0)} cut; "
+              f"{STREAM} RTP packets relayed: {got} arrived; port0 received {rx} of "
+              f"{N_SYN_LOW + STREAM - 1} frames", flush=True)
+        if rx >= N_SYN_LOW + STREAM - 1:
+            break
+        print(f"    the lab lost {N_SYN_LOW + STREAM - 1 - rx} frames before the appliance"
+              + ("; again" if attempt + 1 < FLOOD_ATTEMPTS else ""), flush=True)
+    stream.check(t)
     t.eq(d.get("filtered", 0) + d.get("exception_limit", 0), N_SYN_LOW,
          f"filtered + exception_limit == {N_SYN_LOW} SYNs sent")
     t.eq(passed, d.get("filtered", 0), "what passed the limit (exception_packets) was all filtered")

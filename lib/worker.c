@@ -119,10 +119,10 @@ static inline bool exception_admit(struct worker *w, uint16_t port, uint64_t now
 	struct worker_bucket *b = &w->exc[port];
 	if (p->exc_cost == 0)
 		return true;
-	uint64_t credit = b->credit + (now - b->last);
+	uint64_t elapsed = now - b->last;      /* (huge if now < last: a full bucket) */
+	uint64_t credit = elapsed >= p->exc_burst ? p->exc_burst :
+		RTE_MIN(b->credit + elapsed, p->exc_burst);
 	b->last = now;
-	if (credit > p->exc_burst)
-		credit = p->exc_burst;
 	if (credit < p->exc_cost) {
 		b->credit = credit;
 		return false;

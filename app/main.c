@@ -22,6 +22,8 @@
 #include "config.h"
 #include "dp.h"
 #include "events.h"
+#include "exception.h"
+#include "exfilter.h"
 #include "log.h"
 #include "grpc_srv.h"
 #include "guard.h"
@@ -241,6 +243,7 @@ static int setup_ports(struct dp *dp, const struct config *cfg)
 		const struct config_port *c = &cfg->ports[i];
 		struct dp_port *p = &dp->port[i];
 		port_from_config(p, c);
+		exception_port_setup(dp, i, c);     /* exception_rate_pps, kernel_allow udp */
 		dp->n_ports = i + 1;
 		if (port_probe(c->device, &p->eth_id, err, sizeof(err)) != 0)
 			return fail(c->name, err);
@@ -492,12 +495,14 @@ static int run(const struct config *cfg)
 	struct grpc_srv *srv = NULL;
 	struct events *ev = NULL;       /* events: StreamSessionEvents subscribers */
 	struct tcp_relay *tcp = NULL;
+	struct exfilter *exf = NULL;    /* table inet rtpproxy: before any TAP exists */
 	struct sess_config sc;
 	char err[512];
 	int rc = 1, bound;
 	unsigned lcore;
 
-	if (setup_dp(&dp, cfg) != 0)
+	exf = exception_filter_start(cfg);
+	if (exf == NULL || setup_dp(&dp, cfg) != 0)
 		goto out;
 	sess_config_from(&sc, cfg);
 	sm = sess_mgr_create(&dp, &sc, err, sizeof(err));
@@ -529,6 +534,7 @@ static int run(const struct config *cfg)
 		goto out;
 	}
 	events_set_limits(ev, cfg->max_streams, cfg->stream_queue);
+	exception_attach(exf, sm, &ctx);
 	struct sess_observer obs;
 	events_observer(ev, &obs);
 	sess_set_observer(sm, &obs);
@@ -573,6 +579,7 @@ out:
 	sess_mgr_free(sm);
 	guard_free(guard);
 	teardown_dp(&dp);
+	exfilter_stop(exf);     /* after the TAPs are gone */
 	return rc;
 }
 

@@ -316,6 +316,8 @@ static grpc_status_code proxy_stats(void *c, const ProtobufCMessage *req,
 	(void)err;
 
 	dp_stats_sum(dp, &ws);
+	if (ctx->kernel_filtered != NULL)
+		ws.drops[DROP_FILTERED] += ctx->kernel_filtered(ctx->kernel_filtered_arg);
 	sess_counters(ctx->sessions, &sc);
 	Rtpproxy__GetProxyStatsResponse *out = arena_alloc(a, sizeof(*out));
 	rtpproxy__get_proxy_stats_response__init(out);

@@ -18,6 +18,10 @@ struct rpc_ctx {
 	struct dp *dp;
 	int64_t started_ms;     /* unix ms, for uptime */
 	struct events *events;  /* StreamSessionEvents subscribers */
+	/* packets the exception filter (nftables) dropped, shown under drops["filtered"];
+	 * NULL: none */
+	uint64_t (*kernel_filtered)(void *arg);
+	void *kernel_filtered_arg;
 };
 
 /* A session as the API shows it, built in `a` (live stats, or the final ones once closed). */

@@ -40,11 +40,17 @@ struct sess_mgr {
 	struct session *close_next;     /* sess_close_some: everything before it is closed */
 	struct tcp_relay *tcp;          /* TCP sessions' relay thread (NULL: TCP refused) */
 	struct rte_hash *by_serial;     /* serial -> session, for the relay's events */
+	struct sess_tcp_hook tcp_hook;  /* the exception filter, told of TCP listeners */
 };
 
 void sess_set_tcp_relay(struct sess_mgr *m, struct tcp_relay *r)
 {
 	m->tcp = r;
+}
+
+void sess_set_tcp_hook(struct sess_mgr *m, const struct sess_tcp_hook *h)
+{
+	m->tcp_hook = *h;
 }
 
 void sess_set_observer(struct sess_mgr *m, const struct sess_observer *o)
@@ -395,10 +401,17 @@ static int install_tcp(struct sess_mgr *m, struct session *s, struct rpc_error *
 			s->idle_timeout_secs * 1000,
 	};
 	uint16_t bound;
+	const struct sess_tcp_hook *h = &m->tcp_hook;
 	if (m->tcp == NULL)
 		return rpc_fail(err, GRPC_STATUS_UNAVAILABLE, "transport: the TCP relay is not running");
+	/* the filter admits the listen endpoint first, so the first SYN finds it open */
+	if (h->listen_added != NULL && h->listen_added(h->ctx, s->listen.addr, s->listen.port,
+				err->message, sizeof(err->message)) != 0)
+		return err->code = GRPC_STATUS_INTERNAL;
 	int ret = tcp_relay_add(m->tcp, &p, &bound, err->message, sizeof(err->message));
 	if (ret != 0) {
+		if (h->listen_removed != NULL)
+			h->listen_removed(h->ctx, s->listen.addr, s->listen.port);
 		err->code = ret == -EADDRINUSE ? GRPC_STATUS_ALREADY_EXISTS :
 			ret == -EADDRNOTAVAIL ? GRPC_STATUS_INVALID_ARGUMENT :
 			ret == -EMFILE || ret == -ENFILE || ret == -ENOMEM ?
@@ -539,6 +552,8 @@ static void uninstall_tcp(struct sess_mgr *m, struct session *s)
 	struct sess_end *e = end_of(s);
 	if (m->tcp != NULL && tcp_relay_remove(m->tcp, s->serial, &t) == 0 && e != NULL)
 		tcp_to_stats(&t, &e->final, &e->final_rev);
+	if (m->tcp_hook.listen_removed != NULL)
+		m->tcp_hook.listen_removed(m->tcp_hook.ctx, s->listen.addr, s->listen.port);
 }
 
 /* Take the flows out of the data plane, keeping their last counters. */

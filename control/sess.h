@@ -171,6 +171,18 @@ void sess_set_tcp_relay(struct sess_mgr *m, struct tcp_relay *r);
 /* Take the relay's events (connections established, failed...) into session states. */
 void sess_tcp_poll(struct sess_mgr *m);
 
+/*
+ * Told when a TCP session starts and stops listening, so that the exception filter admits TCP
+ * to its listen endpoint (addr network byte order, 0 = every address; port host order) only
+ * meanwhile. listen_added runs before the listener exists; -1 + err refuses the session.
+ */
+struct sess_tcp_hook {
+	void *ctx;
+	int (*listen_added)(void *ctx, uint32_t addr, uint16_t port, char *err, size_t errlen);
+	void (*listen_removed)(void *ctx, uint32_t addr, uint16_t port);
+};
+void sess_set_tcp_hook(struct sess_mgr *m, const struct sess_tcp_hook *h);
+
 /* Sessions one sess_tick looks at: 100 000 sessions take ~13 ticks, so every session is
  * still seen several times a second. */
 #define SESS_TICK_SLICE 8192

@@ -50,7 +50,17 @@ struct dp_port {
 	unsigned n_addr;
 	uint32_t gateway;               /* 0 = none */
 	char tap_name[16];
+	/* The exception path (API.md 1.3): a token bucket per worker, in TSC cycles of credit
+	 * (exception_rate_pps split over the workers), and the UDP ports of kernel_allow. */
+	uint64_t exc_cost;              /* credit one packet to the kernel takes; 0 = no limit */
+	uint64_t exc_burst;             /* the most credit a bucket holds */
+	uint64_t udp_allow[65536 / 64]; /* bit per UDP port (host order) the kernel may serve */
 };
+
+static inline bool dp_port_udp_allowed(const struct dp_port *p, uint16_t port)
+{
+	return (p->udp_allow[port >> 6] >> (port & 63)) & 1;
+}
 
 /* Per-worker counters: one writer each; control sums them. */
 struct worker_stats {
@@ -60,6 +70,12 @@ struct worker_stats {
 	uint64_t relayed;
 	uint64_t iterations, busy_iterations;
 	uint64_t busy_cycles;               /* TSC cycles of the iterations that found work */
+};
+
+/* A worker's share of a port's exception_rate_pps. */
+struct worker_bucket {
+	uint64_t credit;                /* TSC cycles */
+	uint64_t last;                  /* TSC of the last refill */
 };
 
 struct worker_rxq {
@@ -90,6 +106,7 @@ struct worker {
 	struct rte_eth_dev_tx_buffer *tap_txb[DP_MAX_PORTS];  /* to the kernel interfaces */
 	struct worker_lat lat[DP_MAX_RXQ * DP_BURST];
 	unsigned n_lat;
+	struct worker_bucket exc[DP_MAX_PORTS];               /* exception_rate_pps */
 	struct worker_stats stats __rte_cache_aligned;
 } __rte_cache_aligned;
 
@@ -161,6 +178,12 @@ void worker_end_iteration(struct worker *w, uint64_t now);
  * dp_clock_defaults). */
 void dp_set_clock_rate(struct dp *dp, unsigned pt, uint32_t hz);
 void dp_clock_defaults(struct dp *dp);
+
+/* Limit what port `port` hands to its kernel interface to pps packets per second (0: no
+ * limit), each worker pps / n_workers with a burst of 100 ms (DP_BURST at least); buckets
+ * start full. Before the workers run. UDP ports of kernel_allow: dp_port_allow_udp. */
+void dp_set_exception_rate(struct dp *dp, unsigned port, uint32_t pps);
+void dp_port_allow_udp(struct dp_port *p, uint16_t port);
 
 /* Sum of every worker's counters. */
 void dp_stats_sum(const struct dp *dp, struct worker_stats *out);

@@ -75,6 +75,28 @@ void dp_stats_sum(const struct dp *dp, struct worker_stats *out)
 		out->drops[d] += dp->ctl_drops[d];
 }
 
+#define EXC_BURST_DIV 10        /* a bucket holds 100 ms of its rate */
+
+void dp_set_exception_rate(struct dp *dp, unsigned port, uint32_t pps)
+{
+	struct dp_port *p = &dp->port[port];
+	unsigned nw = dp->n_workers ? dp->n_workers : 1;
+	p->exc_cost = p->exc_burst = 0;
+	if (pps != 0) {
+		uint64_t burst = RTE_MAX((uint64_t)pps / nw / EXC_BURST_DIV, (uint64_t)DP_BURST);
+		p->exc_cost = RTE_MAX(rte_get_tsc_hz() * nw / pps, (uint64_t)1);
+		p->exc_burst = burst * p->exc_cost;
+	}
+	for (unsigned w = 0; w < dp->n_workers; w++)
+		dp->workers[w].exc[port] = (struct worker_bucket){
+			.credit = p->exc_burst, .last = rte_rdtsc() };
+}
+
+void dp_port_allow_udp(struct dp_port *p, uint16_t port)
+{
+	p->udp_allow[port >> 6] |= 1ULL << (port & 63);
+}
+
 static inline void drop(struct worker *w, struct rte_mbuf *m, enum dp_drop why)
 {
 	w->stats.drops[why]++;
@@ -89,6 +111,36 @@ static inline void to_kernel(struct worker *w, uint16_t port, struct rte_mbuf *m
 	w->stats.exception[port]++;
 	dp_meta_set(m, DP_META_NONE, 0);
 	rte_eth_tx_buffer(w->dp->port[port].tap_id, w->index, w->tap_txb[port], m);
+}
+
+/* This worker's bucket for the port: may one more packet go to the kernel at `now`? */
+static inline bool exception_admit(struct worker *w, uint16_t port, uint64_t now)
+{
+	const struct dp_port *p = &w->dp->port[port];
+	struct worker_bucket *b = &w->exc[port];
+	if (p->exc_cost == 0)
+		return true;
+	uint64_t elapsed = now - b->last;      /* (huge if now < last: a full bucket) */
+	uint64_t credit = elapsed >= p->exc_burst ? p->exc_burst :
+		RTE_MIN(b->credit + elapsed, p->exc_burst);
+	b->last = now;
+	if (credit < p->exc_cost) {
+		b->credit = credit;
+		return false;
+	}
+	b->credit = credit - p->exc_cost;
+	return true;
+}
+
+/* To the kernel within the port's exception_rate_pps; over it, dropped (exception_limit), so
+ * a flood neither reaches the kernel nor keeps the worker writing to the TAP. */
+static inline void exception(struct worker *w, uint16_t port, struct rte_mbuf *m, uint64_t now)
+{
+	if (unlikely(!exception_admit(w, port, now))) {
+		drop(w, m, DROP_EXCEPTION_LIMIT);
+		return;
+	}
+	to_kernel(w, port, m);
 }
 
 static inline uint16_t udp_payload_of(const struct rte_mbuf *m)
@@ -364,17 +416,20 @@ static __rte_always_inline void relay(struct worker *w, struct rte_mbuf *m,
 	}
 }
 
-/* A UDP packet no flow claims: ours means nobody listens; anyone else's is the kernel's. */
+/* A UDP packet no flow claims: ours is the kernel's only for a kernel_allow service of the
+ * port, else nobody listens; anyone else's (broadcasts...) is the kernel's to judge. */
 static inline void no_flow(struct worker *w, uint16_t port, struct rte_mbuf *m,
-		const struct pkt_info *info)
+		const struct pkt_info *info, uint64_t now)
 {
 	const uint8_t *ip = rte_pktmbuf_mtod_offset(m, const uint8_t *, info->l3_off);
+	const uint8_t *udp = rte_pktmbuf_mtod_offset(m, const uint8_t *, info->l4_off);
 	uint32_t dst;
 	memcpy(&dst, ip + 16, 4);
-	if (dp_owner_of(w->dp, dst) >= 0)
+	if (dp_owner_of(w->dp, dst) >= 0 &&
+			!dp_port_udp_allowed(&w->dp->port[port], pkt_rd16(udp + 2)))
 		drop(w, m, DROP_NO_FLOW);
 	else
-		to_kernel(w, port, m);
+		exception(w, port, m, now);
 }
 
 /* Inlined into worker_main's loop; worker_handle_burst is the same code for the benchmark. */
@@ -417,15 +472,21 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 				to_kernel(w, port, m);
 			break;
 		case PKT_FRAGMENT:
-			/* counted as not relayed; the kernel gets it and drops it */
-			w->stats.drops[DROP_FRAGMENT]++;
-			to_kernel(w, port, m);
+			/* never relayed: counted, and the kernel may reassemble it; the filter then
+			 * judges the whole datagram as any other (a fragment the limit refuses
+			 * counts as exception_limit only) */
+			if (exception_admit(w, port, now)) {
+				w->stats.drops[DROP_FRAGMENT]++;
+				to_kernel(w, port, m);
+			} else {
+				drop(w, m, DROP_EXCEPTION_LIMIT);
+			}
 			break;
 		case PKT_MALFORMED:
 			drop(w, m, DROP_MALFORMED);
 			break;
 		case PKT_OTHER:
-			to_kernel(w, port, m);
+			exception(w, port, m, now);
 			break;
 		}
 	}
@@ -452,7 +513,7 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 					rte_hash_lookup_data(dp->flows->hash, &wk,
 						(void **)&f) >= 0)
 				goto found;
-			no_flow(w, port, pkts[i], &info[i]);
+			no_flow(w, port, pkts[i], &info[i], now);
 			continue;
 		}
 found:

@@ -40,6 +40,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -627,11 +628,15 @@ class Appliance:
 
     For a secured or TCP-only server: CHANNEL_FACTORY() returns the grpc channel to use
     (default: plaintext to the unix socket), METADATA goes with every stub call, and start()
-    waits for GetProxyStats to answer READY_CODE (default OK)."""
+    waits for GetProxyStats to answer READY_CODE (default OK).
+
+    GRPC_TCP=(host, port): the config's [grpc] listen is a TCP address in the dut namespace
+    (e.g. "[::]:50051"); the stub then reaches it through a UnixForwarder at the usual unix
+    socket path, over TCP to HOST:PORT from inside the dut namespace (e.g. its loopback)."""
 
     def __init__(self, lab, config=None, build_dir=None, name="rtpproxy", exe=None,
                  start_timeout=20, stop_timeout=15, log_level="info", extra_args=(),
-                 channel_factory=None, metadata=None, ready_code=None):
+                 channel_factory=None, metadata=None, ready_code=None, grpc_tcp=None):
         self.lab = lab
         self.build_dir = Path(build_dir or BUILD_DIR)
         self.exe = Path(exe or self.build_dir / "app" / "rtpproxy")
@@ -652,6 +657,8 @@ class Appliance:
         self.stub = None
         self.returncode = None
         self.channel_factory, self.metadata, self.ready_code = channel_factory, metadata, ready_code
+        self.grpc_tcp = grpc_tcp
+        self.forwarder = None
 
     def _render(self, config):
         subst = {"prefix": self.tag, "sock": self.sock}
@@ -687,6 +694,8 @@ class Appliance:
             raise ApplianceError(f"{self.exe} not found or not executable (build it first)")
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.sock)
+        if self.grpc_tcp is not None:
+            self.forwarder = UnixForwarder(self.lab.dut, *self.grpc_tcp, self.sock)
         env = dict(os.environ, RTPPROXY_LOG=self.log_level)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
@@ -754,6 +763,9 @@ class Appliance:
         if self.channel is not None:
             self.channel.close()
             self.channel = None
+        if self.forwarder is not None:
+            self.forwarder.close()
+            self.forwarder = None
 
     def log_text(self):
         try:

@@ -107,15 +107,18 @@ static void learn_arp(struct dp *dp, struct rte_mbuf *m, uint64_t now_ms)
 				sizeof(struct rte_ether_hdr));
 		uint16_t op = rte_be_to_cpu_16(ah->arp_opcode);
 		/* only what is addressed to us: a reply to our request, or a request for one
-		 * of our addresses (neigh_learn decides what either may change) */
+		 * of our addresses; and a neighbour's announcement of itself (gratuitous ARP,
+		 * sender = target), which answers a request of ours as a reply would
+		 * (neigh_learn decides what each may change: none creates an entry) */
+		bool announce = ah->arp_data.arp_sip == ah->arp_data.arp_tip;
 		if (ah->arp_hardware == rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) &&
 				ah->arp_protocol == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) &&
 				ah->arp_hlen == RTE_ETHER_ADDR_LEN && ah->arp_plen == 4 &&
 				(op == RTE_ARP_OP_REPLY || op == RTE_ARP_OP_REQUEST) &&
-				dp_port_owns(&dp->port[port], ah->arp_data.arp_tip)) {
+				(announce || dp_port_owns(&dp->port[port], ah->arp_data.arp_tip))) {
 			uint32_t idx = neigh_learn(dp->neigh, (uint16_t)port,
 					ah->arp_data.arp_sip, ah->arp_data.arp_sha.addr_bytes,
-					op == RTE_ARP_OP_REPLY, now_ms);
+					op == RTE_ARP_OP_REPLY || announce, now_ms);
 			if (idx != NEIGH_NONE)
 				release_pending(dp, idx);
 		}

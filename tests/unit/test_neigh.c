@@ -276,6 +276,19 @@ static void test_learning(void)
 	CHECK_EQ_U(requests_out(nh), 0);
 	neigh_put(dp.neigh, idx);
 	CHECK(neigh_find(dp.neigh, 1, nh) == NEIGH_NONE);
+
+	/* a neighbour that announces itself (gratuitous ARP, as a host does when it comes up)
+	 * while we ask for it answers our request; before we ask, it is not an answer */
+	uint32_t nh2 = inet_addr("198.18.2.3");
+	uint32_t idx2 = neigh_get(dp.neigh, 1, nh2);
+	arp_in(RTE_ARP_OP_REQUEST, nh2, mac2, nh2, t + 2);
+	CHECK(!mac_now(idx2, mac2));
+	slowpath_resolve(&dp, idx2, t + 2);
+	CHECK_EQ_U(requests_out(nh2), 1);
+	arp_in(RTE_ARP_OP_REQUEST, nh2, mac2, nh2, t + 3);
+	CHECK(mac_now(idx2, mac2));
+	CHECK_EQ_U(dp.neigh->ent[idx2].state, NEIGH_REACHABLE);
+	neigh_put(dp.neigh, idx2);
 }
 
 int main(int argc, char **argv)

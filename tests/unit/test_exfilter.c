@@ -150,8 +150,8 @@ int main(void)
 	memset(&c, 0, sizeof(c));
 	c.n_ports = EXFILTER_MAX_PORTS;
 	for (unsigned p = 0; p < c.n_ports; p++) {
-		snprintf(c.port[p].ifname, sizeof(c.port[p].ifname), "exception-if%u", p);
-		snprintf(c.port[p].raw_ifname, sizeof(c.port[p].raw_ifname), "raw-interface%u", p);
+		snprintf(c.port[p].ifname, sizeof(c.port[p].ifname), "exception-if%u", p % 8);
+		snprintf(c.port[p].raw_ifname, sizeof(c.port[p].raw_ifname), "raw-interface%u", p % 8);
 		for (unsigned s = 0; s < EXFILTER_MAX_SERVICES; s++)
 			c.port[p].allow[s] = (struct exfilter_service){
 				s & 1 ? IPPROTO_UDP : IPPROTO_TCP, (uint16_t)(60000 + s) };

@@ -433,7 +433,9 @@ static void add_flow_stats(const struct sess_mgr *m, const struct flow *f, struc
 {
 	if (f == NULL)
 		return;
-	const struct flow_stats *fs = &f->stats;
+	struct flow_stats stats;
+	const struct flow_stats *fs = &stats;
+	flow_stats_read(f, &stats);     /* with what control gave up moved to dropped */
 	st->pkts_rx += fs->pkts_rx;
 	st->pkts_tx += fs->pkts_tx;
 	st->bytes_rx += fs->bytes_rx;

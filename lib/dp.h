@@ -148,6 +148,14 @@ static inline uint32_t dp_meta_aux(const struct rte_mbuf *m) { return m->hash.fd
 #define DP_TO_PORT 0
 #define DP_TO_KERNEL 1
 
+/*
+ * A flow's packet the control lcore held for ARP: worker -> control (pending_ring) as
+ * (flow id, flow gen); control -> worker 0 (from_ctl, to its port m->port) and, when the port
+ * refuses it, back to control (pending_ring) as (flow id | DP_META_CTL, flow gen), so that
+ * control, not worker 0, moves it from sent to dropped on its flow. Flow ids stay below 2^31.
+ */
+#define DP_META_CTL 0x80000000u
+
 /* Does port p own address a (network byte order)? */
 static inline bool dp_port_owns(const struct dp_port *p, uint32_t a)
 {
@@ -173,6 +181,9 @@ int worker_main(void *arg);
 void worker_handle_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
 		uint64_t now);
 void worker_end_iteration(struct worker *w, uint64_t now);
+/* The loop's take from its from_ctl ring (ARP requests, released packets), buffered for the
+ * next flush; for tests/unit/test_worker.c. */
+unsigned worker_poll_ctl(struct worker *w);
 
 /* Set the RTP clock of payload type pt (every type starts at RTP_CLOCK_DEFAULT via
  * dp_clock_defaults). */

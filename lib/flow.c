@@ -142,7 +142,9 @@ struct flow *flow_alloc(struct flow_table *ft)
 			return NULL;
 	}
 	struct flow *f = flow_at(ft, id);
+	uint32_t gen = f->gen;
 	memset(f, 0, sizeof(*f));
+	f->gen = (gen + 1) | 1;         /* odd: a new life, unlike any before */
 	f->id = id;
 	f->meter = IDPOOL_NONE;
 	return f;
@@ -192,6 +194,7 @@ int flow_del(struct flow_table *ft, struct flow *f)
 	if (ret < 0)
 		return ret;
 	ft->n_flows--;
+	f->gen++;                       /* even: what is held for it is no longer its */
 	/* the queue holds every pool entry at most once, so it never fills */
 	return rte_rcu_qsbr_dq_enqueue(ft->dq, &f->id) == 0 ? 0 : -ENOSPC;
 }

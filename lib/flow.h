@@ -107,6 +107,14 @@ struct flow {
 	uint8_t last_pt;                /* RTP payload type last seen (for the jitter's clock) */
 	struct rtp_state rtp;
 	struct flow_key key __rte_cache_aligned;        /* what it is installed under */
+	/* Which life of this entry: odd while allocated, bumped to even when unpublished. A
+	 * packet the control lcore holds (ARP) carries the flow's id and gen, so that control
+	 * touches the flow only if it is still the one the packet belonged to. */
+	uint32_t gen;
+	/* Packets the worker counted as sent that control then could not send (next hop given
+	 * up, TX refused): moved from sent to dropped when read (flow_stats_read). Control's
+	 * own counters, so the worker stays the only writer of stats. */
+	uint64_t ctl_dropped, ctl_dropped_bytes;
 } __rte_cache_aligned;
 
 /* What a packet touches ends where the control-only line starts (the worker prefetches it). */
@@ -122,6 +130,16 @@ struct flow_meter {
 	struct rte_meter_srtcm pps, bps;
 	struct rte_meter_srtcm_profile prof_pps, prof_bps;
 } __rte_cache_aligned;
+
+/* A flow's counters as the API reports them: what control gave up moved from sent to
+ * dropped (control lcore). */
+static inline void flow_stats_read(const struct flow *f, struct flow_stats *out)
+{
+	*out = f->stats;
+	out->pkts_tx -= f->ctl_dropped;
+	out->bytes_tx -= f->ctl_dropped_bytes;
+	out->dropped += f->ctl_dropped;
+}
 
 /* A consistent copy of a flow's RTP state for the control lcore (the worker writes it). */
 static inline void flow_rtp_read(const struct flow *f, struct rtp_state *out)
@@ -193,6 +211,16 @@ struct flow_table {
 static inline struct flow *flow_at(const struct flow_table *ft, uint32_t id)
 {
 	return &((struct flow *)ft->flows.chunk[id >> IDPOOL_CHUNK_SHIFT])[id & (IDPOOL_CHUNK - 1)];
+}
+
+/* The flow with this id if it is still in the life `gen` (control lcore: the only writer of
+ * the table, so the answer holds until it changes the table), else NULL. */
+static inline struct flow *flow_if_same(const struct flow_table *ft, uint32_t id, uint32_t gen)
+{
+	if (id >= ft->capacity || !(gen & 1))
+		return NULL;
+	struct flow *f = flow_at(ft, id);
+	return f->gen == gen ? f : NULL;
 }
 
 static inline struct flow_meter *flow_meter_of(const struct flow_table *ft, const struct flow *f)

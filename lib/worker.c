@@ -73,6 +73,8 @@ void dp_stats_sum(const struct dp *dp, struct worker_stats *out)
 	}
 	for (int d = 0; d < DROP_MAX; d++)
 		out->drops[d] += dp->ctl_drops[d];
+	if (dp->neigh != NULL)
+		out->drops[DROP_NO_NEIGHBOR] += dp->neigh->dropped;
 }
 
 #define EXC_BURST_DIV 10        /* a bucket holds 100 ms of its rate */
@@ -109,7 +111,7 @@ static inline void drop(struct worker *w, struct rte_mbuf *m, enum dp_drop why)
 static inline void to_kernel(struct worker *w, uint16_t port, struct rte_mbuf *m)
 {
 	w->stats.exception[port]++;
-	dp_meta_set(m, DP_META_NONE, 0);
+	dp_meta_set(m, DP_META_NONE, port);     /* tap_refused takes it back */
 	rte_eth_tx_buffer(w->dp->port[port].tap_id, w->index, w->tap_txb[port], m);
 }
 
@@ -154,7 +156,9 @@ static inline uint16_t udp_payload_of(const struct rte_mbuf *m)
 /*
  * TX error callback for the ports: the NIC refused these. A relayed packet was already
  * counted as sent by its flow, which is still alive (no quiescent state was reported since),
- * so move it from sent to dropped.
+ * so move it from sent to dropped. One the control lcore released after ARP (DP_META_CTL)
+ * goes back to control, the only one that may correct its flow from here (this worker may
+ * not be the flow's, and the flow may be gone).
  */
 static void tx_refused(struct rte_mbuf **pkts, uint16_t n, void *arg)
 {
@@ -163,21 +167,34 @@ static void tx_refused(struct rte_mbuf **pkts, uint16_t n, void *arg)
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		uint32_t id = dp_meta_flow(m);
-		if (id != DP_META_NONE) {
+		uint32_t port = dp_meta_aux(m);
+		if (id != DP_META_NONE && (id & DP_META_CTL)) {
+			port = m->port;
+		} else if (id != DP_META_NONE) {
 			struct flow_stats *st = &flow_at(w->dp->flows, id)->stats;
 			st->pkts_tx--;
 			st->bytes_tx -= udp_payload_of(m);
 			st->dropped++;
 		}
-		w->stats.tx_failed[dp_meta_aux(m)]++;
+		w->stats.tx_failed[port]++;
 		w->stats.drops[DROP_TX_FULL]++;
-		rte_pktmbuf_free(m);
+		/* (a full ring leaves that flow's count as it was: it never filled in tests) */
+		if (id == DP_META_NONE || !(id & DP_META_CTL) ||
+				rte_ring_mp_enqueue(w->dp->pending_ring, m) != 0)
+			rte_pktmbuf_free(m);
 	}
 }
 
+/* The kernel interface refused these: to_kernel's (aux: the port) were counted as exception
+ * packets, and are now drops instead. */
 static void tap_refused(struct rte_mbuf **pkts, uint16_t n, void *arg)
 {
 	struct worker *w = arg;
+	for (uint16_t i = 0; i < n; i++) {
+		uint32_t port = dp_meta_aux(pkts[i]);
+		if (port < DP_MAX_PORTS)
+			w->stats.exception[port]--;
+	}
 	w->stats.drops[DROP_TX_FULL] += n;
 	rte_pktmbuf_free_bulk(pkts, n);
 }
@@ -406,8 +423,9 @@ static __rte_always_inline void relay(struct worker *w, struct rte_mbuf *m,
 			w->lat[w->n_lat++] = (struct worker_lat){ .flow = f, .rx_tsc = now };
 		return;
 	}
-	/* The control lcore holds it until the next hop answers ARP, and fills in the MAC. */
-	dp_meta_set(m, f->id, f->neigh);
+	/* The control lcore holds it until the next hop answers ARP, and fills in the MAC; it
+	 * stays counted as sent unless control gives it up (then flow->ctl_dropped). */
+	dp_meta_set(m, f->id, f->gen);
 	if (rte_ring_mp_enqueue(dp->pending_ring, m) != 0) {
 		st->pkts_tx--;
 		st->bytes_tx -= info->udp_payload;
@@ -571,8 +589,10 @@ static unsigned poll_ctl(struct worker *w)
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		uint16_t port = m->port;
-		if (dp_meta_aux(m) == DP_TO_KERNEL) {
-			dp_meta_set(m, DP_META_NONE, 0);
+		if (dp_meta_flow(m) != DP_META_NONE) {
+			to_port(w, port, m);    /* a held packet released: meta for tx_refused */
+		} else if (dp_meta_aux(m) == DP_TO_KERNEL) {
+			dp_meta_set(m, DP_META_NONE, DP_META_NONE);     /* not an exception packet */
 			rte_eth_tx_buffer(w->dp->port[port].tap_id, w->index, w->tap_txb[port], m);
 		} else {
 			dp_meta_set(m, DP_META_NONE, port);
@@ -623,6 +643,11 @@ void worker_handle_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts
 		uint64_t now)
 {
 	handle_burst(w, port, pkts, n, now);
+}
+
+unsigned worker_poll_ctl(struct worker *w)
+{
+	return poll_ctl(w);
 }
 
 void worker_end_iteration(struct worker *w, uint64_t t0)

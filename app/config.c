@@ -433,7 +433,8 @@ begin_section(struct load_ctx *ctx, const char *sec, const struct section_rule *
 		if (sr->numbered || strcmp(sec, sr->name) != 0)
 			continue;
 		if (ctx->sections_seen & (1u << i)) {
-			cfg_fail(ctx, "[%s]: expected each section once, got a second [%s]", sec, sec);
+			cfg_fail(ctx, "[%s]: expected each section once, got a second [%s]", sec,
+				 sec);
 			return NULL;
 		}
 		ctx->sections_seen |= 1u << i;
@@ -469,7 +470,8 @@ load_section(struct load_ctx *ctx, struct rte_cfgfile *ini, int idx)
 	free(e);
 	for (j = 0; j < (int)sr->n_keys && rc == 0; j++)
 		if (sr->keys[j].required && (seen & (1u << j)) == 0)
-			rc = cfg_fail(ctx, "[%s] %s: expected %s, got nothing (the key is required)",
+			rc = cfg_fail(ctx,
+				      "[%s] %s: expected %s, got nothing (the key is required)",
 				      sec, sr->keys[j].key, sr->keys[j].what);
 	if (rc == 0 && sr->finish != NULL)
 		rc = sr->finish(ctx, sr, sec, obj, seen);

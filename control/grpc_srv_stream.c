@@ -144,7 +144,8 @@ void srv_serve_stream(struct grpc_srv *srv, unsigned idx, grpc_call *call,
 	grpc_op op;
 
 	if (s == NULL) {
-		srv_unary_reply(srv, call, md, NULL, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		srv_unary_reply(srv, call, md, NULL, GRPC_STATUS_RESOURCE_EXHAUSTED,
+				"out of memory");
 		return;
 	}
 	s->send_tag.kind = TAG_STREAM_SEND;

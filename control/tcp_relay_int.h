@@ -148,7 +148,7 @@ struct tcp_relay {
 	struct tcp_relay_counters ctr;
 };
 
-/* ---- shared by both halves ---- */
+/* ---- shared by every part ---- */
 
 /* Log through the hook of tcp_relay_set_log (tcp_relay_ctl.c); thread-safe. */
 void __attribute__((format(printf, 2, 3))) tcp_relay_log(int level, const char *fmt, ...);

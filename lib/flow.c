@@ -194,7 +194,8 @@ int flow_del(struct flow_table *ft, struct flow *f)
 	if (ret < 0)
 		return ret;
 	ft->n_flows--;
-	f->gen++;                       /* even: what is held for it is no longer its */
+	/* even: what is held for it is no longer its (a worker may be reading it) */
+	__atomic_store_n(&f->gen, f->gen + 1, __ATOMIC_RELAXED);
 	/* the queue holds every pool entry at most once, so it never fills */
 	return rte_rcu_qsbr_dq_enqueue(ft->dq, &f->id) == 0 ? 0 : -ENOSPC;
 }

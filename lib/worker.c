@@ -425,7 +425,7 @@ static __rte_always_inline void relay(struct worker *w, struct rte_mbuf *m,
 	}
 	/* The control lcore holds it until the next hop answers ARP, and fills in the MAC; it
 	 * stays counted as sent unless control gives it up (then flow->ctl_dropped). */
-	dp_meta_set(m, f->id, f->gen);
+	dp_meta_set(m, f->id, __atomic_load_n(&f->gen, __ATOMIC_RELAXED));
 	if (rte_ring_mp_enqueue(dp->pending_ring, m) != 0) {
 		st->pkts_tx--;
 		st->bytes_tx -= info->udp_payload;

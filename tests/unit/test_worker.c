@@ -584,6 +584,21 @@ static void test_tx_refused(void)
 	check_quiet();
 }
 
+/* The kernel interface refuses an exception packet: a tx_full drop, no longer an exception. */
+static void test_tap_refused(void)
+{
+	uint8_t pl[PLEN];
+	rtp_payload(pl, PLEN, 0x3333, 2);
+	struct worker_stats before = totals();
+	fill_ring(tap_ring[P0], 0);
+	rx1(P0, udp_frame(client_mac, port_mac[0], ip("198.18.1.100"), ip("198.18.1.50"), 40004,
+				10004, 64, pl, PLEN));
+	drain(tap_ring[P0]);
+	CHECK_EQ_U(totals().exception[P0] - before.exception[P0], 0);
+	check_drops(&before, DROP_TX_FULL, 1);
+	check_quiet();
+}
+
 /* The ARP requests for `target` that left by port 1 (and nothing else). */
 static unsigned arp_requests_out(const char *target)
 {
@@ -810,6 +825,7 @@ int main(int argc, char **argv)
 	test_rate_limit();
 	test_validate();
 	test_tx_refused();
+	test_tap_refused();
 	test_pending_given_up();
 	test_pending_released();
 	test_pending_flow_gone();

@@ -592,7 +592,8 @@ static unsigned poll_ctl(struct worker *w)
 		if (dp_meta_flow(m) != DP_META_NONE) {
 			to_port(w, port, m);    /* a held packet released: meta for tx_refused */
 		} else if (dp_meta_aux(m) == DP_TO_KERNEL) {
-			dp_meta_set(m, DP_META_NONE, DP_META_NONE);     /* not an exception packet */
+			/* not an exception packet: tap_refused leaves the count alone */
+			dp_meta_set(m, DP_META_NONE, DP_META_NONE);
 			rte_eth_tx_buffer(w->dp->port[port].tap_id, w->index, w->tap_txb[port], m);
 		} else {
 			dp_meta_set(m, DP_META_NONE, port);

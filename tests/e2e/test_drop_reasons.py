@@ -95,7 +95,8 @@ def fragment_pair(ident, dport):
     """A 32-byte UDP datagram from the client to DUT0_ADDR:DPORT in two fragments."""
     payload = bytes(range(32))
     udp = struct.pack("!HHHH", 40000, dport, 8 + len(payload), 0) + payload
-    pseudo = socket.inet_aton(CLI_ADDR) + socket.inet_aton(DUT0_ADDR) + struct.pack("!BBH", 0, 17, len(udp))
+    pseudo = (socket.inet_aton(CLI_ADDR) + socket.inet_aton(DUT0_ADDR)
+              + struct.pack("!BBH", 0, 17, len(udp)))
     udp = udp[:6] + struct.pack("!H", csum(pseudo + udp) or 0xFFFF) + udp[8:]
     return (ether(CLI_MAC, DUT0_MAC, ipv4(CLI_ADDR, DUT0_ADDR, 17, udp[:24], ident, 0x2000)),
             ether(CLI_MAC, DUT0_MAC, ipv4(CLI_ADDR, DUT0_ADDR, 17, udp[24:], ident, 3)))
@@ -138,7 +139,10 @@ class Ctx:
         was sent to that port before it has been through the worker."""
         self.n_barrier += 1
         p = rtp("barrier", self.n_barrier, 0xBA)
-        src, dst, to = (self.bdst, self.bcli, BASE[1]) if reverse else (self.bcli, self.bdst, BASE[0])
+        if reverse:
+            src, dst, to = self.bdst, self.bcli, BASE[1]
+        else:
+            src, dst, to = self.bcli, self.bdst, BASE[0]
         src.sendto(p, to)
         got = lab.recv_all(dst, 1, WAIT)
         self.t.check([d for d, _ in got] == [p], "the barrier packet behind them is relayed")
@@ -264,9 +268,11 @@ def test_not_from_destination(c):
     p = rtp("answer", 0)
     d.sendto(p, fwd)
     got = lab.recv_all(cl, 1, WAIT)
-    c.t.check([x for x, _ in got] == [p], "the destination's answer behind them reaches the client")
+    c.t.check([x for x, _ in got] == [p],
+              "the destination's answer behind them reaches the client")
     c.expect(before, {"not_from_destination": 3}, 'drops["not_from_destination"] +3')
-    c.t.eq(c.stats(6, reverse=True), (4, 1, 3), "drop-6 reverse_stats: 4 received, 1 sent, 3 dropped")
+    c.t.eq(c.stats(6, reverse=True), (4, 1, 3),
+           "drop-6 reverse_stats: 4 received, 1 sent, 3 dropped")
 
 
 def test_rate_limit(c):
@@ -302,7 +308,9 @@ def test_no_neighbor(c):
 
 
 def test_exception_limit(c):
-    port1 = lambda: {p.name: p for p in c.app.proxy_stats().ports}["port1"].exception_packets  # noqa: E731
+    def port1():
+        return {p.name: p for p in c.app.proxy_stats().ports}["port1"].exception_packets
+
     before, exc_before = drops(c.app), port1()
     n = 2 * EXC_BURST
     frames = [syn(DST_MAC, DUT1_MAC, DST_ADDR, DUT1_ADDR, 42000 + i, CLOSED_TCP) for i in range(n)]

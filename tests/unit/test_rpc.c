@@ -1,5 +1,5 @@
 /*
- * The RtpProxy handlers on a data plane with no NIC: request validation (status codes and
+ * The RtpProxy handlers on a data plane of net_null ports (dp_create): request validation (status codes and
  * messages naming the field), protobuf <-> session conversion, port allocation, listing, and
  * that installing a session starts ARP resolution of its next hop.
  */

@@ -372,7 +372,7 @@ static int run(const struct config *cfg)
 	dp_conf_from(&dc, cfg);
 	dp = dp_create(&dc, err, sizeof(err));
 	if (dp == NULL) {
-		fail("dataplane", err);
+		RTE_LOG(ERR, APP, "%s\n", err);       /* it names the port or the key */
 		goto out;
 	}
 	sess_config_from(&sc, cfg);

@@ -1,6 +1,6 @@
 /*
- * StreamSessionEvents inside one process: a data plane of net_null ports (as in test_rpc), the real
- * session manager, events and grpc_srv on 127.0.0.1:0 served by the main thread, and
+ * StreamSessionEvents inside one process: a data plane of net_null ports (as in test_rpc), the
+ * real session manager, events and grpc_srv on 127.0.0.1:0 served by the main thread, and
  * rpc_client streams on a second thread. Exact event sequences for a lifecycle (incl. ERROR),
  * snapshots (also a paced one of 3000 sessions), the per-session filter, NOT_FOUND,
  * StatsUpdate cadence, two streams at once, a client that goes away, a client that does not

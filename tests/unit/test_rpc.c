@@ -1,7 +1,7 @@
 /*
- * The RtpProxy handlers on a data plane of net_null ports (dp_create): request validation (status codes and
- * messages naming the field), protobuf <-> session conversion, port allocation, listing, and
- * that installing a session starts ARP resolution of its next hop.
+ * The RtpProxy handlers on a data plane of net_null ports (dp_create): request validation
+ * (status codes and messages naming the field), protobuf <-> session conversion, port
+ * allocation, listing, and that installing a session starts ARP resolution of its next hop.
  */
 #include <string.h>
 #include <unistd.h>

@@ -78,7 +78,9 @@ struct dp_conf {
 	unsigned n_ports;
 	unsigned workers;               /* 1..DP_MAX_WORKERS: one rx/tx queue each per port */
 	/* Tests and benchmarks: the caller drives the workers in its own thread; no lcores are
-	 * needed and dp_start is refused. */
+	 * needed and dp_start is refused. A thread that registers as a worker with the data
+	 * plane's RCU variable must be offline, or have just reported a quiescent state, when
+	 * it calls dp_sess_install / dp_sess_remove (they wait for a grace period). */
 	bool workers_inline;
 	unsigned mbufs;                 /* per NUMA socket that has ports */
 	unsigned idle_sleep_us;         /* a worker's nap when a loop found nothing; 0 = none */

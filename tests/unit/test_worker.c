@@ -9,17 +9,16 @@
 
 /* ---- the cases ---- */
 
-static struct flow *t_fwd;          /* 198.18.1.10:10000 -> 198.18.2.100:20000 */
+static struct dp_sess *t_fwd;       /* 198.18.1.10:10000 -> 198.18.2.100:20000 */
 
 static void test_forward(void)
 {
 	uint8_t pl[PLEN];
 	struct rte_mbuf *o[4];
 	rtp_payload(pl, PLEN, 0x1111, 1);
-	t_fwd = fwd_flow("198.18.1.10", 10000, "198.18.2.10", 30000, "198.18.2.100", 20000,
-			dest_neigh, FLOW_F_RTP_STATS);
-	publish(t_fwd);
-	struct worker_stats before = totals();
+	struct dp_sess_spec sp = spec("198.18.1.10", 10000, 30000, "198.18.2.100", 20000);
+	t_fwd = install(&sp);
+	struct dp_stats before = totals();
 
 	rx1(P0, udp_frame(client_mac, port_mac[0], ip("198.18.1.100"), ip("198.18.1.10"), 40000,
 				10000, 64, pl, PLEN));
@@ -28,13 +27,13 @@ static void test_forward(void)
 			30000, 20000, 63, pl, PLEN });
 	rte_pktmbuf_free(o[0]);
 	check_quiet();
-	struct flow_stats s = fstats(t_fwd);
+	struct dp_flow_read s = fwd_stats(t_fwd);
 	CHECK_EQ_U(s.pkts_rx, 1);
 	CHECK_EQ_U(s.pkts_tx, 1);
 	CHECK_EQ_U(s.bytes_rx, PLEN);
 	CHECK_EQ_U(s.bytes_tx, PLEN);
-	CHECK_EQ_U(totals().relayed - before.relayed, 1);
-	CHECK_EQ_U(t_fwd->rtp.received, 1);
+	CHECK_EQ_U(totals().worker[0].relayed - before.worker[0].relayed, 1);
+	CHECK(s.has_rtp && s.lost == 0);
 	check_drops(&before, DROP_MAX, 0);
 }
 
@@ -43,27 +42,16 @@ static void test_reverse_latch(void)
 	uint8_t pl[PLEN];
 	struct rte_mbuf *o[4];
 	rtp_payload(pl, PLEN, 0x2222, 1);
-	struct flow *f = fwd_flow("198.18.1.10", 10002, "198.18.2.10", 30002, "198.18.2.100",
-			20002, dest_neigh, FLOW_F_RTP_STATS);
-	struct flow *r = flow_alloc(dp->flows);
-	r->tx_port = P0;
-	r->neigh = dest_neigh;
-	r->key = flow_key_make(ip("198.18.2.10"), htons(30002), PKT_IPPROTO_UDP);
-	r->src_port = htons(10002);
-	r->latch_flow = f->id;
-	r->latch_fallback = UINT32_MAX;
-	r->peer_ip = ip("198.18.2.100");
-	r->peer_port = htons(20002);
-	r->flags = FLOW_F_RTP_STATS | FLOW_F_REVERSE;
-	publish(f);
-	publish(r);
-	struct worker_stats before = totals();
+	struct dp_sess_spec sp = spec("198.18.1.10", 10002, 30002, "198.18.2.100", 20002);
+	sp.bidirectional = true;
+	struct dp_sess *f = install(&sp), *r = f;
+	struct dp_stats before = totals();
 
 	/* nobody latched yet: nobody to send it to */
 	rx1(P1, udp_frame(dest_mac, port_mac[1], ip("198.18.2.100"), ip("198.18.2.10"), 20002,
 				30002, 64, pl, PLEN));
 	check_quiet();
-	CHECK_EQ_U(fstats(r).dropped, 1);
+	CHECK_EQ_U(rev_stats(r).dropped, 1);
 	check_drops(&before, DROP_NO_FLOW, 1);
 	before = totals();
 
@@ -86,13 +74,12 @@ static void test_reverse_latch(void)
 				30002, 64, pl, PLEN));
 	check_quiet();
 	check_drops(&before, DROP_NOT_FROM_DESTINATION, 2);
-	struct flow_stats rs = fstats(r);
+	struct dp_flow_read rs = rev_stats(r);
 	CHECK_EQ_U(rs.pkts_rx, 4);
 	CHECK_EQ_U(rs.pkts_tx, 1);
 	CHECK_EQ_U(rs.dropped, 3);
 
-	/* the client moves (NAT rebinding, same SSRC) and the other way follows it, through the
-	 * other address of the port */
+	/* the client moves (NAT rebinding, same SSRC) and the other way follows it */
 	static const uint8_t moved_mac[6] = { 2, 0, 0, 0, 1, 2 };
 	rtp_payload(pl, PLEN, 0x2222, 2);
 	rx1(P0, udp_frame(moved_mac, port_mac[0], ip("198.18.1.101"), ip("198.18.1.10"), 40003,
@@ -105,8 +92,8 @@ static void test_reverse_latch(void)
 	check_frame(o[0], &(struct want){ moved_mac, port_mac[0], "198.18.1.10", "198.18.1.101",
 			10002, 40003, 63, pl, PLEN });
 	rte_pktmbuf_free(o[0]);
-	CHECK_EQ_U(fstats(f).pkts_tx, 2);
-	CHECK_EQ_U(fstats(r).pkts_tx, 2);
+	CHECK_EQ_U(fwd_stats(f).pkts_tx, 2);
+	CHECK_EQ_U(rev_stats(r).pkts_tx, 2);
 	check_quiet();
 }
 
@@ -115,10 +102,9 @@ static void test_wildcard(void)
 	uint8_t pl[PLEN];
 	struct rte_mbuf *o[4];
 	rtp_payload(pl, PLEN, 0x3333, 1);
-	struct flow *f = fwd_flow(NULL, 10004, "198.18.2.10", 30004, "198.18.2.100", 20004,
-			dest_neigh, FLOW_F_RTP_STATS);
-	publish(f);
-	struct worker_stats before = totals();
+	struct dp_sess_spec sp = spec(NULL, 10004, 30004, "198.18.2.100", 20004);
+	struct dp_sess *f = install(&sp);
+	struct dp_stats before = totals();
 
 	/* any address of ours on that port */
 	rx1(P0, udp_frame(client_mac, port_mac[0], ip("198.18.1.100"), ip("198.18.1.11"), 40004,
@@ -127,7 +113,7 @@ static void test_wildcard(void)
 	check_frame(o[0], &(struct want){ dest_mac, port_mac[1], "198.18.2.10", "198.18.2.100",
 			30004, 20004, 63, pl, PLEN });
 	rte_pktmbuf_free(o[0]);
-	CHECK_EQ_U(f->latch.local_ip, ip("198.18.1.11"));
+	CHECK_EQ_U(f->flow[DP_FLOW_RTP]->latch.local_ip, ip("198.18.1.11"));  /* the way back */
 	/* not an address of ours: the kernel's, untouched */
 	rx1(P0, udp_frame(client_mac, port_mac[0], ip("198.18.1.100"), ip("198.18.1.50"), 40004,
 				10004, 64, pl, PLEN));
@@ -135,8 +121,8 @@ static void test_wildcard(void)
 	CHECK_EQ_U(out(tap_ring[P0], o, 4), 1);
 	CHECK_EQ_U(pkt_rd16(rte_pktmbuf_mtod(o[0], uint8_t *) + 36), 10004);
 	rte_pktmbuf_free(o[0]);
-	CHECK_EQ_U(totals().exception[P0] - before.exception[P0], 1);
-	CHECK_EQ_U(fstats(f).pkts_rx, 1);
+	CHECK_EQ_U(totals().port[P0].exception - before.port[P0].exception, 1);
+	CHECK_EQ_U(fwd_stats(f).pkts_rx, 1);
 	check_drops(&before, DROP_MAX, 0);
 	check_quiet();
 }
@@ -146,10 +132,9 @@ static void test_ttl(void)
 	uint8_t pl[PLEN];
 	struct rte_mbuf *o[4];
 	rtp_payload(pl, PLEN, 0x4444, 1);
-	struct flow *f = fwd_flow("198.18.1.10", 10006, "198.18.2.10", 30006, "198.18.2.100",
-			20006, dest_neigh, FLOW_F_RTP_STATS);
-	publish(f);
-	struct worker_stats before = totals();
+	struct dp_sess_spec sp = spec("198.18.1.10", 10006, 30006, "198.18.2.100", 20006);
+	struct dp_sess *f = install(&sp);
+	struct dp_stats before = totals();
 	rx1(P0, udp_frame(client_mac, port_mac[0], ip("198.18.1.100"), ip("198.18.1.10"), 40006,
 				10006, 1, pl, PLEN));
 	rx1(P0, udp_frame(client_mac, port_mac[0], ip("198.18.1.100"), ip("198.18.1.10"), 40006,
@@ -162,7 +147,7 @@ static void test_ttl(void)
 	check_frame(o[0], &(struct want){ dest_mac, port_mac[1], "198.18.2.10", "198.18.2.100",
 			30006, 20006, 1, pl, PLEN });
 	rte_pktmbuf_free(o[0]);
-	struct flow_stats s = fstats(f);
+	struct dp_flow_read s = fwd_stats(f);
 	CHECK_EQ_U(s.pkts_rx, 3);
 	CHECK_EQ_U(s.dropped, 2);
 }
@@ -171,15 +156,10 @@ static void test_rate_limit(void)
 {
 	uint8_t pl[PLEN];
 	struct rte_mbuf *in[8], *o[16];
-	struct flow *f = fwd_flow("198.18.1.10", 10008, "198.18.2.10", 30008, "198.18.2.100",
-			20008, dest_neigh, FLOW_F_RTP_STATS | FLOW_F_METER_PPS);
-	/* rate_pps 50 as sess.c configures it: a burst of 100 ms, 5 packets */
-	struct flow_meter *fm = flow_meter_attach(dp->flows, f);
-	struct rte_meter_srtcm_params p = { .cir = 50, .cbs = 5, .ebs = 0 };
-	CHECK(fm != NULL && rte_meter_srtcm_profile_config(&fm->prof_pps, &p) == 0 &&
-			rte_meter_srtcm_config(&fm->pps, &fm->prof_pps) == 0);
-	publish(f);
-	struct worker_stats before = totals();
+	struct dp_sess_spec sp = spec("198.18.1.10", 10008, 30008, "198.18.2.100", 20008);
+	sp.rate_pps = 50;       /* a burst of 100 ms: 5 packets */
+	struct dp_sess *f = install(&sp);
+	struct dp_stats before = totals();
 	for (unsigned i = 0; i < 8; i++) {
 		rtp_payload(pl, PLEN, 0x5555, (uint16_t)i);
 		in[i] = udp_frame(client_mac, port_mac[0], ip("198.18.1.100"), ip("198.18.1.10"),
@@ -189,7 +169,7 @@ static void test_rate_limit(void)
 	CHECK_EQ_U(out(tx_ring[P1], o, 16), 5);
 	rte_pktmbuf_free_bulk(o, 5);
 	check_drops(&before, DROP_RATE_LIMIT, 3);
-	struct flow_stats s = fstats(f);
+	struct dp_flow_read s = fwd_stats(f);
 	CHECK_EQ_U(s.pkts_tx, 5);
 	CHECK_EQ_U(s.dropped, 3);
 	check_quiet();
@@ -199,10 +179,10 @@ static void test_validate(void)
 {
 	uint8_t pl[PLEN];
 	struct rte_mbuf *o[4];
-	struct flow *f = fwd_flow("198.18.1.10", 10010, "198.18.2.10", 30010, "198.18.2.100",
-			20010, dest_neigh, FLOW_F_RTP_STATS | FLOW_F_VALIDATE);
-	publish(f);
-	struct worker_stats before = totals();
+	struct dp_sess_spec sp = spec("198.18.1.10", 10010, 30010, "198.18.2.100", 20010);
+	sp.validate_rtp = true;
+	struct dp_sess *f = install(&sp);
+	struct dp_stats before = totals();
 	const uint8_t junk[] = "not RTP at all";
 	rx1(P0, udp_frame(client_mac, port_mac[0], ip("198.18.1.100"), ip("198.18.1.10"), 40010,
 				10010, 64, junk, sizeof(junk)));
@@ -215,7 +195,7 @@ static void test_validate(void)
 	check_frame(o[0], &(struct want){ dest_mac, port_mac[1], "198.18.2.10", "198.18.2.100",
 			30010, 20010, 63, pl, PLEN });
 	rte_pktmbuf_free(o[0]);
-	struct flow_stats s = fstats(f);
+	struct dp_flow_read s = fwd_stats(f);
 	CHECK_EQ_U(s.pkts_rx, 2);
 	CHECK_EQ_U(s.dropped, 1);
 	CHECK_EQ_U(s.bytes_tx, PLEN);
@@ -226,8 +206,8 @@ static void test_tx_refused(void)
 {
 	uint8_t pl[PLEN];
 	struct rte_mbuf *in[2];
-	struct flow_stats s0 = fstats(t_fwd);
-	struct worker_stats before = totals();
+	struct dp_flow_read s0 = fwd_stats(t_fwd);
+	struct dp_stats before = totals();
 	fill_ring(tx_ring[P1], 0);
 	for (unsigned i = 0; i < 2; i++) {
 		rtp_payload(pl, PLEN, 0x1111, (uint16_t)(2 + i));
@@ -236,13 +216,13 @@ static void test_tx_refused(void)
 	}
 	rx(P0, in, 2);
 	drain(tx_ring[P1]);
-	struct flow_stats s = fstats(t_fwd);
+	struct dp_flow_read s = fwd_stats(t_fwd);
 	CHECK_EQ_U(s.pkts_rx - s0.pkts_rx, 2);
 	CHECK_EQ_U(s.pkts_tx - s0.pkts_tx, 0);
 	CHECK_EQ_U(s.bytes_tx - s0.bytes_tx, 0);
 	CHECK_EQ_U(s.dropped - s0.dropped, 2);
-	struct worker_stats now = totals();
-	CHECK_EQ_U(now.tx_failed[P1] - before.tx_failed[P1], 2);
+	struct dp_stats now = totals();
+	CHECK_EQ_U(now.port[P1].tx_failed - before.port[P1].tx_failed, 2);
 	check_drops(&before, DROP_TX_FULL, 2);
 	check_quiet();
 }
@@ -252,12 +232,12 @@ static void test_tap_refused(void)
 {
 	uint8_t pl[PLEN];
 	rtp_payload(pl, PLEN, 0x3333, 2);
-	struct worker_stats before = totals();
+	struct dp_stats before = totals();
 	fill_ring(tap_ring[P0], 0);
 	rx1(P0, udp_frame(client_mac, port_mac[0], ip("198.18.1.100"), ip("198.18.1.50"), 40004,
 				10004, 64, pl, PLEN));
 	drain(tap_ring[P0]);
-	CHECK_EQ_U(totals().exception[P0] - before.exception[P0], 0);
+	CHECK_EQ_U(totals().port[P0].exception - before.port[P0].exception, 0);
 	check_drops(&before, DROP_TX_FULL, 1);
 	check_quiet();
 }

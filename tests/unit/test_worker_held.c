@@ -27,16 +27,27 @@ static unsigned arp_requests_out(const char *target)
 	return reqs;
 }
 
+/* A session towards `dst` (no static neighbour: resolved by ARP), and the request its
+ * install sent; *t: the slow path's clock then. */
+static struct dp_sess *held_session(uint16_t port, const char *dst, uint64_t *t)
+{
+	struct dp_sess_spec sp = spec("198.18.1.10", port, (uint16_t)(port + 20000), dst,
+			(uint16_t)(port + 10000));
+	struct dp_sess *s = install(&sp);
+	*t = dp_now_ms();
+	ctl_turn();
+	CHECK_EQ_U(arp_requests_out(dst), 1);
+	return s;
+}
+
 /* Held for ARP, then given up: dropped on the flow (no_neighbor), no longer sent. */
 static void test_pending_given_up(void)
 {
 	uint8_t pl[PLEN];
 	struct rte_mbuf *in[3];
-	uint32_t nh = neigh_get(dp->neigh, P1, ip("198.18.2.200"));
-	struct flow *f = fwd_flow("198.18.1.10", 10012, "198.18.2.10", 30012, "198.18.2.200",
-			20012, nh, FLOW_F_RTP_STATS);
-	publish(f);
-	struct worker_stats before = totals();
+	uint64_t t;
+	struct dp_sess *f = held_session(10012, "198.18.2.200", &t);
+	struct dp_stats before = totals();
 	for (unsigned i = 0; i < 3; i++) {
 		rtp_payload(pl, PLEN, 0x7777, (uint16_t)i);
 		in[i] = udp_frame(client_mac, port_mac[0], ip("198.18.1.100"), ip("198.18.1.10"),
@@ -45,26 +56,26 @@ static void test_pending_given_up(void)
 	rx(P0, in, 3);
 	check_quiet();
 	CHECK_EQ_U(rte_ring_count(dp->pending_ring), 3);
-	CHECK_EQ_U(fstats(f).pkts_tx, 3);   /* while held: counted as sent */
+	CHECK_EQ_U(fwd_stats(f).pkts_tx, 3);        /* while held: counted as sent */
 
-	uint64_t t = 100000;                /* the slow path's clock, ms */
-	slowpath_poll(dp, t);               /* held; the first request */
-	ctl_turn();
-	CHECK_EQ_U(arp_requests_out("198.18.2.200"), 1);
+	slowpath_poll(dp, t);                       /* held */
 	for (unsigned probe = 2; probe <= NEIGH_MAX_PROBES; probe++) {
 		slowpath_poll(dp, t += NEIGH_RETRY_MS);
 		ctl_turn();
 		CHECK_EQ_U(arp_requests_out("198.18.2.200"), 1);
-		CHECK_EQ_U(fstats(f).dropped, 0);
+		CHECK_EQ_U(fwd_stats(f).dropped, 0);
 	}
 	slowpath_poll(dp, t += NEIGH_RETRY_MS);     /* no answer: given up */
-	CHECK_EQ_U(dp->neigh->ent[nh].state, NEIGH_FAILED);
-	struct flow_stats s = fstats(f);
+	CHECK_EQ_U(dp->neigh->ent[f->neigh].state, NEIGH_FAILED);
+	struct dp_flow_read s = fwd_stats(f);
 	CHECK_EQ_U(s.pkts_rx, 3);
 	CHECK_EQ_U(s.pkts_tx, 0);
 	CHECK_EQ_U(s.bytes_tx, 0);
 	CHECK_EQ_U(s.dropped, 3);
 	check_drops(&before, DROP_NO_NEIGHBOR, 3);
+	struct dp_sess_status st;
+	dp_sess_status(dp, f, &st);
+	CHECK(st.next_hop_failed);
 
 	/* one more while it is failed: dropped at once, on the flow too */
 	rtp_payload(pl, PLEN, 0x7777, 3);
@@ -73,12 +84,12 @@ static void test_pending_given_up(void)
 	slowpath_poll(dp, t += 1);
 	ctl_turn();
 	drain(tx_ring[P1]);     /* (a failed next hop is asked again now and then) */
-	s = fstats(f);
+	s = fwd_stats(f);
 	CHECK_EQ_U(s.pkts_rx, 4);
 	CHECK_EQ_U(s.dropped, 4);
 	check_drops(&before, DROP_NO_NEIGHBOR, 4);
 	check_quiet();
-	unpublish(f, nh);
+	uninstall(f);
 }
 
 /* An ARP reply from `mac` for `sender` to port 1's address, as the wire brings it. */
@@ -114,21 +125,17 @@ static void test_pending_released(void)
 {
 	uint8_t pl[2][PLEN];
 	struct rte_mbuf *in[2], *o[4];
-	uint32_t nh = neigh_get(dp->neigh, P1, ip("198.18.2.201"));
-	struct flow *f = fwd_flow("198.18.1.10", 10014, "198.18.2.10", 30014, "198.18.2.201",
-			20014, nh, FLOW_F_RTP_STATS);
-	publish(f);
-	struct worker_stats before = totals();
+	uint64_t t;
+	struct dp_sess *f = held_session(10014, "198.18.2.201", &t);
+	struct dp_stats before = totals();
 	for (unsigned i = 0; i < 2; i++) {
 		rtp_payload(pl[i], PLEN, 0x8888, (uint16_t)i);
 		in[i] = udp_frame(client_mac, port_mac[0], ip("198.18.1.100"), ip("198.18.1.10"),
 				40014, 10014, 64, pl[i], PLEN);
 	}
 	rx(P0, in, 2);
-	uint64_t t = 200000;
 	slowpath_poll(dp, t);
-	ctl_turn();
-	CHECK_EQ_U(arp_requests_out("198.18.2.201"), 1);
+	CHECK_EQ_U(fwd_stats(f).pkts_tx, 2);        /* while held: counted as sent */
 
 	/* the answer: control releases both to worker 0 (and passes the ARP to the kernel);
 	 * the port has room for one */
@@ -147,75 +154,68 @@ static void test_pending_released(void)
 	rte_pktmbuf_free_bulk(all, n);
 	CHECK_EQ_U(rte_ring_count(dp->pending_ring), 1);   /* the refused one, back to control */
 	slowpath_poll(dp, t + 2);
-	struct flow_stats s = fstats(f);
+	struct dp_flow_read s = fwd_stats(f);
 	CHECK_EQ_U(s.pkts_rx, 2);
 	CHECK_EQ_U(s.pkts_tx, 1);
 	CHECK_EQ_U(s.bytes_tx, PLEN);
 	CHECK_EQ_U(s.dropped, 1);
 	check_drops(&before, DROP_TX_FULL, 1);
-	CHECK_EQ_U(totals().tx_failed[P1] - before.tx_failed[P1], 1);
+	CHECK_EQ_U(totals().port[P1].tx_failed - before.port[P1].tx_failed, 1);
 	check_quiet();
-	unpublish(f, nh);
+	uninstall(f);
 }
 
-/* A held packet whose session went (flow and next hop) is dropped, not held for nobody. */
+/* A held packet whose session went (flows and next hop) is dropped, not held for nobody. */
 static void test_pending_session_gone(void)
 {
 	uint8_t pl[PLEN];
-	uint32_t nh = neigh_get(dp->neigh, P1, ip("198.18.2.203"));
-	struct flow *f = fwd_flow("198.18.1.10", 10020, "198.18.2.10", 30020, "198.18.2.203",
-			20020, nh, FLOW_F_RTP_STATS);
-	publish(f);
-	struct worker_stats before = totals();
+	uint64_t t;
+	struct dp_sess *f = held_session(10020, "198.18.2.203", &t);
+	uint32_t nh = f->neigh;
+	struct dp_stats before = totals();
 	rtp_payload(pl, PLEN, 0xaaaa, 1);
 	rx1(P0, udp_frame(client_mac, port_mac[0], ip("198.18.1.100"), ip("198.18.1.10"), 40020,
 				10020, 64, pl, PLEN));
 	CHECK_EQ_U(rte_ring_count(dp->pending_ring), 1);
-	unpublish(f, nh);
+	uninstall(f);
 	CHECK_EQ_U(dp->neigh->ent[nh].state, NEIGH_FREE);
-	slowpath_poll(dp, 400000);
+	slowpath_poll(dp, t);
 	check_drops(&before, DROP_NO_NEIGHBOR, 1);
 	CHECK_EQ_U(dp->neigh->ent[nh].n_pending, 0);
 	ctl_turn();
 	check_quiet();          /* nobody asked for a next hop nobody uses */
 }
 
-/* A held packet whose flow was removed, and its id reused, touches the new flow not at all. */
+/* A held packet whose flow was removed, and its entry reused by a new session's flow, touches
+ * the new flow not at all. */
 static void test_pending_flow_gone(void)
 {
 	uint8_t pl[PLEN];
-	uint32_t nh = neigh_get(dp->neigh, P1, ip("198.18.2.202"));
-	struct flow *f = fwd_flow("198.18.1.10", 10016, "198.18.2.10", 30016, "198.18.2.202",
-			20016, nh, FLOW_F_RTP_STATS);
-	publish(f);
-	uint32_t id = f->id, gen = f->gen;
-	struct worker_stats before = totals();
+	uint64_t t;
+	struct dp_sess *f = held_session(10016, "198.18.2.202", &t);
+	uint32_t id = f->flow[DP_FLOW_RTP]->id, gen = f->flow[DP_FLOW_RTP]->gen;
+	struct dp_stats before = totals();
 	rtp_payload(pl, PLEN, 0x9999, 1);
 	rx1(P0, udp_frame(client_mac, port_mac[0], ip("198.18.1.100"), ip("198.18.1.10"), 40016,
 				10016, 64, pl, PLEN));
 	CHECK_EQ_U(rte_ring_count(dp->pending_ring), 1);
 
 	/* the session goes; its entry's grace period ends; a new session gets the same entry */
-	CHECK_EQ_U(flow_del(dp->flows, f), 0);
-	flow_table_sync(dp->flows);
+	uninstall(f);
 	rte_rcu_qsbr_dq_reclaim(dp->flows->dq, UINT32_MAX, NULL, NULL, NULL);
-	struct flow *g = fwd_flow("198.18.1.10", 10018, "198.18.2.10", 30018, "198.18.2.202",
-			20018, nh, FLOW_F_RTP_STATS);
-	CHECK_EQ_U(g->id, id);
-	CHECK(g->gen != gen);
-	publish(g);
-	slowpath_poll(dp, 300000);
-	struct flow_stats s = fstats(g);
+	struct dp_sess *g = held_session(10018, "198.18.2.202", &t);
+	CHECK_EQ_U(g->flow[DP_FLOW_RTP]->id, id);
+	CHECK(g->flow[DP_FLOW_RTP]->gen != gen);
+	slowpath_poll(dp, t);
+	struct dp_flow_read s = fwd_stats(g);
 	CHECK_EQ_U(s.pkts_rx, 0);
 	CHECK_EQ_U(s.pkts_tx, 0);
 	CHECK_EQ_U(s.dropped, 0);
 	check_drops(&before, DROP_NO_NEIGHBOR, 1);
+	CHECK_EQ_U(dp->neigh->ent[g->neigh].n_pending, 0);
 	ctl_turn();
-	drain(tx_ring[P1]);     /* (no request: the packet was dropped before it was held) */
-	CHECK_EQ_U(dp->neigh->ent[nh].n_pending, 0);
 	check_quiet();
-	unpublish(g, nh);
-	neigh_put(dp->neigh, nh);       /* the first session's reference */
+	uninstall(g);
 }
 
 int main(int argc, char **argv)

@@ -1,9 +1,10 @@
 /*
  * The worker rig of tests/unit/test_worker*.c (header-only, as check.h: its checks count in
- * the including test): two net_ring ports (and two more as their kernel interfaces) whose
- * rings the test fills and drains, a data plane with one worker driven in the test's own
- * thread, flows filled as control/sess.c fills them, the control lcore's slow path run by
- * hand. Frames are built and checked byte by byte, checksums recomputed from scratch.
+ * the including test): two net_ring ports (and two more standing in for their kernel
+ * interfaces) whose rings the test fills and drains, a data plane built by dp_create with one
+ * worker that the test's own thread drives (workers_inline), sessions installed and read
+ * through dp_sess_install / dp_sess_read, the control lcore's slow path run by hand. Frames
+ * are built and checked byte by byte, checksums recomputed from scratch.
  */
 #ifndef RTPPROXY_TEST_WORKER_RIG_H
 #define RTPPROXY_TEST_WORKER_RIG_H
@@ -21,11 +22,12 @@
 #include <rte_ethdev.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
-#include <rte_meter.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "check.h"
+#include "dp_sess.h"
+#include "rp_dp.h"
 #include "dp.h"
 #include "flow.h"
 #include "neigh.h"
@@ -39,14 +41,15 @@
 #define P0 0                        /* the client side: 198.18.1.0/24 */
 #define P1 1                        /* the destination side: 198.18.2.0/24 */
 
-static struct rte_mempool *pool;
+static struct rte_mempool *pool;        /* the data plane's (the control lcore's) */
 static struct dp *dp;
-static struct worker *w;
+static struct worker *w;                /* its one worker, driven by the test's thread */
 static struct rte_ring *tx_ring[DP_MAX_PORTS], *tap_ring[DP_MAX_PORTS];
-static const uint8_t port_mac[2][6] = { { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 } };
+/* net_ring ports have no MAC address (all zero): which port a frame left by is told by the
+ * ring it is in; the source MAC is still checked against the port's */
+static uint8_t port_mac[2][6];
 static const uint8_t client_mac[6] = { 2, 0, 0, 0, 1, 1 };
-static const uint8_t dest_mac[6] = { 2, 0, 0, 0, 2, 0x64 };
-static uint32_t dest_neigh;         /* 198.18.2.100, static */
+static const uint8_t dest_mac[6] = { 2, 0, 0, 0, 2, 0x64 };       /* 198.18.2.100, static */
 
 static inline uint32_t ip(const char *s) { return inet_addr(s); }
 
@@ -152,7 +155,9 @@ static inline void check_frame(const struct rte_mbuf *m, const struct want *x)
 
 /* ---- the data plane ---- */
 
-static inline uint16_t ring_port(const char *name, struct rte_ring **tx)
+/* A net_ring port on two rings of its own (ethdev "net_ring_<name>"); its tx ring in *tx.
+ * dp_create finds it by name, configures and starts it. */
+static inline void ring_port(const char *name, struct rte_ring **tx)
 {
 	char rn[32];
 	const unsigned f = RING_F_SP_ENQ | RING_F_SC_DEQ;
@@ -160,76 +165,61 @@ static inline uint16_t ring_port(const char *name, struct rte_ring **tx)
 	struct rte_ring *rx = rte_ring_create(rn, RING_SZ, SOCKET_ID_ANY, f);
 	snprintf(rn, sizeof(rn), "%s_tx", name);
 	*tx = rte_ring_create(rn, RING_SZ, SOCKET_ID_ANY, f);
-	int id = rx && *tx ? rte_eth_from_rings(name, &rx, 1, tx, 1, rte_socket_id()) : -1;
-	uint16_t e = (uint16_t)id;
-	struct rte_eth_conf conf;
-	memset(&conf, 0, sizeof(conf));
-	if (id < 0 || rte_eth_dev_configure(e, 1, 1, &conf) != 0 ||
-			rte_eth_rx_queue_setup(e, 0, RING_SZ, SOCKET_ID_ANY, NULL, pool) != 0 ||
-			rte_eth_tx_queue_setup(e, 0, RING_SZ, SOCKET_ID_ANY, NULL) != 0 ||
-			rte_eth_dev_start(e) != 0) {
+	if (rx == NULL || *tx == NULL ||
+			rte_eth_from_rings(name, &rx, 1, tx, 1, rte_socket_id()) < 0) {
 		fprintf(stderr, "cannot make ring port %s\n", name);
 		exit(1);
 	}
-	return (uint16_t)id;
 }
 
-/* The data plane as app/main.c assembles it: one worker, two ports. */
+/* The data plane through dp_create, as app/main.c builds its own: port0 198.18.1.10/24 and
+ * 198.18.1.11/24, port1 198.18.2.10/24 with a static neighbour 198.18.2.100, one worker that
+ * the test drives (workers_inline). */
 static inline void setup(void)
 {
-	int socket = (int)rte_socket_id();
-	pool = rte_pktmbuf_pool_create("tw_pool", N_MBUFS, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE, socket);
-	dp = rte_zmalloc("dp", sizeof(*dp), RTE_CACHE_LINE_SIZE);
-	w = rte_zmalloc("worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
-	if (pool == NULL || dp == NULL || w == NULL) {
-		fprintf(stderr, "out of memory\n");
-		exit(1);
-	}
-	memset(dp->port_of_eth, -1, sizeof(dp->port_of_eth));
-	dp_clock_defaults(dp);
+	static struct dp_conf c;
 	const char *addr[2][2] = { { "198.18.1.10", "198.18.1.11" }, { "198.18.2.10", NULL } };
+	char err[256];
+
+	c.n_ports = 2;
 	for (unsigned p = 0; p < 2; p++) {
-		struct dp_port *dpp = &dp->port[p];
+		struct dp_port_conf *pc = &c.port[p];
+		snprintf(pc->name, sizeof(pc->name), "port%u", p);
 		char name[16];
-		snprintf(dpp->name, sizeof(dpp->name), "port%u", p);
 		snprintf(name, sizeof(name), "tw_eth%u", p);
-		dpp->eth_id = ring_port(name, &tx_ring[p]);
+		ring_port(name, &tx_ring[p]);
+		snprintf(pc->device, sizeof(pc->device), "net_ring_%s", name);
+		snprintf(pc->exception, sizeof(pc->exception), "rtp%u", p);
 		snprintf(name, sizeof(name), "tw_tap%u", p);
-		dpp->tap_id = ring_port(name, &tap_ring[p]);
-		dpp->nb_queues = 1;
-		memcpy(dpp->mac.addr_bytes, port_mac[p], 6);
+		ring_port(name, &tap_ring[p]);
+		snprintf(pc->exception_device, sizeof(pc->exception_device), "net_ring_%s", name);
 		for (unsigned a = 0; a < 2 && addr[p][a] != NULL; a++) {
-			dpp->addr[a] = ip(addr[p][a]);
-			dpp->mask[a] = htonl(0xffffff00u);
-			dpp->n_addr = a + 1;
+			pc->addrs[a] = (struct dp_prefix){ inet_addr(addr[p][a]), 24 };
+			pc->n_addrs = a + 1;
 		}
-		dp->port_of_eth[dpp->eth_id] = (int16_t)p;
 	}
-	dp->n_ports = 2;
-	dp->pools[socket < 0 ? 0 : socket] = pool;
-	dp->pool = pool;
-	dp->qsv = rte_zmalloc("qsbr", rte_rcu_qsbr_get_memsize(1), RTE_CACHE_LINE_SIZE);
-	if (dp->qsv == NULL || rte_rcu_qsbr_init(dp->qsv, 1) != 0)
-		exit(1);
-	dp->flows = flow_table_create("tw_flows", 64, socket, dp->qsv);
-	dp->neigh = neigh_table_create(64, socket);
-	dp->arp_ring = rte_ring_create("tw_arp", DP_CTL_RING, socket, RING_F_SC_DEQ);
-	dp->pending_ring = rte_ring_create("tw_pend", DP_CTL_RING, socket, RING_F_SC_DEQ);
-	w->dp = dp;
-	w->index = 0;
-	w->lcore = rte_lcore_id();
-	w->polls_taps = true;
-	w->from_ctl = rte_ring_create("tw_ctl", DP_CTL_RING, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	dp->workers = w;
-	dp->n_workers = 1;
-	if (dp->flows == NULL || dp->neigh == NULL || dp->arp_ring == NULL ||
-			dp->pending_ring == NULL || w->from_ctl == NULL ||
-			worker_init_buffers(w) != 0) {
-		fprintf(stderr, "data plane: out of memory\n");
+	c.port[P1].neighbors[0].addr = inet_addr("198.18.2.100");
+	memcpy(c.port[P1].neighbors[0].mac, dest_mac, 6);
+	c.port[P1].n_neighbors = 1;
+	c.workers = 1;
+	c.workers_inline = true;
+	c.mbufs = N_MBUFS;
+	c.max_flows = 64;
+	c.max_neighbors = 64;
+	dp = dp_create(&c, err, sizeof(err));
+	if (dp == NULL) {
+		fprintf(stderr, "dp_create: %s\n", err);
 		exit(1);
 	}
-	dest_neigh = neigh_add_static(dp->neigh, P1, ip("198.18.2.100"), dest_mac);
-	rte_rcu_qsbr_thread_register(dp->qsv, 0);
+	for (unsigned p = 0; p < 2; p++) {
+		struct dp_port_info pi;
+		if (dp_port_info(dp, p, &pi) != 0)
+			exit(1);
+		memcpy(port_mac[p], pi.mac, 6);
+	}
+	pool = dp->pool;
+	w = &dp->workers[0];
+	rte_rcu_qsbr_thread_register(dp->qsv, 0);       /* offline but for rx() */
 }
 
 /* One iteration of the worker's loop on these packets from dp port `port`: online for it only,
@@ -265,48 +255,65 @@ static inline void check_quiet(void)
 	}
 }
 
-/* A forward flow listen -> (forward, destination) as make_flow fills one; host-order ports. */
-static inline struct flow *fwd_flow(const char *listen, uint16_t lport, const char *fwd,
-		uint16_t fport, const char *dst, uint16_t dport, uint32_t neigh, uint16_t flags)
+/* A session listen -> forward -> destination (ports in host order), forward RTP only;
+ * the caller adds to it before install(). */
+static inline struct dp_sess_spec spec(const char *listen, uint16_t lport, uint16_t fport,
+		const char *dst, uint16_t dport)
 {
-	struct flow *f = flow_alloc(dp->flows);
-	f->tx_port = P1;
-	f->neigh = neigh;
-	f->key = flow_key_make(listen ? ip(listen) : 0, htons(lport), PKT_IPPROTO_UDP);
-	f->src_ip = ip(fwd);
-	f->src_port = htons(fport);
-	f->dst_ip = ip(dst);
-	f->dst_port = htons(dport);
-	f->latch_rtp = UINT32_MAX;
-	f->flags = flags;
-	return f;
+	return (struct dp_sess_spec){ .listen_addr = listen ? inet_addr(listen) : 0,
+		.listen_port = lport, .forward_addr = inet_addr("198.18.2.10"),
+		.forward_port = fport, .dest_addr = inet_addr(dst), .dest_port = dport };
 }
 
-static inline void publish(struct flow *f)
+static inline struct dp_sess *install(const struct dp_sess_spec *sp)
 {
-	CHECK_EQ_U(flow_add(dp->flows, f), 0);
-}
-
-/* The session goes: its flow out of the table, its next hop released. */
-static inline void unpublish(struct flow *f, uint32_t nh)
-{
-	CHECK_EQ_U(flow_del(dp->flows, f), 0);
-	flow_table_sync(dp->flows);
-	neigh_put(dp->neigh, nh);
-}
-
-/* The appliance's counters, control's included. */
-static inline struct worker_stats totals(void)
-{
-	struct worker_stats s;
-	dp_stats_sum(dp, &s);
+	struct dp_sess *s = NULL;
+	char msg[256];
+	int ret = dp_sess_install(dp, sp, &s, msg, sizeof(msg));
+	if (ret != 0)
+		fprintf(stderr, "dp_sess_install: %s\n", msg);
+	CHECK_EQ_U(ret, 0);
 	return s;
 }
 
-/* Since `before`: `n` drops under `why` and none under any other reason. */
-static inline void check_drops(const struct worker_stats *before, enum dp_drop why, uint64_t n)
+/* The session goes: its flows out of the table, its next hop released. */
+static inline void uninstall(struct dp_sess *s)
 {
-	struct worker_stats now = totals();
+	dp_sess_remove(dp, s, NULL);
+}
+
+/* A flow's counters as GetSessionStatus reports them; received = sent + dropped always. */
+static inline struct dp_flow_read flow_counters(const struct dp_sess *s, enum dp_flow_role role)
+{
+	struct dp_sess_read r;
+	dp_sess_read(dp, s, &r);
+	CHECK(r.flow[role].present);
+	CHECK_EQ_U(r.flow[role].pkts_rx, r.flow[role].pkts_tx + r.flow[role].dropped);
+	return r.flow[role];
+}
+
+static inline struct dp_flow_read fwd_stats(const struct dp_sess *s)
+{
+	return flow_counters(s, DP_FLOW_RTP);
+}
+
+static inline struct dp_flow_read rev_stats(const struct dp_sess *s)
+{
+	return flow_counters(s, DP_FLOW_REV_RTP);
+}
+
+/* The appliance's counters (GetProxyStats'). */
+static inline struct dp_stats totals(void)
+{
+	static struct dp_stats st;      /* big: DP_MAX_WORKERS workers */
+	dp_stats_read(dp, &st);
+	return st;
+}
+
+/* Since `before`: `n` drops under `why` and none under any other reason. */
+static inline void check_drops(const struct dp_stats *before, enum dp_drop why, uint64_t n)
+{
+	struct dp_stats now = totals();
 	for (int d = 0; d < DROP_MAX; d++) {
 		uint64_t delta = now.drops[d] - before->drops[d];
 		if (delta != (d == (int)why ? n : 0))
@@ -314,15 +321,6 @@ static inline void check_drops(const struct worker_stats *before, enum dp_drop w
 					(unsigned long long)delta);
 		CHECK_EQ_U(delta, d == (int)why ? n : 0);
 	}
-}
-
-/* A flow's counters as GetSessionStatus reports them; received = sent + dropped always. */
-static inline struct flow_stats fstats(const struct flow *f)
-{
-	struct flow_stats s;
-	flow_stats_read(f, &s);
-	CHECK_EQ_U(s.pkts_rx, s.pkts_tx + s.dropped);
-	return s;
 }
 
 #define PLEN 172                    /* 12 + 160: one 20 ms PCMU packet */

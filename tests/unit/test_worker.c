@@ -245,7 +245,7 @@ static void test_tap_refused(void)
 int main(int argc, char **argv)
 {
 	(void)argc;
-	rig_start(argv[0], "tworker");
+	rig_start(argv[0], "tworker", 1);
 	test_forward();
 	test_reverse_latch();
 	test_wildcard();

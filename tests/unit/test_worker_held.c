@@ -221,7 +221,7 @@ static void test_pending_flow_gone(void)
 int main(int argc, char **argv)
 {
 	(void)argc;
-	rig_start(argv[0], "twheld");
+	rig_start(argv[0], "twheld", 1);
 	test_pending_given_up();
 	test_pending_released();
 	test_pending_flow_gone();

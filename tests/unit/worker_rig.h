@@ -44,6 +44,10 @@
 static struct rte_mempool *pool;        /* the data plane's (the control lcore's) */
 static struct dp *dp;
 static struct worker *w;                /* its one worker, driven by the test's thread */
+#define RIG_MAX_WORKERS 2
+/* each port's and kernel interface's tx ring per queue (= per worker); [p] is queue 0's */
+static struct rte_ring *tx_ring_q[DP_MAX_PORTS][RIG_MAX_WORKERS];
+static struct rte_ring *tap_ring_q[DP_MAX_PORTS][RIG_MAX_WORKERS];
 static struct rte_ring *tx_ring[DP_MAX_PORTS], *tap_ring[DP_MAX_PORTS];
 /* net_ring ports have no MAC address (all zero): which port a frame left by is told by the
  * ring it is in; the source MAC is still checked against the port's */
@@ -155,27 +159,34 @@ static inline void check_frame(const struct rte_mbuf *m, const struct want *x)
 
 /* ---- the data plane ---- */
 
-/* A net_ring port on two rings of its own (ethdev "net_ring_<name>"); its tx ring in *tx.
- * dp_create finds it by name, configures and starts it. */
-static inline void ring_port(const char *name, struct rte_ring **tx)
+/* A net_ring port with nq rx and nq tx queues, each a ring of its own (ethdev
+ * "net_ring_<name>"); its tx rings in tx[]. dp_create finds it by name, configures and
+ * starts it. */
+static inline void ring_port(const char *name, unsigned nq, struct rte_ring **tx)
 {
-	char rn[32];
+	struct rte_ring *rx[RIG_MAX_WORKERS];
 	const unsigned f = RING_F_SP_ENQ | RING_F_SC_DEQ;
-	snprintf(rn, sizeof(rn), "%s_rx", name);
-	struct rte_ring *rx = rte_ring_create(rn, RING_SZ, SOCKET_ID_ANY, f);
-	snprintf(rn, sizeof(rn), "%s_tx", name);
-	*tx = rte_ring_create(rn, RING_SZ, SOCKET_ID_ANY, f);
-	if (rx == NULL || *tx == NULL ||
-			rte_eth_from_rings(name, &rx, 1, tx, 1, rte_socket_id()) < 0) {
+	for (unsigned q = 0; q < nq; q++) {
+		char rn[32];
+		snprintf(rn, sizeof(rn), "%s_rx%u", name, q);
+		rx[q] = rte_ring_create(rn, RING_SZ, SOCKET_ID_ANY, f);
+		snprintf(rn, sizeof(rn), "%s_tx%u", name, q);
+		tx[q] = rte_ring_create(rn, RING_SZ, SOCKET_ID_ANY, f);
+		if (rx[q] == NULL || tx[q] == NULL) {
+			fprintf(stderr, "cannot make the rings of %s\n", name);
+			exit(1);
+		}
+	}
+	if (rte_eth_from_rings(name, rx, nq, tx, nq, rte_socket_id()) < 0) {
 		fprintf(stderr, "cannot make ring port %s\n", name);
 		exit(1);
 	}
 }
 
 /* The data plane through dp_create, as app/main.c builds its own: port0 198.18.1.10/24 and
- * 198.18.1.11/24, port1 198.18.2.10/24 with a static neighbour 198.18.2.100, one worker that
- * the test drives (workers_inline). */
-static inline void setup(void)
+ * 198.18.1.11/24, port1 198.18.2.10/24 with a static neighbour 198.18.2.100, n_workers
+ * workers that the test drives (workers_inline). */
+static inline void setup(unsigned n_workers)
 {
 	static struct dp_conf c;
 	const char *addr[2][2] = { { "198.18.1.10", "198.18.1.11" }, { "198.18.2.10", NULL } };
@@ -187,11 +198,13 @@ static inline void setup(void)
 		snprintf(pc->name, sizeof(pc->name), "port%u", p);
 		char name[16];
 		snprintf(name, sizeof(name), "tw_eth%u", p);
-		ring_port(name, &tx_ring[p]);
+		ring_port(name, n_workers, tx_ring_q[p]);
+		tx_ring[p] = tx_ring_q[p][0];
 		snprintf(pc->device, sizeof(pc->device), "net_ring_%s", name);
 		snprintf(pc->exception, sizeof(pc->exception), "rtp%u", p);
 		snprintf(name, sizeof(name), "tw_tap%u", p);
-		ring_port(name, &tap_ring[p]);
+		ring_port(name, n_workers, tap_ring_q[p]);
+		tap_ring[p] = tap_ring_q[p][0];
 		snprintf(pc->exception_device, sizeof(pc->exception_device), "net_ring_%s", name);
 		for (unsigned a = 0; a < 2 && addr[p][a] != NULL; a++) {
 			pc->addrs[a] = (struct dp_prefix){ inet_addr(addr[p][a]), 24 };
@@ -201,7 +214,7 @@ static inline void setup(void)
 	c.port[P1].neighbors[0].addr = inet_addr("198.18.2.100");
 	memcpy(c.port[P1].neighbors[0].mac, dest_mac, 6);
 	c.port[P1].n_neighbors = 1;
-	c.workers = 1;
+	c.workers = n_workers;
 	c.workers_inline = true;
 	c.mbufs = N_MBUFS;
 	c.max_flows = 64;
@@ -219,20 +232,27 @@ static inline void setup(void)
 	}
 	pool = dp->pool;
 	w = &dp->workers[0];
-	rte_rcu_qsbr_thread_register(dp->qsv, 0);       /* offline but for rx() */
+	for (unsigned i = 0; i < n_workers; i++)        /* offline but for rx_on() */
+		rte_rcu_qsbr_thread_register(dp->qsv, i);
 }
 
-/* One iteration of the worker's loop on these packets from dp port `port`: online for it only,
+/* One iteration of worker wi's loop on these packets from dp port `port`: online for it only,
  * so that the control side (this same thread) can wait out grace periods in between. */
+static inline void rx_on(unsigned wi, uint16_t port, struct rte_mbuf **pkts, uint16_t n)
+{
+	struct worker *wk = &dp->workers[wi];
+	uint64_t now = rte_rdtsc();
+	rte_rcu_qsbr_thread_online(dp->qsv, wi);
+	if (n > 0)
+		worker_handle_burst(wk, port, pkts, n, now);
+	worker_poll_ctl(wk);
+	worker_end_iteration(wk, now);
+	rte_rcu_qsbr_thread_offline(dp->qsv, wi);
+}
+
 static inline void rx(uint16_t port, struct rte_mbuf **pkts, uint16_t n)
 {
-	uint64_t now = rte_rdtsc();
-	rte_rcu_qsbr_thread_online(dp->qsv, 0);
-	if (n > 0)
-		worker_handle_burst(w, port, pkts, n, now);
-	worker_poll_ctl(w);
-	worker_end_iteration(w, now);
-	rte_rcu_qsbr_thread_offline(dp->qsv, 0);
+	rx_on(0, port, pkts, n);
 }
 
 static inline void rx1(uint16_t port, struct rte_mbuf *m) { rx(port, &m, 1); }
@@ -249,10 +269,11 @@ static inline unsigned out(struct rte_ring *r, struct rte_mbuf **pkts, unsigned 
 /* Nothing left anywhere: every port's and kernel interface's tx ring is empty. */
 static inline void check_quiet(void)
 {
-	for (unsigned p = 0; p < 2; p++) {
-		CHECK_EQ_U(rte_ring_count(tx_ring[p]), 0);
-		CHECK_EQ_U(rte_ring_count(tap_ring[p]), 0);
-	}
+	for (unsigned p = 0; p < 2; p++)
+		for (unsigned q = 0; q < dp->n_workers; q++) {
+			CHECK_EQ_U(rte_ring_count(tx_ring_q[p][q]), 0);
+			CHECK_EQ_U(rte_ring_count(tap_ring_q[p][q]), 0);
+		}
 }
 
 /* A session listen -> forward -> destination (ports in host order), forward RTP only;
@@ -346,7 +367,7 @@ static inline void drain(struct rte_ring *r)
 }
 
 /* EAL without privileges or hugepages, then the data plane. */
-static inline void rig_start(char *argv0, const char *name)
+static inline void rig_start(char *argv0, const char *name, unsigned n_workers)
 {
 	char prefix[64];
 	snprintf(prefix, sizeof(prefix), "--file-prefix=%s%d", name, (int)getpid());
@@ -356,7 +377,7 @@ static inline void rig_start(char *argv0, const char *name)
 		fprintf(stderr, "EAL init failed\n");
 		exit(1);
 	}
-	setup();
+	setup(n_workers);
 }
 
 /* Nothing left in any ring, every mbuf back in the pool: nothing leaked on any path. */
@@ -365,7 +386,8 @@ static inline int rig_finish(const char *name)
 	check_quiet();
 	CHECK_EQ_U(rte_ring_count(dp->pending_ring), 0);
 	CHECK_EQ_U(rte_ring_count(dp->arp_ring), 0);
-	CHECK_EQ_U(rte_ring_count(w->from_ctl), 0);
+	for (unsigned i = 0; i < dp->n_workers; i++)
+		CHECK_EQ_U(rte_ring_count(dp->workers[i].from_ctl), 0);
 	CHECK_EQ_U(rte_mempool_avail_count(pool), N_MBUFS);
 	return check_summary(name);
 }

@@ -150,10 +150,11 @@ struct descdb *descdb_open(const uint8_t *set, size_t len, char *err, size_t err
 	for (size_t i = 0; i < db->set->n_file; i++) {
 		ProtobufCBinaryData b = db->set->file[i];
 		db->files[i] = rtpproxy__descview__file__unpack(NULL, b.len, b.data);
+		if (db->files[i] != NULL)
+			db->n_files++;          /* descdb_free frees it */
 		if (db->files[i] == NULL || db->files[i]->name == NULL)
 			return fail(db, err, errlen, "descriptor set: file %zu does not parse as "
 					"a FileDescriptorProto with a name", i);
-		db->n_files++;
 		add_file(db, db->files[i], (unsigned)i);
 	}
 	if (db->failed)

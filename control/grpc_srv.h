@@ -1,6 +1,7 @@
 /*
  * The gRPC server on grpc C core: one completion queue, polled by the control lcore.
- * Methods are taken from a protobuf-c service descriptor, so one dispatcher serves them all.
+ * Methods are taken from protobuf-c service descriptors (one or several services on one
+ * port), so one dispatcher serves them all.
  * Nothing here knows what a session is: handlers do.
  */
 #ifndef RTPPROXY_GRPC_SRV_H

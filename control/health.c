@@ -10,9 +10,6 @@
 
 #include "health.pb-c.h"
 
-/* Watch streams at once; more are refused with RESOURCE_EXHAUSTED (a probe needs one). */
-#define HEALTH_MAX_WATCHERS 64
-
 typedef Grpc__Health__V1__HealthCheckResponse__ServingStatus serving_status;
 
 static _Atomic int state = HEALTH_STARTING;

@@ -11,6 +11,9 @@
 
 #include "grpc_srv.h"
 
+/* Watch streams at once; more are refused with RESOURCE_EXHAUSTED (a probe needs one). */
+#define HEALTH_MAX_WATCHERS 64
+
 enum health_state {
 	HEALTH_STARTING,        /* ports coming up, workers not yet polling: NOT_SERVING */
 	HEALTH_SERVING,         /* SERVING */

@@ -18,7 +18,8 @@ Reflection (grpc.reflection.v1alpha and v1, ServerReflectionInfo, one bidi call 
 - file_containing_symbol "rtpproxy.RtpProxy" gives rtpproxy.proto's FileDescriptorProto; a
   method, a nested message and an enum value resolve to their files; file_by_filename works;
   unknown names, extensions and extension numbers answer NOT_FOUND error responses; every
-  response echoes its request, in order, one for one;
+  response echoes its request, in order, one for one; a request that does not parse ends
+  the call with INVALID_ARGUMENT; a cancelled call does not disturb the next;
 - with nothing but that descriptor (a fresh descriptor pool and message factory, no
   rtpproxy_pb2), a client creates a session, reads it back and destroys it.
 """
@@ -197,6 +198,34 @@ def open_reflection(channel, rp):
     return q, call(requests(), timeout=60)
 
 
+def test_reflection_bad(t, app, rp):
+    """Bytes that are no request end the call with INVALID_ARGUMENT after the answers before
+    them; a call the client cancels mid-way leaves the server answering the next one."""
+    R = rp.ServerReflectionRequest
+    call = app.channel.stream_stream(
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        request_serializer=lambda b: b if isinstance(b, bytes) else b.SerializeToString(),
+        response_deserializer=rp.ServerReflectionResponse.FromString)
+    got = []
+    try:
+        for r in call(iter([R(list_services=""), b"\xff\xff\xff"]), timeout=10):
+            got.append(r.WhichOneof("message_response"))
+        end, details = "OK", ""
+    except grpc.RpcError as err:
+        end, details = err.code().name, err.details()
+    t.eq((got, end), (["list_services_response"], "INVALID_ARGUMENT"),
+         "a request that does not parse: INVALID_ARGUMENT after the earlier answer")
+    t.check("ServerReflectionRequest" in details, "the message names the type", details)
+
+    q, open_call = open_reflection(app.channel, rp)
+    q.put(R(file_by_filename="rtpproxy.proto"))
+    t.eq(file_names(next(open_call)), ["rtpproxy.proto"], "an open call answers")
+    open_call.cancel()
+    q.put(None)
+    resps = reflect(app.channel, rp, "v1", [R(list_services="")] * 3)
+    t.eq(len(resps), 3, "after a cancelled call the next one answers every request")
+
+
 def test_watch_shutdown(t, app, hp, rp):
     # channels of their own: the harness closes its channel when rtpproxy stops
     channels = [grpc.insecure_channel(f"unix:{app.sock}") for _ in range(3)]
@@ -257,6 +286,8 @@ def body(t):
             if fdp is not None:
                 t.run(f"a session from the reflected descriptor ({version})",
                       test_dynamic_session, t, app, fdp, version)
+        t.run("reflection: bad requests, a cancelled call", test_reflection_bad, t, app,
+              refl["v1"])
         t.run("health Watch through shutdown", test_watch_shutdown, t, app, hp, refl["v1"])
 
 

@@ -159,6 +159,36 @@ int main(void)
 	CHECK(next_status(w2, &st) == NOT_SERVING);
 	CHECK(check(c, "", &st) == NOT_SERVING);
 
+	/* Watch streams are bounded: 3 open, up to the limit more, then RESOURCE_EXHAUSTED */
+	struct rpc_stream *more[HEALTH_MAX_WATCHERS];
+	unsigned n_more = 0;
+	for (; n_more < HEALTH_MAX_WATCHERS - 3; n_more++) {
+		more[n_more] = watch(c, n_more % 2 ? "" : "nope");
+		CHECK(next_status(more[n_more], &st) == (n_more % 2 ? NOT_SERVING : SERVICE_UNKNOWN));
+	}
+	struct rpc_stream *over = watch(c, "");
+	CHECK(next_status(over, &st) == -1);
+	CHECK(st.code == GRPC_STATUS_RESOURCE_EXHAUSTED);
+	rpc_stream_free(over);
+	/* a cancelled one frees its place */
+	rpc_stream_cancel(more[0]);
+	CHECK(next_status(more[0], &st) == -1);
+	CHECK(st.code == GRPC_STATUS_CANCELLED);
+	rpc_stream_free(more[0]);
+	int ok = 0;
+	for (int i = 0; i < 2000 && !ok; i++) {     /* the server learns of it asynchronously */
+		struct rpc_stream *again = watch(c, "");
+		ok = next_status(again, &st) == NOT_SERVING;
+		if (ok) {
+			more[0] = again;
+		} else {
+			CHECK_EQ_U(st.code, GRPC_STATUS_RESOURCE_EXHAUSTED);
+			rpc_stream_free(again);
+			usleep(1000);
+		}
+	}
+	CHECK(ok);
+
 	/* the server stops: every Watch ends with OK, and nothing more came before */
 	atomic_store(&S.stop, true);
 	CHECK(next_status(w, &st) == -1);
@@ -167,6 +197,11 @@ int main(void)
 	CHECK(st.code == GRPC_STATUS_OK);
 	CHECK(next_status(wu, &st) == -1);
 	CHECK(st.code == GRPC_STATUS_OK);
+	for (unsigned i = 0; i < n_more; i++) {
+		CHECK(next_status(more[i], &st) == -1);
+		CHECK(st.code == GRPC_STATUS_OK);
+		rpc_stream_free(more[i]);
+	}
 	pthread_join(S.thread, NULL);
 
 	rpc_stream_free(w);

@@ -17,6 +17,10 @@
 typedef Grpc__Reflection__V1__ServerReflectionRequest Request;
 typedef Grpc__Reflection__V1__ServerReflectionResponse Response;
 
+/* The oneof cases, by their short names */
+#define REQ(c) GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_##c
+#define RESP(c) GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_##c
+
 struct reflection {
 	struct descdb *db;
 };
@@ -68,8 +72,7 @@ static void error_response(Response *resp, struct arena *a, grpc_status_code cod
 	grpc__reflection__v1__error_response__init(e);
 	e->error_code = code;
 	e->error_message = arena_printf(a, "%s%s%s", what, name ? ": " : "", name ? name : "");
-	resp->message_response_case =
-		GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ERROR_RESPONSE;
+	resp->message_response_case = RESP(ERROR_RESPONSE);
 	resp->error_response = e;
 }
 
@@ -91,7 +94,7 @@ static int file_response(const struct descdb *db, Response *resp, struct arena *
 	for (unsigned i = 0; i < n; i++)
 		f->file_descriptor_proto[i] = descdb_file_bytes(db, ids[i]);
 	f->n_file_descriptor_proto = n;
-	resp->message_response_case = GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE;
+	resp->message_response_case = RESP(FILE_DESCRIPTOR_RESPONSE);
 	resp->file_descriptor_response = f;
 	return 0;
 }
@@ -113,8 +116,7 @@ static int list_services(const struct descdb *db, Response *resp, struct arena *
 	}
 	l->service = ptrs;
 	l->n_service = n;
-	resp->message_response_case =
-		GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE;
+	resp->message_response_case = RESP(LIST_SERVICES_RESPONSE);
 	resp->list_services_response = l;
 	return 0;
 }
@@ -132,10 +134,10 @@ static grpc_status_code answer(const struct descdb *db, const Request *req, Resp
 	resp->original_request = (Request *)req;       /* packed before req is freed */
 
 	switch (req->message_request_case) {
-	case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES:
+	case REQ(LIST_SERVICES):
 		rc = list_services(db, resp, a);
 		break;
-	case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME:
+	case REQ(FILE_BY_FILENAME):
 		idx = descdb_find_file(db, req->file_by_filename);
 		if (idx < 0)
 			error_response(resp, a, GRPC_STATUS_NOT_FOUND, "file not found",
@@ -143,7 +145,7 @@ static grpc_status_code answer(const struct descdb *db, const Request *req, Resp
 		else
 			rc = file_response(db, resp, a, (unsigned)idx);
 		break;
-	case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL:
+	case REQ(FILE_CONTAINING_SYMBOL):
 		idx = descdb_find_symbol(db, req->file_containing_symbol);
 		if (idx < 0)
 			error_response(resp, a, GRPC_STATUS_NOT_FOUND, "symbol not found",
@@ -151,13 +153,13 @@ static grpc_status_code answer(const struct descdb *db, const Request *req, Resp
 		else
 			rc = file_response(db, resp, a, (unsigned)idx);
 		break;
-	case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_EXTENSION:
+	case REQ(FILE_CONTAINING_EXTENSION):
 		/* the API's files declare no extensions */
 		error_response(resp, a, GRPC_STATUS_NOT_FOUND, "extension not found",
 				req->file_containing_extension != NULL
 				? req->file_containing_extension->containing_type : NULL);
 		break;
-	case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_ALL_EXTENSION_NUMBERS_OF_TYPE:
+	case REQ(ALL_EXTENSION_NUMBERS_OF_TYPE):
 		error_response(resp, a, GRPC_STATUS_NOT_FOUND, "type not found or has no "
 				"extensions", req->all_extension_numbers_of_type);
 		break;
@@ -167,8 +169,7 @@ static grpc_status_code answer(const struct descdb *db, const Request *req, Resp
 				"file_containing_extension, all_extension_numbers_of_type is set", NULL);
 		break;
 	}
-	if (rc != 0 || resp->message_response_case ==
-			GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE__NOT_SET)
+	if (rc != 0 || resp->message_response_case == RESP(_NOT_SET))
 		return rpc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 	*out = resp;
 	return GRPC_STATUS_OK;

@@ -22,11 +22,17 @@ Reflection (grpc.reflection.v1alpha and v1, ServerReflectionInfo, one bidi call 
   the call with INVALID_ARGUMENT; a cancelled call does not disturb the next;
 - with nothing but that descriptor (a fresh descriptor pool and message factory, no
   rtpproxy_pb2), a client creates a session, reads it back and destroys it.
+
+With [grpc] tokens_file, health and reflection need a token (UNAUTHENTICATED without one) and
+a read token is enough; `rtpproxyctl health` sends RTPPROXY_TOKEN.
 """
 import json
+import os
 import queue
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -72,7 +78,8 @@ def test_check(t, app, hp):
             "Check(\"\") turns SERVING after start-up")
     for name in ("", "rtpproxy.RtpProxy"):
         code, details, resp = lab.rpc_status(check, hp.HealthCheckRequest(service=name), timeout=5)
-        t.eq((code, resp.status if resp else None), (grpc.StatusCode.OK, hp.HealthCheckResponse.SERVING),
+        t.eq((code, resp.status if resp else None),
+             (grpc.StatusCode.OK, hp.HealthCheckResponse.SERVING),
              f"Check({name!r}) is SERVING")
     code, details, _ = lab.rpc_status(check, hp.HealthCheckRequest(service="nope"), timeout=5)
     t.eq(code, grpc.StatusCode.NOT_FOUND, "Check(\"nope\") fails with NOT_FOUND")
@@ -273,7 +280,54 @@ def test_watch_shutdown(t, app, hp, rp):
     for ch in channels:
         ch.close()
     r = ctl(app, "health")
-    t.eq(r.returncode, 1, f"rtpproxyctl health with the appliance gone exits 1 ({r.stderr.strip()})")
+    t.eq(r.returncode, 1,
+         f"rtpproxyctl health with the appliance gone exits 1 ({r.stderr.strip()})")
+
+
+READER = "rd-health-5e1f00c2a9b7d3e4"
+
+
+def test_read_token(t, L, hp, rp):
+    """With tokens_file, health and reflection need a token like every method; a read token
+    is enough (auth.c's role table)."""
+    d = Path(tempfile.mkdtemp(prefix="rp-health-"))
+    tokens = d / "tokens"
+    tokens.write_text(f"{READER} read probe\n")
+    tokens.chmod(0o600)
+    bearer = (("authorization", f"Bearer {READER}"),)
+    with lab.Appliance(L, {"grpc": {"tokens_file": tokens}}, name="tokens",
+                       metadata=bearer) as app:
+        check = check_call(app.channel, hp)
+        code, details, _ = lab.rpc_status(check, hp.HealthCheckRequest(), timeout=5)
+        t.eq(code, grpc.StatusCode.UNAUTHENTICATED, "Check without a token: UNAUTHENTICATED")
+
+        def status():
+            resp = lab.rpc_status(check, hp.HealthCheckRequest(), timeout=2, metadata=bearer)[2]
+            return resp.status if resp is not None else None
+        t.check(lab.wait_until(lambda: status() == hp.HealthCheckResponse.SERVING, 10),
+                "Check with a read token: SERVING")
+        call = app.channel.stream_stream(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            request_serializer=rp.ServerReflectionRequest.SerializeToString,
+            response_deserializer=rp.ServerReflectionResponse.FromString)
+        req = [rp.ServerReflectionRequest(list_services="")]
+        try:
+            n, end = len(list(call(iter(req), timeout=10))), "OK"
+        except grpc.RpcError as err:
+            n, end = 0, err.code().name
+        t.eq((n, end), (0, "UNAUTHENTICATED"), "reflection without a token: UNAUTHENTICATED")
+        resps = list(call(iter(req), timeout=10, metadata=bearer))
+        t.eq(len(resps[0].list_services_response.service), 4,
+             "reflection with a read token lists the services")
+        r = ctl(app, "health")
+        t.eq(r.returncode, 1, "rtpproxyctl health without a token exits 1")
+        t.check("UNAUTHENTICATED" in r.stderr, "... saying UNAUTHENTICATED", r.stderr.strip())
+        r = subprocess.run([str(lab.BUILD_DIR / "control" / "rtpproxyctl"), "--server",
+                            f"unix:{app.sock}", "health"], capture_output=True, text=True,
+                           timeout=30, env=dict(os.environ, RTPPROXY_TOKEN=READER))
+        t.eq((r.returncode, r.stdout), (0, "SERVING\n"),
+             f"rtpproxyctl health with a read token ({r.stderr.strip()})")
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def body(t):
@@ -289,6 +343,8 @@ def body(t):
         t.run("reflection: bad requests, a cancelled call", test_reflection_bad, t, app,
               refl["v1"])
         t.run("health Watch through shutdown", test_watch_shutdown, t, app, hp, refl["v1"])
+        t.run("tokens: health and reflection with a read token", test_read_token, t, L, hp,
+              refl["v1"])
 
 
 if __name__ == "__main__":

@@ -24,8 +24,10 @@
 #include "log.h"
 #include "grpc_srv.h"
 #include "guard.h"
+#include "health.h"
 #include "logbuf.h"
 #include "rp_dp.h"
+#include "reflection.h"
 #include "rpc.h"
 #include "rtpproxy.pb-c.h"
 #include "sess.h"
@@ -272,14 +274,40 @@ static void tick_sessions(struct sess_mgr *sm, struct tick_pace *tp, int64_t now
 	tp->budget = n < step ? 0 : tp->budget - n;     /* fewer: every session was seen */
 }
 
+/* Whether every worker has been round its loop at least once (its ports are up by then). */
+static bool workers_polling(const struct dp *dp)
+{
+	static struct dp_stats st;      /* large: not on the stack */
+	dp_stats_read(dp, &st);
+	for (unsigned w = 0; w < st.n_workers; w++)
+		if (st.worker[w].iterations == 0)
+			return false;
+	return true;
+}
+
+/*
+ * Start-up is over: every port is up and every worker polls. Health turns SERVING here, and
+ * only here (a service manager's readiness notification belongs next to it).
+ */
+static void announce_serving(void)
+{
+	health_set(HEALTH_SERVING);
+	RTE_LOG(INFO, APP, "serving\n");
+}
+
 /* The control lcore: serve gRPC, run the slow path and the session timers until told to stop. */
 static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *sm,
 		struct events *ev)
 {
 	struct tick_pace tp = { 0 };
 	int64_t last_flush = 0;
+	bool serving = false;
 	while (!quit) {
 		grpc_srv_poll(srv, CONTROL_POLL_MS);
+		if (!serving && workers_polling(dp)) {
+			serving = true;
+			announce_serving();
+		}
 		if (reload) {
 			reload = 0;
 			guard_reload(guard);
@@ -362,6 +390,7 @@ static int run(const struct config *cfg)
 	struct events *ev = NULL;       /* events: StreamSessionEvents subscribers */
 	struct tcp_relay *tcp = NULL;
 	struct exfilter *exf = NULL;    /* table inet rtpproxy: before any TAP exists */
+	struct reflection *refl = NULL; /* server reflection over the embedded .proto set */
 	struct sess_config sc;
 	char err[512];
 	int rc = 1, bound;
@@ -420,8 +449,20 @@ static int run(const struct config *cfg)
 		.max_message_bytes = (int)cfg->max_message_bytes,
 		.hooks = guard_hooks(guard),
 	};
-	srv = grpc_srv_start_opts(cfg->grpc_listen, &rtpproxy__rtp_proxy__descriptor, rpc_methods,
-			&ctx, &so, &bound, err, sizeof(err));
+	refl = reflection_create(err, sizeof(err));
+	if (refl == NULL) {
+		fail("reflection", err);
+		goto out;
+	}
+	/* RtpProxy and, on the same port, the standard health and reflection services */
+	const struct grpc_srv_service services[] = {
+		{ .svc = &rtpproxy__rtp_proxy__descriptor, .methods = rpc_methods, .ctx = &ctx },
+		health_service(),
+		reflection_service_v1alpha(refl),
+		reflection_service_v1(refl),
+	};
+	srv = grpc_srv_start_services(cfg->grpc_listen, services, RTE_DIM(services), &so, &bound,
+			err, sizeof(err));
 	if (srv == NULL) {
 		fail("gRPC server", err);      /* err names the key: listen, tls_cert, tls_key... */
 		goto out;
@@ -434,6 +475,7 @@ static int run(const struct config *cfg)
 			RTPPROXY_VERSION, dp_n_ports(dp), cfg->workers, cfg->grpc_listen);
 
 	control_loop(srv, dp, sm, ev);
+	health_set(HEALTH_STOPPING);    /* first: probes and Watch streams hear it at once */
 	RTE_LOG(INFO, APP, "shutting down\n");
 	rc = 0;
 out:
@@ -450,6 +492,7 @@ out:
 		dp_stop(dp);
 	sess_mgr_free(sm);
 	guard_free(guard);
+	reflection_free(refl);
 	dp_destroy(dp);
 	exfilter_stop(exf);     /* after the TAPs are gone */
 	return rc;

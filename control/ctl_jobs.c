@@ -1,0 +1,46 @@
+#include "ctl_jobs.h"
+
+#include <rte_cycles.h>
+
+#include "metrics_src.h"
+#include "rpc.h"
+
+static bool serve_rpc(struct ctl_jobs *j, struct ctl_rpc_job *job)
+{
+	grpc_srv_unary_fn fn = rpc_methods[job->method].unary;
+
+	job->resp = NULL;
+	job->err.code = GRPC_STATUS_OK;
+	job->err.message[0] = '\0';
+	job->code = fn(j->rpc, job->req, &job->resp, &job->arena, &job->err);
+	return true;
+}
+
+/* The first pass reads the counters, every pass walks up to sessions_per_step sessions. */
+static bool serve_metrics(struct ctl_jobs *j, struct ctl_metrics_job *job)
+{
+	uint64_t t0 = rte_rdtsc();
+	if (!job->walking) {
+		metrics_src_begin(j->metrics, &job->snap);
+		job->next_serial = 0;
+		job->walking = true;
+	}
+	bool done = metrics_src_step(j->metrics, &job->snap, &job->next_serial,
+			j->sessions_per_step);
+	job->cycles += rte_rdtsc() - t0;
+	job->passes++;
+	return done;
+}
+
+bool ctl_jobs_serve(void *ctx, struct ctlq_req *r)
+{
+	struct ctl_jobs *j = ctx;
+
+	switch (r->kind) {
+	case CTL_JOB_RPC:
+		return serve_rpc(j, r->arg);
+	case CTL_JOB_METRICS:
+		return serve_metrics(j, r->arg);
+	}
+	return true;
+}

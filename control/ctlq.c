@@ -144,3 +144,11 @@ void ctlq_close(struct ctlq *q)
 	pthread_cond_broadcast(&q->served);
 	pthread_mutex_unlock(&q->lock);
 }
+
+unsigned ctlq_waiting(struct ctlq *q)
+{
+	pthread_mutex_lock(&q->lock);
+	unsigned n = q->n_waiting;
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}

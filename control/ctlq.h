@@ -45,6 +45,9 @@ int ctlq_call(struct ctlq *q, struct ctlq_req *r, unsigned timeout_ms);
 typedef bool (*ctlq_serve_fn)(void *ctx, struct ctlq_req *r);
 unsigned ctlq_serve(struct ctlq *q, unsigned max, ctlq_serve_fn serve, void *ctx);
 
+/* Requests posted and not yet taken (any thread). */
+unsigned ctlq_waiting(struct ctlq *q);
+
 /* Refuse new requests and fail the waiting ones (-ESHUTDOWN), the one being served in steps
  * too; the control loop's side (it serves no more). */
 void ctlq_close(struct ctlq *q);

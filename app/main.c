@@ -35,6 +35,7 @@
 #include "rtpproxy.pb-c.h"
 #include "sess.h"
 #include "tcp_relay.h"
+#include "telemetry.h"
 
 #define MAX_EAL_ARGS 64
 #define CONTROL_POLL_MS 10
@@ -457,6 +458,8 @@ static int run(const struct config *cfg)
 	sess_set_observer(sm, &obs);
 	jobs = (struct ctl_jobs){ .rpc = &ctx, .metrics = msrc,
 		.sessions_per_step = METRICS_SESSIONS_PER_STEP };
+	if (telemetry_start(ctlq, CTLQ_TIMEOUT_MS) != 0)
+		RTE_LOG(WARNING, APP, "telemetry: the /rtpproxy/ commands could not be registered\n");
 	guard = guard_from(cfg, err, sizeof(err));
 	if (guard == NULL) {
 		fail("[grpc]", err);
@@ -494,6 +497,7 @@ out:
 	ctlq_close(ctlq);       /* HTTP requests waiting fail now: the loop serves no more */
 	http_srv_stop(http);
 	http = NULL;
+	telemetry_stop();       /* the commands answer null from now on */
 	/* sessions end first, so every event stream sees their "shutdown" before it ends */
 	if (sm != NULL)
 		close_sessions_paced(sm, srv, ev, cfg->stream_queue);

@@ -1,9 +1,21 @@
 #include "ctl_jobs.h"
 
+#include <string.h>
 #include <rte_cycles.h>
 
 #include "metrics_src.h"
 #include "rpc.h"
+#include "sess.h"
+
+_Static_assert(sizeof(((struct ctl_ids_job *)0)->ids[0]) == SESS_ID_MAX + 1, "id size");
+
+static bool serve_ids(struct ctl_jobs *j, struct ctl_ids_job *job)
+{
+	struct session *s = sess_first(j->rpc->sessions, 0);
+	for (job->n = 0; s != NULL && job->n < job->max; s = sess_next(s))
+		memcpy(job->ids[job->n++], s->id, sizeof(job->ids[0]));
+	return true;
+}
 
 static bool serve_rpc(struct ctl_jobs *j, struct ctl_rpc_job *job)
 {
@@ -41,6 +53,8 @@ bool ctl_jobs_serve(void *ctx, struct ctlq_req *r)
 		return serve_rpc(j, r->arg);
 	case CTL_JOB_METRICS:
 		return serve_metrics(j, r->arg);
+	case CTL_JOB_IDS:
+		return serve_ids(j, r->arg);
 	}
 	return true;
 }

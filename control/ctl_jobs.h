@@ -20,6 +20,7 @@ struct metrics_src;
 enum ctl_job_kind {
 	CTL_JOB_RPC = 1,        /* arg: struct ctl_rpc_job */
 	CTL_JOB_METRICS,        /* arg: struct ctl_metrics_job */
+	CTL_JOB_IDS,            /* arg: struct ctl_ids_job */
 };
 
 /* Index into rpc_methods / the service descriptor's methods. */
@@ -44,6 +45,12 @@ struct ctl_metrics_job {
 	bool walking;
 	uint64_t cycles;                /* TSC cycles the control loop spent on it */
 	unsigned passes;
+};
+
+/* The first `max` session ids, in creation order. */
+struct ctl_ids_job {
+	char (*ids)[65];                /* max of them, the caller's */
+	unsigned max, n;
 };
 
 struct ctl_jobs {

@@ -265,6 +265,48 @@ def test_api(t, L, app):
     c.close()
 
 
+def test_telemetry(t, app):
+    """dpdk-telemetry.py, non-interactive: one JSON line per command read from stdin."""
+    tool = shutil.which("dpdk-telemetry.py")
+    if tool is None:
+        t.check(False, "dpdk-telemetry.py installed (Debian's dpdk-dev)")
+        return
+    sock = f"/var/run/dpdk/{app.tag}/dpdk_telemetry.v2"
+    t.check(os.path.exists(sock), f"the EAL's telemetry socket is {sock}")
+    cmds = ["/rtpproxy/stats", "/rtpproxy/sessions", "/rtpproxy/session,m-0",
+            "/rtpproxy/session,nope", "/rtpproxy/session"]
+    p = subprocess.run(["/usr/bin/python3", tool, "-f", app.tag], input="\n".join(cmds) + "\n",
+                       capture_output=True, text=True, timeout=30)
+    lines = p.stdout.splitlines()
+    t.eq((p.returncode, len(lines)), (0, len(cmds)), "dpdk-telemetry.py: one reply per command",)
+    if len(lines) != len(cmds):
+        print(p.stdout, p.stderr)
+        return
+    replies = [json.loads(x) for x in lines]
+    stats = replies[0]["/rtpproxy/stats"]
+    g = app.proxy_stats()
+    t.eq((stats["sessions_created_total"], stats["sessions_closed_total"],
+          stats["sessions_active"], stats["version"]),
+         (N, 1, N - 1, g.version), "/rtpproxy/stats: sessions and version as GetProxyStats")
+    t.eq(stats["drops"]["malformed"], K, '/rtpproxy/stats: drops["malformed"]')
+    # repeated messages are dicts keyed by index: DPDK 22.11 nests no array of dicts
+    t.eq({k: v["name"] for k, v in stats["ports"].items()}, {"0": "port0", "1": "port1"},
+         "/rtpproxy/stats: ports by index")
+    t.eq(stats["workers"]["0"]["relayed"], M, "/rtpproxy/stats: worker 0 relayed")
+    t.eq(replies[1], {"/rtpproxy/sessions": [f"m-{i}" for i in range(N - 1)]},
+         "/rtpproxy/sessions: the ids")
+    s = replies[2]["/rtpproxy/session"]
+    t.eq((s["session_id"], s["state"], s["listen_endpoint"], s["forward_endpoint"],
+          s["destination_endpoint"]),
+         ("m-0", "SESSION_STATE_ACTIVE", {"address": DUT0_ADDR, "port": 20000},
+          {"address": DUT1_ADDR, "port": 30000}, {"address": DST_ADDR, "port": 40000}),
+         "/rtpproxy/session,m-0: id, state, endpoints as {address, port}")
+    t.eq((s["stats"]["packets_sent"], s["labels"], s["transport"]),
+         (M, {"tenant": "a"}, "TRANSPORT_UDP"), "its stats, labels, transport")
+    t.eq(replies[3], {"/rtpproxy/session": None}, "/rtpproxy/session,nope: null")
+    t.eq(replies[4], {"/rtpproxy/session": None}, "/rtpproxy/session without an id: null")
+
+
 def body(t):
     with lab.Lab() as L:
         with lab.Appliance(L, config={"http": {"listen": f"127.0.0.1:{HTTP_PORT}"}}) as app:
@@ -273,6 +315,7 @@ def body(t):
             if ctx.get("ready"):
                 t.run("/metrics equals the workload", test_metrics, t, L, app, ctx)
                 t.run("/healthz and /api/*", test_api, t, L, app)
+                t.run("DPDK telemetry: /rtpproxy/ commands", test_telemetry, t, app)
             if "scrape" in ctx:
                 t.run("promtool check metrics", test_promtool, t, ctx)
             t.run("a real Prometheus scrapes it", test_prometheus, t, L)

@@ -1,6 +1,7 @@
 #include "ctl_jobs.h"
 
 #include <string.h>
+#include <time.h>
 #include <rte_cycles.h>
 
 #include "metrics_src.h"
@@ -31,15 +32,22 @@ static bool serve_rpc(struct ctl_jobs *j, struct ctl_rpc_job *job)
 /* The first pass reads the counters, every pass walks up to sessions_per_step sessions. */
 static bool serve_metrics(struct ctl_jobs *j, struct ctl_metrics_job *job)
 {
+	struct timespec c0, c1;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	uint64_t t0 = rte_rdtsc();
 	if (!job->walking) {
 		metrics_src_begin(j->metrics, &job->snap);
-		job->next_serial = 0;
+		memset(&job->cursor, 0, sizeof(job->cursor));
 		job->walking = true;
 	}
-	bool done = metrics_src_step(j->metrics, &job->snap, &job->next_serial,
-			j->sessions_per_step);
-	job->cycles += rte_rdtsc() - t0;
+	bool done = metrics_src_step(j->metrics, &job->snap, &job->cursor, j->sessions_per_step);
+	uint64_t spent = rte_rdtsc() - t0;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	job->cpu_ns += (uint64_t)((c1.tv_sec - c0.tv_sec) * 1000000000L + c1.tv_nsec - c0.tv_nsec);
+	job->cycles += spent;
+	if (spent > job->max_pass_cycles)
+		job->max_pass_cycles = spent;
+	job->tsc_hz = rte_get_tsc_hz();
 	job->passes++;
 	return done;
 }

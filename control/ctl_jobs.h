@@ -13,6 +13,7 @@
 #include "ctlq.h"
 #include "grpc_srv.h"
 #include "metrics.h"
+#include "metrics_src.h"
 
 struct rpc_ctx;
 struct metrics_src;
@@ -41,9 +42,12 @@ struct ctl_rpc_job {
 
 struct ctl_metrics_job {
 	struct metrics_snap snap;
-	uint64_t next_serial;           /* the session walk's cursor (0: not started) */
+	struct metrics_cursor cursor;   /* where the session walk goes on */
 	bool walking;
 	uint64_t cycles;                /* TSC cycles the control loop spent on it */
+	uint64_t max_pass_cycles;       /* ...in its longest pass */
+	uint64_t tsc_hz;
+	uint64_t cpu_ns;                /* the control thread's CPU time on it (no preemption) */
 	unsigned passes;
 };
 

@@ -152,3 +152,13 @@ unsigned ctlq_waiting(struct ctlq *q)
 	pthread_mutex_unlock(&q->lock);
 	return n;
 }
+
+bool ctlq_pending(struct ctlq *q)
+{
+	if (q == NULL)
+		return false;
+	pthread_mutex_lock(&q->lock);
+	bool busy = q->current != NULL || q->n_waiting > 0;
+	pthread_mutex_unlock(&q->lock);
+	return busy;
+}

@@ -45,6 +45,9 @@ int ctlq_call(struct ctlq *q, struct ctlq_req *r, unsigned timeout_ms);
 typedef bool (*ctlq_serve_fn)(void *ctx, struct ctlq_req *r);
 unsigned ctlq_serve(struct ctlq *q, unsigned max, ctlq_serve_fn serve, void *ctx);
 
+/* Whether a request waits or a job is half done: the control loop then polls without waiting. */
+bool ctlq_pending(struct ctlq *q);
+
 /* Requests posted and not yet taken (any thread). */
 unsigned ctlq_waiting(struct ctlq *q);
 

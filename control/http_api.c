@@ -240,7 +240,11 @@ void http_metrics_serve(struct ctlq *q, unsigned timeout_ms, struct http_reply *
 		*out = (struct http_reply){ .status = 200, .type = "text/plain; version=0.0.4",
 			.body = buf, .len = len };
 	}
-	RTE_LOG(DEBUG, APP, "metrics: %u pass(es), %" PRIu64 " cycles on the control lcore\n",
-			job->passes, job->cycles);
+	/* what a scrape cost the control lcore (docs/PERFORMANCE.md measures it with this) */
+	RTE_LOG(DEBUG, APP, "metrics: %u pass(es), %" PRIu64 " cycles (%.3f ms) on the control "
+			"lcore, longest pass %.3f ms, thread CPU time %.3f ms\n", job->passes,
+			job->cycles, job->tsc_hz ? job->cycles * 1e3 / job->tsc_hz : 0.0,
+			job->tsc_hz ? job->max_pass_cycles * 1e3 / job->tsc_hz : 0.0,
+			job->cpu_ns / 1e6);
 	free(job);
 }

@@ -194,11 +194,16 @@ void metrics_src_begin(struct metrics_src *m, struct metrics_snap *s)
 	}
 }
 
-bool metrics_src_step(struct metrics_src *m, struct metrics_snap *s, uint64_t *next_serial,
+bool metrics_src_step(struct metrics_src *m, struct metrics_snap *s, struct metrics_cursor *c,
 		unsigned max)
 {
-	struct session *x = sess_first(m->rpc->sessions, *next_serial);
+	struct session *x = NULL;
 	struct sess_stats rtp, rev, rtcp;
+
+	if (c->serial != 0)
+		x = sess_find(m->rpc->sessions, c->id);
+	if (x == NULL || x->serial != c->serial)
+		x = sess_first(m->rpc->sessions, c->serial);
 
 	for (unsigned n = 0; x != NULL && n < max; n++, x = sess_next(x)) {
 		sess_read_stats(m->rpc->sessions, x, &rtp, &rev, &rtcp);
@@ -208,6 +213,7 @@ bool metrics_src_step(struct metrics_src *m, struct metrics_snap *s, uint64_t *n
 	}
 	if (x == NULL)
 		return true;
-	*next_serial = x->serial;
+	c->serial = x->serial;
+	memcpy(c->id, x->id, sizeof(c->id));
 	return false;
 }

@@ -27,9 +27,19 @@ void metrics_src_observe(struct metrics_src *m, struct sess_observer *o);
 const struct grpc_srv_hooks *metrics_src_hooks(struct metrics_src *m,
 		const struct grpc_srv_hooks *inner);
 
+/*
+ * Where a walk over the sessions goes on: the next session's serial and id. Found again by id
+ * (a hash lookup; sess_first from a serial walks the list from its head); only when that
+ * session went meanwhile, by serial.
+ */
+struct metrics_cursor {
+	uint64_t serial;                /* 0: from the first */
+	char id[SESS_ID_MAX + 1];
+};
+
 /* A snapshot in steps: begin, then step until it returns true (at most max sessions each). */
 void metrics_src_begin(struct metrics_src *m, struct metrics_snap *s);
-bool metrics_src_step(struct metrics_src *m, struct metrics_snap *s, uint64_t *next_serial,
+bool metrics_src_step(struct metrics_src *m, struct metrics_snap *s, struct metrics_cursor *c,
 		unsigned max);
 
 /* Sessions' figures for one session (exposed for tests). */

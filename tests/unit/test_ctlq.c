@@ -122,7 +122,9 @@ static void test_steps(void)
 
 	start(&c, q, 2, 20);
 	CHECK(wait_posted(q, 1));
+	CHECK(ctlq_pending(q));
 	CHECK_EQ_U(ctlq_serve(q, 8, serve, &calls), 1);         /* step 1, then the pass ends */
+	CHECK(ctlq_pending(q));                                 /* half done */
 	start(&d, q, 0, 10000);
 	CHECK(wait_posted(q, 1));
 	struct timespec ts = { 0, 60 * 1000000 };               /* past c's deadline */
@@ -136,6 +138,7 @@ static void test_steps(void)
 	CHECK_EQ_U(c.rc, 0);
 	CHECK_EQ_U(c.j.served, 3);
 	CHECK_EQ_U(d.rc, 0);
+	CHECK(!ctlq_pending(q));
 	ctlq_close(q);
 	ctlq_free(q);
 }

@@ -27,10 +27,12 @@
 #include "log.h"
 #include "grpc_srv.h"
 #include "guard.h"
+#include "health.h"
 #include "http_srv.h"
 #include "logbuf.h"
 #include "metrics_src.h"
 #include "rp_dp.h"
+#include "reflection.h"
 #include "rpc.h"
 #include "rtpproxy.pb-c.h"
 #include "sess.h"
@@ -287,15 +289,41 @@ static void tick_sessions(struct sess_mgr *sm, struct tick_pace *tp, int64_t now
 	tp->budget = n < step ? 0 : tp->budget - n;     /* fewer: every session was seen */
 }
 
+/* Whether every worker has been round its loop at least once (its ports are up by then). */
+static bool workers_polling(const struct dp *dp)
+{
+	static struct dp_stats st;      /* large: not on the stack */
+	dp_stats_read(dp, &st);
+	for (unsigned w = 0; w < st.n_workers; w++)
+		if (st.worker[w].iterations == 0)
+			return false;
+	return true;
+}
+
+/*
+ * Start-up is over: every port is up and every worker polls. Health turns SERVING here, and
+ * only here (a service manager's readiness notification belongs next to it).
+ */
+static void announce_serving(void)
+{
+	health_set(HEALTH_SERVING);
+	RTE_LOG(INFO, APP, "serving\n");
+}
+
 /* The control lcore: serve gRPC, run the slow path and the session timers until told to stop. */
 static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *sm,
 		struct events *ev)
 {
 	struct tick_pace tp = { 0 };
 	int64_t last_flush = 0;
+	bool serving = false;
 	while (!quit) {
 		/* a scrape in steps goes on at once, not after an idle poll */
 		grpc_srv_poll(srv, ctlq_pending(ctlq) ? 0 : CONTROL_POLL_MS);
+		if (!serving && workers_polling(dp)) {
+			serving = true;
+			announce_serving();
+		}
 		if (reload) {
 			reload = 0;
 			guard_reload(guard);
@@ -405,6 +433,7 @@ static int run(const struct config *cfg)
 	struct tcp_relay *tcp = NULL;
 	struct metrics_src *msrc = NULL;   /* counters for /metrics kept as things happen */
 	struct exfilter *exf = NULL;    /* table inet rtpproxy: before any TAP exists */
+	struct reflection *refl = NULL; /* server reflection over the embedded .proto set */
 	struct sess_config sc;
 	char err[512];
 	int rc = 1, bound;
@@ -474,8 +503,20 @@ static int run(const struct config *cfg)
 		.max_message_bytes = (int)cfg->max_message_bytes,
 		.hooks = metrics_src_hooks(msrc, guard_hooks(guard)),
 	};
-	srv = grpc_srv_start_opts(cfg->grpc_listen, &rtpproxy__rtp_proxy__descriptor, rpc_methods,
-			&ctx, &so, &bound, err, sizeof(err));
+	refl = reflection_create(err, sizeof(err));
+	if (refl == NULL) {
+		fail("reflection", err);
+		goto out;
+	}
+	/* RtpProxy and, on the same port, the standard health and reflection services */
+	const struct grpc_srv_service services[] = {
+		{ .svc = &rtpproxy__rtp_proxy__descriptor, .methods = rpc_methods, .ctx = &ctx },
+		health_service(),
+		reflection_service_v1alpha(refl),
+		reflection_service_v1(refl),
+	};
+	srv = grpc_srv_start_services(cfg->grpc_listen, services, RTE_DIM(services), &so, &bound,
+			err, sizeof(err));
 	if (srv == NULL) {
 		fail("gRPC server", err);      /* err names the key: listen, tls_cert, tls_key... */
 		goto out;
@@ -488,24 +529,23 @@ static int run(const struct config *cfg)
 		fail("workers", err);
 		goto out;
 	}
-	http_srv_set_serving(http, true);
 	RTE_LOG(INFO, APP, "rtpproxy %s: %u port(s), %u worker(s), gRPC on %s\n",
 			RTPPROXY_VERSION, dp_n_ports(dp), cfg->workers, cfg->grpc_listen);
 
 	control_loop(srv, dp, sm, ev);
+	health_set(HEALTH_STOPPING);    /* first: probes and Watch streams hear it at once */
 	RTE_LOG(INFO, APP, "shutting down\n");
 	rc = 0;
 out:
-	http_srv_set_serving(http, false);
 	ctlq_close(ctlq);       /* HTTP requests waiting fail now: the loop serves no more */
-	http_srv_stop(http);
-	http = NULL;
 	telemetry_stop();       /* the commands answer null from now on */
 	/* sessions end first, so every event stream sees their "shutdown" before it ends */
 	if (sm != NULL)
 		close_sessions_paced(sm, srv, ev, cfg->stream_queue);
 	if (srv != NULL)
 		grpc_srv_stop(srv);
+	http_srv_stop(http);    /* /healthz said 503 (STOPPING) while the sessions closed */
+	http = NULL;
 	events_free(ev);        /* events: after every stream has ended */
 	if (sm != NULL)
 		sess_set_tcp_relay(sm, NULL);
@@ -517,6 +557,7 @@ out:
 	ctlq_free(ctlq);
 	ctlq = NULL;
 	metrics_src_free(msrc);
+	reflection_free(refl);
 	dp_destroy(dp);
 	exfilter_stop(exf);     /* after the TAPs are gone */
 	return rc;

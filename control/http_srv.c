@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 
 #include "auth.h"
 #include "ctlq.h"
+#include "health.h"
 
 #define HTTP_MAX_CONNECTIONS 16         /* each is a thread: a handful of scrapers and pages */
 #define HTTP_CONNECTION_TIMEOUT_S 30    /* idle keep-alive connections are closed */
@@ -22,7 +22,6 @@ struct http_srv {
 	char tokens_file[256];
 	pthread_mutex_t tokens_lock;    /* the table is swapped on SIGHUP */
 	struct auth_tokens *tokens;     /* NULL: no token needed */
-	atomic_bool serving;
 	uint16_t port;
 };
 
@@ -109,7 +108,7 @@ static void route(struct http_srv *s, struct MHD_Connection *conn, const char *u
 		struct http_reply *out)
 {
 	if (strcmp(url, "/healthz") == 0) {
-		bool up = atomic_load(&s->serving);
+		bool up = health_serving();     /* what grpc.health.v1 Check says */
 		reply_text(out, up ? 200 : 503, "text/plain; charset=utf-8",
 				up ? "SERVING\n" : "NOT_SERVING\n");
 		return;
@@ -231,12 +230,6 @@ fail:
 uint16_t http_srv_port(const struct http_srv *s)
 {
 	return s->port;
-}
-
-void http_srv_set_serving(struct http_srv *s, bool serving)
-{
-	if (s != NULL)
-		atomic_store(&s->serving, serving);
 }
 
 int http_srv_reload_tokens(struct http_srv *s, char *err, size_t errlen)

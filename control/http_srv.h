@@ -28,8 +28,6 @@ struct http_srv;
 struct http_srv *http_srv_start(const struct http_srv_config *c, char *err, size_t errlen);
 /* The port bound (the configured one). */
 uint16_t http_srv_port(const struct http_srv *s);
-/* /healthz: 200 while serving, 503 otherwise (any thread). */
-void http_srv_set_serving(struct http_srv *s, bool serving);
 /* SIGHUP: re-read the tokens file; a bad one keeps the old tokens (-1 and err). */
 int http_srv_reload_tokens(struct http_srv *s, char *err, size_t errlen);
 /* Stop accepting, wait for the connections' threads, free. NULL is fine. */

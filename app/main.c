@@ -491,7 +491,7 @@ static int run(const struct config *cfg)
 	jobs = (struct ctl_jobs){ .rpc = &ctx, .metrics = msrc,
 		.sessions_per_step = METRICS_SESSIONS_PER_STEP };
 	if (telemetry_start(ctlq, CTLQ_TIMEOUT_MS) != 0)
-		RTE_LOG(WARNING, APP, "telemetry: the /rtpproxy/ commands could not be registered\n");
+		RTE_LOG(WARNING, APP, "telemetry: the /rtpproxy/ commands were not registered\n");
 	guard = guard_from(cfg, err, sizeof(err));
 	if (guard == NULL) {
 		fail("[grpc]", err);

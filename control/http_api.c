@@ -4,7 +4,7 @@
  * response with pb_json (proto field names, enums by name, 64-bit integers as numbers).
  *   GET /api/stats                      -> GetProxyStatsResponse
  *   GET /api/sessions?state=active&state=error&transport=udp&label=k=v&page_size=N&page_token=T
- *                                       -> ListSessionsResponse
+ *                                       -> ListSessionsResponse (page_size 0..1000, 0 = 1000)
  *   GET /api/session?id=ID              -> {"session": SessionInfo}, or 404 {"error": "..."}
  * Bad parameters: 400 {"error": "..."} naming the parameter.
  */
@@ -25,7 +25,7 @@
 
 #define API_MAX_STATES 16
 #define API_MAX_LABELS 32
-#define API_PAGE_SIZE_MAX 10000
+#define API_PAGE_SIZE_MAX 1000    /* a page is built in one control-loop pass: keep it short */
 
 static unsigned status_of(grpc_status_code code)
 {
@@ -139,7 +139,7 @@ static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *ke
 		char *end;
 		unsigned long v = strtoul(value, &end, 10);
 		if (value[0] < '0' || value[0] > '9' || *end != '\0' || v > API_PAGE_SIZE_MAX)
-			return query_fail(lq, "%s: expected 0..10000, got \"%s\"", key, value);
+			return query_fail(lq, "%s: expected 0..1000, got \"%s\"", key, value);
 		r->page_size = (uint32_t)v;
 		return MHD_YES;
 	}

@@ -194,7 +194,8 @@ struct http_srv *http_srv_start(const struct http_srv_config *c, char *err, size
 		return NULL;
 	}
 	s->cfg = *c;
-	snprintf(s->tokens_file, sizeof(s->tokens_file), "%s", c->tokens_file ? c->tokens_file : "");
+	snprintf(s->tokens_file, sizeof(s->tokens_file), "%s",
+			c->tokens_file != NULL ? c->tokens_file : "");
 	s->cfg.tokens_file = s->tokens_file;
 	pthread_mutex_init(&s->tokens_lock, NULL);
 	memset(&ss, 0, sizeof(ss));

@@ -148,11 +148,13 @@ static void grpc(FILE *f, const struct metrics_snap *m)
 	family(f, "grpc_requests_total", "counter", "gRPC calls answered, by method and status "
 			"code.");
 	for (unsigned i = 0; i < METRICS_GRPC_METHODS; i++)
-		for (unsigned c = 0; c < METRICS_GRPC_CODES; c++)
-			if (m->grpc.requests[i][c] != 0)
-				fprintf(f, "rtpproxy_grpc_requests_total{method=\"%s\",code=\"%s\"} "
-						"%" PRIu64 "\n", metrics_grpc_methods[i],
-						audit_code_name((int)c), m->grpc.requests[i][c]);
+		for (unsigned c = 0; c < METRICS_GRPC_CODES; c++) {
+			if (m->grpc.requests[i][c] == 0)
+				continue;
+			fprintf(f, "rtpproxy_grpc_requests_total{method=\"%s\",code=\"%s\"} "
+					"%" PRIu64 "\n", metrics_grpc_methods[i],
+					audit_code_name((int)c), m->grpc.requests[i][c]);
+		}
 	family(f, "grpc_request_duration_seconds", "histogram", "Time the control lcore spent "
 			"on a unary gRPC call, by method.");
 	for (unsigned i = 0; i < METRICS_GRPC_METHODS; i++) {

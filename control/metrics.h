@@ -41,7 +41,7 @@ struct metrics_snap {
 	uint64_t created_total;
 	uint64_t closed_total[METRICS_CLOSE_REASONS];
 	uint64_t rtp_lost_total;
-	struct metrics_hist jitter;     /* over sessions not closed, UDP: bucket[] by jitter bounds */
+	struct metrics_hist jitter;     /* UDP sessions not closed, by metrics_jitter_bounds */
 	struct dp_stats dp;             /* ports, drops, workers */
 	char port_names[DP_MAX_PORTS][DP_NAME_LEN];
 	struct metrics_grpc grpc;

@@ -127,7 +127,8 @@ static void hook_done(void *ctx, const struct grpc_srv_call *c, const ProtobufCM
 	if (c == m->admitted) {
 		double secs = (double)(now_ns() - m->admitted_ns) / 1e9;
 		struct metrics_hist *h = &m->grpc.duration[i];
-		unsigned b = metrics_bucket(metrics_duration_bounds, METRICS_DURATION_BUCKETS, secs);
+		unsigned b = metrics_bucket(metrics_duration_bounds, METRICS_DURATION_BUCKETS,
+				secs);
 		if (b < METRICS_DURATION_BUCKETS)
 			h->bucket[b]++;
 		h->count++;

@@ -237,6 +237,9 @@ def test_api(t, L, app):
     page = json.loads(body)
     t.eq(([s["session_id"] for s in page["sessions"]], page["next_page_token"]), (["m-3"], ""),
          "the next page: the last one, no token")
+    status, _, body = get(L, "/api/sessions?page_size=1001")
+    t.eq((status, json.loads(body)), (400, {"error": 'page_size: expected 0..1000, got "1001"'}),
+         "page_size=1001: 400")
     status, _, body = get(L, "/api/sessions?state=running")
     t.eq((status, json.loads(body)["error"].startswith("state: expected created, connecting")),
          (400, True), "state=running: 400 naming the parameter")

@@ -154,8 +154,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		http_reply_error(&out, 405, "only GET and HEAD");
 	else
 		route(s, conn, url, &out);
-	if (out.body == NULL && out.status != 0 && out.len != 0)
-		out.status = 500;
 	struct MHD_Response *resp = MHD_create_response_from_buffer(out.len,
 			out.body != NULL ? out.body : (void *)"", out.body != NULL ?
 			MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);

@@ -2,10 +2,10 @@
  * The flow table: one entry per direction of a session, keyed on the local (destination)
  * address, port and protocol of the packets it matches.
  *
- * The control lcore is the only writer; workers look flows up lock-free. The hash is an
- * rte_hash with RW_CONCURRENCY_LF tied to an rte_rcu_qsbr variable (its key slots are
- * recycled through the hash's own defer queue); a deleted flow's entry goes through our own
- * defer queue, so that allocation can reclaim, or wait for, entries whose grace period is over
+ * The control lcore is the only writer; workers look flows up lock-free in the direct table
+ * (flow_dir.h: address index x port -> flow id, no hash probe). A deleted flow's entry goes
+ * through a defer queue tied to an rte_rcu_qsbr variable, so that its id is reused only after
+ * a grace period, and allocation can reclaim, or wait for, entries whose grace period is over
  * instead of failing while a worker is slow to report.
  */
 #ifndef RTPPROXY_FLOW_H
@@ -19,20 +19,19 @@
 #include <rte_meter.h>
 #include <rte_rcu_qsbr.h>
 
+#include "flow_dir.h"
 #include "idpool.h"
 #include "rtp.h"
 
-struct rte_hash;
-
 /*
  * The lookup key. Address and port in network byte order; addr 0 = the wildcard listen.
- * 8 bytes with no padding, 8-aligned: rte_hash_crc reads it as one 64-bit word.
+ * UDP only (the direct table has no protocol dimension).
  */
 struct flow_key {
 	uint32_t addr;
 	uint16_t port;
 	uint8_t proto;
-	uint8_t pad;        /* always zero: the key is hashed as 8 raw bytes */
+	uint8_t pad;        /* always zero */
 } __rte_aligned(8);
 
 /* Counters of one flow. Written only by the worker that owns the flow, read by control. */
@@ -180,7 +179,7 @@ static inline void flow_latch_write(struct flow_latch *l, const struct flow_latc
 struct rte_rcu_qsbr_dq;
 
 struct flow_table {
-	struct rte_hash *hash;
+	struct flow_dir dir;            /* (address, port) -> flow id */
 	struct rte_rcu_qsbr_dq *dq;     /* deleted entries waiting out their grace period */
 	struct idpool flows;            /* struct flow, by id, on the table's NUMA socket */
 	struct idpool meters;           /* struct flow_meter, by flow->meter */
@@ -224,7 +223,8 @@ struct flow_meter *flow_meter_attach(struct flow_table *ft, struct flow *f);
 /* Bytes of flow and meter storage in use (chunks allocated so far). */
 size_t flow_table_bytes(const struct flow_table *ft);
 
-/* Publish f under f->key. 0, -EEXIST when the key is taken, -ENOSPC when the hash is full. */
+/* Publish f under f->key. 0, -EEXIST when the key is taken, -ENOSPC when the table has no
+ * index left for a new address, -ENOMEM, -EINVAL for a protocol other than UDP. */
 int flow_add(struct flow_table *ft, struct flow *f);
 
 /*
@@ -236,7 +236,8 @@ int flow_del(struct flow_table *ft, struct flow *f);
 /* Wait until every worker has passed a quiescent state (microseconds when they are running). */
 void flow_table_sync(struct flow_table *ft);
 
-/* Worker side: look up one key (NULL on miss). The bulk variant is in the worker loop. */
+/* Look up one key (NULL on miss), exactly (no wildcard fallback). Any thread; the worker loop
+ * reads the direct table itself. */
 struct flow *flow_lookup(const struct flow_table *ft, const struct flow_key *key);
 
 static inline struct flow_key flow_key_make(uint32_t addr, uint16_t port, uint8_t proto)

@@ -8,7 +8,6 @@
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
-#include <rte_hash.h>
 #include <rte_log.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
@@ -439,8 +438,7 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 	struct dp *dp = w->dp;
 	struct pkt_info info[DP_BURST];
 	struct flow_key keys[DP_BURST];
-	const void *key_ptr[DP_BURST];
-	void *data[DP_BURST];
+	struct flow *data[DP_BURST];
 	uint16_t udp_idx[DP_BURST];
 	uint16_t n_udp = 0;
 
@@ -462,7 +460,6 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 			memcpy(&dst, ip + 16, 4);
 			memcpy(&dport, udp + 2, 2);
 			keys[n_udp] = flow_key_make(dst, dport, PKT_IPPROTO_UDP);
-			key_ptr[n_udp] = &keys[n_udp];
 			udp_idx[n_udp++] = i;
 			break;
 		}
@@ -493,12 +490,17 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 	if (n_udp == 0)
 		return;
 
-	uint64_t hits = 0;
-	rte_hash_lookup_bulk_data(dp->flows->hash, key_ptr, n_udp, &hits, data);
-	/* with many sessions the flows are cache misses: start them all before the first use
-	 * (the relay reads or writes each of a flow's hot lines) */
+	/* the direct table: address index, then one load; with many sessions the flows are
+	 * cache misses: start them all before the first use (the relay reads or writes each of
+	 * a flow's hot lines) */
+	const struct flow_table *ft = dp->flows;
 	for (uint16_t j = 0; j < n_udp; j++) {
-		if (hits & (1ULL << j)) {
+		uint32_t idx = flow_dir_index(&ft->dir, keys[j].addr);
+		uint32_t id = idx ? __atomic_load_n(&ft->dir.ids[idx][keys[j].port],
+				__ATOMIC_ACQUIRE) : FLOW_DIR_NONE;
+		data[j] = NULL;
+		if (id != FLOW_DIR_NONE) {
+			data[j] = flow_at(ft, id);
 			for (unsigned l = 0; l < FLOW_HOT_BYTES; l += RTE_CACHE_LINE_SIZE)
 				rte_prefetch0((char *)data[j] + l);
 		}
@@ -506,17 +508,17 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 	for (uint16_t j = 0; j < n_udp; j++) {
 		uint16_t i = udp_idx[j];
 		struct flow *f = data[j];
-		if (!(hits & (1ULL << j))) {
+		if (f == NULL) {
 			/* a listen on the wildcard address */
-			struct flow_key wk = flow_key_make(0, keys[j].port, PKT_IPPROTO_UDP);
-			if (dp_owner_of(dp, keys[j].addr) >= 0 &&
-					rte_hash_lookup_data(dp->flows->hash, &wk,
-						(void **)&f) >= 0)
-				goto found;
-			no_flow(w, port, pkts[i], &info[i], now);
-			continue;
+			const uint32_t *wild = flow_dir_ids(&ft->dir, 0);
+			if (wild != NULL && wild[keys[j].port] != FLOW_DIR_NONE &&
+					dp_owner_of(dp, keys[j].addr) >= 0) {
+				f = flow_at(ft, wild[keys[j].port]);
+			} else {
+				no_flow(w, port, pkts[i], &info[i], now);
+				continue;
+			}
 		}
-found:
 		relay(w, pkts[i], &info[i], f, port, now);
 	}
 }

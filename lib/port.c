@@ -69,6 +69,10 @@ static int start_dev(uint16_t id, uint16_t nb_rx, uint16_t nb_tx, struct rte_mem
 				nb_rx, nb_tx, info.max_rx_queues, info.max_tx_queues);
 
 	struct rte_eth_conf conf = { 0 };
+	/* where the device checks IPv4/UDP checksums the worker trusts its verdict
+	 * (RTE_MBUF_F_RX_*_CKSUM_GOOD/BAD) instead of summing the header again */
+	conf.rxmode.offloads = info.rx_offload_capa &
+		(RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
 	if (nb_rx > 1) {
 		/* Flows are keyed on their destination: hash on it alone, so a flow stays on one
 		 * worker even when its source moves (latching, NAT rebinding). */

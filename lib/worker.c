@@ -431,35 +431,82 @@ static inline void no_flow(struct worker *w, uint16_t port, struct rte_mbuf *m,
 		exception(w, port, m, now);
 }
 
+/* How far ahead of its use the worker starts loading: a packet's first line before it is
+ * classified, a flow's hot lines before it is relayed. A few packets, not the whole burst:
+ * a burst's worth of misses at once would queue behind the core's outstanding-miss limit and
+ * evict each other before use. */
+#define PF_PKT_AHEAD 4
+#define PF_FLOW_AHEAD 4
+
+/* What the NIC says of a frame's checksums: trusted where it has checked them. */
+enum rx_ck { RX_CK_UNKNOWN, RX_CK_IP_GOOD, RX_CK_BAD };
+
+static inline enum rx_ck rx_checksums(const struct rte_mbuf *m)
+{
+	uint64_t f = m->ol_flags;
+	if (unlikely((f & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+			(f & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD))
+		return RX_CK_BAD;
+	return (f & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD ?
+		RX_CK_IP_GOOD : RX_CK_UNKNOWN;
+}
+
+/* The flow a UDP packet to (dst, dport) belongs to, NULL if none: the direct table (an
+ * address with an index, then one load), else a wildcard listen when dst is ours. */
+static inline struct flow *flow_of(const struct dp *dp, uint32_t dst, uint16_t dport)
+{
+	const struct flow_table *ft = dp->flows;
+	uint32_t idx = flow_dir_index(&ft->dir, dst);
+	uint32_t id = idx ? __atomic_load_n(&ft->dir.ids[idx][dport], __ATOMIC_ACQUIRE) :
+		FLOW_DIR_NONE;
+	if (likely(id != FLOW_DIR_NONE))
+		return flow_at(ft, id);
+	const uint32_t *wild = flow_dir_ids(&ft->dir, 0);
+	if (wild == NULL)
+		return NULL;
+	id = __atomic_load_n(&wild[dport], __ATOMIC_ACQUIRE);
+	if (id == FLOW_DIR_NONE || dp_owner_of(dp, dst) < 0)
+		return NULL;
+	return flow_at(ft, id);
+}
+
+static inline void prefetch_flow(const struct flow *f)
+{
+	for (unsigned l = 0; l < FLOW_HOT_BYTES; l += RTE_CACHE_LINE_SIZE)
+		rte_prefetch0((const char *)f + l);
+}
+
 /* Inlined into worker_main's loop; worker_handle_burst is the same code for the benchmark. */
 static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 		struct rte_mbuf **pkts, uint16_t n, uint64_t now)
 {
 	struct dp *dp = w->dp;
 	struct pkt_info info[DP_BURST];
-	struct flow_key keys[DP_BURST];
-	struct flow *data[DP_BURST];
+	struct flow *flows[DP_BURST];
+	uint32_t dsts[DP_BURST];
+	uint16_t dports[DP_BURST];
 	uint16_t udp_idx[DP_BURST];
 	uint16_t n_udp = 0;
 
-	for (uint16_t i = 0; i < n; i++)
+	for (uint16_t i = 0; i < n && i < PF_PKT_AHEAD; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
-		enum pkt_class c = m->nb_segs == 1 ?
-			pkt_classify(frame, m->data_len, &info[i]) : PKT_OTHER;
+		if (i + PF_PKT_AHEAD < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PF_PKT_AHEAD], void *));
+		enum rx_ck ck = rx_checksums(m);
+		enum pkt_class c = m->nb_segs != 1 ? PKT_OTHER :
+			unlikely(ck == RX_CK_BAD) ? PKT_MALFORMED :
+			pkt_classify_ck(frame, m->data_len, &info[i], ck == RX_CK_IP_GOOD);
 
 		switch (c) {
 		case PKT_UDP4: {
 			const uint8_t *ip = frame + info[i].l3_off;
 			const uint8_t *udp = frame + info[i].l4_off;
-			uint32_t dst;
-			uint16_t dport;
-			memcpy(&dst, ip + 16, 4);
-			memcpy(&dport, udp + 2, 2);
-			keys[n_udp] = flow_key_make(dst, dport, PKT_IPPROTO_UDP);
+			memcpy(&dsts[n_udp], ip + 16, 4);
+			memcpy(&dports[n_udp], udp + 2, 2);
 			udp_idx[n_udp++] = i;
 			break;
 		}
@@ -487,39 +534,26 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 			break;
 		}
 	}
-	if (n_udp == 0)
-		return;
 
-	/* the direct table: address index, then one load; with many sessions the flows are
-	 * cache misses: start them all before the first use (the relay reads or writes each of
-	 * a flow's hot lines) */
-	const struct flow_table *ft = dp->flows;
-	for (uint16_t j = 0; j < n_udp; j++) {
-		uint32_t idx = flow_dir_index(&ft->dir, keys[j].addr);
-		uint32_t id = idx ? __atomic_load_n(&ft->dir.ids[idx][keys[j].port],
-				__ATOMIC_ACQUIRE) : FLOW_DIR_NONE;
-		data[j] = NULL;
-		if (id != FLOW_DIR_NONE) {
-			data[j] = flow_at(ft, id);
-			for (unsigned l = 0; l < FLOW_HOT_BYTES; l += RTE_CACHE_LINE_SIZE)
-				rte_prefetch0((char *)data[j] + l);
-		}
+	/* the flows' lines load PF_FLOW_AHEAD packets ahead of the relay that uses them (the
+	 * relay reads or writes each of a flow's hot lines) */
+	for (uint16_t j = 0; j < n_udp && j < PF_FLOW_AHEAD; j++) {
+		flows[j] = flow_of(dp, dsts[j], dports[j]);
+		if (flows[j] != NULL)
+			prefetch_flow(flows[j]);
 	}
 	for (uint16_t j = 0; j < n_udp; j++) {
-		uint16_t i = udp_idx[j];
-		struct flow *f = data[j];
-		if (f == NULL) {
-			/* a listen on the wildcard address */
-			const uint32_t *wild = flow_dir_ids(&ft->dir, 0);
-			if (wild != NULL && wild[keys[j].port] != FLOW_DIR_NONE &&
-					dp_owner_of(dp, keys[j].addr) >= 0) {
-				f = flow_at(ft, wild[keys[j].port]);
-			} else {
-				no_flow(w, port, pkts[i], &info[i], now);
-				continue;
-			}
+		uint16_t a = (uint16_t)(j + PF_FLOW_AHEAD);
+		if (a < n_udp) {
+			flows[a] = flow_of(dp, dsts[a], dports[a]);
+			if (flows[a] != NULL)
+				prefetch_flow(flows[a]);
 		}
-		relay(w, pkts[i], &info[i], f, port, now);
+		uint16_t i = udp_idx[j];
+		if (flows[j] == NULL)
+			no_flow(w, port, pkts[i], &info[i], now);
+		else
+			relay(w, pkts[i], &info[i], flows[j], port, now);
 	}
 }
 

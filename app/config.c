@@ -3,6 +3,8 @@
  * The config file of API.md section 2. rte_cfgfile splits the INI; the tables below say which
  * sections and keys exist and how each value is parsed, so adding a key is one table line.
  * Every failure becomes one line naming the file, the section, the key and what was expected.
+ * The [portN] keys' parsers and checks are config_port.c; the first pass over the lines,
+ * config_lint.c; value parsers several sections share, config_values.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -21,10 +23,9 @@
 
 
 #define CONFIG_MAX_WORKERS (RTE_MAX_LCORE - 1)  /* the main lcore is not a worker */
-#define EXCEPTION_NAME_MAX 15                   /* IFNAMSIZ - 1 */
 
-static int __attribute__((format(printf, 2, 3)))
-fail(struct load_ctx *ctx, const char *fmt, ...)
+int __attribute__((format(printf, 2, 3)))
+cfg_fail(struct load_ctx *ctx, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -38,219 +39,6 @@ fail(struct load_ctx *ctx, const char *fmt, ...)
 	vsnprintf(ctx->err + n, ctx->errlen - n, fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-/* "DDDD:BB:DD.F" or "BB:DD.F" in hex, as EAL's -a takes it; devargs may follow a ','. */
-static bool
-is_pci_addr(const char *s)
-{
-	static const char *const forms[] = { "xxxx:xx:xx.f", "xx:xx.f" };
-	unsigned int i;
-	size_t j;
-
-	for (i = 0; i < RTE_DIM(forms); i++) {
-		const char *f = forms[i];
-
-		for (j = 0; f[j] != '\0'; j++) {
-			if (f[j] == 'x' ? !isxdigit((unsigned char)s[j]) :
-			    f[j] == 'f' ? s[j] < '0' || s[j] > '7' : s[j] != f[j])
-				break;
-		}
-		if (f[j] == '\0' && (s[j] == '\0' || s[j] == ','))
-			return true;
-	}
-	return false;
-}
-
-static int
-parse_device(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
-{
-	struct config_port *port = obj;
-	const char *p;
-
-	RTE_SET_USED(r);
-	RTE_SET_USED(bad);
-	if (val[0] == '\0' || val[0] == ',' || strlen(val) >= sizeof(port->device))
-		return -1;
-	for (p = val; *p != '\0'; p++)
-		if (!isgraph((unsigned char)*p))
-			return -1;
-	strlcpy(port->device, val, sizeof(port->device));
-	port->is_pci = is_pci_addr(val);
-	return 0;
-}
-
-static int
-add_port_addr(void *obj, const char *item, struct bad *bad)
-{
-	struct config_port *port = obj;
-	struct config_prefix p;
-	uint32_t host;
-	unsigned int i;
-
-	if (strchr(item, ':') != NULL)
-		return cfg_ipv6_unsupported(bad, "an IPv4 prefix");
-	if (config_parse_prefix(item, &p) < 0 || p.len == 0)
-		return -1;
-	if (!cfg_is_unicast(p.addr)) {
-		strlcpy(bad->what, "a unicast IPv4 address", sizeof(bad->what));
-		return -1;
-	}
-	/* /31 and /32 have no network or broadcast address (RFC 3021). */
-	host = ntohl(p.addr.s_addr) & ~cfg_prefix_mask(p.len);
-	if (p.len <= 30 && (host == 0 || host == ~cfg_prefix_mask(p.len))) {
-		strlcpy(bad->what, "a host address, not the network or broadcast address",
-			sizeof(bad->what));
-		return -1;
-	}
-	for (i = 0; i < port->n_addrs; i++) {
-		if (port->addrs[i].addr.s_addr == p.addr.s_addr) {
-			strlcpy(bad->what, "each address once", sizeof(bad->what));
-			return -1;
-		}
-	}
-	if (port->n_addrs == CONFIG_MAX_ADDRS) {
-		snprintf(bad->what, sizeof(bad->what), "at most %u addresses",
-			 CONFIG_MAX_ADDRS);
-		return -1;
-	}
-	port->addrs[port->n_addrs++] = p;
-	return 0;
-}
-
-/*
- * An item of a port's address list: one prefix ("198.18.1.10/24") or a range of addresses
- * with one prefix length ("198.18.1.10-198.18.1.41/24"), which keeps a port with many
- * addresses within the config line's 255 characters.
- */
-static int
-add_port_addr_item(void *obj, const char *item, struct bad *bad)
-{
-	const char *dash = strchr(item, '-'), *slash = strchr(item, '/');
-	char first[INET_ADDRSTRLEN], last[INET_ADDRSTRLEN], one[INET_ADDRSTRLEN + 4];
-	struct in_addr a, b;
-
-	if (dash == NULL)
-		return add_port_addr(obj, item, bad);
-	if (slash == NULL || slash < dash || (size_t)(dash - item) >= sizeof(first))
-		return -1;
-	memcpy(first, item, (size_t)(dash - item));
-	first[dash - item] = '\0';
-	if ((size_t)(slash - dash - 1) >= sizeof(last))
-		return -1;
-	memcpy(last, dash + 1, (size_t)(slash - dash - 1));
-	last[slash - dash - 1] = '\0';
-	if (inet_pton(AF_INET, first, &a) != 1 || inet_pton(AF_INET, last, &b) != 1)
-		return -1;
-	uint32_t lo = ntohl(a.s_addr), hi = ntohl(b.s_addr);
-	if (hi < lo || hi - lo >= CONFIG_MAX_ADDRS) {
-		snprintf(bad->what, sizeof(bad->what),
-			 "a range of at most %u addresses, lowest first", CONFIG_MAX_ADDRS);
-		return -1;
-	}
-	for (uint32_t h = lo; h <= hi; h++) {
-		struct in_addr x = { .s_addr = htonl(h) };
-		inet_ntop(AF_INET, &x, one, sizeof(one));
-		strlcat(one, slash, sizeof(one));
-		if (add_port_addr(obj, one, bad) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int
-parse_port_addrs(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
-{
-	struct config_port *port = obj;
-
-	RTE_SET_USED(r);
-	port->n_addrs = 0;
-	if (cfg_for_each_item(val, add_port_addr_item, port, bad) < 0)
-		return -1;
-	return port->n_addrs > 0 ? 0 : -1;
-}
-
-/* Only the syntax here: whether it is on a subnet of the port is for finish_port(). */
-static int
-parse_gateway(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
-{
-	struct config_port *port = obj;
-
-	RTE_SET_USED(r);
-	port->has_gateway = false;
-	if (*val == '\0')
-		return 0;
-	if (strchr(val, ':') != NULL)
-		return cfg_ipv6_unsupported(bad, "an IPv4 address");
-	if (config_parse_ipv4(val, &port->gateway) < 0 || !cfg_is_unicast(port->gateway))
-		return -1;
-	port->has_gateway = true;
-	return 0;
-}
-
-/* A Linux interface name: what dev_valid_name() takes, narrowed to plain characters. */
-static int
-parse_exception(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
-{
-	struct config_port *port = obj;
-	size_t n = strlen(val);
-	const char *p;
-
-	RTE_SET_USED(r);
-	RTE_SET_USED(bad);
-	if (n == 0 || n > EXCEPTION_NAME_MAX || strcmp(val, ".") == 0 || strcmp(val, "..") == 0)
-		return -1;
-	for (p = val; *p != '\0'; p++)
-		if (!isalnum((unsigned char)*p) && strchr("_.-", *p) == NULL)
-			return -1;
-	strlcpy(port->exception, val, sizeof(port->exception));
-	return 0;
-}
-
-static int
-add_neighbor(void *obj, const char *item, struct bad *bad)
-{
-	struct config_port *port = obj;
-	struct config_neighbor nb;
-	char ip[CFG_VALUE_LEN];
-	const char *at = strchr(item, '@');
-	unsigned int i;
-
-	if (at == NULL)
-		return -1;
-	memcpy(ip, item, at - item);
-	ip[at - item] = '\0';
-	if (strchr(ip, ':') != NULL)
-		return cfg_ipv6_unsupported(bad, "an IPv4 address@MAC");
-	if (config_parse_ipv4(ip, &nb.addr) < 0 || config_parse_mac(at + 1, nb.mac) < 0)
-		return -1;
-	if ((nb.mac[0] & 1) != 0 || memcmp(nb.mac, "\0\0\0\0\0\0", 6) == 0) {
-		strlcpy(bad->what, "a unicast MAC address", sizeof(bad->what));
-		return -1;
-	}
-	for (i = 0; i < port->n_neighbors; i++) {
-		if (port->neighbors[i].addr.s_addr == nb.addr.s_addr) {
-			strlcpy(bad->what, "each neighbor address once", sizeof(bad->what));
-			return -1;
-		}
-	}
-	if (port->n_neighbors == CONFIG_MAX_NEIGHBORS) {
-		snprintf(bad->what, sizeof(bad->what), "at most %u neighbors",
-			 CONFIG_MAX_NEIGHBORS);
-		return -1;
-	}
-	port->neighbors[port->n_neighbors++] = nb;
-	return 0;
-}
-
-static int
-parse_neighbors(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
-{
-	struct config_port *port = obj;
-
-	RTE_SET_USED(r);
-	port->n_neighbors = 0;
-	return cfg_for_each_item(val, add_neighbor, port, bad);
 }
 
 static int
@@ -410,15 +198,15 @@ static const struct key_rule dataplane_keys[] = {
 };
 
 static const struct key_rule port_keys[] = {
-	{ .key = "device", .parse = parse_device, .required = true,
+	{ .key = "device", .parse = cfg_parse_device, .required = true,
 	  .what = "a DPDK vdev spec or a PCI address such as 0000:03:00.0" },
-	{ .key = "address", .parse = parse_port_addrs, .required = true,
+	{ .key = "address", .parse = cfg_parse_port_addrs, .required = true,
 	  .what = "IPv4 addresses with their prefix length, such as 198.18.1.1/24 or "
 		  "198.18.1.10-198.18.1.41/24" },
-	{ .key = "gateway", .parse = parse_gateway, .what = "an IPv4 address" },
-	{ .key = "exception", .parse = parse_exception,
+	{ .key = "gateway", .parse = cfg_parse_gateway, .what = "an IPv4 address" },
+	{ .key = "exception", .parse = cfg_parse_exception,
 	  .what = "an interface name of 1..15 characters [A-Za-z0-9_.-]" },
-	{ .key = "neighbors", .parse = parse_neighbors,
+	{ .key = "neighbors", .parse = cfg_parse_neighbors,
 	  .what = "IPv4@MAC such as 198.18.2.2@02:00:00:00:02:02" },
 	{ .key = "kernel_allow", .parse = cfg_parse_kernel_allow,
 	  .what = "services as tcp/PORT or udp/PORT, such as tcp/22, udp/161" },
@@ -476,8 +264,6 @@ static const struct key_rule tcp_keys[] = {
 		    1, 1000000),
 };
 
-static int finish_port(struct load_ctx *ctx, const struct section_rule *sr, const char *sec,
-		       void *obj, uint32_t seen);
 static int finish_grpc(struct load_ctx *ctx, const struct section_rule *sr, const char *sec,
 		       void *obj, uint32_t seen);
 static int finish_sessions(struct load_ctx *ctx, const struct section_rule *sr,
@@ -486,7 +272,7 @@ static int finish_sessions(struct load_ctx *ctx, const struct section_rule *sr,
 static const struct section_rule section_rules[] = {
 	{ "eal", false, eal_keys, RTE_DIM(eal_keys), NULL },
 	{ "dataplane", false, dataplane_keys, RTE_DIM(dataplane_keys), NULL },
-	{ "port", true, port_keys, RTE_DIM(port_keys), finish_port },
+	{ "port", true, port_keys, RTE_DIM(port_keys), cfg_finish_port },
 	{ "grpc", false, grpc_keys, RTE_DIM(grpc_keys), finish_grpc },
 	{ "audit", false, audit_keys, RTE_DIM(audit_keys), NULL },
 	{ "sessions", false, sessions_keys, RTE_DIM(sessions_keys), finish_sessions },
@@ -505,40 +291,6 @@ key_index(const struct section_rule *sr, const char *key)
 	return -1;
 }
 
-/* The gateway is a neighbour: on one of the port's subnets, and not the port itself. */
-static int
-finish_port(struct load_ctx *ctx, const struct section_rule *sr, const char *sec, void *obj,
-	    uint32_t seen)
-{
-	struct config_port *port = obj;
-	char list[CONFIG_MAX_ADDRS * 20] = "", net[INET_ADDRSTRLEN + 4], gw[INET_ADDRSTRLEN];
-	unsigned int i;
-
-	RTE_SET_USED(sr);
-	RTE_SET_USED(seen);
-	if (!port->has_gateway)
-		return 0;
-	for (i = 0; i < port->n_addrs; i++) {
-		if (port->addrs[i].addr.s_addr == port->gateway.s_addr)
-			break;
-		if (config_prefix_contains(&port->addrs[i], port->gateway))
-			return 0;
-	}
-	inet_ntop(AF_INET, &port->gateway, gw, sizeof(gw));
-	if (i < port->n_addrs)
-		return fail(ctx, "[%s] gateway: expected a next hop other than the port's "
-			    "own address, got \"%s\"", sec, gw);
-	for (i = 0; i < port->n_addrs; i++) {
-		struct config_prefix p = port->addrs[i];
-
-		p.addr.s_addr = htonl(ntohl(p.addr.s_addr) & cfg_prefix_mask(p.len));
-		cfg_fmt_prefix(&p, net, sizeof(net));
-		strlcat(list, i == 0 ? "" : ", ", sizeof(list));
-		strlcat(list, net, sizeof(list));
-	}
-	return fail(ctx, "[%s] gateway: expected an address inside %s%s, got \"%s\"", sec,
-		    port->n_addrs > 1 ? "one of " : "", list, gw);
-}
 
 /* TLS needs a certificate and its key; mutual TLS needs TLS. */
 static int
@@ -550,12 +302,12 @@ finish_grpc(struct load_ctx *ctx, const struct section_rule *sr, const char *sec
 	RTE_SET_USED(sr);
 	RTE_SET_USED(seen);
 	if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0'))
-		return fail(ctx, "[%s] %s: expected tls_cert and tls_key together, got only %s",
-			    sec, cfg->tls_cert[0] ? "tls_key" : "tls_cert",
-			    cfg->tls_cert[0] ? "tls_cert" : "tls_key");
+		return cfg_fail(ctx, "[%s] %s: expected tls_cert and tls_key together, got only %s",
+			        sec, cfg->tls_cert[0] ? "tls_key" : "tls_cert",
+			        cfg->tls_cert[0] ? "tls_cert" : "tls_key");
 	if (cfg->tls_client_ca[0] != '\0' && cfg->tls_cert[0] == '\0')
-		return fail(ctx, "[%s] tls_client_ca: expected with tls_cert and tls_key "
-			    "(mutual TLS is TLS first), got it alone", sec);
+		return cfg_fail(ctx, "[%s] tls_client_ca: expected with tls_cert and tls_key "
+			        "(mutual TLS is TLS first), got it alone", sec);
 	return 0;
 }
 
@@ -568,9 +320,9 @@ finish_sessions(struct load_ctx *ctx, const struct section_rule *sr, const char 
 
 	if (cfg->port_min <= cfg->port_max)
 		return 0;
-	return fail(ctx, "[%s] port_max: expected a port >= port_min (%u), got \"%u\"%s",
-		    sec, cfg->port_min, cfg->port_max,
-		    (seen & (1u << max_idx)) ? "" : " (the default)");
+	return cfg_fail(ctx, "[%s] port_max: expected a port >= port_min (%u), got \"%u\"%s",
+		        sec, cfg->port_min, cfg->port_max,
+		        (seen & (1u << max_idx)) ? "" : " (the default)");
 }
 
 /* "port3" -> 3; -1 when it is not "port" and a plain decimal number. */
@@ -599,7 +351,7 @@ fail_unknown_key(struct load_ctx *ctx, const char *sec, const struct section_rul
 		strlcat(list, i == 0 ? "" : ", ", sizeof(list));
 		strlcat(list, sr->keys[i].key, sizeof(list));
 	}
-	return fail(ctx, "[%s] %s: unknown key (expected one of: %s)", sec, key, list);
+	return cfg_fail(ctx, "[%s] %s: unknown key (expected one of: %s)", sec, key, list);
 }
 
 static int
@@ -616,8 +368,8 @@ load_entry(struct load_ctx *ctx, const char *sec, const struct section_rule *sr,
 	if (*seen & (1u << k)) {
 		for (i = 0; i < j && strcmp(e[i].name, e[j].name) != 0; i++)
 			;
-		return fail(ctx, "[%s] %s: expected the key only once, got \"%s\" after \"%s\"",
-			    sec, e[j].name, e[j].value, e[i].value);
+		return cfg_fail(ctx, "[%s] %s: expected the key only once, got \"%s\" after \"%s\"",
+			        sec, e[j].name, e[j].value, e[i].value);
 	}
 	*seen |= 1u << k;
 	r = &sr->keys[k];
@@ -627,17 +379,17 @@ load_entry(struct load_ctx *ctx, const char *sec, const struct section_rule *sr,
 		snprintf(bad.what, sizeof(bad.what), "an integer %u..%u", r->min, r->max);
 	strlcpy(bad.got, e[j].value, sizeof(bad.got));
 	if (r->parse(r, obj, e[j].value, &bad) < 0)
-		return fail(ctx, "[%s] %s: expected %s, got \"%s\"", sec, r->key, bad.what,
-			    bad.got);
+		return cfg_fail(ctx, "[%s] %s: expected %s, got \"%s\"", sec, r->key, bad.what,
+			        bad.got);
 	return 0;
 }
 
 static void *
 fail_unknown_section(struct load_ctx *ctx, const char *sec)
 {
-	fail(ctx, "[%s]: unknown section (expected eal, dataplane, portN, grpc, audit, sessions, rtp, "
-	     "tcp)",
-	     sec);
+	cfg_fail(ctx, "[%s]: unknown section (expected eal, dataplane, portN, grpc, audit, sessions, rtp, "
+	         "tcp)",
+	         sec);
 	return NULL;
 }
 
@@ -651,12 +403,12 @@ begin_port(struct load_ctx *ctx, const char *sec)
 	if (n < 0)
 		return fail_unknown_section(ctx, sec);
 	if (n >= CONFIG_MAX_PORTS) {
-		fail(ctx, "[%s]: expected a port section port0..port%u, got \"%s\"", sec,
-		     CONFIG_MAX_PORTS - 1, sec);
+		cfg_fail(ctx, "[%s]: expected a port section port0..port%u, got \"%s\"", sec,
+		         CONFIG_MAX_PORTS - 1, sec);
 		return NULL;
 	}
 	if (ctx->ports_seen & (1u << n)) {
-		fail(ctx, "[%s]: expected each section once, got a second [%s]", sec, sec);
+		cfg_fail(ctx, "[%s]: expected each section once, got a second [%s]", sec, sec);
 		return NULL;
 	}
 	ctx->ports_seen |= 1u << n;
@@ -681,7 +433,8 @@ begin_section(struct load_ctx *ctx, const char *sec, const struct section_rule *
 		if (sr->numbered || strcmp(sec, sr->name) != 0)
 			continue;
 		if (ctx->sections_seen & (1u << i)) {
-			fail(ctx, "[%s]: expected each section once, got a second [%s]", sec, sec);
+			cfg_fail(ctx, "[%s]: expected each section once, got a second [%s]", sec,
+				 sec);
 			return NULL;
 		}
 		ctx->sections_seen |= 1u << i;
@@ -702,14 +455,14 @@ load_section(struct load_ctx *ctx, struct rte_cfgfile *ini, int idx)
 
 	n = rte_cfgfile_section_num_entries_by_index(ini, sec, idx);
 	if (n < 0)
-		return fail(ctx, "cannot read: section %d vanished", idx);
+		return cfg_fail(ctx, "cannot read: section %d vanished", idx);
 	obj = begin_section(ctx, sec, &sr);
 	if (obj == NULL)
 		return -1;
 	if (n > 0) {
 		e = calloc(n, sizeof(*e));
 		if (e == NULL)
-			return fail(ctx, "cannot read: %s", strerror(ENOMEM));
+			return cfg_fail(ctx, "cannot read: %s", strerror(ENOMEM));
 		n = rte_cfgfile_section_entries_by_index(ini, idx, sec, e, n);
 	}
 	for (j = 0; j < n && rc == 0; j++)
@@ -717,155 +470,14 @@ load_section(struct load_ctx *ctx, struct rte_cfgfile *ini, int idx)
 	free(e);
 	for (j = 0; j < (int)sr->n_keys && rc == 0; j++)
 		if (sr->keys[j].required && (seen & (1u << j)) == 0)
-			rc = fail(ctx, "[%s] %s: expected %s, got nothing (the key is required)",
-				  sec, sr->keys[j].key, sr->keys[j].what);
+			rc = cfg_fail(ctx,
+				      "[%s] %s: expected %s, got nothing (the key is required)",
+				      sec, sr->keys[j].key, sr->keys[j].what);
 	if (rc == 0 && sr->finish != NULL)
 		rc = sr->finish(ctx, sr, sec, obj, seen);
 	return rc;
 }
 
-/* Device name without devargs, PCI addresses with their domain: what EAL would clash on. */
-static void
-device_key(const char *dev, char *buf, size_t len)
-{
-	size_t n = strcspn(dev, ",");
-
-	if (is_pci_addr(dev) && dev[2] == ':')
-		snprintf(buf, len, "0000:%.*s", (int)n, dev);
-	else
-		snprintf(buf, len, "%.*s", (int)n, dev);
-	for (; *buf != '\0'; buf++)
-		*buf = tolower((unsigned char)*buf);
-}
-
-/* Port a and port b (a < b) must not share an address, a device or an exception name. */
-static int
-check_port_pair(struct load_ctx *ctx, const struct config_port *a, const struct config_port *b)
-{
-	char ka[CONFIG_STR + 8], kb[CONFIG_STR + 8], p[INET_ADDRSTRLEN + 4];
-	unsigned int i, j;
-
-	for (j = 0; j < b->n_addrs; j++) {
-		for (i = 0; i < a->n_addrs; i++) {
-			if (a->addrs[i].addr.s_addr != b->addrs[j].addr.s_addr)
-				continue;
-			cfg_fmt_prefix(&b->addrs[j], p, sizeof(p));
-			return fail(ctx, "[%s] address: expected addresses no other port owns, "
-				    "got \"%s\" (also on [%s])", b->name, p, a->name);
-		}
-	}
-	device_key(a->device, ka, sizeof(ka));
-	device_key(b->device, kb, sizeof(kb));
-	if (strcmp(ka, kb) == 0)
-		return fail(ctx, "[%s] device: expected a device no other port uses, "
-			    "got \"%s\" (also on [%s])", b->name, b->device, a->name);
-	if (strcmp(a->exception, b->exception) == 0)
-		return fail(ctx, "[%s] exception: expected a name no other port uses, "
-			    "got \"%s\" (also on [%s])", b->name, b->exception, a->name);
-	return 0;
-}
-
-static int
-check_ports(struct load_ctx *ctx)
-{
-	struct config *cfg = ctx->cfg;
-	unsigned int n, i, j;
-
-	if (ctx->ports_seen == 0)
-		return fail(ctx, "[port0]: expected at least one port section, got none");
-	n = rte_bsf32(~ctx->ports_seen);  /* ports before the first gap */
-	if ((ctx->ports_seen >> n) != 0)
-		return fail(ctx, "[port%u]: expected port sections numbered from port0 "
-			    "without gaps, got no [port%u]",
-			    rte_bsf32(ctx->ports_seen >> n) + n, n);
-	cfg->n_ports = n;
-	for (j = 1; j < n; j++)
-		for (i = 0; i < j; i++)
-			if (check_port_pair(ctx, &cfg->ports[i], &cfg->ports[j]) < 0)
-				return -1;
-	return 0;
-}
-
-/*
- * rte_cfgfile is lenient where a typo should stop start-up: it skips lines that hold no '=',
- * ignores text after "[section]", silently cuts keys at 63 and values at 255 characters, and
- * "\;" both escapes the ';' and keeps the rest of the line from being a comment. It also logs
- * its own failures without naming the file. So this pass reads each line the way rte_cfgfile
- * will split it and names the line at fault; rte_cfgfile then does the splitting.
- * Returns 0 for a good line, > 0 (the length of WHY) for a bad one.
- */
-static int
-lint_line(char *line, size_t len, bool *in_section, char *why, size_t whylen)
-{
-	char *s, *eq, *end, *semi;
-
-	if (memchr(line, '\0', len) != NULL)
-		return snprintf(why, whylen, "holds a NUL byte");
-	/* rte_cfgfile reads lines with fgets() into a name + value + 4 byte buffer. */
-	if (len > CFG_NAME_LEN + CFG_VALUE_LEN + 2)
-		return snprintf(why, whylen, "longer than %d characters",
-				CFG_NAME_LEN + CFG_VALUE_LEN + 2);
-	semi = strchr(line, CFG_DEFAULT_COMMENT_CHARACTER);
-	if (semi != NULL && semi > line && semi[-1] == '\\')
-		return snprintf(why, whylen, "\"\\;\" is not supported");
-	if (semi != NULL)
-		*semi = '\0';
-	s = cfg_trim(line);
-	if (*s == '\0')
-		return 0;
-	if (*s == '[') {
-		end = strchr(s, ']');
-		if (end == NULL || end[1] != '\0' || end == s + 1 + strspn(s + 1, " \t\v\f\r"))
-			return snprintf(why, whylen, "expected \"[section]\", got \"%s\"", s);
-		*end = '\0';
-		if (strlen(cfg_trim(s + 1)) >= CFG_NAME_LEN)
-			return snprintf(why, whylen, "section name longer than %d characters",
-					CFG_NAME_LEN - 1);
-		*in_section = true;
-		return 0;
-	}
-	eq = strchr(s, '=');
-	if (eq == NULL || eq == s)
-		return snprintf(why, whylen, "expected \"key = value\" or \"[section]\" "
-				"(comments start with ';'), got \"%s\"", s);
-	if (!*in_section)
-		return snprintf(why, whylen, "\"%s\" before any [section]", s);
-	*eq = '\0';
-	if (strlen(cfg_trim(s)) >= CFG_NAME_LEN)
-		return snprintf(why, whylen, "key longer than %d characters", CFG_NAME_LEN - 1);
-	if (strlen(cfg_trim(eq + 1)) >= CFG_VALUE_LEN)
-		return snprintf(why, whylen, "value longer than %d characters",
-				CFG_VALUE_LEN - 1);
-	return 0;
-}
-
-static int
-lint_file(struct load_ctx *ctx)
-{
-	char why[CFG_VALUE_LEN + 96];
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	unsigned int lineno = 0;
-	bool in_section = false;
-	FILE *f = fopen(ctx->file, "r");
-	int rc = 0;
-
-	if (f == NULL)
-		return fail(ctx, "cannot read: %s", strerror(errno));
-	while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
-		lineno++;
-		if (len > 0 && line[len - 1] == '\n')
-			line[--len] = '\0';
-		if (lint_line(line, len, &in_section, why, sizeof(why)) > 0)
-			rc = fail(ctx, "cannot read: line %u: %s", lineno, why);
-	}
-	if (rc == 0 && ferror(f))
-		rc = fail(ctx, "cannot read: %s", strerror(errno));
-	free(line);
-	fclose(f);
-	return rc;
-}
 
 int
 config_load(const char *file, struct config *cfg, char *err, size_t errlen)
@@ -876,17 +488,17 @@ config_load(const char *file, struct config *cfg, char *err, size_t errlen)
 
 	config_defaults(cfg);
 	strlcpy(cfg->path, file, sizeof(cfg->path));
-	if (lint_file(&ctx) < 0)
+	if (cfg_lint_file(&ctx) < 0)
 		return -1;
 	/* Empty values are allowed: "allowed_destinations =" means any destination. */
 	ini = rte_cfgfile_load(file, CFG_FLAG_EMPTY_VALUES);
 	if (ini == NULL)
-		return fail(&ctx, "cannot read: rte_cfgfile_load failed");
+		return cfg_fail(&ctx, "cannot read: rte_cfgfile_load failed");
 	n = rte_cfgfile_num_sections(ini, NULL, 0);
 	for (i = 0; i < n && rc == 0; i++)
 		rc = load_section(&ctx, ini, i);
 	rte_cfgfile_close(ini);
 	if (rc == 0)
-		rc = check_ports(&ctx);
+		rc = cfg_check_ports(&ctx);
 	return rc;
 }

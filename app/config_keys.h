@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Inside the config parser: what a key rule is, and the value parsers that several sections
- * share (config_values.c). Not for use outside app/config*.c.
+ * share (config_values.c), the port sections' (config_port.c) and the security keys'
+ * (config_security.c). Not for use outside app/config*.c.
  */
 #ifndef RTPPROXY_CONFIG_KEYS_H
 #define RTPPROXY_CONFIG_KEYS_H
@@ -56,6 +57,11 @@ struct section_rule {
 
 typedef int (*item_fn_t)(void *obj, const char *item, struct bad *bad);
 
+/* Write "FILE: " and the message into ctx->err; returns -1 (config.c). */
+int cfg_fail(struct load_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Each line of ctx->file as rte_cfgfile reads it; -1 naming the first bad one (config_lint.c). */
+int cfg_lint_file(struct load_ctx *ctx);
+
 char *cfg_trim(char *s);
 uint32_t cfg_prefix_mask(uint8_t len);
 void cfg_fmt_prefix(const struct config_prefix *p, char *buf, size_t len);
@@ -85,5 +91,17 @@ int cfg_parse_peers(const struct key_rule *r, void *obj, const char *val, struct
 int cfg_parse_readable(const struct key_rule *r, void *obj, const char *val, struct bad *bad);
 /* A path whose directory exists (the file is created when missing). */
 int cfg_parse_writable(const struct key_rule *r, void *obj, const char *val, struct bad *bad);
+
+/* Key parsers of the [portN] sections (config_port.c); OBJ is the struct config_port. */
+int cfg_parse_device(const struct key_rule *r, void *obj, const char *val, struct bad *bad);
+int cfg_parse_port_addrs(const struct key_rule *r, void *obj, const char *val, struct bad *bad);
+int cfg_parse_gateway(const struct key_rule *r, void *obj, const char *val, struct bad *bad);
+int cfg_parse_exception(const struct key_rule *r, void *obj, const char *val, struct bad *bad);
+int cfg_parse_neighbors(const struct key_rule *r, void *obj, const char *val, struct bad *bad);
+/* A [portN] section's checks across its keys (its section_rule's finish). */
+int cfg_finish_port(struct load_ctx *ctx, const struct section_rule *sr, const char *sec,
+		    void *obj, uint32_t seen);
+/* Once every section is read: ports numbered from port0 without gaps, nothing owned twice. */
+int cfg_check_ports(struct load_ctx *ctx);
 
 #endif

@@ -1,11 +1,11 @@
 /*
- * The gRPC server on grpc C core: one completion queue, polled by the control lcore.
+ * The gRPC server's core on grpc C core: one completion queue, polled by the control lcore;
+ * asking grpc for calls, admitting them, unary calls, start and stop. Server-streaming calls
+ * are grpc_srv_stream.c; what both share is grpc_srv_int.h.
  *
- * Every completion carries a tag that starts with a `struct tag` naming what completed; the
- * object around it is found with container_of. Calls are tracked on one list so that stop can
- * finish streams and check that nothing is left.
+ * Calls are tracked on one list so that stop can finish streams and check that nothing is left.
  */
-#include "grpc_srv.h"
+#include "grpc_srv_int.h"
 #include "pb_grpc.h"
 #include "tls_creds.h"
 
@@ -32,103 +32,6 @@
 #define STOP_DRAIN_MS 1000          /* stop: how long streams get to flush their queues */
 #define STOP_GRACE_MS 1000          /* stop: how long calls get before they are cancelled */
 
-#define container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-
-enum tag_kind {
-	TAG_NEW_CALL,       /* a registered method got a call */
-	TAG_NEW_UNKNOWN,    /* a call for a method nobody registered */
-	TAG_CALL_DONE,      /* the single batch of a unary (or rejected) call completed */
-	TAG_STREAM_SEND,    /* a stream's send batch (metadata, message or status) completed */
-	TAG_STREAM_CLOSE,   /* a stream's RECV_CLOSE_ON_SERVER completed: the call is over */
-	TAG_SHUTDOWN,       /* grpc_server_shutdown_and_notify completed */
-};
-
-struct tag {
-	enum tag_kind kind;
-};
-
-/* One outstanding grpc_server_request_registered_call per method. */
-struct srv_method {
-	struct tag tag;
-	struct grpc_srv *srv;
-	unsigned idx;
-	void *handle;               /* from grpc_server_register_method; NULL = not served */
-	bool armed;
-	grpc_call *call;
-	gpr_timespec deadline;
-	grpc_metadata_array md;
-	grpc_byte_buffer *payload;
-};
-
-/* The one outstanding grpc_server_request_call, for methods nobody registered. */
-struct srv_unknown {
-	struct tag tag;
-	bool armed;
-	grpc_call *call;
-	grpc_call_details details;
-	grpc_metadata_array md;
-};
-
-/* A call answered with one batch: unary replies and rejections. */
-struct unary_call {
-	struct tag tag;
-	struct grpc_srv *srv;
-	struct unary_call *next, *prev;
-	grpc_call *call;
-	grpc_metadata_array md;
-	grpc_byte_buffer *resp;
-	grpc_slice details;
-	int cancelled;
-};
-
-struct grpc_srv_stream {
-	struct tag send_tag;
-	struct tag close_tag;
-	struct grpc_srv *srv;
-	const struct grpc_srv_method *method;
-	struct grpc_srv_stream *next, *prev;
-	grpc_call *call;
-	grpc_metadata_array md;
-	void *user;
-
-	/* Packed messages, a ring of cap (grown up to limit); the head is in flight while
-	 * send_busy. */
-	grpc_byte_buffer **queue;
-	unsigned head, count, cap, limit;
-	bool fell_behind;           /* the queue was full: finishing with RESOURCE_EXHAUSTED */
-	gpr_timespec behind_deadline;   /* ... and cancelled if still sending then */
-
-	unsigned batches;           /* outstanding batches: free only at 0 */
-	bool started;               /* the handler has returned: sending may begin */
-	bool accepted;              /* ... with OK, so `closed` is owed */
-	bool md_sent, send_busy, inflight_msg, broken;
-	bool finishing, status_sent;
-	bool close_done;            /* RECV_CLOSE_ON_SERVER completed */
-	bool closed_called;
-	int cancelled;
-	grpc_status_code code;
-	grpc_slice details;
-};
-
-struct grpc_srv {
-	grpc_server *server;
-	grpc_completion_queue *cq;
-	const ProtobufCServiceDescriptor *svc;
-	const struct grpc_srv_method *methods;
-	void *ctx;
-	struct grpc_srv_hooks hooks;        /* security: admission and the audit (zero: none) */
-	struct srv_method *slots;   /* one per svc->methods[i] */
-	struct srv_unknown unknown;
-	struct unary_call *unary_calls;
-	struct grpc_srv_stream *streams;
-	struct tag shutdown_tag;
-	bool stopping;
-	bool shutdown_done;
-	unsigned n_behind;          /* streams that fell behind and have not sent their status */
-	gpr_timespec next_behind_check;
-};
-
 grpc_status_code rpc_fail(struct rpc_error *err, grpc_status_code code, const char *fmt, ...)
 {
 	va_list ap;
@@ -138,14 +41,6 @@ grpc_status_code rpc_fail(struct rpc_error *err, grpc_status_code code, const ch
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
 	return code;
-}
-
-static gpr_timespec deadline_in(int ms)
-{
-	if (ms <= 0)
-		return gpr_inf_past(GPR_CLOCK_MONOTONIC);
-	return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-			gpr_time_from_millis(ms, GPR_TIMESPAN));
 }
 
 /* ---- asking grpc for calls ---- */
@@ -202,11 +97,8 @@ static void unary_free(struct unary_call *uc)
 	free(uc);
 }
 
-/*
- * Answer a call with resp (OK) or with an error status, in one batch. Takes ownership of
- * call, md and resp whatever happens.
- */
-static void unary_reply(struct grpc_srv *srv, grpc_call *call, grpc_metadata_array *md,
+/* Takes ownership of call, md and resp whatever happens (grpc_srv_int.h). */
+void srv_unary_reply(struct grpc_srv *srv, grpc_call *call, grpc_metadata_array *md,
 		grpc_byte_buffer *resp, grpc_status_code code, const char *message)
 {
 	struct unary_call *uc = calloc(1, sizeof(*uc));
@@ -274,7 +166,7 @@ static void refuse(struct grpc_srv *srv, const struct grpc_srv_call *gc, grpc_ca
 		grpc_metadata_array *md, grpc_status_code code, const char *message)
 {
 	hook_done(srv, gc, NULL, NULL, code);
-	unary_reply(srv, call, md, NULL, code, message);
+	srv_unary_reply(srv, call, md, NULL, code, message);
 }
 
 static void serve_unary(struct grpc_srv *srv, unsigned idx, grpc_call *call,
@@ -292,277 +184,10 @@ static void serve_unary(struct grpc_srv *srv, unsigned idx, grpc_call *call,
 	}
 	hook_done(srv, gc, req, code == GRPC_STATUS_OK ? resp : NULL, code);
 	if (code == GRPC_STATUS_OK)
-		unary_reply(srv, call, md, pb_grpc_pack(resp), GRPC_STATUS_OK, NULL);
+		srv_unary_reply(srv, call, md, pb_grpc_pack(resp), GRPC_STATUS_OK, NULL);
 	else
-		unary_reply(srv, call, md, NULL, code, err.message);
+		srv_unary_reply(srv, call, md, NULL, code, err.message);
 	arena_reset(&arena);
-}
-
-/* ---- server streaming ---- */
-
-static void queue_clear(struct grpc_srv_stream *s)
-{
-	for (; s->count > 0; s->count--) {
-		grpc_byte_buffer_destroy(s->queue[s->head]);
-		s->head = (s->head + 1) % s->cap;
-	}
-}
-
-/* Room for one more message: grow the ring (doubling, up to the limit); false when full. */
-static bool queue_room(struct grpc_srv_stream *s)
-{
-	if (s->count < s->cap)
-		return true;
-	if (s->cap >= s->limit)
-		return false;
-	unsigned cap = s->cap ? s->cap * 2 : 16;
-	if (cap > s->limit)
-		cap = s->limit;
-	grpc_byte_buffer **q = malloc(sizeof(*q) * cap);
-	if (q == NULL)
-		return false;
-	for (unsigned i = 0; i < s->count; i++)
-		q[i] = s->queue[(s->head + i) % s->cap];
-	free(s->queue);
-	s->queue = q;
-	s->cap = cap;
-	s->head = 0;
-	return true;
-}
-
-static void stream_free(struct grpc_srv_stream *s)
-{
-	struct grpc_srv *srv = s->srv;
-
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		srv->streams = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	queue_clear(s);
-	if (s->fell_behind && !s->status_sent)
-		srv->n_behind--;
-	free(s->queue);
-	grpc_slice_unref(s->details);
-	grpc_metadata_array_destroy(&s->md);
-	grpc_call_unref(s->call);
-	free(s);
-}
-
-static void stream_maybe_free(struct grpc_srv_stream *s)
-{
-	if (s->batches == 0 && s->close_done)
-		stream_free(s);
-}
-
-/* Start the next send batch if none is in flight: metadata, then messages, then status. */
-static void stream_pump(struct grpc_srv_stream *s)
-{
-	grpc_op ops[3];
-	size_t n = 0;
-
-	if (!s->started || s->send_busy || s->broken || s->status_sent || s->close_done)
-		return;
-	memset(ops, 0, sizeof(ops));
-	if (!s->md_sent)
-		ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-	if (s->count > 0) {
-		ops[n].op = GRPC_OP_SEND_MESSAGE;
-		ops[n++].data.send_message.send_message = s->queue[s->head];
-	} else if (s->finishing) {
-		ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-		ops[n].data.send_status_from_server.status = s->code;
-		ops[n++].data.send_status_from_server.status_details = &s->details;
-	}
-	if (n == 0)
-		return;
-	if (grpc_call_start_batch(s->call, ops, n, &s->send_tag, NULL) != GRPC_CALL_OK) {
-		/* Cannot happen with one batch at a time; give up on the call cleanly. */
-		s->broken = true;
-		grpc_call_cancel(s->call, NULL);
-		return;
-	}
-	s->md_sent = true;
-	s->send_busy = true;
-	s->batches++;
-	s->inflight_msg = ops[n - 1].op == GRPC_OP_SEND_MESSAGE;
-	if (ops[n - 1].op == GRPC_OP_SEND_STATUS_FROM_SERVER) {
-		s->status_sent = true;
-		if (s->fell_behind)
-			s->srv->n_behind--;
-	}
-}
-
-static void stream_on_send(struct grpc_srv_stream *s, bool ok)
-{
-	s->send_busy = false;
-	s->batches--;
-	if (s->inflight_msg) {
-		s->inflight_msg = false;
-		grpc_byte_buffer_destroy(s->queue[s->head]);
-		s->head = (s->head + 1) % s->cap;
-		s->count--;
-	}
-	if (!ok)
-		s->broken = true;       /* the call is gone: its close event follows */
-	stream_pump(s);
-	stream_maybe_free(s);
-}
-
-static void stream_on_close(struct grpc_srv_stream *s)
-{
-	s->close_done = true;
-	s->batches--;
-	if (s->accepted && !s->closed_called) {
-		s->closed_called = true;
-		if (s->method->closed != NULL)
-			s->method->closed(s->srv->ctx, s);
-	}
-	stream_maybe_free(s);
-}
-
-static void serve_stream(struct grpc_srv *srv, unsigned idx, grpc_call *call,
-		grpc_metadata_array *md, const ProtobufCMessage *req)
-{
-	struct grpc_srv_stream *s = calloc(1, sizeof(*s));
-	struct rpc_error err = { .code = GRPC_STATUS_OK, .message = "" };
-	grpc_op op;
-
-	if (s == NULL) {
-		unary_reply(srv, call, md, NULL, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	s->send_tag.kind = TAG_STREAM_SEND;
-	s->close_tag.kind = TAG_STREAM_CLOSE;
-	s->srv = srv;
-	s->method = &srv->methods[idx];
-	s->call = call;
-	s->md = *md;
-	s->details = grpc_empty_slice();
-	s->limit = GRPC_SRV_STREAM_QUEUE;
-	s->next = srv->streams;
-	if (s->next != NULL)
-		s->next->prev = s;
-	srv->streams = s;
-
-	/* Listen for the end of the call first, so a client that goes away is noticed. */
-	memset(&op, 0, sizeof(op));
-	op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-	op.data.recv_close_on_server.cancelled = &s->cancelled;
-	if (grpc_call_start_batch(call, &op, 1, &s->close_tag, NULL) != GRPC_CALL_OK) {
-		s->close_done = true;
-		grpc_call_cancel(call, NULL);
-		stream_free(s);
-		return;
-	}
-	s->batches++;
-
-	grpc_status_code code = s->method->stream(srv->ctx, req, s, &err);
-	if (code != GRPC_STATUS_OK) {
-		/* Refused: nothing queued goes out, and `closed` is not called. */
-		queue_clear(s);
-		if (s->fell_behind) {
-			s->fell_behind = false;
-			srv->n_behind--;
-		}
-		s->finishing = true;
-		s->code = code;
-		grpc_slice_unref(s->details);
-		s->details = grpc_slice_from_copied_string(err.message);
-	}
-	s->accepted = code == GRPC_STATUS_OK;
-	s->started = true;
-	stream_pump(s);
-}
-
-int grpc_srv_stream_send(struct grpc_srv_stream *s, const ProtobufCMessage *msg)
-{
-	if (s->finishing || s->broken || s->close_done)
-		return -1;
-	if (!queue_room(s)) {
-		/* never a silent gap: the client learns it fell behind, and re-subscribes */
-		char why[160];
-		snprintf(why, sizeof(why), "stream fell behind: %u messages were waiting for the "
-				"client (the limit, [grpc] stream_queue); subscribe again", s->count);
-		s->fell_behind = true;
-		s->srv->n_behind++;
-		s->behind_deadline = deadline_in(GRPC_SRV_BEHIND_GRACE_MS);
-		grpc_srv_stream_finish(s, GRPC_STATUS_RESOURCE_EXHAUSTED, why);
-		return -1;
-	}
-	grpc_byte_buffer *bb = pb_grpc_pack(msg);
-	s->queue[(s->head + s->count) % s->cap] = bb;
-	s->count++;
-	stream_pump(s);
-	return 0;
-}
-
-void grpc_srv_stream_finish(struct grpc_srv_stream *s, grpc_status_code code,
-		const char *message)
-{
-	if (s->finishing)
-		return;
-	s->finishing = true;
-	s->code = code;
-	grpc_slice_unref(s->details);
-	s->details = grpc_slice_from_copied_string(message != NULL ? message : "");
-	stream_pump(s);
-}
-
-void grpc_srv_stream_set_user(struct grpc_srv_stream *s, void *user)
-{
-	s->user = user;
-}
-
-void *grpc_srv_stream_user(struct grpc_srv_stream *s)
-{
-	return s->user;
-}
-
-void grpc_srv_stream_set_limit(struct grpc_srv_stream *s, unsigned limit)
-{
-	s->limit = limit > 0 ? limit : 1;
-}
-
-unsigned grpc_srv_stream_limit(const struct grpc_srv_stream *s)
-{
-	return s->limit;
-}
-
-bool grpc_srv_stream_fell_behind(const struct grpc_srv_stream *s)
-{
-	return s->fell_behind;
-}
-
-/*
- * Streams that fell behind and still could not send their status within the grace period
- * (a client that reads nothing: flow control holds the queue): cancel them with the status,
- * which grpc sends outside flow control. What they held is dropped with the call.
- */
-static void cancel_stalled(struct grpc_srv *srv)
-{
-	gpr_timespec now = gpr_now(GPR_CLOCK_MONOTONIC);
-
-	if (srv->n_behind == 0 || gpr_time_cmp(now, srv->next_behind_check) < 0)
-		return;
-	srv->next_behind_check = gpr_time_add(now, gpr_time_from_millis(100, GPR_TIMESPAN));
-	for (struct grpc_srv_stream *s = srv->streams; s != NULL; s = s->next) {
-		if (!s->fell_behind || s->status_sent || s->broken || s->close_done ||
-				gpr_time_cmp(now, s->behind_deadline) < 0)
-			continue;
-		s->broken = true;       /* nothing more to send: the close event follows */
-		s->status_sent = true;
-		srv->n_behind--;
-		char *why = grpc_slice_to_c_string(s->details);
-		grpc_call_cancel_with_status(s->call, GRPC_STATUS_RESOURCE_EXHAUSTED, why, NULL);
-		gpr_free(why);
-	}
-}
-
-unsigned grpc_srv_stream_queued(const struct grpc_srv_stream *s)
-{
-	return s->count;
 }
 
 /* ---- dispatch ---- */
@@ -601,7 +226,7 @@ static void on_new_call(struct grpc_srv *srv, struct srv_method *m, bool ok)
 			if (srv->methods[m->idx].unary != NULL)
 				serve_unary(srv, m->idx, call, &md, req, &gc);
 			else
-				serve_stream(srv, m->idx, call, &md, req);
+				srv_serve_stream(srv, m->idx, call, &md, req);
 			protobuf_c_message_free_unpacked(req, NULL);
 		}
 	}
@@ -654,10 +279,10 @@ static void dispatch(struct grpc_srv *srv, const grpc_event *ev)
 		unary_free(container_of(t, struct unary_call, tag));
 		break;
 	case TAG_STREAM_SEND:
-		stream_on_send(container_of(t, struct grpc_srv_stream, send_tag), ok);
+		srv_stream_on_send(container_of(t, struct grpc_srv_stream, send_tag), ok);
 		break;
 	case TAG_STREAM_CLOSE:
-		stream_on_close(container_of(t, struct grpc_srv_stream, close_tag));
+		srv_stream_on_close(container_of(t, struct grpc_srv_stream, close_tag));
 		break;
 	case TAG_SHUTDOWN:
 		srv->shutdown_done = true;
@@ -684,7 +309,7 @@ static int serve(struct grpc_srv *srv, int timeout_ms)
 void grpc_srv_poll(struct grpc_srv *srv, int timeout_ms)
 {
 	serve(srv, timeout_ms);
-	cancel_stalled(srv);
+	srv_cancel_stalled(srv);
 }
 
 /* ---- start / stop ---- */

@@ -1,7 +1,8 @@
 /*
- * The TCP relay's insides, shared by its two halves: tcp_relay.c (the relay thread: sockets,
- * connections, timers) and tcp_relay_ctl.c (the callers' side: start/stop, the command queue,
- * the id registry, add/remove/stats/drain). Nothing outside the relay includes this.
+ * The TCP relay's insides, shared by its parts: on the relay thread, tcp_relay.c (the loop,
+ * commands, timers), tcp_relay_conn.c (connections) and tcp_relay_accept.c (listeners); and
+ * tcp_relay_ctl.c (the callers' side: start/stop, the command queue, the id registry,
+ * add/remove/stats/drain). Nothing outside the relay includes this.
  */
 #ifndef RTPPROXY_TCP_RELAY_INT_H
 #define RTPPROXY_TCP_RELAY_INT_H
@@ -147,7 +148,7 @@ struct tcp_relay {
 	struct tcp_relay_counters ctr;
 };
 
-/* ---- shared by both halves ---- */
+/* ---- shared by every part ---- */
 
 /* Log through the hook of tcp_relay_set_log (tcp_relay_ctl.c); thread-safe. */
 void __attribute__((format(printf, 2, 3))) tcp_relay_log(int level, const char *fmt, ...);
@@ -155,6 +156,35 @@ void __attribute__((format(printf, 2, 3))) tcp_relay_log(int level, const char *
 
 /* The relay thread's body (tcp_relay.c); arg is the struct tcp_relay. */
 void *tcp_relay_main(void *arg);
+
+/* ---- the relay thread's parts (relay thread only) ---- */
+
+/* Queue an event of session s for the control side (tcp_relay.c); full: dropped and counted. */
+void __attribute__((format(printf, 4, 5)))
+relay_emit(struct tcp_relay *r, const struct sess *s, enum tcp_event_kind kind,
+		const char *fmt, ...);
+
+/* tcp_relay_conn.c: a connection's life. */
+/* End it: CLOSED emitted unless quiet, both legs closed (RST or not), freed by relay_reap. */
+void relay_conn_close(struct tcp_relay *r, struct conn *c, bool rst, bool quiet, const char *why);
+/* The destination leg did not come up: FAILED (msg names the field), then CLOSED. */
+void relay_conn_fail(struct tcp_relay *r, struct conn *c, const char *msg, bool timeout);
+/* Start the destination leg of a connection just accepted. */
+void relay_conn_connect(struct tcp_relay *r, struct conn *c);
+/* What epoll reported on one leg. */
+void relay_leg_event(struct tcp_relay *r, struct leg *l, uint32_t events);
+/* Free the connections closed during this round (after the epoll batch). */
+void relay_reap(struct tcp_relay *r);
+
+/* tcp_relay_accept.c: listeners. */
+/* The session's listener into the epoll set; -errno on failure. */
+int relay_sess_install(struct tcp_relay *r, struct sess *s);
+/* The listener and every connection closed with RST, quietly: the session is going away. */
+void relay_sess_teardown(struct tcp_relay *r, struct sess *s);
+/* Take what the listener holds (up to ACCEPT_BURST). */
+void relay_sess_accept(struct tcp_relay *r, struct sess *s);
+/* A listener rested for lack of fds takes clients again. */
+void relay_sess_resume(struct tcp_relay *r, struct sess *s);
 
 static inline int64_t clock_ms(clockid_t id)
 {
@@ -209,6 +239,21 @@ static inline void clock_update(struct tcp_relay *r)
 {
 	r->now_ms = clock_ms(CLOCK_MONOTONIC);
 	r->now_unix_ms = clock_ms(CLOCK_REALTIME);
+}
+
+/* Close with RST rather than FIN: the peer learns at once that the connection is gone. */
+static inline void close_rst(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+/* Log the 1st, 2nd, 4th, 8th... time: a client retrying in a loop cannot flood the log. */
+static inline bool log_due(uint64_t n)
+{
+	return (n & (n - 1)) == 0;
 }
 
 static inline void sess_free(struct sess *s)

@@ -13,7 +13,7 @@
 # goes away with the mount. Other processes may hold pages of the same pool: reserve adds to
 # what is there instead of setting a total, and release restores the previous count (the kernel
 # keeps pages still in use as surplus and frees them when they are released). release never
-# fails and is safe to call twice; bench.sh calls it from its EXIT trap.
+# fails and is safe to call twice; scripts/bench.py calls it from its clean-up, whatever happens.
 set -euo pipefail
 
 SYS=/sys/kernel/mm/hugepages/hugepages-2048kB

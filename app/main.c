@@ -363,10 +363,7 @@ static void teardown_dp(struct dp *dp)
 		while (wk->from_ctl != NULL && rte_ring_dequeue(wk->from_ctl, (void **)&m) == 0)
 			rte_pktmbuf_free(m);
 		rte_ring_free(wk->from_ctl);
-		for (unsigned p = 0; p < DP_MAX_PORTS; p++) {
-			rte_free(wk->txb[p]);
-			rte_free(wk->tap_txb[p]);
-		}
+		worker_free_buffers(wk);
 	}
 	struct rte_ring *rings[] = { dp->arp_ring, dp->pending_ring };
 	for (size_t r = 0; r < RTE_DIM(rings); r++) {

@@ -357,6 +357,7 @@ static grpc_status_code proxy_stats(void *c, const ProtobufCMessage *req,
 		x->iterations = wk->stats.iterations;
 		x->busy_iterations = wk->stats.busy_iterations;
 		x->busy_cycles = wk->stats.busy_cycles;
+		x->handed_off = wk->stats.handed_off;
 		x->tsc_hz = rte_get_tsc_hz();
 		out->workers[w] = x;
 	}

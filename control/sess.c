@@ -439,6 +439,11 @@ static void add_flow_stats(const struct sess_mgr *m, const struct flow *f, struc
 	st->bytes_rx += fs->bytes_rx;
 	st->bytes_tx += fs->bytes_tx;
 	st->dropped += fs->dropped;
+	uint64_t lost, lost_bytes;              /* other workers' drops, before the owner saw them */
+	flow_handoff_lost(f, &lost, &lost_bytes);
+	st->pkts_rx += lost;
+	st->bytes_rx += lost_bytes;
+	st->dropped += lost;
 	int64_t last = tsc_to_unix_ms(m, fs->last_tsc);
 	if (last > st->last_activity_ms)
 		st->last_activity_ms = last;

@@ -20,6 +20,7 @@
 #define DP_MAX_RXQ 16          /* (port, queue) pairs one worker polls */
 #define DP_BURST 32
 #define DP_CTL_RING 4096       /* workers <-> control rings */
+#define DP_HANDOFF_RING 2048   /* packets other workers hand to a flow's owner */
 
 /* Why the appliance dropped a packet: every drop is counted under exactly one. */
 enum dp_drop {
@@ -35,6 +36,7 @@ enum dp_drop {
 	DROP_FILTERED,             /* for the appliance, but no session's and no kernel_allow service */
 	DROP_EXCEPTION_LIMIT,      /* over the port's exception_rate_pps */
 	DROP_NOT_FROM_CLIENT,      /* strict_source: not from the latched client */
+	DROP_HANDOFF_FULL,         /* the owning worker's hand-off ring was full */
 	DROP_MAX
 };
 extern const char *const dp_drop_names[DROP_MAX];
@@ -44,6 +46,8 @@ struct dp_port {
 	uint16_t eth_id;                /* DPDK port id */
 	uint16_t tap_id;                /* DPDK port id of its kernel (TAP) interface */
 	uint16_t nb_queues;             /* rx = tx queues on eth_id: one per worker */
+	bool rss_dst;                   /* RSS on the destination only: a flow's packets all
+	                                 * reach one worker, which writes it (no hand-off) */
 	struct rte_ether_addr mac;
 	uint32_t addr[DP_MAX_ADDRS];    /* owned addresses, network byte order */
 	uint32_t mask[DP_MAX_ADDRS];
@@ -70,6 +74,7 @@ struct worker_stats {
 	uint64_t relayed;
 	uint64_t iterations, busy_iterations;
 	uint64_t busy_cycles;               /* TSC cycles of the iterations that found work */
+	uint64_t handed_off;                /* packets passed to their flow's owning worker */
 };
 
 /* A worker's share of a port's exception_rate_pps. */
@@ -102,6 +107,8 @@ struct worker {
 	bool taps_busy;                 /* its last TAP poll found packets */
 	bool debug;                     /* DP log level is DEBUG: log per packet */
 	struct rte_ring *from_ctl;      /* mbufs the control lcore wants sent (ARP, resolved) */
+	struct rte_ring *handoff;       /* packets of flows it owns, from other workers (MP/SC);
+	                                 * NULL with one worker */
 	struct rte_eth_dev_tx_buffer *txb[DP_MAX_PORTS];      /* to the ports */
 	struct rte_eth_dev_tx_buffer *tap_txb[DP_MAX_PORTS];  /* to the kernel interfaces */
 	struct worker_lat lat[DP_MAX_RXQ * DP_BURST];
@@ -160,8 +167,11 @@ static inline bool dp_port_owns(const struct dp_port *p, uint32_t a)
 /* The dp port index that owns address a, or -1. */
 int dp_owner_of(const struct dp *dp, uint32_t a);
 
-/* Allocate a worker's TX buffers (before it starts). 0 or -ENOMEM. */
+/* Allocate a worker's TX buffers and, with more than one worker, its hand-off ring (before
+ * it starts; dp->n_workers set; tells the flow table how many owners there are). 0 or
+ * -ENOMEM. worker_free_buffers gives them back, with the packets still in the ring. */
 int worker_init_buffers(struct worker *w);
+void worker_free_buffers(struct worker *w);
 
 /* The lcore entry point of a worker (arg: struct worker *). */
 int worker_main(void *arg);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <rte_errno.h>
+#include <rte_byteorder.h>
 #include <rte_malloc.h>
 
 #include "pkt.h"
@@ -133,10 +134,19 @@ size_t flow_table_bytes(const struct flow_table *ft)
 	return idpool_bytes(&ft->flows) + idpool_bytes(&ft->meters) + flow_dir_bytes(&ft->dir);
 }
 
+void flow_table_set_owners(struct flow_table *ft, unsigned n)
+{
+	ft->n_owners = n;
+}
+
 int flow_add(struct flow_table *ft, struct flow *f)
 {
 	if (f->key.proto != PKT_IPPROTO_UDP)
 		return -EINVAL;
+	f->owner = ft->n_owners > 1 ?
+		(uint8_t)((rte_be_to_cpu_16(f->key.port) >> 1) % ft->n_owners) : 0;
+	if (f->key.addr == 0)
+		f->flags |= FLOW_F_WILDCARD;
 	/* the entry is complete before its id becomes visible (flow_dir_add stores it with
 	 * release order) */
 	int ret = flow_dir_add(&ft->dir, f->key.addr, f->key.port, f->id);

@@ -72,6 +72,7 @@ struct flow_latch {
 #define FLOW_F_LATCH_FIRST 0x40     /* never: the first source stays */
 #define FLOW_F_LATCH_ANY 0x80       /* every new source */
 #define FLOW_F_STRICT 0x100         /* drop what is not from the latched source */
+#define FLOW_F_WILDCARD 0x200       /* keyed on 0.0.0.0 (flow_add sets it) */
 
 /*
  * One direction of a session: four cache lines, of which a packet touches the first three.
@@ -82,7 +83,8 @@ struct flow_latch {
 struct flow {
 	uint32_t src_ip, dst_ip;        /* rewrite: network byte order */
 	uint16_t src_port, dst_port;
-	uint16_t tx_port;               /* index into the data plane's port array */
+	uint8_t tx_port;                /* index into the data plane's port array */
+	uint8_t owner;                  /* the worker that writes it (flow_add sets it) */
 	uint16_t flags;
 	uint32_t neigh;                 /* next hop: index into the neighbour table */
 	uint32_t session;               /* opaque to the data plane: the session manager's slot */
@@ -106,6 +108,9 @@ struct flow {
 	uint8_t last_pt;                /* RTP payload type last seen (for the jitter's clock) */
 	struct rtp_state rtp;
 	struct flow_key key __rte_cache_aligned;        /* what it is installed under */
+	/* Packets another worker could not hand to the owner (its ring was full): counted on the
+	 * flow as received and dropped (flow_handoff_lost), by those workers, atomically. */
+	uint64_t handoff_lost, handoff_lost_bytes;
 } __rte_cache_aligned;
 
 /* What a packet touches ends where the control-only line starts (the worker prefetches it). */
@@ -180,6 +185,7 @@ struct rte_rcu_qsbr_dq;
 
 struct flow_table {
 	struct flow_dir dir;            /* (address, port) -> flow id */
+	unsigned n_owners;              /* workers flows are spread over (flow_table_set_owners) */
 	struct rte_rcu_qsbr_dq *dq;     /* deleted entries waiting out their grace period */
 	struct idpool flows;            /* struct flow, by id, on the table's NUMA socket */
 	struct idpool meters;           /* struct flow_meter, by flow->meter */
@@ -232,6 +238,20 @@ int flow_add(struct flow_table *ft, struct flow *f);
  * f->stats until then (flow_table_sync makes sure no worker still updates them).
  */
 int flow_del(struct flow_table *ft, struct flow *f);
+
+/*
+ * One writer per flow: flow_add gives each flow an owning worker out of n (default 1), a hash
+ * of its local port (RTP and RTCP of a session, ports 2k and 2k+1, share one). Before flows
+ * are added.
+ */
+void flow_table_set_owners(struct flow_table *ft, unsigned n);
+
+/* What other workers dropped of f's packets because they could not hand them over. */
+static inline void flow_handoff_lost(const struct flow *f, uint64_t *pkts, uint64_t *bytes)
+{
+	*pkts = __atomic_load_n(&f->handoff_lost, __ATOMIC_RELAXED);
+	*bytes = __atomic_load_n(&f->handoff_lost_bytes, __ATOMIC_RELAXED);
+}
 
 /* Wait until every worker has passed a quiescent state (microseconds when they are running). */
 void flow_table_sync(struct flow_table *ft);

@@ -14,7 +14,9 @@
 #include <rte_ring.h>
 
 #include "dp.h"
+#include "handoff.h"
 #include "latch.h"
+#include "lookup.h"
 #include "log.h"
 #include "pkt.h"
 #include "rtp.h"
@@ -32,6 +34,7 @@ const char *const dp_drop_names[DROP_MAX] = {
 	[DROP_FILTERED] = "filtered",
 	[DROP_EXCEPTION_LIMIT] = "exception_limit",
 	[DROP_NOT_FROM_CLIENT] = "not_from_client",
+	[DROP_HANDOFF_FULL] = "handoff_full",
 };
 
 int dp_owner_of(const struct dp *dp, uint32_t a)
@@ -69,6 +72,7 @@ void dp_stats_sum(const struct dp *dp, struct worker_stats *out)
 		out->iterations += s->iterations;
 		out->busy_iterations += s->busy_iterations;
 		out->busy_cycles += s->busy_cycles;
+		out->handed_off += s->handed_off;
 	}
 	for (int d = 0; d < DROP_MAX; d++)
 		out->drops[d] += dp->ctl_drops[d];
@@ -438,49 +442,19 @@ static inline void no_flow(struct worker *w, uint16_t port, struct rte_mbuf *m,
 #define PF_PKT_AHEAD 4
 #define PF_FLOW_AHEAD 4
 
-/* What the NIC says of a frame's checksums: trusted where it has checked them. */
-enum rx_ck { RX_CK_UNKNOWN, RX_CK_IP_GOOD, RX_CK_BAD };
-
-static inline enum rx_ck rx_checksums(const struct rte_mbuf *m)
-{
-	uint64_t f = m->ol_flags;
-	if (unlikely((f & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
-			(f & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD))
-		return RX_CK_BAD;
-	return (f & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD ?
-		RX_CK_IP_GOOD : RX_CK_UNKNOWN;
-}
-
-/* The flow a UDP packet to (dst, dport) belongs to, NULL if none: the direct table (an
- * address with an index, then one load), else a wildcard listen when dst is ours. */
-static inline struct flow *flow_of(const struct dp *dp, uint32_t dst, uint16_t dport)
-{
-	const struct flow_table *ft = dp->flows;
-	uint32_t idx = flow_dir_index(&ft->dir, dst);
-	uint32_t id = idx ? __atomic_load_n(&ft->dir.ids[idx][dport], __ATOMIC_ACQUIRE) :
-		FLOW_DIR_NONE;
-	if (likely(id != FLOW_DIR_NONE))
-		return flow_at(ft, id);
-	const uint32_t *wild = flow_dir_ids(&ft->dir, 0);
-	if (wild == NULL)
-		return NULL;
-	id = __atomic_load_n(&wild[dport], __ATOMIC_ACQUIRE);
-	if (id == FLOW_DIR_NONE || dp_owner_of(dp, dst) < 0)
-		return NULL;
-	return flow_at(ft, id);
-}
-
-static inline void prefetch_flow(const struct flow *f)
-{
-	for (unsigned l = 0; l < FLOW_HOT_BYTES; l += RTE_CACHE_LINE_SIZE)
-		rte_prefetch0((const char *)f + l);
-}
-
 /* Inlined into worker_main's loop; worker_handle_burst is the same code for the benchmark. */
 static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
-		struct rte_mbuf **pkts, uint16_t n, uint64_t now)
+		struct rte_mbuf **pkts, uint16_t n, uint64_t now, bool handed)
 {
 	struct dp *dp = w->dp;
+	/* whose flows this worker may write: with one worker, all; packets handed over by
+	 * another worker are ours; on a port with destination-only RSS every flow's packets
+	 * reach one worker, except a wildcard listen's (many destinations) */
+	bool check_owner = !handed && dp->n_workers > 1;
+	uint16_t other_flags = dp->port[port].rss_dst ? FLOW_F_WILDCARD : UINT16_MAX;
+	struct rte_mbuf *ho_pkts[DP_BURST];
+	struct flow *ho_flows[DP_BURST];
+	uint16_t n_ho = 0;
 	struct pkt_info info[DP_BURST];
 	struct flow *flows[DP_BURST];
 	uint32_t dsts[DP_BURST];
@@ -538,23 +512,48 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 	/* the flows' lines load PF_FLOW_AHEAD packets ahead of the relay that uses them (the
 	 * relay reads or writes each of a flow's hot lines) */
 	for (uint16_t j = 0; j < n_udp && j < PF_FLOW_AHEAD; j++) {
-		flows[j] = flow_of(dp, dsts[j], dports[j]);
+		flows[j] = dp_flow_of(dp, dsts[j], dports[j]);
 		if (flows[j] != NULL)
 			prefetch_flow(flows[j]);
 	}
 	for (uint16_t j = 0; j < n_udp; j++) {
 		uint16_t a = (uint16_t)(j + PF_FLOW_AHEAD);
 		if (a < n_udp) {
-			flows[a] = flow_of(dp, dsts[a], dports[a]);
+			flows[a] = dp_flow_of(dp, dsts[a], dports[a]);
 			if (flows[a] != NULL)
 				prefetch_flow(flows[a]);
 		}
 		uint16_t i = udp_idx[j];
-		if (flows[j] == NULL)
+		struct flow *f = flows[j];
+		if (f == NULL) {
 			no_flow(w, port, pkts[i], &info[i], now);
-		else
-			relay(w, pkts[i], &info[i], flows[j], port, now);
+		} else if (unlikely(check_owner && f->owner != w->index &&
+					(f->flags & other_flags))) {
+			ho_pkts[n_ho] = pkts[i];
+			ho_flows[n_ho++] = f;
+		} else {
+			relay(w, pkts[i], &info[i], f, port, now);
+		}
 	}
+	if (n_ho)
+		hand_off(w, port, ho_pkts, ho_flows, n_ho);
+}
+
+/* What other workers handed over, a burst per iteration at most: runs of packets from one
+ * dp port go through the burst code as if received there (the flow is looked up again: the
+ * sender's id may have been deleted and reused since). */
+static __rte_noinline unsigned poll_handoff(struct worker *w, uint64_t now)
+{
+	struct rte_mbuf *pkts[DP_BURST];
+	unsigned n = rte_ring_sc_dequeue_burst(w->handoff, (void **)pkts, DP_BURST, NULL);
+
+	for (unsigned s = 0, e; s < n; s = e) {
+		uint16_t port = (uint16_t)dp_meta_aux(pkts[s]);
+		for (e = s + 1; e < n && dp_meta_aux(pkts[e]) == port; e++)
+			;
+		handle_burst(w, port, pkts + s, (uint16_t)(e - s), now, true);
+	}
+	return n;
 }
 
 #define TAP_BURSTS 4
@@ -658,7 +657,7 @@ static __rte_always_inline void end_iteration(struct worker *w, uint64_t t0)
 void worker_handle_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
 		uint64_t now)
 {
-	handle_burst(w, port, pkts, n, now);
+	handle_burst(w, port, pkts, n, now, false);
 }
 
 void worker_end_iteration(struct worker *w, uint64_t t0)
@@ -682,7 +681,17 @@ int worker_init_buffers(struct worker *w)
 		rte_eth_tx_buffer_set_err_callback(w->txb[p], tx_refused, w);
 		rte_eth_tx_buffer_set_err_callback(w->tap_txb[p], tap_refused, w);
 	}
-	return 0;
+	return handoff_init(w);
+}
+
+void worker_free_buffers(struct worker *w)
+{
+	for (unsigned p = 0; p < DP_MAX_PORTS; p++) {
+		rte_free(w->txb[p]);
+		rte_free(w->tap_txb[p]);
+		w->txb[p] = w->tap_txb[p] = NULL;
+	}
+	handoff_fini(w);
 }
 
 /*
@@ -711,12 +720,14 @@ int worker_main(void *arg)
 		uint64_t t0 = rte_rdtsc();
 		unsigned work = 0;
 
+		if (w->handoff != NULL)
+			work += poll_handoff(w, t0);
 		for (unsigned q = 0; q < w->n_rxq; q++) {
 			uint16_t port = w->rxq[q].port;
 			uint16_t n = rte_eth_rx_burst(dp->port[port].eth_id, w->rxq[q].queue,
 					pkts, DP_BURST);
 			if (n > 0)
-				handle_burst(w, port, pkts, n, t0);
+				handle_burst(w, port, pkts, n, t0, false);
 			work += n;
 		}
 		if (w->polls_taps && taps_due(w, work)) {

@@ -4,7 +4,6 @@
 #include <string.h>
 #include <rte_log.h>
 
-#include "dp.h"
 #include "exfilter.h"
 #include "log.h"
 #include "rpc.h"
@@ -46,14 +45,6 @@ struct exfilter *exception_filter_start(const struct config *cfg)
 	else
 		RTE_LOG(INFO, APP, "exception filter: nftables table inet %s\n", EXFILTER_TABLE);
 	return f;
-}
-
-void exception_port_setup(struct dp *dp, unsigned idx, const struct config_port *c)
-{
-	dp_set_exception_rate(dp, idx, c->exception_rate_pps);
-	for (unsigned s = 0; s < c->n_kernel_allow; s++)
-		if (c->kernel_allow[s].proto == IPPROTO_UDP)
-			dp_port_allow_udp(&dp->port[idx], c->kernel_allow[s].port);
 }
 
 static int listen_added(void *f, uint32_t addr, uint16_t port, char *err, size_t errlen)

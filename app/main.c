@@ -10,17 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <rte_eal.h>
-#include <rte_ethdev.h>
-#include <rte_launch.h>
+#include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_log.h>
-#include <rte_malloc.h>
-#include <rte_mbuf.h>
-#include <rte_ring.h>
 
 #include "config.h"
-#include "dp.h"
 #include "events.h"
 #include "exception.h"
 #include "exfilter.h"
@@ -28,17 +25,13 @@
 #include "grpc_srv.h"
 #include "guard.h"
 #include "logbuf.h"
-#include "kif.h"
-#include "port.h"
+#include "rp_dp.h"
 #include "rpc.h"
 #include "rtpproxy.pb-c.h"
 #include "sess.h"
-#include "slowpath.h"
 #include "tcp_relay.h"
 
 #define MAX_EAL_ARGS 64
-#define KIF_TABLE_BASE 100      /* kernel routing table of port i: 100 + i */
-#define NEIGH_CAPACITY 4096
 #define CONTROL_POLL_MS 10
 #define SESS_TICK_MS 100        /* SESS_TICK_SLICE sessions are looked at per period... */
 #define SESS_TICK_STEP 1024     /* ...this many per control-loop pass at most */
@@ -207,177 +200,37 @@ static int fail(const char *what, const char *err)
 	return -1;
 }
 
-static void port_from_config(struct dp_port *p, const struct config_port *c)
+/* The data plane's view of the config (lib knows nothing of config.h). */
+static void dp_conf_from(struct dp_conf *dc, const struct config *cfg)
 {
-	snprintf(p->name, sizeof(p->name), "%s", c->name);
-	snprintf(p->tap_name, sizeof(p->tap_name), "%s", c->exception);
-	p->eth_id = p->tap_id = UINT16_MAX;
-	p->n_addr = c->n_addrs;
-	for (unsigned i = 0; i < c->n_addrs; i++) {
-		p->addr[i] = c->addrs[i].addr.s_addr;
-		p->mask[i] = c->addrs[i].len ? htonl(~0u << (32 - c->addrs[i].len)) : 0;
-	}
-	p->gateway = c->has_gateway ? c->gateway.s_addr : 0;
-}
-
-/* The mbuf pool on a NUMA socket, created the first time a port there needs it. */
-static struct rte_mempool *pool_on(struct dp *dp, const struct config *cfg, int socket)
-{
-	char name[RTE_MEMPOOL_NAMESIZE];
-	if (socket < 0 || socket >= RTE_MAX_NUMA_NODES)
-		socket = 0;
-	if (dp->pools[socket] == NULL) {
-		snprintf(name, sizeof(name), "mbufs_s%d", socket);
-		dp->pools[socket] = rte_pktmbuf_pool_create(name, cfg->mbufs, 256, 0,
-				RTE_MBUF_DEFAULT_BUF_SIZE, socket);
-		if (dp->pools[socket] == NULL)
-			fail("[dataplane] mbufs", rte_strerror(rte_errno));
-	}
-	return dp->pools[socket];
-}
-
-static int setup_ports(struct dp *dp, const struct config *cfg)
-{
-	char err[256];
+	memset(dc, 0, sizeof(*dc));
+	dc->n_ports = cfg->n_ports;
 	for (unsigned i = 0; i < cfg->n_ports; i++) {
 		const struct config_port *c = &cfg->ports[i];
-		struct dp_port *p = &dp->port[i];
-		port_from_config(p, c);
-		exception_port_setup(dp, i, c);     /* exception_rate_pps, kernel_allow udp */
-		dp->n_ports = i + 1;
-		if (port_probe(c->device, &p->eth_id, err, sizeof(err)) != 0)
-			return fail(c->name, err);
-		struct rte_mempool *pool = pool_on(dp, cfg, rte_eth_dev_socket_id(p->eth_id));
-		if (pool == NULL)
-			return -1;
-		if (dp->pool == NULL)
-			dp->pool = pool;    /* the control lcore's ARP requests */
-		if (port_start(dp, i, pool, err, sizeof(err)) != 0)
-			return fail(c->name, err);
-		if (kif_up(p->tap_name, err, sizeof(err)) != 0)
-			return fail(c->name, err);
+		struct dp_port_conf *p = &dc->port[i];
+		snprintf(p->name, sizeof(p->name), "%s", c->name);
+		snprintf(p->device, sizeof(p->device), "%s", c->device);
+		snprintf(p->exception, sizeof(p->exception), "%s", c->exception);
+		p->n_addrs = c->n_addrs;
 		for (unsigned a = 0; a < c->n_addrs; a++)
-			if (kif_add_ipv4(p->tap_name, c->addrs[a].addr.s_addr, c->addrs[a].len,
-						err, sizeof(err)) != 0)
-				return fail(c->name, err);
-		for (unsigned a = 0; p->gateway != 0 && a < c->n_addrs; a++)
-			if (kif_add_onlink(p->tap_name, c->addrs[a].addr.s_addr, c->addrs[a].len,
-						KIF_TABLE_BASE + i, err, sizeof(err)) != 0)
-				return fail(c->name, err);
-		if (p->gateway != 0 && kif_add_gateway(p->tap_name, p->gateway, p->addr, p->n_addr,
-					KIF_TABLE_BASE + i, err, sizeof(err)) != 0)
-			return fail(c->name, err);
-		for (unsigned n = 0; n < c->n_neighbors; n++)
-			if (neigh_add_static(dp->neigh, (uint16_t)i, c->neighbors[n].addr.s_addr,
-						c->neighbors[n].mac) == NEIGH_NONE)
-				return fail(c->name, "neighbors: the neighbour table is full");
-		RTE_LOG(INFO, APP, "%s: %s, %u queue(s), kernel interface %s\n", c->name,
-				c->device, p->nb_queues, p->tap_name);
-	}
-	return 0;
-}
-
-static int setup_workers(struct dp *dp, const struct config *cfg)
-{
-	char err[64];
-	unsigned lcore, w = 0;
-
-	if (rte_lcore_count() < cfg->workers + 1) {
-		snprintf(err, sizeof(err), "needs %u lcores (1 control + %u), EAL gave %u",
-				cfg->workers + 1, cfg->workers, rte_lcore_count());
-		return fail("[dataplane] workers", err);
-	}
-	dp->workers = rte_zmalloc("workers", sizeof(struct worker) * cfg->workers,
-			RTE_CACHE_LINE_SIZE);
-	if (dp->workers == NULL)
-		return fail("workers", "out of memory");
-	dp->n_workers = cfg->workers;
-	RTE_LCORE_FOREACH_WORKER(lcore) {
-		if (w == cfg->workers)
-			break;
-		struct worker *wk = &dp->workers[w];
-		char name[RTE_RING_NAMESIZE];
-		wk->dp = dp;
-		wk->index = w;
-		wk->lcore = lcore;
-		wk->polls_taps = w == 0;
-		snprintf(name, sizeof(name), "from_ctl%u", w);
-		wk->from_ctl = rte_ring_create(name, DP_CTL_RING, (int)rte_lcore_to_socket_id(lcore),
-				RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (wk->from_ctl == NULL)
-			return fail("workers", "cannot create a ring");
-		w++;
-	}
-	return 0;
-}
-
-/* Each worker polls its own queue of every port: queue w belongs to worker w. */
-static int assign_queues(struct dp *dp)
-{
-	for (unsigned w = 0; w < dp->n_workers; w++) {
-		struct worker *wk = &dp->workers[w];
-		for (unsigned p = 0; p < dp->n_ports; p++) {
-			if (wk->n_rxq == DP_MAX_RXQ)
-				return fail("workers", "too many rx queues per worker");
-			wk->rxq[wk->n_rxq].port = (uint16_t)p;
-			wk->rxq[wk->n_rxq++].queue = (uint16_t)w;
+			p->addrs[a] = (struct dp_prefix){ c->addrs[a].addr.s_addr, c->addrs[a].len };
+		p->gateway = c->has_gateway ? c->gateway.s_addr : 0;
+		p->n_neighbors = c->n_neighbors;
+		for (unsigned n = 0; n < c->n_neighbors; n++) {
+			p->neighbors[n].addr = c->neighbors[n].addr.s_addr;
+			memcpy(p->neighbors[n].mac, c->neighbors[n].mac, 6);
 		}
-		if (worker_init_buffers(wk) != 0)
-			return fail("workers", "out of memory");
+		for (unsigned k = 0; k < c->n_kernel_allow; k++)
+			if (c->kernel_allow[k].proto == IPPROTO_UDP)
+				p->udp_allow[p->n_udp_allow++] = c->kernel_allow[k].port;
+		p->exception_rate_pps = c->exception_rate_pps;
 	}
-	return 0;
-}
-
-static int setup_dp(struct dp *dp, const struct config *cfg)
-{
-	int socket = (int)rte_socket_id();
-	memset(dp->port_of_eth, -1, sizeof(dp->port_of_eth));
-	dp->idle_sleep_us = cfg->idle_sleep_us;
-	for (unsigned pt = 0; pt < 128; pt++)
-		dp_set_clock_rate(dp, pt, cfg->clock_rate[pt]);
-
-	size_t qs = rte_rcu_qsbr_get_memsize(cfg->workers);
-	dp->qsv = rte_zmalloc_socket("qsbr", qs, RTE_CACHE_LINE_SIZE, socket);
-	if (dp->qsv == NULL || rte_rcu_qsbr_init(dp->qsv, cfg->workers) != 0)
-		return fail("rcu", "cannot create the QSBR variable");
+	dc->workers = cfg->workers;
+	dc->mbufs = cfg->mbufs;
+	dc->idle_sleep_us = cfg->idle_sleep_us;
 	/* RTP and RTCP, forward and reverse: up to four flows per session */
-	dp->flows = flow_table_create("flows", cfg->max_sessions * 4, socket, dp->qsv);
-	if (dp->flows == NULL)
-		return fail("[sessions] max_sessions", rte_strerror(rte_errno));
-	dp->neigh = neigh_table_create(NEIGH_CAPACITY, socket);
-	dp->arp_ring = rte_ring_create("arp", DP_CTL_RING, socket, RING_F_SC_DEQ);
-	dp->pending_ring = rte_ring_create("pending", DP_CTL_RING, socket, RING_F_SC_DEQ);
-	if (dp->neigh == NULL || dp->arp_ring == NULL || dp->pending_ring == NULL)
-		return fail("dataplane", "out of memory");
-	if (setup_workers(dp, cfg) != 0 || setup_ports(dp, cfg) != 0 || assign_queues(dp) != 0)
-		return -1;
-	return 0;
-}
-
-static void teardown_dp(struct dp *dp)
-{
-	port_close_all(dp);
-	for (unsigned w = 0; w < dp->n_workers; w++) {
-		struct worker *wk = &dp->workers[w];
-		struct rte_mbuf *m = NULL;
-		while (wk->from_ctl != NULL && rte_ring_dequeue(wk->from_ctl, (void **)&m) == 0)
-			rte_pktmbuf_free(m);
-		rte_ring_free(wk->from_ctl);
-		worker_free_buffers(wk);
-	}
-	struct rte_ring *rings[] = { dp->arp_ring, dp->pending_ring };
-	for (size_t r = 0; r < RTE_DIM(rings); r++) {
-		struct rte_mbuf *m = NULL;
-		while (rings[r] != NULL && rte_ring_dequeue(rings[r], (void **)&m) == 0)
-			rte_pktmbuf_free(m);
-		rte_ring_free(rings[r]);
-	}
-	rte_free(dp->workers);
-	neigh_table_free(dp->neigh);
-	flow_table_free(dp->flows);
-	rte_free(dp->qsv);
-	for (int s = 0; s < RTE_MAX_NUMA_NODES; s++)
-		rte_mempool_free(dp->pools[s]);
+	dc->max_flows = cfg->max_sessions * 4;
+	memcpy(dc->clock_rate, cfg->clock_rate, sizeof(dc->clock_rate));
 }
 
 static void sess_config_from(struct sess_config *sc, const struct config *cfg)
@@ -436,7 +289,7 @@ static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *s
 			last_flush = now;
 			flush_log();
 		}
-		slowpath_poll(dp, (uint64_t)now);
+		dp_poll(dp);
 		sess_tcp_poll(sm);
 		tick_sessions(sm, &tp, now);
 		events_tick(ev, now);   /* events: snapshots and StatsUpdates due */
@@ -459,6 +312,21 @@ static void close_sessions_paced(struct sess_mgr *sm, struct grpc_srv *srv, stru
 		while (srv != NULL && ev != NULL && events_backlog(ev) > backlog &&
 				sess_now_ms() < deadline)
 			grpc_srv_poll(srv, 5);
+}
+
+/* Set net.KEY of this network namespace ("ipv4/tcp_tw_reuse"). 0 or -1 (errno set). */
+static int set_sysctl(const char *key, const char *value)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/proc/sys/net/%s", key);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, value, strlen(value));
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return n == (ssize_t)strlen(value) ? 0 : -1;
 }
 
 /* The TCP relay's log lines (syslog levels) into rte_log (whose levels are one above). */
@@ -487,7 +355,8 @@ static struct guard *guard_from(const struct config *cfg, char *err, size_t errl
 
 static int run(const struct config *cfg)
 {
-	static struct dp dp;
+	static struct dp_conf dc;
+	struct dp *dp = NULL;
 	struct sess_mgr *sm = NULL;
 	struct grpc_srv *srv = NULL;
 	struct events *ev = NULL;       /* events: StreamSessionEvents subscribers */
@@ -496,13 +365,18 @@ static int run(const struct config *cfg)
 	struct sess_config sc;
 	char err[512];
 	int rc = 1, bound;
-	unsigned lcore;
 
 	exf = exception_filter_start(cfg);
-	if (exf == NULL || setup_dp(&dp, cfg) != 0)
+	if (exf == NULL)
 		goto out;
+	dp_conf_from(&dc, cfg);
+	dp = dp_create(&dc, err, sizeof(err));
+	if (dp == NULL) {
+		RTE_LOG(ERR, APP, "%s\n", err);       /* it names the port or the key */
+		goto out;
+	}
 	sess_config_from(&sc, cfg);
-	sm = sess_mgr_create(&dp, &sc, err, sizeof(err));
+	sm = sess_mgr_create(dp, &sc, err, sizeof(err));
 	if (sm == NULL) {
 		fail("sessions", err);
 		goto out;
@@ -514,7 +388,7 @@ static int run(const struct config *cfg)
 		.max_conns_per_session = cfg->tcp_max_conns_per_session,
 	};
 	/* a fixed forward port reconnects from the same address:port: let TIME_WAIT be reused */
-	if (kif_sysctl("ipv4/tcp_tw_reuse", "1") != 0)
+	if (set_sysctl("ipv4/tcp_tw_reuse", "1") != 0)
 		RTE_LOG(WARNING, APP, "cannot set net.ipv4.tcp_tw_reuse: %s\n", strerror(errno));
 	tcp_relay_set_log(tcp_log);
 	tcp = tcp_relay_start(&tc, err, sizeof(err));
@@ -523,7 +397,7 @@ static int run(const struct config *cfg)
 		goto out;
 	}
 	sess_set_tcp_relay(sm, tcp);
-	struct rpc_ctx ctx = { .sessions = sm, .dp = &dp, .started_ms = sess_now_ms() };
+	struct rpc_ctx ctx = { .sessions = sm, .dp = dp, .started_ms = sess_now_ms() };
 	/* events: subscribers, told of every session change by the session manager */
 	ev = events_create(&ctx);
 	if (ev == NULL) {
@@ -552,12 +426,14 @@ static int run(const struct config *cfg)
 		fail("gRPC server", err);      /* err names the key: listen, tls_cert, tls_key... */
 		goto out;
 	}
-	for (unsigned w = 0; w < dp.n_workers; w++)
-		rte_eal_remote_launch(worker_main, &dp.workers[w], dp.workers[w].lcore);
+	if (dp_start(dp, err, sizeof(err)) != 0) {
+		fail("workers", err);
+		goto out;
+	}
 	RTE_LOG(INFO, APP, "rtpproxy %s: %u port(s), %u worker(s), gRPC on %s\n",
-			RTPPROXY_VERSION, dp.n_ports, dp.n_workers, cfg->grpc_listen);
+			RTPPROXY_VERSION, dp_n_ports(dp), cfg->workers, cfg->grpc_listen);
 
-	control_loop(srv, &dp, sm, ev);
+	control_loop(srv, dp, sm, ev);
 	RTE_LOG(INFO, APP, "shutting down\n");
 	rc = 0;
 out:
@@ -570,12 +446,11 @@ out:
 	if (sm != NULL)
 		sess_set_tcp_relay(sm, NULL);
 	tcp_relay_stop(tcp);    /* every TCP session was closed above */
-	dp.stop = true;
-	RTE_LCORE_FOREACH_WORKER(lcore)
-		rte_eal_wait_lcore(lcore);
+	if (dp != NULL)
+		dp_stop(dp);
 	sess_mgr_free(sm);
 	guard_free(guard);
-	teardown_dp(&dp);
+	dp_destroy(dp);
 	exfilter_stop(exf);     /* after the TAPs are gone */
 	return rc;
 }

@@ -5,11 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
-#include <rte_ethdev.h>
 
-#include "dp.h"
 #include "events.h"
 #include "own_addrs.h"
+#include "rp_dp.h"
 #include "rtpproxy.pb-c.h"
 #include "sess.h"
 #include "validate.h"
@@ -17,6 +16,28 @@
 #define LIST_PAGE_DEFAULT 1000
 #define LIST_PAGE_MAX 10000
 
+
+/* ---- the session manager's errors as gRPC status codes (only here) ---- */
+
+static grpc_status_code status_of(enum sess_err e)
+{
+	switch (e) {
+	case SESS_OK: return GRPC_STATUS_OK;
+	case SESS_INVALID: return GRPC_STATUS_INVALID_ARGUMENT;
+	case SESS_EXISTS: return GRPC_STATUS_ALREADY_EXISTS;
+	case SESS_NOT_FOUND: return GRPC_STATUS_NOT_FOUND;
+	case SESS_EXHAUSTED: return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	case SESS_DENIED: return GRPC_STATUS_PERMISSION_DENIED;
+	case SESS_UNAVAILABLE: return GRPC_STATUS_UNAVAILABLE;
+	case SESS_INTERNAL: break;
+	}
+	return GRPC_STATUS_INTERNAL;
+}
+
+static grpc_status_code sess_failed(const struct sess_error *se, struct rpc_error *err)
+{
+	return rpc_fail(err, status_of(se->code), "%s", se->message);
+}
 
 /* ---- requests -> internal ---- */
 
@@ -167,7 +188,7 @@ Rtpproxy__SessionInfo *rpc_session_info(struct rpc_ctx *ctx, struct arena *a,
 	m->created_unix_ms = s->created_ms;
 	m->stats = rpc_session_stats(a, &rtp);
 	m->reverse_stats = rpc_session_stats(a, &rev);
-	if (sess_latched(s, &latched))
+	if (sess_latched(ctx->sessions, s, &latched))
 		m->latched_source = endpoint_msg(a, &latched);
 	m->rtcp_stats = rpc_session_stats(a, &rtcp);
 	m->error_message = arena_strdup(a, sess_error(s));
@@ -198,9 +219,10 @@ static grpc_status_code create_session(void *c, const ProtobufCMessage *req,
 	/* the limits and forbidden destinations of API.md 1.3, whatever the config allows */
 	if (validate_create(r, own_addrs(ctx->dp, sess_now_ms()), err) != GRPC_STATUS_OK)
 		return err->code;
-	struct session *s = sess_create(ctx->sessions, &p, err);
+	struct sess_error se;
+	struct session *s = sess_create(ctx->sessions, &p, &se);
 	if (s == NULL)
-		return err->code;
+		return sess_failed(&se, err);
 	Rtpproxy__CreateSessionResponse *out = arena_alloc(a, sizeof(*out));
 	rtpproxy__create_session_response__init(out);
 	out->session = rpc_session_info(ctx, a, s);
@@ -214,9 +236,10 @@ static grpc_status_code destroy_session(void *c, const ProtobufCMessage *req,
 	struct rpc_ctx *ctx = c;
 	const Rtpproxy__DestroySessionRequest *r = (const void *)req;
 	struct session final;
+	struct sess_error se;
 
-	if (sess_destroy(ctx->sessions, r->session_id, &final, err) != 0)
-		return err->code;
+	if (sess_destroy(ctx->sessions, r->session_id, &final, &se) != SESS_OK)
+		return sess_failed(&se, err);
 	Rtpproxy__DestroySessionResponse *out = arena_alloc(a, sizeof(*out));
 	rtpproxy__destroy_session_response__init(out);
 	out->session = rpc_session_info(ctx, a, &final);
@@ -309,15 +332,14 @@ static grpc_status_code proxy_stats(void *c, const ProtobufCMessage *req,
 		ProtobufCMessage **resp, struct arena *a, struct rpc_error *err)
 {
 	struct rpc_ctx *ctx = c;
-	struct dp *dp = ctx->dp;
-	struct worker_stats ws;
+	struct dp_stats ds;
 	struct sess_counters sc;
 	(void)req;
 	(void)err;
 
-	dp_stats_sum(dp, &ws);
+	dp_stats_read(ctx->dp, &ds);
 	if (ctx->kernel_filtered != NULL)
-		ws.drops[DROP_FILTERED] += ctx->kernel_filtered(ctx->kernel_filtered_arg);
+		ds.drops[DROP_FILTERED] += ctx->kernel_filtered(ctx->kernel_filtered_arg);
 	sess_counters(ctx->sessions, &sc);
 	Rtpproxy__GetProxyStatsResponse *out = arena_alloc(a, sizeof(*out));
 	rtpproxy__get_proxy_stats_response__init(out);
@@ -327,38 +349,39 @@ static grpc_status_code proxy_stats(void *c, const ProtobufCMessage *req,
 	out->uptime_ms = (uint64_t)(sess_now_ms() - ctx->started_ms);
 	out->version = RTPPROXY_VERSION;
 
-	out->n_ports = dp->n_ports;
-	out->ports = arena_alloc(a, sizeof(*out->ports) * dp->n_ports);
-	for (unsigned i = 0; i < dp->n_ports; i++) {
+	out->n_ports = ds.n_ports;
+	out->ports = arena_alloc(a, sizeof(*out->ports) * ds.n_ports);
+	for (unsigned i = 0; i < ds.n_ports; i++) {
+		const struct dp_port_stats *s = &ds.port[i];
+		struct dp_port_info pi;
 		Rtpproxy__PortStats *p = arena_alloc(a, sizeof(*p));
-		struct rte_eth_stats es = { 0 };
 		rtpproxy__port_stats__init(p);
-		rte_eth_stats_get(dp->port[i].eth_id, &es);
-		p->port_id = dp->port[i].eth_id;
-		p->name = arena_strdup(a, dp->port[i].name);
-		p->rx_packets = es.ipackets;
-		p->tx_packets = es.opackets;
-		p->rx_bytes = es.ibytes;
-		p->tx_bytes = es.obytes;
-		p->rx_missed = es.imissed;
-		p->tx_failed = ws.tx_failed[i];
-		p->exception_packets = ws.exception[i];
+		dp_port_info(ctx->dp, i, &pi);
+		p->port_id = s->eth_id;
+		p->name = arena_strdup(a, pi.name);
+		p->rx_packets = s->rx_packets;
+		p->tx_packets = s->tx_packets;
+		p->rx_bytes = s->rx_bytes;
+		p->tx_bytes = s->tx_bytes;
+		p->rx_missed = s->rx_missed;
+		p->tx_failed = s->tx_failed;
+		p->exception_packets = s->exception;
 		out->ports[i] = p;
 	}
-	out->n_workers = dp->n_workers;
-	out->workers = arena_alloc(a, sizeof(*out->workers) * (dp->n_workers + 1));
-	for (unsigned w = 0; w < dp->n_workers; w++) {
-		const struct worker *wk = &dp->workers[w];
+	out->n_workers = ds.n_workers;
+	out->workers = arena_alloc(a, sizeof(*out->workers) * (ds.n_workers + 1));
+	for (unsigned w = 0; w < ds.n_workers; w++) {
+		const struct dp_worker_stats *wk = &ds.worker[w];
 		Rtpproxy__WorkerStats *x = arena_alloc(a, sizeof(*x));
 		rtpproxy__worker_stats__init(x);
 		x->index = wk->index;
 		x->lcore = wk->lcore;
-		x->relayed = wk->stats.relayed;
-		x->iterations = wk->stats.iterations;
-		x->busy_iterations = wk->stats.busy_iterations;
-		x->busy_cycles = wk->stats.busy_cycles;
-		x->handed_off = wk->stats.handed_off;
-		x->tsc_hz = rte_get_tsc_hz();
+		x->relayed = wk->relayed;
+		x->iterations = wk->iterations;
+		x->busy_iterations = wk->busy_iterations;
+		x->busy_cycles = wk->busy_cycles;
+		x->handed_off = wk->handed_off;
+		x->tsc_hz = ds.tsc_hz;
 		out->workers[w] = x;
 	}
 	out->n_drops = DROP_MAX;
@@ -367,7 +390,7 @@ static grpc_status_code proxy_stats(void *c, const ProtobufCMessage *req,
 		Rtpproxy__GetProxyStatsResponse__DropsEntry *e = arena_alloc(a, sizeof(*e));
 		rtpproxy__get_proxy_stats_response__drops_entry__init(e);
 		e->key = (char *)dp_drop_names[d];
-		e->value = ws.drops[d];
+		e->value = ds.drops[d];
 		out->drops[d] = e;
 	}
 	*resp = &out->base;

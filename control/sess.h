@@ -1,6 +1,7 @@
 /*
- * The session manager: sessions, their ports and their flows in the data plane.
- * Runs on the control lcore only; the single writer of the flow table.
+ * The session manager: sessions, their ports, their flows in the data plane (through
+ * rp_dp.h) or their TCP relay listeners. Runs on the control lcore only. Knows nothing of
+ * gRPC: it answers with its own error codes, which control/rpc.c maps to status codes.
  */
 #ifndef RTPPROXY_SESS_H
 #define RTPPROXY_SESS_H
@@ -9,10 +10,8 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "grpc_srv.h"   /* struct rpc_error: errors are values with a status and a message */
-
 struct dp;
-struct flow;
+struct dp_sess;
 struct tcp_relay;
 
 #define SESS_ID_MAX 64
@@ -27,6 +26,24 @@ enum sess_state {          /* numbered as the proto's SessionState */
 };
 
 enum sess_transport { SESS_UDP = 0, SESS_TCP = 1 };
+
+/* Why a call was refused (only the RPC layer turns these into gRPC status codes). */
+enum sess_err {
+	SESS_OK = 0,
+	SESS_INVALID,           /* the request cannot be served as asked (a field is wrong) */
+	SESS_EXISTS,            /* the id or an endpoint is taken */
+	SESS_NOT_FOUND,         /* no such session */
+	SESS_EXHAUSTED,         /* max_sessions, ports, tables, memory, descriptors */
+	SESS_DENIED,            /* policy: allowed_destinations */
+	SESS_UNAVAILABLE,       /* a helper is not running or did not answer in time */
+	SESS_INTERNAL,
+};
+
+/* An error as a value: its code and a message that names the field. */
+struct sess_error {
+	enum sess_err code;
+	char message[512];
+};
 
 /* When the latch follows a client's new source (numbered as the proto's LatchMode). */
 enum sess_latch { SESS_LATCH_SSRC = 0, SESS_LATCH_FIRST = 1, SESS_LATCH_ANY = 2 };
@@ -60,15 +77,6 @@ struct sess_stats {
 	int64_t last_activity_ms;       /* unix ms, 0 = never */
 };
 
-/* The flows of a session, by role. */
-enum sess_flow {
-	SF_RTP,         /* listen -> destination */
-	SF_RTCP,        /* listen+1 -> destination+1 */
-	SF_REV_RTP,     /* forward <- destination, back to the latched client */
-	SF_REV_RTCP,
-	SF_MAX
-};
-
 /*
  * What a session keeps once its flows are gone: allocated then, so that the 100 000s of live
  * sessions do not carry it (it is most of a closed session's size).
@@ -92,11 +100,10 @@ struct session {
 	uint32_t idle_timeout_secs;
 	int64_t created_ms, closed_ms;  /* unix ms */
 	char close_reason[16];
-	struct flow *flow[SF_MAX];      /* installed flows, NULL when not */
+	struct dp_sess *flows;          /* UDP: its flows in the data plane, NULL when not */
 	bool ports_held;
 	bool tcp_listening;             /* TCP: registered with the relay */
-	uint32_t neigh;                 /* next-hop entry the forward flows use */
-	uint32_t latch_seq_seen;        /* to log a client's new source once */
+	uint32_t latch_gen_seen;        /* to log a client's new source once */
 	struct sess_end *end;           /* once the flows are gone or it failed, else NULL */
 	struct sess_label *labels;
 	unsigned n_labels;
@@ -142,10 +149,12 @@ struct sess_mgr *sess_mgr_create(struct dp *dp, const struct sess_config *cfg,
 void sess_mgr_free(struct sess_mgr *m);
 
 /* Create and install a session. NULL and err on failure. */
-struct session *sess_create(struct sess_mgr *m, const struct sess_params *p, struct rpc_error *err);
+struct session *sess_create(struct sess_mgr *m, const struct sess_params *p,
+		struct sess_error *err);
 /* Close (if not closed) and forget a session; *final gets a copy of it as it ended, to be
- * given back with sess_final_free. */
-int sess_destroy(struct sess_mgr *m, const char *id, struct session *final, struct rpc_error *err);
+ * given back with sess_final_free. SESS_OK, or SESS_NOT_FOUND and err. */
+enum sess_err sess_destroy(struct sess_mgr *m, const char *id, struct session *final,
+		struct sess_error *err);
 void sess_final_free(struct session *final);
 /* Why an ERROR session failed ("" otherwise). */
 const char *sess_error(const struct session *s);
@@ -155,7 +164,7 @@ struct session *sess_find(struct sess_mgr *m, const char *id);
 void sess_read_stats(const struct sess_mgr *m, const struct session *s, struct sess_stats *rtp,
 		struct sess_stats *rev, struct sess_stats *rtcp);
 /* The client's latest source on the listen endpoint; false when none was seen. */
-bool sess_latched(const struct session *s, struct sess_ep *out);
+bool sess_latched(const struct sess_mgr *m, const struct session *s, struct sess_ep *out);
 
 /* Sessions in creation order, from the first whose serial >= from. */
 struct session *sess_first(struct sess_mgr *m, uint64_t from_serial);

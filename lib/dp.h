@@ -1,6 +1,7 @@
 /*
- * The data plane: ports, workers and the tables they share. Built by the app at start-up,
- * driven by workers on their lcores, changed only by the control lcore.
+ * The data plane: ports, workers and the tables they share. Private to lib/ (callers see
+ * rp_dp.h): built by dp_create, driven by workers on their lcores, changed only by the
+ * control lcore.
  */
 #ifndef RTPPROXY_DP_H
 #define RTPPROXY_DP_H
@@ -13,33 +14,12 @@
 
 #include "flow.h"
 #include "neigh.h"
+#include "rp_dp.h"
 
-#define DP_MAX_PORTS 8
-#define DP_MAX_ADDRS 32
-#define DP_MAX_WORKERS 16
 #define DP_MAX_RXQ 16          /* (port, queue) pairs one worker polls */
 #define DP_BURST 32
 #define DP_CTL_RING 4096       /* workers <-> control rings */
 #define DP_HANDOFF_RING 2048   /* packets other workers hand to a flow's owner */
-
-/* Why the appliance dropped a packet: every drop is counted under exactly one. */
-enum dp_drop {
-	DROP_MALFORMED,
-	DROP_FRAGMENT,
-	DROP_NO_FLOW,
-	DROP_RATE_LIMIT,
-	DROP_INVALID_RTP,
-	DROP_NOT_FROM_DESTINATION,
-	DROP_NO_NEIGHBOR,
-	DROP_TTL_EXCEEDED,
-	DROP_TX_FULL,
-	DROP_FILTERED,             /* for the appliance, but no session's and no kernel_allow service */
-	DROP_EXCEPTION_LIMIT,      /* over the port's exception_rate_pps */
-	DROP_NOT_FROM_CLIENT,      /* strict_source: not from the latched client */
-	DROP_HANDOFF_FULL,         /* the owning worker's hand-off ring was full */
-	DROP_MAX
-};
-extern const char *const dp_drop_names[DROP_MAX];
 
 struct dp_port {
 	char name[16];                  /* config section, "port0" */
@@ -54,6 +34,7 @@ struct dp_port {
 	unsigned n_addr;
 	uint32_t gateway;               /* 0 = none */
 	char tap_name[16];
+	char exc_device[64];            /* tests: this vdev instead of a TAP (dp_port_conf) */
 	/* The exception path (API.md 1.3): a token bucket per worker, in TSC cycles of credit
 	 * (exception_rate_pps split over the workers), and the UDP ports of kernel_allow. */
 	uint64_t exc_cost;              /* credit one packet to the kernel takes; 0 = no limit */
@@ -136,6 +117,8 @@ struct dp {
 	uint64_t ctl_drops[DROP_MAX];   /* drops decided by the control lcore */
 	uint64_t slow_timer_ms;         /* last run of the neighbour timers */
 	volatile bool stop;
+	bool workers_inline;            /* the caller drives the workers (dp_conf) */
+	bool running;                   /* dp_start launched the workers */
 };
 
 /*
@@ -182,6 +165,9 @@ int worker_main(void *arg);
  * (tests/bench/bench_worker.c), on a worker registered with dp->qsv. */
 void worker_handle_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
 		uint64_t now);
+/* What other workers handed to this one, a burst at most (as the loop does at its top);
+ * the number of packets taken. For tests that drive several workers in one thread. */
+unsigned worker_poll_handoff(struct worker *w, uint64_t now);
 void worker_end_iteration(struct worker *w, uint64_t now);
 
 /* Set the RTP clock of payload type pt (every type starts at RTP_CLOCK_DEFAULT via
@@ -194,6 +180,9 @@ void dp_clock_defaults(struct dp *dp);
  * start full. Before the workers run. UDP ports of kernel_allow: dp_port_allow_udp. */
 void dp_set_exception_rate(struct dp *dp, unsigned port, uint32_t pps);
 void dp_port_allow_udp(struct dp_port *p, uint16_t port);
+
+/* The slow path's clock: CLOCK_MONOTONIC in ms. */
+uint64_t dp_now_ms(void);
 
 /* Sum of every worker's counters. */
 void dp_stats_sum(const struct dp *dp, struct worker_stats *out);

@@ -157,6 +157,8 @@ int port_start(struct dp *dp, unsigned idx, struct rte_mempool *pool, char *err,
 	char spec[128], mac[RTE_ETHER_ADDR_FMT_SIZE], what[48];
 	rte_ether_format_addr(mac, sizeof(mac), &p->mac);
 	snprintf(spec, sizeof(spec), "net_tap%u,iface=%s,mac=%s", idx, p->tap_name, mac);
+	if (p->exc_device[0] != '\0')
+		snprintf(spec, sizeof(spec), "%s", p->exc_device);     /* tests: no kernel */
 	snprintf(what, sizeof(what), "%s exception %s", p->name, p->tap_name);
 	if (port_probe(spec, &p->tap_id, err, errlen) != 0)
 		return -1;

@@ -660,6 +660,11 @@ void worker_handle_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts
 	handle_burst(w, port, pkts, n, now, false);
 }
 
+unsigned worker_poll_handoff(struct worker *w, uint64_t now)
+{
+	return w->handoff != NULL ? poll_handoff(w, now) : 0;
+}
+
 void worker_end_iteration(struct worker *w, uint64_t t0)
 {
 	end_iteration(w, t0);

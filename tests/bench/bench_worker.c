@@ -3,8 +3,9 @@
  * second process (docs/PERFORMANCE.md, "Worker cost in-process (bench_worker)").
  *
  * Two net_null ports (their tx frees the mbufs: a PMD that costs almost nothing), a data plane
- * with N forward RTP flows (optionally N reverse ones too), filled as control/sess.c fills
- * them, and a static neighbour per destination. Per burst of 32:
+ * built by dp_create as the app builds it, with N unidirectional RTP sessions (optionally
+ * bidirectional) installed by dp_sess_install, and a static neighbour per destination. Per
+ * burst of 32:
  *   (a) baseline: allocate 32 mbufs (pre-filled frames), write each one's headers from a
  *       template (stream i = its own listen address:port, RTP sequence number and timestamp
  *       advancing per stream, UDP checksum right), tx them to net_null;
@@ -339,37 +340,43 @@ static void parse(int argc, char **argv)
 		o.mem_mb = o.bidir && o.flows > 500000 ? 2048 : 1024;
 }
 
-static void setup_port(uint16_t eth, int socket)
-{
-	struct rte_eth_conf conf;
-	memset(&conf, 0, sizeof(conf));
-	if (rte_eth_dev_configure(eth, 1, 1, &conf) != 0 ||
-			rte_eth_rx_queue_setup(eth, 0, 512, (unsigned)socket, NULL, pool) != 0 ||
-			rte_eth_tx_queue_setup(eth, 0, 512, (unsigned)socket, NULL) != 0 ||
-			rte_eth_dev_start(eth) != 0)
-		rte_exit(1, "cannot start port %u\n", eth);
-}
-
-
-/* A flow of session s, leaving through tx_port to next hop neigh; not yet published. */
-static struct flow *new_flow(uint32_t s, uint16_t tx_port, uint32_t neigh)
-{
-	struct flow *f = flow_alloc(dp->flows);
-	if (f == NULL)
-		rte_exit(1, "flow table full at session %u\n", s);
-	f->session = s;
-	f->tx_port = tx_port;
-	f->neigh = neigh;
-	return f;
-}
 static void setup(void)
 {
 	int socket = (int)rte_socket_id();
 
-	pool = rte_pktmbuf_pool_create("bw_pool", N_MBUFS, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-			socket);
-	if (pool == NULL)
-		rte_exit(1, "mbuf pool: %s\n", rte_strerror(rte_errno));
+	/* the data plane as the app builds it: net_null ports, net_null for the kernel
+	 * interfaces (no exception traffic here), one worker this thread drives */
+	static struct dp_conf c;
+	char err[256];
+	c.n_ports = 2;
+	for (unsigned p = 0; p < 2; p++) {
+		struct dp_port_conf *pc = &c.port[p];
+		snprintf(pc->name, sizeof(pc->name), "port%u", p);
+		snprintf(pc->device, sizeof(pc->device), "net_null%u", p);
+		snprintf(pc->exception, sizeof(pc->exception), "bw%u", p);
+		snprintf(pc->exception_device, sizeof(pc->exception_device), "net_null%u", 2 + p);
+		for (uint32_t a = 0; a < n_addr(); a++)
+			pc->addrs[a] = (struct dp_prefix){ p == 0 ? listen_ip(a) : fwd_ip(a), 24 };
+		pc->n_addrs = n_addr();
+	}
+	/* the destinations' next hops, as `neighbors =` in [port1] makes them */
+	for (uint32_t a = 0; a < n_addr(); a++) {
+		c.port[1].neighbors[a].addr = dest_ip(a);
+		dest_mac(a, c.port[1].neighbors[a].mac);
+	}
+	c.port[1].n_neighbors = n_addr();
+	c.workers = 1;
+	c.workers_inline = true;
+	c.mbufs = N_MBUFS;
+	c.max_flows = o.bidir ? 2 * o.flows : o.flows;
+	c.max_neighbors = 64;
+	dp = dp_create(&c, err, sizeof(err));
+	if (dp == NULL)
+		rte_exit(1, "dp_create: %s\n", err);
+	w = &dp->workers[0];
+	pool = dp->pool;
+	(void)socket;
+
 	/* every mbuf carries a whole frame from the start: the runs rewrite only the headers */
 	{
 		struct rte_mbuf **all = calloc(N_MBUFS, sizeof(*all));
@@ -385,98 +392,20 @@ static void setup(void)
 		free(f);
 	}
 
-	dp = rte_zmalloc("dp", sizeof(*dp), RTE_CACHE_LINE_SIZE);
-	w = rte_zmalloc("worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
-	if (dp == NULL || w == NULL)
-		rte_exit(1, "out of memory\n");
-	memset(dp->port_of_eth, -1, sizeof(dp->port_of_eth));
-	dp_clock_defaults(dp);
-	for (unsigned p = 0; p < 2; p++) {
-		char name[32];
-		struct dp_port *dpp = &dp->port[p];
-		snprintf(name, sizeof(name), "net_null%u", p);
-		if (rte_eth_dev_get_port_by_name(name, &dpp->eth_id) != 0)
-			rte_exit(1, "no %s (--vdev)\n", name);
-		snprintf(dpp->name, sizeof(dpp->name), "port%u", p);
-		dpp->tap_id = dpp->eth_id;      /* never used: no exception traffic here */
-		dpp->nb_queues = 1;
-		memcpy(dpp->mac.addr_bytes, port_mac[p], 6);
-		for (uint32_t a = 0; a < n_addr(); a++) {
-			dpp->addr[a] = p == 0 ? listen_ip(a) : fwd_ip(a);
-			dpp->mask[a] = htonl(0xffffff00u);
-		}
-		dpp->n_addr = n_addr();
-		dp->port_of_eth[dpp->eth_id] = (int16_t)p;
-		setup_port(dpp->eth_id, socket);
-	}
-	dp->n_ports = 2;
-	dp->pools[socket < 0 ? 0 : socket] = pool;
-	dp->pool = pool;
-
-	size_t qs = rte_rcu_qsbr_get_memsize(1);
-	dp->qsv = rte_zmalloc("qsbr", qs, RTE_CACHE_LINE_SIZE);
-	if (dp->qsv == NULL || rte_rcu_qsbr_init(dp->qsv, 1) != 0)
-		rte_exit(1, "rcu\n");
-	uint32_t cap = o.bidir ? 2 * o.flows : o.flows;
-	dp->flows = flow_table_create("bw_flows", cap, socket, dp->qsv);
-	dp->neigh = neigh_table_create(64, socket);
-	dp->arp_ring = rte_ring_create("bw_arp", DP_CTL_RING, socket, RING_F_SC_DEQ);
-	dp->pending_ring = rte_ring_create("bw_pend", DP_CTL_RING, socket, RING_F_SC_DEQ);
-	if (dp->flows == NULL || dp->neigh == NULL || dp->arp_ring == NULL ||
-			dp->pending_ring == NULL)
-		rte_exit(1, "data plane: %s\n", rte_strerror(rte_errno));
-
-	w->dp = dp;
-	w->index = 0;
-	w->lcore = rte_lcore_id();
-	w->rxq[0] = (struct worker_rxq){ .port = 0, .queue = 0 };
-	w->rxq[1] = (struct worker_rxq){ .port = 1, .queue = 0 };
-	w->n_rxq = 2;
-	w->from_ctl = rte_ring_create("bw_ctl", DP_CTL_RING, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (w->from_ctl == NULL || worker_init_buffers(w) != 0)
-		rte_exit(1, "worker: out of memory\n");
-	dp->workers = w;
-	dp->n_workers = 1;
-
-	/* the destinations' next hops, as `neighbors =` in [port1] makes them */
-	uint32_t *nh = calloc(n_addr(), sizeof(*nh));
-	for (uint32_t a = 0; a < n_addr(); a++) {
-		uint8_t mac[6];
-		dest_mac(a, mac);
-		nh[a] = neigh_add_static(dp->neigh, 1, dest_ip(a), mac);
-		if (nh[a] == NEIGH_NONE)
-			rte_exit(1, "neighbour table full\n");
-	}
-	/* unidirectional RTP sessions as control/sess.c make_flow() fills them */
+	/* RTP sessions, as the session manager installs them (no RTCP) */
 	for (uint32_t s = 0; s < o.flows; s++) {
 		uint32_t a = s / PORTS_PER_ADDR;
-		uint16_t port = htons((uint16_t)(BASE_PORT + s % PORTS_PER_ADDR));
-		struct flow *f = new_flow(s, 1, nh[a]);
-		f->key = flow_key_make(listen_ip(a), port, PKT_IPPROTO_UDP);
-		f->src_ip = fwd_ip(a);
-		f->src_port = port;
-		f->dst_ip = dest_ip(a);
-		f->dst_port = port;
-		f->flags = FLOW_F_RTP_STATS;
-		uint32_t fid = f->id;
-		if (flow_add(dp->flows, f) != 0)
-			rte_exit(1, "flow_add %u\n", s);
-		if (!o.bidir)
-			continue;
-		/* the reverse flow: from the destination to the forward endpoint, back to the
-		 * latched client */
-		struct flow *r = new_flow(s, 0, nh[a]);
-		r->latch_flow = fid;
-		r->latch_fallback = UINT32_MAX;
-		r->key = flow_key_make(fwd_ip(a), port, PKT_IPPROTO_UDP);
-		r->src_port = port;
-		r->peer_ip = dest_ip(a);
-		r->peer_port = port;
-		r->flags = FLOW_F_RTP_STATS | FLOW_F_REVERSE;
-		if (flow_add(dp->flows, r) != 0)
-			rte_exit(1, "flow_add %u (reverse)\n", s);
+		uint16_t port = (uint16_t)(BASE_PORT + s % PORTS_PER_ADDR);
+		struct dp_sess_spec sp = {
+			.listen_addr = listen_ip(a), .listen_port = port,
+			.forward_addr = fwd_ip(a), .forward_port = port,
+			.dest_addr = dest_ip(a), .dest_port = port,
+			.bidirectional = o.bidir, .tag = s,
+		};
+		struct dp_sess *h;
+		if (dp_sess_install(dp, &sp, &h, err, sizeof(err)) != 0)
+			rte_exit(1, "session %u: %s\n", s, err);
 	}
-	free(nh);
 
 	fwd = (struct dir){ .reverse = false, .rx_port = 0, .tx_port = 1, .rng = 0x9e3779b97f4a7c15ull };
 	rev = (struct dir){ .reverse = true, .rx_port = 1, .tx_port = 0, .rng = 0x2545f4914f6cdd1dull };

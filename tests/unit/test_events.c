@@ -1,6 +1,6 @@
 /*
- * StreamSessionEvents inside one process: a data plane with no NIC (as in test_rpc), the real
- * session manager, events and grpc_srv on 127.0.0.1:0 served by the main thread, and
+ * StreamSessionEvents inside one process: a data plane of net_null ports (as in test_rpc), the
+ * real session manager, events and grpc_srv on 127.0.0.1:0 served by the main thread, and
  * rpc_client streams on a second thread. Exact event sequences for a lifecycle (incl. ERROR),
  * snapshots (also a paced one of 3000 sessions), the per-session filter, NOT_FOUND,
  * StatsUpdate cadence, two streams at once, a client that goes away, a client that does not
@@ -21,12 +21,14 @@
 #include <rte_ring.h>
 
 #include "check.h"
-#include "dp.h"
+#include "dp.h"         /* to look inside: fake traffic on a flow, a next hop that fails */
+#include "dp_sess.h"
 #include "events.h"
 #include "rpc.h"
 #include "rpc_client.h"
 #include "rtpproxy.pb-c.h"
 #include "sess.h"
+#include "test_dp.h"
 
 #define M(name) "/rtpproxy.RtpProxy/" name
 #define DEADLINE_MS 5000
@@ -53,7 +55,7 @@
 
 /* ---- the server side (main thread) ---- */
 
-static struct dp dp;
+static struct dp *dp;
 static struct rpc_ctx ctx;
 static struct events *ev;
 static struct grpc_srv *srv;
@@ -70,56 +72,10 @@ static atomic_int box_cmd;
 static char box_id[SESS_ID_MAX + 1];
 static unsigned box_n;
 
-static void setup_dp(void)
-{
-	const char *addrs[] = { "198.18.1.1", "198.18.2.1" };
-	const uint8_t dst_mac[6] = { 2, 0, 0, 0, 2, 2 };
-
-	memset(&dp, 0, sizeof(dp));
-	for (unsigned i = 0; i < 2; i++) {
-		struct dp_port *p = &dp.port[i];
-		snprintf(p->name, sizeof(p->name), "port%u", i);
-		p->eth_id = p->tap_id = (uint16_t)(RTE_MAX_ETHPORTS - 1 - i);   /* no device */
-		p->addr[0] = inet_addr(addrs[i]);
-		p->mask[0] = inet_addr("255.255.255.0");
-		p->n_addr = 1;
-		p->mac.addr_bytes[0] = 2;
-		p->mac.addr_bytes[5] = (uint8_t)(i + 1);
-	}
-	dp.n_ports = 2;
-	dp_clock_defaults(&dp);
-	dp.pool = rte_pktmbuf_pool_create("tpool", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-			SOCKET_ID_ANY);
-	dp.qsv = rte_zmalloc(NULL, rte_rcu_qsbr_get_memsize(1), RTE_CACHE_LINE_SIZE);
-	rte_rcu_qsbr_init(dp.qsv, 1);
-	dp.flows = flow_table_create("tflows", 2 * (MANY + 64), SOCKET_ID_ANY, dp.qsv);
-	dp.neigh = neigh_table_create(64, SOCKET_ID_ANY);
-	dp.workers = rte_zmalloc(NULL, sizeof(struct worker), RTE_CACHE_LINE_SIZE);
-	dp.n_workers = 1;
-	dp.workers[0].dp = &dp;
-	dp.workers[0].from_ctl = rte_ring_create("tfromctl", 1024, SOCKET_ID_ANY,
-			RING_F_SP_ENQ | RING_F_SC_DEQ);
-	/* the usual destination answers ARP (statically); 198.18.2.99 is left unresolved */
-	neigh_add_static(dp.neigh, 1, inet_addr("198.18.2.2"), dst_mac);
-}
-
-static void teardown_dp(void)
-{
-	struct rte_mbuf *m = NULL;
-	while (rte_ring_dequeue(dp.workers[0].from_ctl, (void **)&m) == 0)
-		rte_pktmbuf_free(m);
-	rte_ring_free(dp.workers[0].from_ctl);
-	rte_free(dp.workers);
-	neigh_table_free(dp.neigh);
-	flow_table_free(dp.flows);
-	rte_free(dp.qsv);
-	rte_mempool_free(dp.pool);
-}
-
 /* Pretend the worker relayed n packets of 172 bytes on the session's forward flow. */
 static void fake_traffic(struct session *s, unsigned n)
 {
-	struct flow *f = s->flow[SF_RTP];
+	struct flow *f = s->flows != NULL ? s->flows->flow[DP_FLOW_RTP] : NULL;
 	if (f == NULL)
 		return;
 	f->stats.pkts_rx += n;
@@ -132,7 +88,7 @@ static void fake_traffic(struct session *s, unsigned n)
 static void make_many(unsigned n)
 {
 	struct sess_params p;
-	struct rpc_error err;
+	struct sess_error err;
 	char id[32];
 
 	for (unsigned i = 0; i < n; i++) {
@@ -153,8 +109,8 @@ static void make_many(unsigned n)
 static void destroy(const char *id)
 {
 	struct session final;
-	struct rpc_error err;
-	CHECK(sess_destroy(ctx.sessions, id, &final, &err) == 0);
+	struct sess_error err;
+	CHECK(sess_destroy(ctx.sessions, id, &final, &err) == SESS_OK);
 	sess_final_free(&final);
 }
 
@@ -186,8 +142,8 @@ static void run_command(void)
 		/* the next hop gave up: sess_tick fails the session (error, then ->ERROR) */
 		s = sess_find(ctx.sessions, box_id);
 		CHECK(s != NULL);
-		if (s != NULL)
-			dp.neigh->ent[s->neigh].state = NEIGH_FAILED;
+		if (s != NULL && s->flows != NULL)
+			dp->neigh->ent[s->flows->neigh].state = NEIGH_FAILED;
 		break;
 	case CMD_MANY:
 		make_many(box_n);
@@ -957,14 +913,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "EAL init failed\n");
 		return 1;
 	}
-	setup_dp();
+	/* the usual destination answers ARP (statically); 198.18.2.99 is left unresolved */
+	struct dp_neighbor dst = { .addr = inet_addr("198.18.2.2"), .mac = { 2, 0, 0, 0, 2, 2 } };
+	dp = test_dp_create(2 * (MANY + 64), &dst);
+	CHECK(dp != NULL);
+	if (dp == NULL)
+		return check_summary("test_events");
 	struct sess_config sc = {
 		.max_sessions = MANY + 64, .port_min = 30000, .port_max = 30999,
 		.idle_timeout_secs = 300, .closed_retention_secs = 60,
 	};
-	ctx.dp = &dp;
+	ctx.dp = dp;
 	ctx.started_ms = sess_now_ms();
-	ctx.sessions = sess_mgr_create(&dp, &sc, err, sizeof(err));
+	ctx.sessions = sess_mgr_create(dp, &sc, err, sizeof(err));
 	CHECK(ctx.sessions != NULL);
 	ev = ctx.sessions != NULL ? events_create(&ctx) : NULL;
 	CHECK(ev != NULL);
@@ -986,7 +947,7 @@ int main(int argc, char **argv)
 	events_free(ev);
 	CHECK(ctx.events == NULL);
 	sess_mgr_free(ctx.sessions);
-	teardown_dp();
+	dp_destroy(dp);
 	rte_eal_cleanup();
 	return check_summary("test_events");
 }

@@ -18,6 +18,7 @@
 
 #include "check.h"
 #include "dp.h"
+#include "test_dp.h"
 #include "neigh.h"
 #include "slowpath.h"
 
@@ -140,45 +141,16 @@ static void test_static(void)
 
 /* ---- learning through the slow path, as the workers hand ARP over ---- */
 
-static struct dp dp;
-static const uint8_t our_mac[6] = { 2, 0x52, 0x50, 2, 0, 1 };
-
-static void setup_dp(void)
-{
-	memset(&dp, 0, sizeof(dp));
-	for (unsigned i = 0; i < RTE_MAX_ETHPORTS; i++)
-		dp.port_of_eth[i] = -1;
-	for (unsigned i = 0; i < 2; i++) {
-		struct dp_port *p = &dp.port[i];
-		snprintf(p->name, sizeof(p->name), "port%u", i);
-		p->eth_id = (uint16_t)i;
-		p->tap_id = (uint16_t)(RTE_MAX_ETHPORTS - 1 - i);
-		p->addr[0] = htonl(0xc6120001u + (i << 8));    /* 198.18.1.1, 198.18.2.1 */
-		p->mask[0] = inet_addr("255.255.255.0");
-		p->n_addr = 1;
-		memcpy(p->mac.addr_bytes, our_mac, 6);
-		p->mac.addr_bytes[5] = (uint8_t)(i + 1);
-		dp.port_of_eth[i] = (int16_t)i;
-	}
-	dp.n_ports = 2;
-	dp.pool = rte_pktmbuf_pool_create("tnpool", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-			SOCKET_ID_ANY);
-	dp.neigh = neigh_table_create(64, SOCKET_ID_ANY);
-	dp.arp_ring = rte_ring_create("tnarp", 256, SOCKET_ID_ANY, RING_F_SC_DEQ);
-	dp.pending_ring = rte_ring_create("tnpend", 256, SOCKET_ID_ANY, RING_F_SC_DEQ);
-	dp.workers = rte_zmalloc(NULL, sizeof(struct worker), RTE_CACHE_LINE_SIZE);
-	dp.n_workers = 1;
-	dp.workers[0].dp = &dp;
-	dp.workers[0].from_ctl = rte_ring_create("tnfromctl", 1024, SOCKET_ID_ANY,
-			RING_F_SP_ENQ | RING_F_SC_DEQ);
-}
+/* The data plane as the app builds it (dp_create), on net_null ports: 198.18.1.1/24 and
+ * 198.18.2.1/24 (tests/unit/test_dp.h), which this test drives by hand. */
+static struct dp *dp;
 
 /* What the slow path asked worker 0 to send: ARP requests to port 1 counted, the rest freed. */
 static unsigned requests_out(uint32_t target)
 {
 	struct rte_mbuf *m = NULL;
 	unsigned n = 0;
-	while (rte_ring_dequeue(dp.workers[0].from_ctl, (void **)&m) == 0) {
+	while (rte_ring_dequeue(dp->workers[0].from_ctl, (void **)&m) == 0) {
 		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 		if (dp_meta_aux(m) == DP_TO_PORT && f[12] == 0x08 && f[13] == 0x06 && f[21] == 1 &&
 				memcmp(f + 38, &target, 4) == 0)
@@ -191,15 +163,20 @@ static unsigned requests_out(uint32_t target)
 /* An ARP packet on port 1 from sip/sha to tip, through the ring the workers use. */
 static void arp_in(uint16_t op, uint32_t sip, const uint8_t sha[6], uint32_t tip, uint64_t now)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(dp.pool);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->pool);
 	if (m == NULL) {
 		CHECK(false);
 		return;
 	}
 	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)rte_pktmbuf_append(m,
 			sizeof(*eh) + sizeof(struct rte_arp_hdr));
+	if (eh == NULL) {
+		rte_pktmbuf_free(m);
+		CHECK(false);
+		return;
+	}
 	struct rte_arp_hdr *ah = (struct rte_arp_hdr *)(eh + 1);
-	memcpy(&eh->dst_addr, dp.port[1].mac.addr_bytes, 6);
+	memcpy(&eh->dst_addr, dp->port[1].mac.addr_bytes, 6);
 	memcpy(&eh->src_addr, sha, 6);
 	eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
 	ah->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
@@ -209,86 +186,86 @@ static void arp_in(uint16_t op, uint32_t sip, const uint8_t sha[6], uint32_t tip
 	ah->arp_opcode = rte_cpu_to_be_16(op);
 	memcpy(&ah->arp_data.arp_sha, sha, 6);
 	ah->arp_data.arp_sip = sip;
-	memcpy(&ah->arp_data.arp_tha, dp.port[1].mac.addr_bytes, 6);
+	memcpy(&ah->arp_data.arp_tha, dp->port[1].mac.addr_bytes, 6);
 	ah->arp_data.arp_tip = tip;
-	m->port = dp.port[1].eth_id;
-	CHECK(rte_ring_enqueue(dp.arp_ring, m) == 0);
-	slowpath_poll(&dp, now);
+	m->port = dp->port[1].eth_id;
+	CHECK(rte_ring_enqueue(dp->arp_ring, m) == 0);
+	slowpath_poll(dp, now);
 }
 
 static bool mac_now(uint32_t idx, const uint8_t want[6])
 {
 	uint8_t out[6];
-	return neigh_mac_get(dp.neigh, idx, out) && memcmp(out, want, 6) == 0;
+	return neigh_mac_get(dp->neigh, idx, out) && memcmp(out, want, 6) == 0;
 }
 
 static void test_learning(void)
 {
 	const uint8_t mac1[6] = { 2, 0, 0, 0, 2, 2 }, mac2[6] = { 2, 0, 0, 0, 6, 6 };
-	uint32_t us = dp.port[1].addr[0], nh = inet_addr("198.18.2.2");
+	uint32_t us = dp->port[1].addr[0], nh = inet_addr("198.18.2.2");
 	uint32_t stranger = inet_addr("198.18.2.9"), not_us = inet_addr("198.18.2.77");
 	uint64_t t = 1000;
 
-	dp.slow_timer_ms = t;
+	dp->slow_timer_ms = t;
 	/* unsolicited replies and requests from an address nobody resolves: no entry */
 	arp_in(RTE_ARP_OP_REPLY, stranger, mac2, us, t);
 	arp_in(RTE_ARP_OP_REQUEST, stranger, mac2, us, t);
 	arp_in(RTE_ARP_OP_REPLY, stranger, mac2, stranger, t);         /* gratuitous */
-	CHECK(neigh_find(dp.neigh, 1, stranger) == NEIGH_NONE);
-	CHECK_EQ_U(dp.neigh->used, 0);
+	CHECK(neigh_find(dp->neigh, 1, stranger) == NEIGH_NONE);
+	CHECK_EQ_U(dp->neigh->used, 0);
 
 	/* a session wants nh: the entry exists, a reply before our request is not an answer */
-	uint32_t idx = neigh_get(dp.neigh, 1, nh);
+	uint32_t idx = neigh_get(dp->neigh, 1, nh);
 	CHECK(idx != NEIGH_NONE);
 	arp_in(RTE_ARP_OP_REPLY, nh, mac2, us, t);
 	CHECK(!mac_now(idx, mac2));
-	slowpath_resolve(&dp, idx, t);
+	slowpath_resolve(dp, idx, t);
 	CHECK_EQ_U(requests_out(nh), 1);
 	/* our request is out: neither a reply to someone else nor a request completes it */
 	arp_in(RTE_ARP_OP_REPLY, nh, mac2, not_us, t);
 	arp_in(RTE_ARP_OP_REQUEST, nh, mac2, us, t);
-	CHECK(!mac_now(idx, mac2) && dp.neigh->ent[idx].state == NEIGH_INCOMPLETE);
+	CHECK(!mac_now(idx, mac2) && dp->neigh->ent[idx].state == NEIGH_INCOMPLETE);
 	/* the answer does */
 	arp_in(RTE_ARP_OP_REPLY, nh, mac1, us, t + 5);
 	CHECK(mac_now(idx, mac1));
-	CHECK_EQ_U(dp.neigh->ent[idx].state, NEIGH_REACHABLE);
-	CHECK_EQ_U(dp.neigh->ent[idx].confirmed_ms, t + 5);
+	CHECK_EQ_U(dp->neigh->ent[idx].state, NEIGH_REACHABLE);
+	CHECK_EQ_U(dp->neigh->ent[idx].confirmed_ms, t + 5);
 	/* settled: unsolicited replies (to us or gratuitous) and requests with another MAC are
 	 * ignored; a request to us with the MAC we know re-confirms it */
 	arp_in(RTE_ARP_OP_REPLY, nh, mac2, us, t + 10);
 	arp_in(RTE_ARP_OP_REPLY, nh, mac2, nh, t + 10);
 	arp_in(RTE_ARP_OP_REQUEST, nh, mac2, us, t + 10);
 	CHECK(mac_now(idx, mac1));
-	CHECK_EQ_U(dp.neigh->ent[idx].confirmed_ms, t + 5);
+	CHECK_EQ_U(dp->neigh->ent[idx].confirmed_ms, t + 5);
 	arp_in(RTE_ARP_OP_REQUEST, nh, mac1, us, t + 20);
 	CHECK(mac_now(idx, mac1));
-	CHECK_EQ_U(dp.neigh->ent[idx].confirmed_ms, t + 20);
+	CHECK_EQ_U(dp->neigh->ent[idx].confirmed_ms, t + 20);
 	CHECK_EQ_U(requests_out(nh), 0);
 	/* past NEIGH_REACHABLE_MS it goes STALE and asks again: that answer may move it */
 	t += 20 + NEIGH_REACHABLE_MS;
-	slowpath_poll(&dp, t);
-	CHECK_EQ_U(dp.neigh->ent[idx].state, NEIGH_STALE);
+	slowpath_poll(dp, t);
+	CHECK_EQ_U(dp->neigh->ent[idx].state, NEIGH_STALE);
 	CHECK_EQ_U(requests_out(nh), 1);
 	arp_in(RTE_ARP_OP_REPLY, nh, mac2, us, t + 1);
 	CHECK(mac_now(idx, mac2));
-	CHECK_EQ_U(dp.neigh->ent[idx].state, NEIGH_REACHABLE);
+	CHECK_EQ_U(dp->neigh->ent[idx].state, NEIGH_REACHABLE);
 	/* every ARP packet still went on to the kernel (and nothing else was sent) */
 	CHECK_EQ_U(requests_out(nh), 0);
-	neigh_put(dp.neigh, idx);
-	CHECK(neigh_find(dp.neigh, 1, nh) == NEIGH_NONE);
+	neigh_put(dp->neigh, idx);
+	CHECK(neigh_find(dp->neigh, 1, nh) == NEIGH_NONE);
 
 	/* a neighbour that announces itself (gratuitous ARP, as a host does when it comes up)
 	 * while we ask for it answers our request; before we ask, it is not an answer */
 	uint32_t nh2 = inet_addr("198.18.2.3");
-	uint32_t idx2 = neigh_get(dp.neigh, 1, nh2);
+	uint32_t idx2 = neigh_get(dp->neigh, 1, nh2);
 	arp_in(RTE_ARP_OP_REQUEST, nh2, mac2, nh2, t + 2);
 	CHECK(!mac_now(idx2, mac2));
-	slowpath_resolve(&dp, idx2, t + 2);
+	slowpath_resolve(dp, idx2, t + 2);
 	CHECK_EQ_U(requests_out(nh2), 1);
 	arp_in(RTE_ARP_OP_REQUEST, nh2, mac2, nh2, t + 3);
 	CHECK(mac_now(idx2, mac2));
-	CHECK_EQ_U(dp.neigh->ent[idx2].state, NEIGH_REACHABLE);
-	neigh_put(dp.neigh, idx2);
+	CHECK_EQ_U(dp->neigh->ent[idx2].state, NEIGH_REACHABLE);
+	neigh_put(dp->neigh, idx2);
 }
 
 int main(int argc, char **argv)
@@ -304,15 +281,11 @@ int main(int argc, char **argv)
 	}
 	test_index_model();
 	test_static();
-	setup_dp();
-	test_learning();
-
-	neigh_table_free(dp.neigh);
-	rte_ring_free(dp.arp_ring);
-	rte_ring_free(dp.pending_ring);
-	rte_ring_free(dp.workers[0].from_ctl);
-	rte_free(dp.workers);
-	rte_mempool_free(dp.pool);
+	dp = test_dp_create(64, NULL);
+	CHECK(dp != NULL);
+	if (dp != NULL)
+		test_learning();
+	dp_destroy(dp);
 	rte_eal_cleanup();
 	return check_summary("test_neigh");
 }

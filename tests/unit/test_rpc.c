@@ -1,7 +1,7 @@
 /*
- * The RtpProxy handlers on a data plane with no NIC: request validation (status codes and
- * messages naming the field), protobuf <-> session conversion, port allocation, listing, and
- * that installing a session starts ARP resolution of its next hop.
+ * The RtpProxy handlers on a data plane of net_null ports (dp_create): request validation
+ * (status codes and messages naming the field), protobuf <-> session conversion, port
+ * allocation, listing, and that installing a session starts ARP resolution of its next hop.
  */
 #include <string.h>
 #include <unistd.h>
@@ -12,10 +12,11 @@
 #include <rte_ring.h>
 
 #include "check.h"
-#include "dp.h"
+#include "dp.h"         /* to look inside: the ARP request a worker was handed */
 #include "rpc.h"
 #include "rtpproxy.pb-c.h"
 #include "sess.h"
+#include "test_dp.h"
 
 enum { M_CREATE, M_DESTROY, M_GET, M_LIST, M_EVENTS, M_STATS };
 
@@ -68,35 +69,6 @@ static grpc_status_code create(const char *l, uint32_t lp, const char *f, uint32
 	if (out != NULL)
 		*out = resp != NULL ? resp->session : NULL;
 	return c;
-}
-
-static void setup_dp(struct dp *dp)
-{
-	memset(dp, 0, sizeof(*dp));
-	const char *addrs[] = { "198.18.1.1", "198.18.2.1" };
-	for (unsigned i = 0; i < 2; i++) {
-		struct dp_port *p = &dp->port[i];
-		snprintf(p->name, sizeof(p->name), "port%u", i);
-		p->eth_id = p->tap_id = (uint16_t)(RTE_MAX_ETHPORTS - 1 - i);   /* no device */
-		p->addr[0] = inet_addr(addrs[i]);
-		p->mask[0] = inet_addr("255.255.255.0");
-		p->n_addr = 1;
-		p->mac.addr_bytes[0] = 2;
-		p->mac.addr_bytes[5] = (uint8_t)(i + 1);
-	}
-	dp->n_ports = 2;
-	dp_clock_defaults(dp);
-	dp->pool = rte_pktmbuf_pool_create("tpool", 1023, 0, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-			SOCKET_ID_ANY);
-	dp->qsv = rte_zmalloc(NULL, rte_rcu_qsbr_get_memsize(1), RTE_CACHE_LINE_SIZE);
-	rte_rcu_qsbr_init(dp->qsv, 1);
-	dp->flows = flow_table_create("tflows", 64, SOCKET_ID_ANY, dp->qsv);
-	dp->neigh = neigh_table_create(64, SOCKET_ID_ANY);
-	dp->workers = rte_zmalloc(NULL, sizeof(struct worker), RTE_CACHE_LINE_SIZE);
-	dp->n_workers = 1;
-	dp->workers[0].dp = dp;
-	dp->workers[0].from_ctl = rte_ring_create("tfromctl", 1024, SOCKET_ID_ANY,
-			RING_F_SP_ENQ | RING_F_SC_DEQ);
 }
 
 static void test_create_and_errors(void)
@@ -343,7 +315,6 @@ static void test_get_destroy_list(void)
 int main(int argc, char **argv)
 {
 	char prefix[64];
-	static struct dp dp;
 	snprintf(prefix, sizeof(prefix), "--file-prefix=trpc%d", (int)getpid());
 	char *eal[] = { argv[0], "-l", "0", "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
 		prefix, "--log-level=error", NULL };
@@ -352,7 +323,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "EAL init failed\n");
 		return 1;
 	}
-	setup_dp(&dp);
+	struct dp *dp = test_dp_create(64, NULL);
+	CHECK(dp != NULL);
+	if (dp == NULL)
+		return check_summary("test_rpc");
 	struct sess_config sc = {
 		.max_sessions = 5, .port_min = 20000, .port_max = 20999,
 		.idle_timeout_secs = 300, .closed_retention_secs = 60, .n_allowed = 1,
@@ -360,8 +334,8 @@ int main(int argc, char **argv)
 	sc.allowed_addr[0] = inet_addr("198.18.0.0");
 	sc.allowed_mask[0] = inet_addr("255.255.0.0");
 	char e[256];
-	ctx.dp = &dp;
-	ctx.sessions = sess_mgr_create(&dp, &sc, e, sizeof(e));
+	ctx.dp = dp;
+	ctx.sessions = sess_mgr_create(dp, &sc, e, sizeof(e));
 	CHECK(ctx.sessions != NULL);
 	if (ctx.sessions == NULL)
 		return check_summary("test_rpc");
@@ -374,15 +348,7 @@ int main(int argc, char **argv)
 	arena_reset(&arena);
 
 	sess_mgr_free(ctx.sessions);
-	struct rte_mbuf *m = NULL;
-	while (rte_ring_dequeue(dp.workers[0].from_ctl, (void **)&m) == 0)
-		rte_pktmbuf_free(m);
-	rte_ring_free(dp.workers[0].from_ctl);
-	rte_free(dp.workers);
-	neigh_table_free(dp.neigh);
-	flow_table_free(dp.flows);
-	rte_free(dp.qsv);
-	rte_mempool_free(dp.pool);
+	dp_destroy(dp);
 	rte_eal_cleanup();
 	return check_summary("test_rpc");
 }

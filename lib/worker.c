@@ -451,7 +451,7 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 	 * another worker are ours; on a port with destination-only RSS every flow's packets
 	 * reach one worker, except a wildcard listen's (many destinations) */
 	bool check_owner = !handed && dp->n_workers > 1;
-	uint16_t other_flags = dp->port[port].rss_dst ? FLOW_F_WILDCARD : UINT16_MAX;
+	bool rss_dst = dp->port[port].rss_dst;
 	struct rte_mbuf *ho_pkts[DP_BURST];
 	struct flow *ho_flows[DP_BURST];
 	uint16_t n_ho = 0;
@@ -528,7 +528,7 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 		if (f == NULL) {
 			no_flow(w, port, pkts[i], &info[i], now);
 		} else if (unlikely(check_owner && f->owner != w->index &&
-					(f->flags & other_flags))) {
+					(!rss_dst || (f->flags & FLOW_F_WILDCARD)))) {
 			ho_pkts[n_ho] = pkts[i];
 			ho_flows[n_ho++] = f;
 		} else {

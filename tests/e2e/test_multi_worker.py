@@ -56,6 +56,10 @@ def body(t):
                 session_id=f"wl-{i}", listen_endpoint=ep("0.0.0.0", 26000 + 2 * i),
                 forward_endpoint=ep(DUT1_ADDR, 36000 + 2 * i),
                 destination_endpoint=ep(DST_ADDR, 46000 + 2 * i)))
+        # neighbours first: a burst to an unresolved next hop overflows the kernel's ARP queue,
+        # which drops the oldest packets (the appliance would never see them)
+        t.check(L.ping("cli", DUT0_ADDR) > 0 and L.ping("dst", DUT1_ADDR) > 0,
+                "the client and the destination reach the appliance (ARP resolved)")
         rx = [lab.udp_socket(L, "dst", bind=(DST_ADDR, 42000 + 2 * i))
               for i in range(N_SESSIONS)]
         tx = [lab.udp_socket(L, "cli", bind=(CLI_ADDR, 5000 + i)) for i in range(N_SESSIONS)]

@@ -388,6 +388,7 @@ static grpc_status_code proxy_stats(void *c, const ProtobufCMessage *req,
 		x->iterations = wk->iterations;
 		x->busy_iterations = wk->busy_iterations;
 		x->busy_cycles = wk->busy_cycles;
+		x->handed_off = wk->handed_off;
 		x->tsc_hz = ds.tsc_hz;
 		out->workers[w] = x;
 	}

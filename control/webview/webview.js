@@ -47,13 +47,22 @@
 			return (v / 1e3).toFixed(1) + " k";
 		return v >= 100 ? v.toFixed(0) : v.toFixed(1);
 	}
+	function fmtAxis(v) {
+		if (v >= 1e6)
+			return +(v / 1e6).toFixed(2) + "M";
+		if (v >= 1e3)
+			return +(v / 1e3).toFixed(2) + "k";
+		return String(+v.toFixed(1));
+	}
 	function fmtFixed(v, digits) {
 		v = num(v);
 		return Number.isFinite(v) ? v.toFixed(digits) : "–";
 	}
 	function fmtPct(ratio) {
 		ratio = num(ratio);
-		return Number.isFinite(ratio) ? (ratio * 100).toFixed(ratio < 0.1 ? 2 : 1) + " %" : "–";
+		if (!Number.isFinite(ratio))
+			return "–";
+		return ratio === 0 ? "0 %" : (ratio * 100).toFixed(ratio < 0.1 ? 2 : 1) + " %";
 	}
 	function fmtUptime(ms) {
 		let s = Math.floor(num(ms) / 1000);
@@ -317,7 +326,7 @@
 			g.moveTo(left, Math.round(y) + 0.5);
 			g.lineTo(left + pw, Math.round(y) + 0.5);
 			g.stroke();
-			g.fillText(fmtRate((max * i) / 4), left - 6, y);
+			g.fillText(fmtAxis((max * i) / 4), left - 6, y);
 		}
 		g.textAlign = "left";
 		g.textBaseline = "alphabetic";

@@ -233,12 +233,30 @@ def appliance_part(t, driver, L):
         t.eq(det().get("latched source", "")[:len(CLI_ADDR)], CLI_ADDR,
              "its detail: the latched source is the client")
 
-        for i in range(3, 6):                 # a few more, for the screenshot's sake
+        # A few more sessions, two of them with traffic flowing, for the screenshot's sake.
+        flows = []
+        for i in range(3, 6):
             app.stub.CreateSession(udp_session(f"web-{i}", (DUT0_ADDR, 20000 + 2 * i),
                                                (DUT1_ADDR, 30000 + 2 * i),
                                                (DST_ADDR, 40000 + 2 * i),
                                                labels={"call": f"c{i}", "tenant": "acme"}))
+        for i, n in ((3, 250), (4, 500)):
+            sink = lab.udp_socket(L, "dst", bind=(DST_ADDR, 40000 + 2 * i))
+            th = threading.Thread(target=send_paced, args=(cli, (DUT0_ADDR, 20000 + 2 * i), n, 5.0),
+                                  daemon=True)
+            th.start()
+            flows.append((th, sink))
+        flowing = lambda: all((p.sessions().get(f"web-{i}") or {}).get("pps", "–") not in ("–", "0.0")
+                              for i in (3, 4))
+        v, _ = wait_for(flowing, 4)
+        t.check(v, "two more sessions show their packet rates while RTP flows",
+                f"{[(k, r.get('pps')) for k, r in p.sessions().items()]}")
+        u = p.updates()                      # one more poll drawn, for the picture
+        wait_for(lambda: p.updates() > u, LIVE)
         screenshot(p, "webview.png")
+        for th, sink in flows:
+            th.join(10)
+            sink.close()
         if os.environ.get("WEBVIEW_SCREENSHOT"):
             shutil.copy(SHOTS / "webview.png", os.environ["WEBVIEW_SCREENSHOT"])
 

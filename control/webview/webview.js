@@ -227,7 +227,7 @@
 			const o = old.get(num(w.index));
 			const tr = el("tr");
 			tr.dataset.worker = num(w.index);
-			cell(tr, `${num(w.index)} (lcore ${num(w.lcore)})`, null, "worker");
+			cell(tr, `${num(w.index)} (lcore ${num(w.lcore)})`, null, "name");
 			let busy = null, cpp = null, pps = null;
 			if (o && dt > 0) {
 				const cycles = num(w.busy_cycles) - num(o.busy_cycles);
@@ -354,6 +354,15 @@
 				});
 				g.stroke();
 				g.setLineDash([]);
+				if (key === "rx" && pts.length > 1) {  /* a light fill under rx */
+					g.lineTo(left + pw, top + ph);
+					g.lineTo(left + pw - ((pts.length - 1) * pw) / (HISTORY - 1), top + ph);
+					g.closePath();
+					g.globalAlpha = 0.08;
+					g.fillStyle = color;
+					g.fill();
+					g.globalAlpha = 1;
+				}
 				const item = el("span", `${name} ${key}`);
 				const sw = el("i", null, key === "tx" ? "dash" : null);
 				sw.style.background = color;

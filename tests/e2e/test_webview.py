@@ -121,9 +121,10 @@ def fake_part(t, driver):
         p.set_label("")
         p.select_state("")
 
+        screenshot(p, "webview-fake.png")
+        driver.get("about:blank")           # before the server goes: no refused fetches later
         errors = p.errors(allowed=("/api/session?id=fk-1 ",))
         t.eq(errors, [], "no console errors (but the expected 404 of the removed session)")
-        screenshot(p, "webview-fake.png")
 
 
 # ---- 2: the real appliance ----
@@ -158,6 +159,11 @@ def appliance_part(t, driver, L):
         t.eq(sorted(r["reason"] for r in p.rows("drops") if "reason" in r), sorted(stats.drops),
              "the drop reasons are GetProxyStats's")
         t.eq([r["worker"] for r in p.rows("workers")], ["0"], "the worker is listed")
+        busy, _ = wait_for(lambda: re.fullmatch(r"[0-9]+(\.[0-9]+)? %",
+                                                (p.rows("workers") or [{}])[0].get("busy", "")),
+                           LIVE + 1)
+        t.check(busy, "the worker's busy ratio is shown (from two polls' cycles)",
+                f"{p.rows('workers')}")
         t.eq(p.text("version"), "v" + stats.version, "the version")
 
         listen, fwd, dest = (DUT0_ADDR, 20000), (DUT1_ADDR, 30000), (DST_ADDR, 40000)

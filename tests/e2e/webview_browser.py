@@ -26,7 +26,7 @@ return out;
 """
 
 
-def start_browser(width=1600, height=1000):
+def start_browser(width=1600, height=1200):
     """A headless Chromium (root VM: no sandbox) that keeps its console log."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

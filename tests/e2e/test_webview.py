@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -272,10 +273,43 @@ def appliance_part(t, driver, L):
                 f"after {took:.2f} s")
         g, _ = wait_for(lambda: not p.hidden("d-gone"), LIVE + 1)
         t.check(g, "its open detail says it is gone")
+        driver.get("about:blank")           # before the appliance stops
         errors = p.errors(allowed=("/api/session?id=web-1 ",))
         t.eq(errors, [], "no console errors (but the expected 404 of the destroyed session)")
         cli.close()
         dst.close()
+
+
+def tokens_part(t, driver, L):
+    """[grpc] tokens_file set: the page and its JSON need a read (or admin) token."""
+    admin, reader = "adm-" + os.urandom(8).hex(), "rd-" + os.urandom(8).hex()
+    with tempfile.TemporaryDirectory() as d:
+        tokens = Path(d) / "tokens"
+        tokens.write_text(f"{admin} admin ops\n{reader} read monitor\n")
+        tokens.chmod(0o600)
+        cfg = {"grpc": {"tokens_file": str(tokens)}, "http": {"listen": f"127.0.0.1:{HTTP_PORT}"}}
+        meta = (("authorization", f"Bearer {admin}"),)
+        with lab.Appliance(L, config=cfg, name="tokens", metadata=meta) as app, \
+                TcpForwarder(L.dut, "127.0.0.1", HTTP_PORT) as fw:
+            url = f"http://127.0.0.1:{fw.local_port}/"
+            p = Page(driver)
+            for q, what in (("", "no token"), ("?token=nope", "a wrong token")):
+                driver.get(url + q)
+                body = driver.find_element("tag name", "body").text
+                t.check("token is required" in body, f"{what}: the page is refused", body[:200])
+            n = len(p.console())                # those two 401s are the point: not errors below
+            driver.get(url + "?token=" + reader)
+            live, _ = wait_for(lambda: (p.text("status") or "").startswith("live"), 10)
+            t.check(live, "?token=<read token>: the page goes live (its fetches carry it)",
+                    f"status {p.text('status')!r}")
+            app.stub.CreateSession(udp_session("tok-1", (DUT0_ADDR, 20000), (DUT1_ADDR, 30000),
+                                               (DST_ADDR, 40000)))
+            row, took = wait_for(lambda: p.sessions().get("tok-1"), LIVE + 2)
+            t.check(row is not None and took <= LIVE, f"a new session shows within {LIVE} s",
+                    f"after {took:.2f} s")
+            driver.get("about:blank")
+            t.eq([e for e in p.console()[n:] if e.get("level") == "SEVERE"], [],
+                 "no console errors")
 
 
 def body(t):
@@ -296,6 +330,7 @@ def body(t):
         with lab.Lab() as L:
             driver.get("about:blank")
             t.run("the page served by the appliance", appliance_part, t, driver, L)
+            t.run("the page with tokens configured", tokens_part, t, driver, L)
     finally:
         driver.quit()
 

@@ -102,10 +102,12 @@ def fake_part(t, driver):
         Select(driver.find_element(By.ID, "f-size")).select_by_value("25")
         first, _ = wait_for(lambda: len(p.sessions()) == 25, LIVE + 1)
         t.check(first, "page 1 holds 25 of the 33 connecting sessions", f"{len(p.sessions())}")
+        page1 = set(p.sessions())
         p.click("#next")
         second, _ = wait_for(lambda: len(p.sessions()) == 8 and p.text("page") == "page 2",
                              LIVE + 1)
         t.check(second, "next: page 2 holds the other 8", f"{len(p.sessions())} {p.text('page')}")
+        t.eq(len(page1 | set(p.sessions())), 33, "the two pages together: all 33, none twice")
         t.check(driver.find_element(By.ID, "next").get_attribute("disabled") is not None,
                 "next is disabled on the last page")
         p.click("#prev")

@@ -173,7 +173,7 @@ def appliance_part(t, driver, L):
         app.stub.CreateSession(udp_session("web-1", listen, fwd, dest, labels={"call": "one"}))
         row, took = wait_for(lambda: p.sessions().get("web-1"), LIVE + 2)
         t.check(row is not None and took <= LIVE,
-                f"a session created over gRPC shows within {LIVE} s", f"after {took:.2f} s")
+                f"a session created over gRPC shows within {LIVE} s ({took:.2f} s)")
         if row:
             t.eq((row["listen"], row["forward"], row["destination"]),
                  ("198.18.1.1:20000", "198.18.2.1:30000", "198.18.2.2:40000"),
@@ -271,8 +271,8 @@ def appliance_part(t, driver, L):
 
         app.stub.DestroySession(pb.DestroySessionRequest(session_id="web-1"))
         gone, took = wait_for(lambda: "web-1" not in p.sessions(), LIVE + 2)
-        t.check(gone and took <= LIVE, f"destroyed over gRPC, it leaves the table within {LIVE} s",
-                f"after {took:.2f} s")
+        t.check(gone and took <= LIVE,
+                f"destroyed over gRPC, it leaves the table within {LIVE} s ({took:.2f} s)")
         g, _ = wait_for(lambda: not p.hidden("d-gone"), LIVE + 1)
         t.check(g, "its open detail says it is gone")
         driver.get("about:blank")           # before the appliance stops

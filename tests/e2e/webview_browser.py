@@ -92,8 +92,12 @@ class Page:
             box.send_keys(Keys.BACKSPACE)
 
     def click(self, css):
-        from selenium.webdriver.common.by import By
-        self.d.find_element(By.CSS_SELECTOR, css).click()
+        """Click CSS's element in one step in the page: the session rows are rebuilt every
+        poll, so an element found in one WebDriver call may be gone by the next."""
+        if not self.d.execute_script(
+                "const e = document.querySelector(arguments[0]); if (e) e.click(); return !!e;",
+                css):
+            raise AssertionError(f"nothing on the page matches {css}")
 
 
 def wait_for(fn, timeout, interval=0.05):

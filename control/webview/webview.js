@@ -410,6 +410,10 @@
 		return "/api/sessions?" + q.toString();
 	}
 
+	function sortedLabels(labels) {
+		return Object.entries(labels || {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+	}
+
 	function dirText(fwd, rev, bidir, fmt) {
 		return bidir ? `${fmt(fwd)} / ${fmt(rev)}` : fmt(fwd);
 	}
@@ -429,7 +433,7 @@
 		cell(tr, fmtEndpoint(s.forward_endpoint), null, "forward");
 		cell(tr, fmtEndpoint(s.destination_endpoint), null, "destination");
 		const labels = cell(tr, null, null, "labels");
-		for (const [k, v] of Object.entries(s.labels || {}))
+		for (const [k, v] of sortedLabels(s.labels))
 			labels.appendChild(el("span", `${k}=${v}`, "label"));
 		const fwdPkts = num(st.packets_sent), revPkts = num(rv.packets_sent);
 		numCell(tr, fmtInt(st.packets_received), num(st.packets_received), "fwd_packets");
@@ -521,7 +525,7 @@
 			["strict source", s.strict_source ? "yes" : "no"],
 			["idle timeout", `${num(s.idle_timeout_secs)} s`],
 			["created", fmtTime(s.created_unix_ms)],
-			["labels", Object.entries(s.labels || {}).map(([k, v]) => `${k}=${v}`).join(", ") || "–"],
+			["labels", sortedLabels(s.labels).map(([k, v]) => `${k}=${v}`).join(", ") || "–"],
 		];
 		if (s.error_message)
 			fields.push(["error", s.error_message]);

@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "ctlq.h"
 #include "health.h"
+#include "webview.h"
 
 #define HTTP_MAX_CONNECTIONS 16         /* each is a thread: a handful of scrapers and pages */
 #define HTTP_CONNECTION_TIMEOUT_S 30    /* idle keep-alive connections are closed */
@@ -24,11 +25,6 @@ struct http_srv {
 	struct auth_tokens *tokens;     /* NULL: no token needed */
 	uint16_t port;
 };
-
-static const char placeholder_page[] =
-	"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>rtpproxy</title></head>"
-	"<body><p>rtpproxy: <a href=\"/metrics\">/metrics</a>, <a href=\"/healthz\">/healthz</a>, "
-	"<a href=\"/api/stats\">/api/stats</a></p></body></html>\n";
 
 static void reply_text(struct http_reply *out, unsigned status, const char *type,
 		const char *text)
@@ -123,7 +119,7 @@ static void route(struct http_srv *s, struct MHD_Connection *conn, const char *u
 		return;
 	}
 	if (strcmp(url, "/") == 0) {
-		reply_text(out, 200, "text/html; charset=utf-8", placeholder_page);
+		reply_text(out, 200, "text/html; charset=utf-8", webview_page(NULL));
 		return;
 	}
 	if (http_api_serve(s->cfg.q, s->cfg.timeout_ms, url, conn, out) == 0)

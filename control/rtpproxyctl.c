@@ -243,7 +243,7 @@ static int parse_id_command(struct ctl *ctl, const char *cmd, int argc, char **a
 static int cmd_destroy(struct ctl *ctl, int argc, char **argv)
 {
 	Rtpproxy__DestroySessionRequest req = RTPPROXY__DESTROY_SESSION_REQUEST__INIT;
-	const char *id;
+	const char *id = NULL;
 	int rc = parse_id_command(ctl, "destroy", argc, argv, &id);
 
 	if (rc != 0)
@@ -256,7 +256,7 @@ static int cmd_destroy(struct ctl *ctl, int argc, char **argv)
 static int cmd_get(struct ctl *ctl, int argc, char **argv)
 {
 	Rtpproxy__GetSessionStatusRequest req = RTPPROXY__GET_SESSION_STATUS_REQUEST__INIT;
-	const char *id;
+	const char *id = NULL;
 	int rc = parse_id_command(ctl, "get", argc, argv, &id);
 
 	if (rc != 0)

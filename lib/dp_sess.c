@@ -238,6 +238,12 @@ static void read_flow(const struct dp *dp, const struct flow *f, struct dp_flow_
 	r->pkts_tx = fs->pkts_tx;
 	r->bytes_tx = fs->bytes_tx;
 	r->dropped = fs->dropped;
+	/* what other workers dropped before the owner saw it: received and dropped */
+	uint64_t lost, lost_bytes;
+	flow_handoff_lost(f, &lost, &lost_bytes);
+	r->pkts_rx += lost;
+	r->bytes_rx += lost_bytes;
+	r->dropped += lost;
 	r->last_tsc = fs->last_tsc;
 	r->lat_sum = fs->lat_sum;
 	r->lat_max = fs->lat_max;

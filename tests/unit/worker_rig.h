@@ -243,6 +243,7 @@ static inline void rx_on(unsigned wi, uint16_t port, struct rte_mbuf **pkts, uin
 	struct worker *wk = &dp->workers[wi];
 	uint64_t now = rte_rdtsc();
 	rte_rcu_qsbr_thread_online(dp->qsv, wi);
+	worker_poll_handoff(wk, now);   /* what other workers handed over, first */
 	if (n > 0)
 		worker_handle_burst(wk, port, pkts, n, now);
 	worker_poll_ctl(wk);

@@ -21,87 +21,6 @@
 #include "pkt.h"
 #include "rtp.h"
 
-const char *const dp_drop_names[DROP_MAX] = {
-	[DROP_MALFORMED] = "malformed",
-	[DROP_FRAGMENT] = "fragment",
-	[DROP_NO_FLOW] = "no_flow",
-	[DROP_RATE_LIMIT] = "rate_limit",
-	[DROP_INVALID_RTP] = "invalid_rtp",
-	[DROP_NOT_FROM_DESTINATION] = "not_from_destination",
-	[DROP_NO_NEIGHBOR] = "no_neighbor",
-	[DROP_TTL_EXCEEDED] = "ttl_exceeded",
-	[DROP_TX_FULL] = "tx_full",
-	[DROP_FILTERED] = "filtered",
-	[DROP_EXCEPTION_LIMIT] = "exception_limit",
-	[DROP_NOT_FROM_CLIENT] = "not_from_client",
-	[DROP_HANDOFF_FULL] = "handoff_full",
-};
-
-int dp_owner_of(const struct dp *dp, uint32_t a)
-{
-	for (unsigned p = 0; p < dp->n_ports; p++)
-		if (dp_port_owns(&dp->port[p], a))
-			return (int)p;
-	return -1;
-}
-
-void dp_set_clock_rate(struct dp *dp, unsigned pt, uint32_t hz)
-{
-	dp->clk_rate[pt & 0x7f] = hz;
-	dp->clk_mult[pt & 0x7f] = (uint64_t)(((unsigned __int128)hz << 32) / rte_get_tsc_hz());
-}
-
-void dp_clock_defaults(struct dp *dp)
-{
-	for (unsigned pt = 0; pt < 128; pt++)
-		dp_set_clock_rate(dp, pt, RTP_CLOCK_DEFAULT);
-}
-
-void dp_stats_sum(const struct dp *dp, struct worker_stats *out)
-{
-	memset(out, 0, sizeof(*out));
-	for (unsigned w = 0; w < dp->n_workers; w++) {
-		const struct worker_stats *s = &dp->workers[w].stats;
-		for (int d = 0; d < DROP_MAX; d++)
-			out->drops[d] += s->drops[d];
-		for (int p = 0; p < DP_MAX_PORTS; p++) {
-			out->exception[p] += s->exception[p];
-			out->tx_failed[p] += s->tx_failed[p];
-		}
-		out->relayed += s->relayed;
-		out->iterations += s->iterations;
-		out->busy_iterations += s->busy_iterations;
-		out->busy_cycles += s->busy_cycles;
-		out->handed_off += s->handed_off;
-	}
-	for (int d = 0; d < DROP_MAX; d++)
-		out->drops[d] += dp->ctl_drops[d];
-	if (dp->neigh != NULL)
-		out->drops[DROP_NO_NEIGHBOR] += dp->neigh->dropped;
-}
-
-#define EXC_BURST_DIV 10        /* a bucket holds 100 ms of its rate */
-
-void dp_set_exception_rate(struct dp *dp, unsigned port, uint32_t pps)
-{
-	struct dp_port *p = &dp->port[port];
-	unsigned nw = dp->n_workers ? dp->n_workers : 1;
-	p->exc_cost = p->exc_burst = 0;
-	if (pps != 0) {
-		uint64_t burst = RTE_MAX((uint64_t)pps / nw / EXC_BURST_DIV, (uint64_t)DP_BURST);
-		p->exc_cost = RTE_MAX(rte_get_tsc_hz() * nw / pps, (uint64_t)1);
-		p->exc_burst = burst * p->exc_cost;
-	}
-	for (unsigned w = 0; w < dp->n_workers; w++)
-		dp->workers[w].exc[port] = (struct worker_bucket){
-			.credit = p->exc_burst, .last = rte_rdtsc() };
-}
-
-void dp_port_allow_udp(struct dp_port *p, uint16_t port)
-{
-	p->udp_allow[port >> 6] |= 1ULL << (port & 63);
-}
-
 static inline void drop(struct worker *w, struct rte_mbuf *m, enum dp_drop why)
 {
 	w->stats.drops[why]++;
@@ -146,60 +65,6 @@ static inline void exception(struct worker *w, uint16_t port, struct rte_mbuf *m
 		return;
 	}
 	to_kernel(w, port, m);
-}
-
-static inline uint16_t udp_payload_of(const struct rte_mbuf *m)
-{
-	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
-	const uint8_t *ip = p + PKT_ETHER_HLEN;
-	const uint8_t *udp = ip + (ip[0] & 0x0f) * 4;
-	return (uint16_t)(((udp[4] << 8) | udp[5]) - 8);
-}
-
-/*
- * TX error callback for the ports: the NIC refused these. A relayed packet was already
- * counted as sent by its flow, which is still alive (no quiescent state was reported since),
- * so move it from sent to dropped. One the control lcore released after ARP (DP_META_CTL)
- * goes back to control, the only one that may correct its flow from here (this worker may
- * not be the flow's, and the flow may be gone).
- */
-static void tx_refused(struct rte_mbuf **pkts, uint16_t n, void *arg)
-{
-	struct worker *w = arg;
-
-	for (uint16_t i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		uint32_t id = dp_meta_flow(m);
-		uint32_t port = dp_meta_aux(m);
-		if (id != DP_META_NONE && (id & DP_META_CTL)) {
-			port = m->port;
-		} else if (id != DP_META_NONE) {
-			struct flow_stats *st = &flow_at(w->dp->flows, id)->stats;
-			st->pkts_tx--;
-			st->bytes_tx -= udp_payload_of(m);
-			st->dropped++;
-		}
-		w->stats.tx_failed[port]++;
-		w->stats.drops[DROP_TX_FULL]++;
-		/* (a full ring leaves that flow's count as it was: it never filled in tests) */
-		if (id == DP_META_NONE || !(id & DP_META_CTL) ||
-				rte_ring_mp_enqueue(w->dp->pending_ring, m) != 0)
-			rte_pktmbuf_free(m);
-	}
-}
-
-/* The kernel interface refused these: to_kernel's (aux: the port) were counted as exception
- * packets, and are now drops instead. */
-static void tap_refused(struct rte_mbuf **pkts, uint16_t n, void *arg)
-{
-	struct worker *w = arg;
-	for (uint16_t i = 0; i < n; i++) {
-		uint32_t port = dp_meta_aux(pkts[i]);
-		if (port < DP_MAX_PORTS)
-			w->stats.exception[port]--;
-	}
-	w->stats.drops[DROP_TX_FULL] += n;
-	rte_pktmbuf_free_bulk(pkts, n);
 }
 
 static inline void to_port(struct worker *w, uint16_t port, struct rte_mbuf *m)
@@ -695,34 +560,6 @@ void worker_end_iteration(struct worker *w, uint64_t t0)
 {
 	end_iteration(w, t0);
 	rte_rcu_qsbr_quiescent(w->dp->qsv, w->index);
-}
-
-int worker_init_buffers(struct worker *w)
-{
-	struct dp *dp = w->dp;
-	for (unsigned p = 0; p < dp->n_ports; p++) {
-		w->txb[p] = rte_zmalloc_socket("txb", RTE_ETH_TX_BUFFER_SIZE(DP_BURST), 0,
-				rte_lcore_to_socket_id(w->lcore));
-		w->tap_txb[p] = rte_zmalloc_socket("taptxb", RTE_ETH_TX_BUFFER_SIZE(DP_BURST), 0,
-				rte_lcore_to_socket_id(w->lcore));
-		if (w->txb[p] == NULL || w->tap_txb[p] == NULL)
-			return -ENOMEM;
-		rte_eth_tx_buffer_init(w->txb[p], DP_BURST);
-		rte_eth_tx_buffer_init(w->tap_txb[p], DP_BURST);
-		rte_eth_tx_buffer_set_err_callback(w->txb[p], tx_refused, w);
-		rte_eth_tx_buffer_set_err_callback(w->tap_txb[p], tap_refused, w);
-	}
-	return handoff_init(w);
-}
-
-void worker_free_buffers(struct worker *w)
-{
-	for (unsigned p = 0; p < DP_MAX_PORTS; p++) {
-		rte_free(w->txb[p]);
-		rte_free(w->tap_txb[p]);
-		w->txb[p] = w->tap_txb[p] = NULL;
-	}
-	handoff_fini(w);
 }
 
 /*

@@ -28,6 +28,7 @@
 #include "rp_dp.h"
 #include "rpc.h"
 #include "rtpproxy.pb-c.h"
+#include "sdnotify.h"
 #include "sess.h"
 #include "tcp_relay.h"
 
@@ -293,6 +294,7 @@ static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *s
 		sess_tcp_poll(sm);
 		tick_sessions(sm, &tp, now);
 		events_tick(ev, now);   /* events: snapshots and StatsUpdates due */
+		sdnotify_watchdog(now); /* systemd's WatchdogSec: proof the loop still turns */
 	}
 }
 
@@ -432,9 +434,13 @@ static int run(const struct config *cfg)
 	}
 	RTE_LOG(INFO, APP, "rtpproxy %s: %u port(s), %u worker(s), gRPC on %s\n",
 			RTPPROXY_VERSION, dp_n_ports(dp), cfg->workers, cfg->grpc_listen);
+	/* systemd (Type=notify): start-up is complete */
+	if (sdnotify("READY=1") < 0)
+		RTE_LOG(WARNING, APP, "READY=1 to $NOTIFY_SOCKET: %s\n", strerror(errno));
 
 	control_loop(srv, dp, sm, ev);
 	RTE_LOG(INFO, APP, "shutting down\n");
+	sdnotify("STOPPING=1");
 	rc = 0;
 out:
 	/* sessions end first, so every event stream sees their "shutdown" before it ends */

@@ -24,7 +24,7 @@ OPTIONAL=(valgrind)
 #   --package    scripts/package.sh and the package test (a .deb, a fresh root by mmdebstrap)
 #   --container  scripts/container.sh (the root file system imported into podman)
 PACKAGING=(dpkg-dev debhelper fakeroot build-essential mmdebstrap systemd)
-CONTAINER=("${PACKAGING[@]}" podman)
+CONTAINER=("${PACKAGING[@]}" podman runc)   # runc: crun refuses hybrid cgroup v1+v2 hosts
 case ${1:-} in
 --package) REQUIRED=("${PACKAGING[@]}"); OPTIONAL=() ;;
 --container) REQUIRED=("${CONTAINER[@]}"); OPTIONAL=() ;;

@@ -38,7 +38,8 @@ FILES = [
 ]
 # named by the brief and certainly linked; the full check is NEEDED vs Depends below
 NAMED_DEPENDS = ["libgrpc29", "libprotobuf-c1", "librte-eal23", "librte-ethdev23",
-                 "libnftables1", "libssl3", "librte-mempool-ring23", "librte-net-af-packet23",
+                 "libnftables1", "libssl3", "librte-mempool-ring23", "librte-net-tap23",
+                 "librte-net-af-packet23",
                  "adduser", "procps"]
 
 
@@ -157,8 +158,9 @@ def check_root(t, root, version):
         t.eq([line.strip() for line in out.splitlines() if "not found" in line], [],
              f"{prog}: every library found")
     pmds = sorted(p.name for p in (R / "usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0").glob("*.so.23"))
-    t.check("librte_mempool_ring.so.23" in pmds and "librte_net_af_packet.so.23" in pmds,
-            "DPDK's mempool ring and af_packet drivers installed as plugins", str(pmds))
+    t.eq([p for p in ("librte_mempool_ring.so.23", "librte_net_tap.so.23",
+                      "librte_net_af_packet.so.23") if p not in pmds], [],
+         "DPDK's mempool ring, tap and af_packet drivers installed as plugins")
     pw = sh(["chroot", root, "getent", "passwd", "rtpproxy"], check=False).stdout.strip().split(":")
     t.check(len(pw) == 7 and 0 < int(pw[2]) < 1000 and pw[6] in ("/usr/sbin/nologin", "/bin/false"),
             "system user rtpproxy (no login)", ":".join(pw))

@@ -81,7 +81,8 @@ mmdebstrap --variant=minbase \
 	{ tail -n 40 "$work/mmdebstrap.log" >&2; die "mmdebstrap failed (log above)"; }
 log "root file system: $(du -h "$work/rootfs.tar" | cut -f1) in $(( $(date +%s) - start )) s"
 
-podman import --quiet "$work/rootfs.tar" "localhost/rtpproxy-rootfs:$version" >/dev/null ||
+podman import --quiet --change "LABEL org.opencontainers.image.title=rtpproxy" \
+	"$work/rootfs.tar" "localhost/rtpproxy-rootfs:$version" >/dev/null ||
 	die "podman import failed"
 {
 	echo "FROM localhost/rtpproxy-rootfs:$version"
@@ -98,5 +99,12 @@ podman import --quiet "$work/rootfs.tar" "localhost/rtpproxy-rootfs:$version" >/
 podman build --quiet --format docker -t "localhost/rtpproxy:$version" -t localhost/rtpproxy:latest \
 	-f "$work/Containerfile" "$work" >/dev/null || die "podman build failed"
 podman rmi --force "localhost/rtpproxy-rootfs:$version" >/dev/null 2>&1 || true
+# earlier builds, now untagged (an image and then its root file system), unless in use
+for pass in 1 2; do
+	for id in $(podman images -q --filter dangling=true \
+			--filter label=org.opencontainers.image.title=rtpproxy); do
+		podman rmi "$id" >/dev/null 2>&1 || true
+	done
+done
 log "built in $(( $(date +%s) - start )) s (health check: ${health[*]})"
 echo "localhost/rtpproxy:$version"

@@ -240,6 +240,14 @@ static const struct key_rule audit_keys[] = {
 		 "a file path in an existing directory"),
 };
 
+static const struct key_rule http_keys[] = {
+	{ .key = "listen", .parse = cfg_parse_http_listen,
+	  .off = offsetof(struct config, http_listen),
+	  .size = sizeof(((struct config *)0)->http_listen),
+	  .what = "IPv4:port or [IPv6]:port (address literals), or empty for no HTTP server, "
+		  "such as 127.0.0.1:9464" },
+};
+
 static const struct key_rule sessions_keys[] = {
 	UINT_KEY(struct config, max_sessions, 1, 16777216),
 	UINT_KEY(struct config, port_min, 1, 65535),
@@ -275,6 +283,7 @@ static const struct section_rule section_rules[] = {
 	{ "port", true, port_keys, RTE_DIM(port_keys), cfg_finish_port },
 	{ "grpc", false, grpc_keys, RTE_DIM(grpc_keys), finish_grpc },
 	{ "audit", false, audit_keys, RTE_DIM(audit_keys), NULL },
+	{ "http", false, http_keys, RTE_DIM(http_keys), NULL },
 	{ "sessions", false, sessions_keys, RTE_DIM(sessions_keys), finish_sessions },
 	{ "rtp", false, rtp_keys, RTE_DIM(rtp_keys), NULL },
 	{ "tcp", false, tcp_keys, RTE_DIM(tcp_keys), NULL },
@@ -387,9 +396,8 @@ load_entry(struct load_ctx *ctx, const char *sec, const struct section_rule *sr,
 static void *
 fail_unknown_section(struct load_ctx *ctx, const char *sec)
 {
-	cfg_fail(ctx, "[%s]: unknown section (expected eal, dataplane, portN, grpc, audit, sessions, rtp, "
-	         "tcp)",
-	         sec);
+	cfg_fail(ctx, "[%s]: unknown section (expected eal, dataplane, portN, grpc, audit, http, "
+	         "sessions, rtp, tcp)", sec);
 	return NULL;
 }
 

@@ -80,6 +80,8 @@ struct config {
 
 	char audit_file[CONFIG_STR];  /* [audit] file; "" = the log */
 
+	char http_listen[CONFIG_STR]; /* [http] listen, default "127.0.0.1:9464"; "" = off */
+
 	unsigned max_sessions;        /* default 65536 */
 	uint16_t port_min, port_max;  /* default 20000..59999, port_min <= port_max */
 	unsigned idle_timeout_secs;   /* default 300 */
@@ -116,6 +118,13 @@ int config_parse_mac(const char *s, uint8_t mac[6]);
 int config_parse_cidr(const char *s, struct config_cidr *out);
 /* Whether ADDR (family FAMILY, network byte order) lies inside C. */
 bool config_cidr_contains(const struct config_cidr *c, int family, const void *addr);
+
+/*
+ * "198.18.0.1:9464" or "[2001:db8::1]:9464" (address literals only, port 1..65535) into *out
+ * (a sockaddr_in or sockaddr_in6) and *len; -1 for anything else.
+ */
+struct sockaddr_storage;
+int config_parse_hostport(const char *s, struct sockaddr_storage *out, unsigned *len);
 
 /* Whether A lies inside prefix P (host bits of P->addr are ignored). */
 bool config_prefix_contains(const struct config_prefix *p, struct in_addr a);

@@ -92,6 +92,9 @@ int cfg_parse_readable(const struct key_rule *r, void *obj, const char *val, str
 /* A path whose directory exists (the file is created when missing). */
 int cfg_parse_writable(const struct key_rule *r, void *obj, const char *val, struct bad *bad);
 
+/* [http] listen: "IPv4:port", "[IPv6]:port" or "" (config_values.c). */
+int cfg_parse_http_listen(const struct key_rule *r, void *obj, const char *val, struct bad *bad);
+
 /* Key parsers of the [portN] sections (config_port.c); OBJ is the struct config_port. */
 int cfg_parse_device(const struct key_rule *r, void *obj, const char *val, struct bad *bad);
 int cfg_parse_port_addrs(const struct key_rule *r, void *obj, const char *val, struct bad *bad);

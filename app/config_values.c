@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <rte_common.h>
 #include <rte_string_fns.h>
@@ -170,6 +171,7 @@ config_defaults(struct config *cfg)
 	cfg->max_message_bytes = 65536;
 	cfg->max_streams = 64;
 	cfg->stream_queue = 4096;
+	strlcpy(cfg->http_listen, "127.0.0.1:9464", sizeof(cfg->http_listen));
 	for (i = 0; i < RTE_DIM(cfg->clock_rate); i++)
 		cfg->clock_rate[i] = CONFIG_CLOCK_RATE_DEFAULT;
 }
@@ -261,4 +263,58 @@ cfg_parse_dec(const char *s, uint32_t lo, uint32_t hi)
 	for (; isdigit((unsigned char)*s) && v <= hi; s++)
 		v = v * 10 + (*s - '0');
 	return *s == '\0' && v >= lo && v <= hi ? (int64_t)v : -1;
+}
+
+int
+config_parse_hostport(const char *s, struct sockaddr_storage *out, unsigned *len)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *colon;
+	int64_t port;
+
+	memset(out, 0, sizeof(*out));
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)out;
+
+		if (end == NULL || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
+			return -1;
+		memcpy(host, s + 1, end - s - 1);
+		host[end - s - 1] = '\0';
+		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
+			return -1;
+		colon = end + 1;
+		a6->sin6_family = AF_INET6;
+		*len = sizeof(*a6);
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)out;
+
+		colon = strchr(s, ':');
+		if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
+			return -1;
+		memcpy(host, s, colon - s);
+		host[colon - s] = '\0';
+		if (config_parse_ipv4(host, &a4->sin_addr) < 0)
+			return -1;
+		a4->sin_family = AF_INET;
+		*len = sizeof(*a4);
+	}
+	port = cfg_parse_dec(colon + 1, 1, 65535);
+	if (port < 0)
+		return -1;
+	/* sin_port and sin6_port are at the same offset */
+	((struct sockaddr_in *)out)->sin_port = htons((uint16_t)port);
+	return 0;
+}
+
+/* [http] listen: an address literal and a port, or "" (no HTTP server). */
+int
+cfg_parse_http_listen(const struct key_rule *r, void *obj, const char *val, struct bad *bad)
+{
+	struct sockaddr_storage ss;
+	unsigned len;
+
+	if (val[0] != '\0' && config_parse_hostport(val, &ss, &len) < 0)
+		return -1;
+	return cfg_parse_string(r, obj, val, bad);
 }

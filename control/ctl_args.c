@@ -30,6 +30,7 @@ const char usage_text[] =
 "       [--page-size N] [--page-token T] [--all-pages]\n"
 "  stats\n"
 "  watch [--session ID] [--interval MS]\n"
+"  health [--service NAME]   the grpc.health.v1 status: exit 0 if SERVING, else 1\n"
 "\n"
 "Options (also accepted after the command):\n"
 "  --server HOST:PORT  the rtpproxy gRPC address (default " DEFAULT_SERVER ")\n"

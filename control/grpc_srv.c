@@ -45,6 +45,11 @@ grpc_status_code rpc_fail(struct rpc_error *err, grpc_status_code code, const ch
 
 /* ---- asking grpc for calls ---- */
 
+static bool is_bidi(const struct srv_method *m)
+{
+	return m->service->methods[m->idx].bidi != NULL;
+}
+
 static void arm_method(struct grpc_srv *srv, struct srv_method *m)
 {
 	if (m->handle == NULL || m->armed || srv->stopping)
@@ -52,8 +57,10 @@ static void arm_method(struct grpc_srv *srv, struct srv_method *m)
 	m->call = NULL;
 	m->payload = NULL;
 	grpc_metadata_array_init(&m->md);
+	/* a bidi call reads its requests itself: grpc hands over no first message */
 	if (grpc_server_request_registered_call(srv->server, m->handle, &m->call, &m->deadline,
-			&m->md, &m->payload, srv->cq, srv->cq, &m->tag) == GRPC_CALL_OK)
+			&m->md, is_bidi(m) ? NULL : &m->payload, srv->cq, srv->cq,
+			&m->tag) == GRPC_CALL_OK)
 		m->armed = true;
 	else
 		grpc_metadata_array_destroy(&m->md);
@@ -169,15 +176,16 @@ static void refuse(struct grpc_srv *srv, const struct grpc_srv_call *gc, grpc_ca
 	srv_unary_reply(srv, call, md, NULL, code, message);
 }
 
-static void serve_unary(struct grpc_srv *srv, unsigned idx, grpc_call *call,
+static void serve_unary(struct grpc_srv *srv, const struct srv_method *m, grpc_call *call,
 		grpc_metadata_array *md, const ProtobufCMessage *req, const struct grpc_srv_call *gc)
 {
-	const ProtobufCMethodDescriptor *pm = &srv->svc->methods[idx];
+	const ProtobufCMethodDescriptor *pm = &m->service->svc->methods[m->idx];
 	struct rpc_error err = { .code = GRPC_STATUS_OK, .message = "" };
 	struct arena arena = { .head = NULL };
 	ProtobufCMessage *resp = NULL;
 
-	grpc_status_code code = srv->methods[idx].unary(srv->ctx, req, &resp, &arena, &err);
+	grpc_status_code code = m->service->methods[m->idx].unary(m->service->ctx, req, &resp,
+			&arena, &err);
 	if (code == GRPC_STATUS_OK && (resp == NULL || resp->descriptor != pm->output)) {
 		code = rpc_fail(&err, GRPC_STATUS_INTERNAL, "%s: handler returned no %s",
 				pm->name, pm->output->name);
@@ -194,12 +202,11 @@ static void serve_unary(struct grpc_srv *srv, unsigned idx, grpc_call *call,
 
 static void on_new_call(struct grpc_srv *srv, struct srv_method *m, bool ok)
 {
-	const ProtobufCMethodDescriptor *pm = &srv->svc->methods[m->idx];
+	const ProtobufCMethodDescriptor *pm = &m->service->svc->methods[m->idx];
 	grpc_call *call = m->call;
 	grpc_metadata_array md = m->md;
 	grpc_byte_buffer *payload = m->payload;
-	char path[512];
-	struct grpc_srv_call gc = { .call = call, .method = path, .md = &md };
+	struct grpc_srv_call gc = { .call = call, .method = m->path, .md = &md };
 	struct rpc_error err = { .code = GRPC_STATUS_OK, .message = "" };
 
 	m->armed = false;
@@ -209,12 +216,13 @@ static void on_new_call(struct grpc_srv *srv, struct srv_method *m, bool ok)
 		return;
 	}
 	arm_method(srv, m);
-	snprintf(path, sizeof(path), "/%s/%s", srv->svc->name, pm->name);
 
 	if (srv->stopping) {
 		refuse(srv, &gc, call, &md, GRPC_STATUS_UNAVAILABLE, "server is shutting down");
 	} else if (hook_admit(srv, &gc, &err) != GRPC_STATUS_OK) {
 		refuse(srv, &gc, call, &md, err.code, err.message);
+	} else if (is_bidi(m)) {
+		srv_serve_bidi(srv, m, call, &md);
 	} else {
 		ProtobufCMessage *req = pb_grpc_unpack(pm->input, payload);
 		if (req == NULL) {
@@ -223,10 +231,10 @@ static void on_new_call(struct grpc_srv *srv, struct srv_method *m, bool ok)
 					pm->input->name, payload == NULL ? ": no message" : "");
 			refuse(srv, &gc, call, &md, GRPC_STATUS_INVALID_ARGUMENT, msg);
 		} else {
-			if (srv->methods[m->idx].unary != NULL)
-				serve_unary(srv, m->idx, call, &md, req, &gc);
+			if (m->service->methods[m->idx].unary != NULL)
+				serve_unary(srv, m, call, &md, req, &gc);
 			else
-				srv_serve_stream(srv, m->idx, call, &md, req);
+				srv_serve_stream(srv, m, call, &md, req);
 			protobuf_c_message_free_unpacked(req, NULL);
 		}
 	}
@@ -286,6 +294,15 @@ static void dispatch(struct grpc_srv *srv, const grpc_event *ev)
 		break;
 	case TAG_SHUTDOWN:
 		srv->shutdown_done = true;
+		break;
+	case TAG_BIDI_RECV:
+		srv_bidi_on_recv(srv_bidi_of_tag(t), ok);
+		break;
+	case TAG_BIDI_SEND:
+		srv_bidi_on_send(srv_bidi_of_tag(t), ok);
+		break;
+	case TAG_BIDI_CLOSE:
+		srv_bidi_on_close(srv_bidi_of_tag(t));
 		break;
 	}
 }
@@ -383,24 +400,32 @@ static void explain_bind_failure(const char *listen, char *err, size_t errlen)
 		snprintf(err, errlen, "grpc: cannot listen on %s", listen);
 }
 
-static bool register_methods(struct grpc_srv *srv)
+static bool register_methods(struct grpc_srv *srv, char *err, size_t errlen)
 {
-	const ProtobufCServiceDescriptor *svc = srv->svc;
+	unsigned n = 0;
 
-	for (unsigned i = 0; i < svc->n_methods; i++) {
-		struct srv_method *m = &srv->slots[i];
-		char path[512];
+	for (unsigned s = 0; s < srv->n_services; s++) {
+		const struct grpc_srv_service *sv = &srv->services[s];
+		for (unsigned i = 0; i < sv->svc->n_methods; i++) {
+			struct srv_method *m = &srv->slots[n++];
+			const struct grpc_srv_method *h = &sv->methods[i];
 
-		m->tag.kind = TAG_NEW_CALL;
-		m->srv = srv;
-		m->idx = i;
-		if (srv->methods[i].unary == NULL && srv->methods[i].stream == NULL)
-			continue;   /* left to the unknown-method path: UNIMPLEMENTED */
-		snprintf(path, sizeof(path), "/%s/%s", svc->name, svc->methods[i].name);
-		m->handle = grpc_server_register_method(srv->server, path, NULL,
-				GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
-		if (m->handle == NULL)
-			return false;
+			m->tag.kind = TAG_NEW_CALL;
+			m->srv = srv;
+			m->service = sv;
+			m->idx = i;
+			snprintf(m->path, sizeof(m->path), "/%s/%s", sv->svc->name,
+					sv->svc->methods[i].name);
+			if (h->unary == NULL && h->stream == NULL && h->bidi == NULL)
+				continue;   /* left to the unknown-method path: UNIMPLEMENTED */
+			m->handle = grpc_server_register_method(srv->server, m->path, NULL,
+					h->bidi != NULL ? GRPC_SRM_PAYLOAD_NONE
+					: GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+			if (m->handle == NULL) {
+				snprintf(err, errlen, "grpc: cannot register %s", m->path);
+				return false;
+			}
+		}
 	}
 	return true;
 }
@@ -422,7 +447,7 @@ static void serve_until(struct grpc_srv *srv, bool (*done)(struct grpc_srv *), i
 
 static bool no_streams(struct grpc_srv *srv)
 {
-	return srv->streams == NULL;
+	return srv->streams == NULL && srv->bidis == NULL;
 }
 
 static bool is_shut_down(struct grpc_srv *srv)
@@ -433,6 +458,7 @@ static bool is_shut_down(struct grpc_srv *srv)
 static void srv_free(struct grpc_srv *srv)
 {
 	free(srv->slots);
+	free(srv->services);
 	free(srv);
 }
 
@@ -457,19 +483,33 @@ struct grpc_srv *grpc_srv_start_opts(const char *listen, const ProtobufCServiceD
 		const struct grpc_srv_method *methods, void *ctx, const struct grpc_srv_opts *opts,
 		int *bound_port, char *err, size_t errlen)
 {
-	struct grpc_srv *srv = calloc(1, sizeof(*srv));
+	struct grpc_srv_service one = { .svc = svc, .methods = methods, .ctx = ctx };
 
-	if (srv != NULL)
-		srv->slots = calloc(svc->n_methods ? svc->n_methods : 1, sizeof(*srv->slots));
-	if (srv == NULL || srv->slots == NULL) {
+	return grpc_srv_start_services(listen, &one, 1, opts, bound_port, err, errlen);
+}
+
+struct grpc_srv *grpc_srv_start_services(const char *listen,
+		const struct grpc_srv_service *services, unsigned n_services,
+		const struct grpc_srv_opts *opts, int *bound_port, char *err, size_t errlen)
+{
+	struct grpc_srv *srv = calloc(1, sizeof(*srv));
+	unsigned n_slots = 0;
+
+	for (unsigned s = 0; s < n_services; s++)
+		n_slots += services[s].svc->n_methods;
+	if (srv != NULL) {
+		srv->slots = calloc(n_slots ? n_slots : 1, sizeof(*srv->slots));
+		srv->services = calloc(n_services ? n_services : 1, sizeof(*srv->services));
+	}
+	if (srv == NULL || srv->slots == NULL || srv->services == NULL) {
 		snprintf(err, errlen, "grpc: out of memory");
 		if (srv != NULL)
 			srv_free(srv);
 		return NULL;
 	}
-	srv->svc = svc;
-	srv->methods = methods;
-	srv->ctx = ctx;
+	memcpy(srv->services, services, sizeof(*services) * n_services);
+	srv->n_services = n_services;
+	srv->n_slots = n_slots;
 	if (opts != NULL && opts->hooks != NULL)
 		srv->hooks = *opts->hooks;
 	srv->unknown.tag.kind = TAG_NEW_UNKNOWN;
@@ -493,10 +533,8 @@ struct grpc_srv *grpc_srv_start_opts(const char *listen, const ProtobufCServiceD
 	srv->server = grpc_server_create(&args, NULL);
 	srv->cq = grpc_completion_queue_create_for_next(NULL);
 	grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
-	if (!register_methods(srv)) {
-		snprintf(err, errlen, "grpc: cannot register the methods of %s", svc->name);
+	if (!register_methods(srv, err, errlen))
 		goto fail;
-	}
 	grpc_server_credentials *creds = server_credentials(opts, err, errlen);
 	if (creds == NULL)
 		goto fail;
@@ -507,7 +545,7 @@ struct grpc_srv *grpc_srv_start_opts(const char *listen, const ProtobufCServiceD
 		goto fail;
 	}
 	grpc_server_start(srv->server);
-	for (unsigned i = 0; i < svc->n_methods; i++)
+	for (unsigned i = 0; i < srv->n_slots; i++)
 		arm_method(srv, &srv->slots[i]);
 	arm_unknown(srv);
 	if (bound_port != NULL)
@@ -535,6 +573,7 @@ void grpc_srv_stop(struct grpc_srv *srv)
 	srv->stopping = true;
 	for (struct grpc_srv_stream *s = srv->streams; s != NULL; s = s->next)
 		grpc_srv_stream_finish(s, GRPC_STATUS_OK, NULL);
+	srv_bidi_finish_all(srv);
 	serve_until(srv, no_streams, STOP_DRAIN_MS);
 
 	grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
@@ -557,7 +596,7 @@ void grpc_srv_stop(struct grpc_srv *srv)
 	grpc_completion_queue_destroy(srv->cq);
 
 	/* Every call ends before the shutdown tag; anything left here is a bug worth hearing of. */
-	if (srv->streams != NULL || srv->unary_calls != NULL)
+	if (srv->streams != NULL || srv->bidis != NULL || srv->unary_calls != NULL)
 		fprintf(stderr, "grpc_srv: calls left at stop\n");
 	srv_free(srv);
 	grpc_shutdown();

@@ -1,6 +1,7 @@
 /*
  * The gRPC server on grpc C core: one completion queue, polled by the control lcore.
- * Methods are taken from a protobuf-c service descriptor, so one dispatcher serves them all.
+ * Methods are taken from protobuf-c service descriptors (one or several services on one
+ * port), so one dispatcher serves them all.
  * Nothing here knows what a session is: handlers do.
  */
 #ifndef RTPPROXY_GRPC_SRV_H
@@ -56,9 +57,23 @@ typedef grpc_status_code (*grpc_srv_stream_fn)(void *ctx, const ProtobufCMessage
 typedef void (*grpc_srv_stream_closed_fn)(void *ctx, struct grpc_srv_stream *stream);
 
 struct grpc_srv_method {
-	grpc_srv_unary_fn unary;      /* exactly one of unary / stream */
+	grpc_srv_unary_fn unary;      /* exactly one of unary / stream / bidi */
 	grpc_srv_stream_fn stream;
 	grpc_srv_stream_closed_fn closed;
+	/*
+	 * A bidirectional stream answered one for one: called for each request the client sends,
+	 * with the contract of a unary method; its response goes out before the next request is
+	 * read. An error ends the call with that status; the client's half-close (or the server
+	 * stopping) ends it with OK.
+	 */
+	grpc_srv_unary_fn bidi;
+};
+
+/* One service a server serves: methods[i] handles svc->methods[i], called with ctx. */
+struct grpc_srv_service {
+	const ProtobufCServiceDescriptor *svc;
+	const struct grpc_srv_method *methods;
+	void *ctx;
 };
 
 /*
@@ -107,6 +122,11 @@ struct grpc_srv *grpc_srv_start(const char *listen, const ProtobufCServiceDescri
 struct grpc_srv *grpc_srv_start_opts(const char *listen, const ProtobufCServiceDescriptor *svc,
 		const struct grpc_srv_method *methods, void *ctx, const struct grpc_srv_opts *opts,
 		int *bound_port, char *err, size_t errlen);
+
+/* Several services on one server (the hooks see every call of every one of them). */
+struct grpc_srv *grpc_srv_start_services(const char *listen,
+		const struct grpc_srv_service *services, unsigned n_services,
+		const struct grpc_srv_opts *opts, int *bound_port, char *err, size_t errlen);
 
 /* Serve whatever is ready, waiting at most timeout_ms for the first completion. */
 void grpc_srv_poll(struct grpc_srv *srv, int timeout_ms);

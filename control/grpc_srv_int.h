@@ -27,17 +27,22 @@ enum tag_kind {
 	TAG_STREAM_SEND,    /* a stream's send batch (metadata, message or status) completed */
 	TAG_STREAM_CLOSE,   /* a stream's RECV_CLOSE_ON_SERVER completed: the call is over */
 	TAG_SHUTDOWN,       /* grpc_server_shutdown_and_notify completed */
+	TAG_BIDI_RECV,      /* a bidi call's RECV_MESSAGE completed */
+	TAG_BIDI_SEND,      /* a bidi call's send batch (metadata, reply or status) completed */
+	TAG_BIDI_CLOSE,     /* a bidi call's RECV_CLOSE_ON_SERVER completed: the call is over */
 };
 
 struct tag {
 	enum tag_kind kind;
 };
 
-/* One outstanding grpc_server_request_registered_call per method. */
+/* One outstanding grpc_server_request_registered_call per method (of every service). */
 struct srv_method {
 	struct tag tag;
 	struct grpc_srv *srv;
-	unsigned idx;
+	const struct grpc_srv_service *service;     /* whose method it is */
+	unsigned idx;               /* in service->svc->methods */
+	char path[256];             /* "/rtpproxy.RtpProxy/CreateSession" */
 	void *handle;               /* from grpc_server_register_method; NULL = not served */
 	bool armed;
 	grpc_call *call;
@@ -72,6 +77,7 @@ struct grpc_srv_stream {
 	struct tag close_tag;
 	struct grpc_srv *srv;
 	const struct grpc_srv_method *method;
+	void *ctx;                  /* its service's */
 	struct grpc_srv_stream *next, *prev;
 	grpc_call *call;
 	grpc_metadata_array md;
@@ -99,14 +105,15 @@ struct grpc_srv_stream {
 struct grpc_srv {
 	grpc_server *server;
 	grpc_completion_queue *cq;
-	const ProtobufCServiceDescriptor *svc;
-	const struct grpc_srv_method *methods;
-	void *ctx;
+	struct grpc_srv_service *services;
+	unsigned n_services;
 	struct grpc_srv_hooks hooks;        /* security: admission and the audit (zero: none) */
-	struct srv_method *slots;   /* one per svc->methods[i] */
+	struct srv_method *slots;   /* one per method of every service, in order */
+	unsigned n_slots;
 	struct srv_unknown unknown;
 	struct unary_call *unary_calls;
 	struct grpc_srv_stream *streams;
+	struct bidi_call *bidis;
 	struct tag shutdown_tag;
 	bool stopping;
 	bool shutdown_done;
@@ -134,7 +141,7 @@ void srv_unary_reply(struct grpc_srv *srv, grpc_call *call, grpc_metadata_array 
 /* ---- grpc_srv_stream.c, for the core ---- */
 
 /* A server-streaming call admitted with its parsed request: run its handler, start sending. */
-void srv_serve_stream(struct grpc_srv *srv, unsigned idx, grpc_call *call,
+void srv_serve_stream(struct grpc_srv *srv, const struct srv_method *m, grpc_call *call,
 		grpc_metadata_array *md, const ProtobufCMessage *req);
 /* A stream's send batch completed (ok: it went out). */
 void srv_stream_on_send(struct grpc_srv_stream *s, bool ok);
@@ -142,5 +149,19 @@ void srv_stream_on_send(struct grpc_srv_stream *s, bool ok);
 void srv_stream_on_close(struct grpc_srv_stream *s);
 /* Cancel the streams that fell behind and could not send their status in time. */
 void srv_cancel_stalled(struct grpc_srv *srv);
+
+/* ---- grpc_srv_bidi.c, for the core ---- */
+
+struct bidi_call;
+/* An admitted bidi call (takes call and md): read a request, answer it, until half-close. */
+void srv_serve_bidi(struct grpc_srv *srv, const struct srv_method *m, grpc_call *call,
+		grpc_metadata_array *md);
+void srv_bidi_on_recv(struct bidi_call *b, bool ok);
+void srv_bidi_on_send(struct bidi_call *b, bool ok);
+void srv_bidi_on_close(struct bidi_call *b);
+/* Stopping: every bidi call ends with OK after the reply it is sending. */
+void srv_bidi_finish_all(struct grpc_srv *srv);
+/* The struct bidi_call that holds this tag (by kind). */
+struct bidi_call *srv_bidi_of_tag(struct tag *t);
 
 #endif

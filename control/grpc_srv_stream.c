@@ -131,12 +131,12 @@ void srv_stream_on_close(struct grpc_srv_stream *s)
 	if (s->accepted && !s->closed_called) {
 		s->closed_called = true;
 		if (s->method->closed != NULL)
-			s->method->closed(s->srv->ctx, s);
+			s->method->closed(s->ctx, s);
 	}
 	stream_maybe_free(s);
 }
 
-void srv_serve_stream(struct grpc_srv *srv, unsigned idx, grpc_call *call,
+void srv_serve_stream(struct grpc_srv *srv, const struct srv_method *m, grpc_call *call,
 		grpc_metadata_array *md, const ProtobufCMessage *req)
 {
 	struct grpc_srv_stream *s = calloc(1, sizeof(*s));
@@ -151,7 +151,8 @@ void srv_serve_stream(struct grpc_srv *srv, unsigned idx, grpc_call *call,
 	s->send_tag.kind = TAG_STREAM_SEND;
 	s->close_tag.kind = TAG_STREAM_CLOSE;
 	s->srv = srv;
-	s->method = &srv->methods[idx];
+	s->method = &m->service->methods[m->idx];
+	s->ctx = m->service->ctx;
 	s->call = call;
 	s->md = *md;
 	s->details = grpc_empty_slice();
@@ -173,7 +174,7 @@ void srv_serve_stream(struct grpc_srv *srv, unsigned idx, grpc_call *call,
 	}
 	s->batches++;
 
-	grpc_status_code code = s->method->stream(srv->ctx, req, s, &err);
+	grpc_status_code code = s->method->stream(s->ctx, req, s, &err);
 	if (code != GRPC_STATUS_OK) {
 		/* Refused: nothing queued goes out, and `closed` is not called. */
 		queue_clear(s);

@@ -303,23 +303,31 @@ static grpc_status_code list_sessions(void *c, const ProtobufCMessage *req,
 
 	if (page > LIST_PAGE_MAX)
 		page = LIST_PAGE_MAX;
+	/* the token is "SERIAL/ID" of the page's first session: found by id (a hash lookup)
+	 * while it lives, else by walking to its serial (it was closed meanwhile) */
+	struct session *start = NULL;
 	if (r->page_token != NULL && r->page_token[0] != '\0') {
 		char *end;
 		from = strtoull(r->page_token, &end, 10);
-		if (*end != '\0' || from == 0)
+		if (*end != '/' || from == 0)
 			return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
 					"page_token: \"%s\" is not a token this server gave out",
 					r->page_token);
+		start = sess_find(ctx->sessions, end + 1);
+		if (start != NULL && start->serial != from)
+			start = NULL;
 	}
 	Rtpproxy__ListSessionsResponse *out = arena_alloc(a, sizeof(*out));
 	rtpproxy__list_sessions_response__init(out);
 	out->sessions = arena_alloc(a, sizeof(*out->sessions) * page);
 	out->next_page_token = "";
-	for (struct session *s = sess_first(ctx->sessions, from); s != NULL; s = sess_next(s)) {
+	if (start == NULL)
+		start = sess_first(ctx->sessions, from);
+	for (struct session *s = start; s != NULL; s = sess_next(s)) {
 		if (!list_match(r, s))
 			continue;
 		if (out->n_sessions == page) {
-			out->next_page_token = arena_printf(a, "%" PRIu64, s->serial);
+			out->next_page_token = arena_printf(a, "%" PRIu64 "/%s", s->serial, s->id);
 			break;
 		}
 		out->sessions[out->n_sessions++] = rpc_session_info(ctx, a, s);
@@ -380,6 +388,7 @@ static grpc_status_code proxy_stats(void *c, const ProtobufCMessage *req,
 		x->iterations = wk->iterations;
 		x->busy_iterations = wk->busy_iterations;
 		x->busy_cycles = wk->busy_cycles;
+		x->handed_off = wk->handed_off;
 		x->tsc_hz = ds.tsc_hz;
 		out->workers[w] = x;
 	}

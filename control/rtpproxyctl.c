@@ -12,6 +12,7 @@
 #include <grpc/grpc.h>
 
 #include "ctl_bench.h"
+#include "health.pb-c.h"
 #include "rtpproxyctl.h"
 
 static volatile sig_atomic_t interrupted;
@@ -242,7 +243,7 @@ static int parse_id_command(struct ctl *ctl, const char *cmd, int argc, char **a
 static int cmd_destroy(struct ctl *ctl, int argc, char **argv)
 {
 	Rtpproxy__DestroySessionRequest req = RTPPROXY__DESTROY_SESSION_REQUEST__INIT;
-	const char *id;
+	const char *id = NULL;
 	int rc = parse_id_command(ctl, "destroy", argc, argv, &id);
 
 	if (rc != 0)
@@ -255,7 +256,7 @@ static int cmd_destroy(struct ctl *ctl, int argc, char **argv)
 static int cmd_get(struct ctl *ctl, int argc, char **argv)
 {
 	Rtpproxy__GetSessionStatusRequest req = RTPPROXY__GET_SESSION_STATUS_REQUEST__INIT;
-	const char *id;
+	const char *id = NULL;
 	int rc = parse_id_command(ctl, "get", argc, argv, &id);
 
 	if (rc != 0)
@@ -420,6 +421,51 @@ static int cmd_stats(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * health: the server's grpc.health.v1 Check. Exit 0 only when SERVING; 1 for NOT_SERVING, an
+ * error status or no answer at all (a container HEALTHCHECK reads 1 as unhealthy and
+ * reserves 2), 2 for usage errors only.
+ */
+static int cmd_health(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		COMMON_OPTIONS,
+		{ "service", required_argument, NULL, OPT_SERVICE },
+		{ NULL, 0, NULL, 0 },
+	};
+	Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+	ProtobufCMessage *resp;
+	int c, rc = 0;
+
+	optind = 0;
+	while ((c = next_option(ctl, argc, argv, opts, &rc)) != -1) {
+		if (c != OPT_SERVICE)
+			return bad_option("health", c, argv);
+		req.service = optarg;
+	}
+	if (rc != 0)
+		return rc < 0 ? 0 : rc;
+	if (optind < argc)
+		return usage_error("health: unexpected argument '%s'", argv[optind]);
+	rc = call(ctl, "/grpc.health.v1.Health/Check", &req.base,
+		&grpc__health__v1__health_check_response__descriptor, &resp);
+	if (rc != 0)
+		return EXIT_RPC;
+	Grpc__Health__V1__HealthCheckResponse *r = (void *)resp;
+	if (ctl->json) {
+		print_json(resp);
+	} else {
+		const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(
+				&grpc__health__v1__health_check_response__serving_status__descriptor,
+				r->status);
+		printf("%s\n", v != NULL ? v->name : "UNKNOWN");
+	}
+	rc = r->status == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING ? 0
+		: EXIT_RPC;
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return rc;
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -520,6 +566,7 @@ static const struct command {
 	{ "list", cmd_list },
 	{ "stats", cmd_stats },
 	{ "watch", cmd_watch },
+	{ "health", cmd_health },
 	{ "bench", cmd_bench },
 };
 

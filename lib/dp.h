@@ -19,12 +19,15 @@
 #define DP_MAX_RXQ 16          /* (port, queue) pairs one worker polls */
 #define DP_BURST 32
 #define DP_CTL_RING 4096       /* workers <-> control rings */
+#define DP_HANDOFF_RING 2048   /* packets other workers hand to a flow's owner */
 
 struct dp_port {
 	char name[16];                  /* config section, "port0" */
 	uint16_t eth_id;                /* DPDK port id */
 	uint16_t tap_id;                /* DPDK port id of its kernel (TAP) interface */
 	uint16_t nb_queues;             /* rx = tx queues on eth_id: one per worker */
+	bool rss_dst;                   /* RSS on the destination only: a flow's packets all
+	                                 * reach one worker, which writes it (no hand-off) */
 	struct rte_ether_addr mac;
 	uint32_t addr[DP_MAX_ADDRS];    /* owned addresses, network byte order */
 	uint32_t mask[DP_MAX_ADDRS];
@@ -52,6 +55,7 @@ struct worker_stats {
 	uint64_t relayed;
 	uint64_t iterations, busy_iterations;
 	uint64_t busy_cycles;               /* TSC cycles of the iterations that found work */
+	uint64_t handed_off;                /* packets passed to their flow's owning worker */
 };
 
 /* A worker's share of a port's exception_rate_pps. */
@@ -84,6 +88,8 @@ struct worker {
 	bool taps_busy;                 /* its last TAP poll found packets */
 	bool debug;                     /* DP log level is DEBUG: log per packet */
 	struct rte_ring *from_ctl;      /* mbufs the control lcore wants sent (ARP, resolved) */
+	struct rte_ring *handoff;       /* packets of flows it owns, from other workers (MP/SC);
+	                                 * NULL with one worker */
 	struct rte_eth_dev_tx_buffer *txb[DP_MAX_PORTS];      /* to the ports */
 	struct rte_eth_dev_tx_buffer *tap_txb[DP_MAX_PORTS];  /* to the kernel interfaces */
 	struct worker_lat lat[DP_MAX_RXQ * DP_BURST];
@@ -132,6 +138,14 @@ static inline uint32_t dp_meta_aux(const struct rte_mbuf *m) { return m->hash.fd
 #define DP_TO_PORT 0
 #define DP_TO_KERNEL 1
 
+/*
+ * A flow's packet the control lcore held for ARP: worker -> control (pending_ring) as
+ * (flow id, flow gen); control -> worker 0 (from_ctl, to its port m->port) and, when the port
+ * refuses it, back to control (pending_ring) as (flow id | DP_META_CTL, flow gen), so that
+ * control, not worker 0, moves it from sent to dropped on its flow. Flow ids stay below 2^31.
+ */
+#define DP_META_CTL 0x80000000u
+
 /* Does port p own address a (network byte order)? */
 static inline bool dp_port_owns(const struct dp_port *p, uint32_t a)
 {
@@ -144,8 +158,11 @@ static inline bool dp_port_owns(const struct dp_port *p, uint32_t a)
 /* The dp port index that owns address a, or -1. */
 int dp_owner_of(const struct dp *dp, uint32_t a);
 
-/* Allocate a worker's TX buffers (before it starts). 0 or -ENOMEM. */
+/* Allocate a worker's TX buffers and, with more than one worker, its hand-off ring (before
+ * it starts; dp->n_workers set; tells the flow table how many owners there are). 0 or
+ * -ENOMEM. worker_free_buffers gives them back, with the packets still in the ring. */
 int worker_init_buffers(struct worker *w);
+void worker_free_buffers(struct worker *w);
 
 /* The lcore entry point of a worker (arg: struct worker *). */
 int worker_main(void *arg);
@@ -156,7 +173,13 @@ int worker_main(void *arg);
  * (tests/bench/bench_worker.c), on a worker registered with dp->qsv. */
 void worker_handle_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
 		uint64_t now);
+/* What other workers handed to this one, a burst at most (as the loop does at its top);
+ * the number of packets taken. For tests that drive several workers in one thread. */
+unsigned worker_poll_handoff(struct worker *w, uint64_t now);
 void worker_end_iteration(struct worker *w, uint64_t now);
+/* The loop's take from its from_ctl ring (ARP requests, released packets), buffered for the
+ * next flush; for tests/unit/test_worker.c. */
+unsigned worker_poll_ctl(struct worker *w);
 
 /* Set the RTP clock of payload type pt (every type starts at RTP_CLOCK_DEFAULT via
  * dp_clock_defaults). */

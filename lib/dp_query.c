@@ -81,6 +81,7 @@ void dp_stats_read(const struct dp *dp, struct dp_stats *out)
 		x->iterations = wk->stats.iterations;
 		x->busy_iterations = wk->stats.busy_iterations;
 		x->busy_cycles = wk->stats.busy_cycles;
+		x->handed_off = wk->stats.handed_off;
 	}
 	out->tsc_hz = rte_get_tsc_hz();
 }

@@ -229,13 +229,21 @@ static void read_flow(const struct dp *dp, const struct flow *f, struct dp_flow_
 	memset(r, 0, sizeof(*r));
 	if (f == NULL)
 		return;
-	const struct flow_stats *fs = &f->stats;
+	struct flow_stats stats;
+	const struct flow_stats *fs = &stats;
+	flow_stats_read(f, &stats);     /* with what control gave up moved to dropped */
 	r->present = true;
 	r->pkts_rx = fs->pkts_rx;
 	r->bytes_rx = fs->bytes_rx;
 	r->pkts_tx = fs->pkts_tx;
 	r->bytes_tx = fs->bytes_tx;
 	r->dropped = fs->dropped;
+	/* what other workers dropped before the owner saw it: received and dropped */
+	uint64_t lost, lost_bytes;
+	flow_handoff_lost(f, &lost, &lost_bytes);
+	r->pkts_rx += lost;
+	r->bytes_rx += lost_bytes;
+	r->dropped += lost;
 	r->last_tsc = fs->last_tsc;
 	r->lat_sum = fs->lat_sum;
 	r->lat_max = fs->lat_max;

@@ -288,10 +288,7 @@ void dp_destroy(struct dp *dp)
 	for (unsigned w = 0; w < dp->n_workers; w++) {
 		struct worker *wk = &dp->workers[w];
 		drain_free(wk->from_ctl);
-		for (unsigned p = 0; p < DP_MAX_PORTS; p++) {
-			rte_free(wk->txb[p]);
-			rte_free(wk->tap_txb[p]);
-		}
+		worker_free_buffers(wk);
 	}
 	drain_free(dp->arp_ring);
 	drain_free(dp->pending_ring);

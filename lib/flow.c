@@ -7,26 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <rte_errno.h>
-#include <rte_hash.h>
-#include <rte_hash_crc.h>
+#include <rte_byteorder.h>
 #include <rte_malloc.h>
 
+#include "pkt.h"
+
 #define FLOW_DEFER_SLACK 1024
-
-_Static_assert(sizeof(struct flow_key) == 8, "flow_key is hashed as 8 raw bytes");
-
-/*
- * rte_hash has vector compares for 16-, 32-... byte keys and falls back on memcmp (a call
- * through the PLT) for ours: one 64-bit compare instead. 0 when equal, as memcmp.
- */
-static int flow_key_cmp(const void *a, const void *b, size_t len)
-{
-	uint64_t x, y;
-	RTE_SET_USED(len);
-	memcpy(&x, a, sizeof(x));
-	memcpy(&y, b, sizeof(y));
-	return x != y;
-}
 
 /* An entry (and its meter) back to the free pools. */
 static void flow_put(struct flow_table *ft, struct flow *f)
@@ -54,8 +40,8 @@ struct flow_table *flow_table_create(const char *name, uint32_t capacity, int so
 		rte_errno = ENOMEM;
 		return NULL;
 	}
-	/* Deleted entries wait out a grace period in the hash's defer queue (reclaimed in
-	 * batches of trigger_reclaim_limit): keep room for them beyond the promised capacity. */
+	/* Deleted entries wait out a grace period in the defer queue (reclaimed in batches of
+	 * trigger_reclaim_limit): keep room for them beyond the promised capacity. */
 	capacity += FLOW_DEFER_SLACK;
 	ft->capacity = capacity;
 	ft->qsv = qsv;
@@ -64,29 +50,7 @@ struct flow_table *flow_table_create(const char *name, uint32_t capacity, int so
 				socket) != 0)
 		goto fail_nomem;
 
-	char hname[RTE_HASH_NAMESIZE];
-	snprintf(hname, sizeof(hname), "%s_h", name);
-	struct rte_hash_parameters hp = {
-		.name = hname,
-		.entries = capacity,
-		.key_len = sizeof(struct flow_key),
-		.hash_func = rte_hash_crc,
-		.socket_id = socket,
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
-			RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
-	};
-	ft->hash = rte_hash_create(&hp);
-	if (ft->hash == NULL)
-		goto fail;
-	rte_hash_set_cmp_func(ft->hash, flow_key_cmp);
-
-	struct rte_hash_rcu_config rc = {
-		.v = qsv,
-		.mode = RTE_HASH_QSBR_MODE_DQ,
-		.trigger_reclaim_limit = 32,
-	};
-	if (rte_hash_rcu_qsbr_add(ft->hash, &rc) != 0)
-		goto fail;
+	flow_dir_init(&ft->dir, socket);
 
 	char dqname[RTE_RCU_QSBR_DQ_NAMESIZE];
 	snprintf(dqname, sizeof(dqname), "%s_dq", name);
@@ -121,7 +85,7 @@ void flow_table_free(struct flow_table *ft)
 		return;
 	if (ft->dq != NULL)
 		rte_rcu_qsbr_dq_delete(ft->dq);   /* waits for the grace period, frees the rest */
-	rte_hash_free(ft->hash);
+	flow_dir_fini(&ft->dir);
 	idpool_fini(&ft->flows);
 	idpool_fini(&ft->meters);
 	rte_free(ft);
@@ -142,7 +106,9 @@ struct flow *flow_alloc(struct flow_table *ft)
 			return NULL;
 	}
 	struct flow *f = flow_at(ft, id);
+	uint32_t gen = f->gen;
 	memset(f, 0, sizeof(*f));
+	f->gen = (gen + 1) | 1;         /* odd: a new life, unlike any before */
 	f->id = id;
 	f->meter = IDPOOL_NONE;
 	return f;
@@ -167,19 +133,25 @@ struct flow_meter *flow_meter_attach(struct flow_table *ft, struct flow *f)
 
 size_t flow_table_bytes(const struct flow_table *ft)
 {
-	return idpool_bytes(&ft->flows) + idpool_bytes(&ft->meters);
+	return idpool_bytes(&ft->flows) + idpool_bytes(&ft->meters) + flow_dir_bytes(&ft->dir);
+}
+
+void flow_table_set_owners(struct flow_table *ft, unsigned n)
+{
+	ft->n_owners = n;
 }
 
 int flow_add(struct flow_table *ft, struct flow *f)
 {
-	if (rte_hash_lookup(ft->hash, &f->key) >= 0)
-		return -EEXIST;
-	int ret = rte_hash_add_key_data(ft->hash, &f->key, f);
-	if (ret == -ENOSPC) {
-		/* key slots still in their grace period: wait it out, the add reclaims them */
-		flow_table_sync(ft);
-		ret = rte_hash_add_key_data(ft->hash, &f->key, f);
-	}
+	if (f->key.proto != PKT_IPPROTO_UDP)
+		return -EINVAL;
+	f->owner = ft->n_owners > 1 ?
+		(uint8_t)((rte_be_to_cpu_16(f->key.port) >> 1) % ft->n_owners) : 0;
+	if (f->key.addr == 0)
+		f->flags |= FLOW_F_WILDCARD;
+	/* the entry is complete before its id becomes visible (flow_dir_add stores it with
+	 * release order) */
+	int ret = flow_dir_add(&ft->dir, f->key.addr, f->key.port, f->id);
 	if (ret < 0)
 		return ret;
 	ft->n_flows++;
@@ -188,11 +160,14 @@ int flow_add(struct flow_table *ft, struct flow *f)
 
 int flow_del(struct flow_table *ft, struct flow *f)
 {
-	int32_t ret = rte_hash_del_key(ft->hash, &f->key);
+	int ret = flow_dir_del(&ft->dir, f->key.addr, f->key.port, f->id);
 	if (ret < 0)
 		return ret;
 	ft->n_flows--;
-	/* the queue holds every pool entry at most once, so it never fills */
+	/* even: what is held for it is no longer its (a worker may be reading it) */
+	__atomic_store_n(&f->gen, f->gen + 1, __ATOMIC_RELAXED);
+	/* a worker that read the id before the clear still holds the entry: it is reused only
+	 * after the grace period (the queue holds every pool entry at most once: never full) */
 	return rte_rcu_qsbr_dq_enqueue(ft->dq, &f->id) == 0 ? 0 : -ENOSPC;
 }
 
@@ -203,8 +178,8 @@ void flow_table_sync(struct flow_table *ft)
 
 struct flow *flow_lookup(const struct flow_table *ft, const struct flow_key *key)
 {
-	void *data;
-	if (rte_hash_lookup_data(ft->hash, key, &data) < 0)
+	if (key->proto != PKT_IPPROTO_UDP)
 		return NULL;
-	return data;
+	uint32_t id = flow_dir_get(&ft->dir, key->addr, key->port);
+	return id == FLOW_DIR_NONE ? NULL : flow_at(ft, id);
 }

@@ -2,10 +2,10 @@
  * The flow table: one entry per direction of a session, keyed on the local (destination)
  * address, port and protocol of the packets it matches.
  *
- * The control lcore is the only writer; workers look flows up lock-free. The hash is an
- * rte_hash with RW_CONCURRENCY_LF tied to an rte_rcu_qsbr variable (its key slots are
- * recycled through the hash's own defer queue); a deleted flow's entry goes through our own
- * defer queue, so that allocation can reclaim, or wait for, entries whose grace period is over
+ * The control lcore is the only writer; workers look flows up lock-free in the direct table
+ * (flow_dir.h: address index x port -> flow id, no hash probe). A deleted flow's entry goes
+ * through a defer queue tied to an rte_rcu_qsbr variable, so that its id is reused only after
+ * a grace period, and allocation can reclaim, or wait for, entries whose grace period is over
  * instead of failing while a worker is slow to report.
  */
 #ifndef RTPPROXY_FLOW_H
@@ -19,20 +19,19 @@
 #include <rte_meter.h>
 #include <rte_rcu_qsbr.h>
 
+#include "flow_dir.h"
 #include "idpool.h"
 #include "rtp.h"
 
-struct rte_hash;
-
 /*
  * The lookup key. Address and port in network byte order; addr 0 = the wildcard listen.
- * 8 bytes with no padding, 8-aligned: rte_hash_crc reads it as one 64-bit word.
+ * UDP only (the direct table has no protocol dimension).
  */
 struct flow_key {
 	uint32_t addr;
 	uint16_t port;
 	uint8_t proto;
-	uint8_t pad;        /* always zero: the key is hashed as 8 raw bytes */
+	uint8_t pad;        /* always zero */
 } __rte_aligned(8);
 
 /* Counters of one flow. Written only by the worker that owns the flow, read by control. */
@@ -73,6 +72,7 @@ struct flow_latch {
 #define FLOW_F_LATCH_FIRST 0x40     /* never: the first source stays */
 #define FLOW_F_LATCH_ANY 0x80       /* every new source */
 #define FLOW_F_STRICT 0x100         /* drop what is not from the latched source */
+#define FLOW_F_WILDCARD 0x200       /* keyed on 0.0.0.0 (flow_add sets it) */
 
 /*
  * One direction of a session: four cache lines, of which a packet touches the first three.
@@ -83,7 +83,8 @@ struct flow_latch {
 struct flow {
 	uint32_t src_ip, dst_ip;        /* rewrite: network byte order */
 	uint16_t src_port, dst_port;
-	uint16_t tx_port;               /* index into the data plane's port array */
+	uint8_t tx_port;                /* index into the data plane's port array */
+	uint8_t owner;                  /* the worker that writes it (flow_add sets it) */
 	uint16_t flags;
 	uint32_t neigh;                 /* next hop: index into the neighbour table */
 	uint32_t session;               /* opaque to the data plane: the session manager's slot */
@@ -107,6 +108,17 @@ struct flow {
 	uint8_t last_pt;                /* RTP payload type last seen (for the jitter's clock) */
 	struct rtp_state rtp;
 	struct flow_key key __rte_cache_aligned;        /* what it is installed under */
+	/* Which life of this entry: odd while allocated, bumped to even when unpublished. A
+	 * packet the control lcore holds (ARP) carries the flow's id and gen, so that control
+	 * touches the flow only if it is still the one the packet belonged to. */
+	uint32_t gen;
+	/* Packets the worker counted as sent that control then could not send (next hop given
+	 * up, TX refused): moved from sent to dropped when read (flow_stats_read). Control's
+	 * own counters, so the worker stays the only writer of stats. */
+	uint64_t ctl_dropped, ctl_dropped_bytes;
+	/* Packets another worker could not hand to the owner (its ring was full): counted on the
+	 * flow as received and dropped (flow_handoff_lost), by those workers, atomically. */
+	uint64_t handoff_lost, handoff_lost_bytes;
 } __rte_cache_aligned;
 
 /* What a packet touches ends where the control-only line starts (the worker prefetches it). */
@@ -122,6 +134,16 @@ struct flow_meter {
 	struct rte_meter_srtcm pps, bps;
 	struct rte_meter_srtcm_profile prof_pps, prof_bps;
 } __rte_cache_aligned;
+
+/* A flow's counters as the API reports them: what control gave up moved from sent to
+ * dropped (control lcore). */
+static inline void flow_stats_read(const struct flow *f, struct flow_stats *out)
+{
+	*out = f->stats;
+	out->pkts_tx -= f->ctl_dropped;
+	out->bytes_tx -= f->ctl_dropped_bytes;
+	out->dropped += f->ctl_dropped;
+}
 
 /* A consistent copy of a flow's RTP state for the control lcore (the worker writes it). */
 static inline void flow_rtp_read(const struct flow *f, struct rtp_state *out)
@@ -180,7 +202,8 @@ static inline void flow_latch_write(struct flow_latch *l, const struct flow_latc
 struct rte_rcu_qsbr_dq;
 
 struct flow_table {
-	struct rte_hash *hash;
+	struct flow_dir dir;            /* (address, port) -> flow id */
+	unsigned n_owners;              /* workers flows are spread over (flow_table_set_owners) */
 	struct rte_rcu_qsbr_dq *dq;     /* deleted entries waiting out their grace period */
 	struct idpool flows;            /* struct flow, by id, on the table's NUMA socket */
 	struct idpool meters;           /* struct flow_meter, by flow->meter */
@@ -193,6 +216,16 @@ struct flow_table {
 static inline struct flow *flow_at(const struct flow_table *ft, uint32_t id)
 {
 	return &((struct flow *)ft->flows.chunk[id >> IDPOOL_CHUNK_SHIFT])[id & (IDPOOL_CHUNK - 1)];
+}
+
+/* The flow with this id if it is still in the life `gen` (control lcore: the only writer of
+ * the table, so the answer holds until it changes the table), else NULL. */
+static inline struct flow *flow_if_same(const struct flow_table *ft, uint32_t id, uint32_t gen)
+{
+	if (id >= ft->capacity || !(gen & 1))
+		return NULL;
+	struct flow *f = flow_at(ft, id);
+	return f->gen == gen ? f : NULL;
 }
 
 static inline struct flow_meter *flow_meter_of(const struct flow_table *ft, const struct flow *f)
@@ -224,7 +257,8 @@ struct flow_meter *flow_meter_attach(struct flow_table *ft, struct flow *f);
 /* Bytes of flow and meter storage in use (chunks allocated so far). */
 size_t flow_table_bytes(const struct flow_table *ft);
 
-/* Publish f under f->key. 0, -EEXIST when the key is taken, -ENOSPC when the hash is full. */
+/* Publish f under f->key. 0, -EEXIST when the key is taken, -ENOSPC when the table has no
+ * index left for a new address, -ENOMEM, -EINVAL for a protocol other than UDP. */
 int flow_add(struct flow_table *ft, struct flow *f);
 
 /*
@@ -233,10 +267,25 @@ int flow_add(struct flow_table *ft, struct flow *f);
  */
 int flow_del(struct flow_table *ft, struct flow *f);
 
+/*
+ * One writer per flow: flow_add gives each flow an owning worker out of n (default 1), a hash
+ * of its local port (RTP and RTCP of a session, ports 2k and 2k+1, share one). Before flows
+ * are added.
+ */
+void flow_table_set_owners(struct flow_table *ft, unsigned n);
+
+/* What other workers dropped of f's packets because they could not hand them over. */
+static inline void flow_handoff_lost(const struct flow *f, uint64_t *pkts, uint64_t *bytes)
+{
+	*pkts = __atomic_load_n(&f->handoff_lost, __ATOMIC_RELAXED);
+	*bytes = __atomic_load_n(&f->handoff_lost_bytes, __ATOMIC_RELAXED);
+}
+
 /* Wait until every worker has passed a quiescent state (microseconds when they are running). */
 void flow_table_sync(struct flow_table *ft);
 
-/* Worker side: look up one key (NULL on miss). The bulk variant is in the worker loop. */
+/* Look up one key (NULL on miss), exactly (no wildcard fallback). Any thread; the worker loop
+ * reads the direct table itself. */
 struct flow *flow_lookup(const struct flow_table *ft, const struct flow_key *key);
 
 static inline struct flow_key flow_key_make(uint32_t addr, uint16_t port, uint8_t proto)

@@ -143,6 +143,7 @@ void neigh_put(struct neigh_table *nt, uint32_t idx)
 	 * the index is reused only by a later neigh_new, after flows were unpublished. */
 	for (unsigned j = 0; j < e->n_pending; j++)
 		rte_pktmbuf_free(e->pending[j]);
+	nt->dropped += e->n_pending;    /* their flows are gone: the appliance's drops only */
 	e->n_pending = 0;
 	slot_remove(nt, idx);
 	e->state = NEIGH_FREE;

@@ -62,6 +62,7 @@ struct neigh_table {
 	uint32_t slot_shift;        /* 32 - log2(slots): the hash's top bits pick the slot */
 	uint32_t *free_ids;         /* entries below used that are NEIGH_FREE, a stack */
 	uint32_t n_free;
+	uint64_t dropped;           /* held packets freed with their entry (no_neighbor) */
 };
 
 static inline bool neigh_mac_get(const struct neigh_table *nt, uint32_t idx, uint8_t mac[6])

@@ -1,5 +1,6 @@
 #include "port.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <net/if.h>
@@ -10,6 +11,7 @@
 
 #include "dp.h"
 #include "kif.h"
+#include "log.h"
 
 static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -55,8 +57,33 @@ int port_probe(const char *device, uint16_t *eth_id, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * How a port spreads packets over its rx queues (one per worker), said once at start:
+ * destination-only RSS keeps each flow on one worker; anything else (a 4-tuple hash, a
+ * kernel's fanout, a single queue) lets a flow's packets reach several workers, which hand
+ * them to the flow's owner (lib/handoff.h).
+ */
+static uint64_t rss_choice(const struct rte_eth_dev_info *info, const char *what, bool *dst_only)
+{
+	const uint64_t dst = RTE_ETH_RSS_NONFRAG_IPV4_UDP | RTE_ETH_RSS_L3_DST_ONLY |
+		RTE_ETH_RSS_L4_DST_ONLY;
+	uint64_t offered = info->flow_type_rss_offloads;
+	*dst_only = (offered & dst) == dst;
+	if (*dst_only) {
+		RTE_LOG(INFO, DP, "%s: RSS on the destination address and port: no hand-off\n",
+				what);
+		return dst;
+	}
+	uint64_t hf = offered & (RTE_ETH_RSS_NONFRAG_IPV4_UDP | RTE_ETH_RSS_IPV4);
+	RTE_LOG(NOTICE, DP, "%s: the device cannot hash on the destination alone (RSS offers "
+			"0x%" PRIx64 "): %s; packets that reach a worker other than their flow's "
+			"owner are handed to it through its ring\n", what, offered,
+			hf ? "RSS on what it offers" : "no RSS (the driver's own spreading, if any)");
+	return hf;
+}
+
 static int start_dev(uint16_t id, uint16_t nb_rx, uint16_t nb_tx, struct rte_mempool *pool,
-		const char *what, char *err, size_t errlen)
+		const char *what, bool *rss_dst, char *err, size_t errlen)
 {
 	struct rte_eth_dev_info info;
 	int ret = rte_eth_dev_info_get(id, &info);
@@ -69,15 +96,23 @@ static int start_dev(uint16_t id, uint16_t nb_rx, uint16_t nb_tx, struct rte_mem
 				nb_rx, nb_tx, info.max_rx_queues, info.max_tx_queues);
 
 	struct rte_eth_conf conf = { 0 };
-	if (nb_rx > 1) {
-		/* Flows are keyed on their destination: hash on it alone, so a flow stays on one
-		 * worker even when its source moves (latching, NAT rebinding). */
-		uint64_t want = RTE_ETH_RSS_NONFRAG_IPV4_UDP | RTE_ETH_RSS_L3_DST_ONLY |
-			RTE_ETH_RSS_L4_DST_ONLY;
-		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		conf.rx_adv_conf.rss_conf.rss_hf = want & info.flow_type_rss_offloads;
-		if (conf.rx_adv_conf.rss_conf.rss_hf == 0)
-			conf.rxmode.mq_mode = RTE_ETH_MQ_RX_NONE;
+	/* where the device checks IPv4/UDP checksums the worker trusts its verdict
+	 * (RTE_MBUF_F_RX_*_CKSUM_GOOD/BAD) instead of summing the header again */
+	conf.rxmode.offloads = info.rx_offload_capa &
+		(RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
+	if (nb_rx > 1 && rss_dst != NULL) {
+		/* Flows are keyed on their destination: hash on it alone where the device can, so
+		 * a flow stays on one worker even when its source moves (latching, NAT
+		 * rebinding). */
+		conf.rx_adv_conf.rss_conf.rss_hf = rss_choice(&info, what, rss_dst);
+		conf.rxmode.mq_mode = conf.rx_adv_conf.rss_conf.rss_hf ? RTE_ETH_MQ_RX_RSS :
+			RTE_ETH_MQ_RX_NONE;
+	} else if (nb_rx > 1) {
+		/* a kernel interface: worker 0 polls all its queues */
+		uint64_t hf = info.flow_type_rss_offloads & (RTE_ETH_RSS_NONFRAG_IPV4_UDP |
+				RTE_ETH_RSS_L3_DST_ONLY | RTE_ETH_RSS_L4_DST_ONLY);
+		conf.rx_adv_conf.rss_conf.rss_hf = hf;
+		conf.rxmode.mq_mode = hf ? RTE_ETH_MQ_RX_RSS : RTE_ETH_MQ_RX_NONE;
 	}
 	ret = rte_eth_dev_configure(id, nb_rx, nb_tx, &conf);
 	if (ret != 0)
@@ -111,7 +146,7 @@ int port_start(struct dp *dp, unsigned idx, struct rte_mempool *pool, char *err,
 	struct dp_port *p = &dp->port[idx];
 	uint16_t nq = (uint16_t)dp->n_workers;
 
-	if (start_dev(p->eth_id, nq, nq, pool, p->name, err, errlen) != 0)
+	if (start_dev(p->eth_id, nq, nq, pool, p->name, &p->rss_dst, err, errlen) != 0)
 		return -1;
 	p->nb_queues = nq;
 	if (rte_eth_macaddr_get(p->eth_id, &p->mac) != 0)
@@ -129,7 +164,7 @@ int port_start(struct dp *dp, unsigned idx, struct rte_mempool *pool, char *err,
 		return -1;
 	/* net_tap wants as many rx as tx queues: every worker sends to the kernel on its own tx
 	 * queue, and worker 0 polls all the rx queues (the kernel spreads its traffic on them) */
-	return start_dev(p->tap_id, nq, nq, pool, what, err, errlen);
+	return start_dev(p->tap_id, nq, nq, pool, what, NULL, err, errlen);
 }
 
 static void close_dev(uint16_t id)

@@ -12,7 +12,32 @@
 
 #define SLOWPATH_TIMER_MS 100
 
-/* Hand a packet to worker 0 to send (to the port, or to the port's kernel interface). */
+/* UDP payload bytes of a relayed IPv4 frame (what its flow counted). */
+static uint16_t udp_payload_len(const struct rte_mbuf *m)
+{
+	const uint8_t *ip = rte_pktmbuf_mtod_offset(m, const uint8_t *, RTE_ETHER_HDR_LEN);
+	const uint8_t *udp = ip + (ip[0] & 0x0f) * 4;
+	return (uint16_t)(((udp[4] << 8) | udp[5]) - 8);
+}
+
+/*
+ * A held packet (meta: its flow's id and gen) that will not be sent: dropped under `why`
+ * appliance-wide and, if its flow is still the same, on the flow, which counted it as sent.
+ * count = false when a worker already counted the appliance-wide drop (TX refused).
+ */
+static void drop_held(struct dp *dp, struct rte_mbuf *m, enum dp_drop why, bool count)
+{
+	struct flow *f = flow_if_same(dp->flows, dp_meta_flow(m) & ~DP_META_CTL, dp_meta_aux(m));
+	if (f != NULL) {
+		f->ctl_dropped++;
+		f->ctl_dropped_bytes += udp_payload_len(m);
+	}
+	if (count)
+		dp->ctl_drops[why]++;
+	rte_pktmbuf_free(m);
+}
+
+/* Hand worker 0 a packet to send (to the port, or to the port's kernel interface). */
 static void ctl_send(struct dp *dp, struct rte_mbuf *m, uint16_t port, uint32_t where)
 {
 	m->port = port;
@@ -21,6 +46,15 @@ static void ctl_send(struct dp *dp, struct rte_mbuf *m, uint16_t port, uint32_t 
 		dp->ctl_drops[DROP_TX_FULL]++;
 		rte_pktmbuf_free(m);
 	}
+}
+
+/* Hand worker 0 a held packet (meta: its flow's id and gen) whose next hop resolved. */
+static void send_held(struct dp *dp, struct rte_mbuf *m, uint16_t port)
+{
+	m->port = port;
+	dp_meta_set(m, dp_meta_flow(m) | DP_META_CTL, dp_meta_aux(m));
+	if (rte_ring_sp_enqueue(dp->workers[0].from_ctl, m) != 0)
+		drop_held(dp, m, DROP_TX_FULL, true);
 }
 
 /* The port's address on the target's subnet (the first one otherwise). */
@@ -75,9 +109,8 @@ void slowpath_resolve(struct dp *dp, uint32_t idx, uint64_t now_ms)
 /* Drop what waited for a next hop that did not answer: the flows' losses, not their sends. */
 static void drop_pending(struct dp *dp, struct neigh_entry *e)
 {
-	dp->ctl_drops[DROP_NO_NEIGHBOR] += e->n_pending;
 	for (unsigned i = 0; i < e->n_pending; i++)
-		rte_pktmbuf_free(e->pending[i]);
+		drop_held(dp, e->pending[i], DROP_NO_NEIGHBOR, true);
 	e->n_pending = 0;
 }
 
@@ -90,7 +123,7 @@ static void release_pending(struct dp *dp, uint32_t idx)
 	for (unsigned i = 0; i < e->n_pending; i++) {
 		struct rte_mbuf *m = e->pending[i];
 		memcpy(rte_pktmbuf_mtod(m, uint8_t *), mac, 6);
-		ctl_send(dp, m, e->port, DP_TO_PORT);
+		send_held(dp, m, e->port);
 	}
 	e->n_pending = 0;
 }
@@ -129,25 +162,29 @@ static void learn_arp(struct dp *dp, struct rte_mbuf *m, uint64_t now_ms)
 
 static void hold_pending(struct dp *dp, struct rte_mbuf *m, uint64_t now_ms)
 {
-	uint32_t idx = dp_meta_aux(m);
+	if (dp_meta_flow(m) & DP_META_CTL) {
+		/* released earlier, refused by the port: worker 0 counted tx_full */
+		drop_held(dp, m, DROP_TX_FULL, false);
+		return;
+	}
+	const struct flow *f = flow_if_same(dp->flows, dp_meta_flow(m), dp_meta_aux(m));
+	if (f == NULL) {
+		/* its session went away while the packet waited in the ring */
+		drop_held(dp, m, DROP_NO_NEIGHBOR, true);
+		return;
+	}
+	uint32_t idx = f->neigh;
 	struct neigh_entry *e = &dp->neigh->ent[idx];
 	uint8_t mac[6];
 
-	if (idx >= dp->neigh->used || e->state == NEIGH_FREE) {
-		/* its session went away while the packet waited in the ring */
-		dp->ctl_drops[DROP_NO_NEIGHBOR]++;
-		rte_pktmbuf_free(m);
-		return;
-	}
 	if (neigh_mac_get(dp->neigh, idx, mac)) {
 		/* resolved between the worker's look and now */
 		memcpy(rte_pktmbuf_mtod(m, uint8_t *), mac, 6);
-		ctl_send(dp, m, e->port, DP_TO_PORT);
+		send_held(dp, m, e->port);
 		return;
 	}
 	if (e->n_pending == NEIGH_PENDING_MAX || e->state == NEIGH_FAILED) {
-		dp->ctl_drops[DROP_NO_NEIGHBOR]++;
-		rte_pktmbuf_free(m);
+		drop_held(dp, m, DROP_NO_NEIGHBOR, true);
 		/* a failed next hop is tried again once in a while, when traffic wants it */
 		if (e->state == NEIGH_FAILED && now_ms - e->probe_ms >= NEIGH_RETRY_MS) {
 			e->state = NEIGH_INCOMPLETE;

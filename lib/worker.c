@@ -8,94 +8,18 @@
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
-#include <rte_hash.h>
 #include <rte_log.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 
 #include "dp.h"
+#include "handoff.h"
 #include "latch.h"
+#include "lookup.h"
 #include "log.h"
 #include "pkt.h"
 #include "rtp.h"
-
-const char *const dp_drop_names[DROP_MAX] = {
-	[DROP_MALFORMED] = "malformed",
-	[DROP_FRAGMENT] = "fragment",
-	[DROP_NO_FLOW] = "no_flow",
-	[DROP_RATE_LIMIT] = "rate_limit",
-	[DROP_INVALID_RTP] = "invalid_rtp",
-	[DROP_NOT_FROM_DESTINATION] = "not_from_destination",
-	[DROP_NO_NEIGHBOR] = "no_neighbor",
-	[DROP_TTL_EXCEEDED] = "ttl_exceeded",
-	[DROP_TX_FULL] = "tx_full",
-	[DROP_FILTERED] = "filtered",
-	[DROP_EXCEPTION_LIMIT] = "exception_limit",
-	[DROP_NOT_FROM_CLIENT] = "not_from_client",
-};
-
-int dp_owner_of(const struct dp *dp, uint32_t a)
-{
-	for (unsigned p = 0; p < dp->n_ports; p++)
-		if (dp_port_owns(&dp->port[p], a))
-			return (int)p;
-	return -1;
-}
-
-void dp_set_clock_rate(struct dp *dp, unsigned pt, uint32_t hz)
-{
-	dp->clk_rate[pt & 0x7f] = hz;
-	dp->clk_mult[pt & 0x7f] = (uint64_t)(((unsigned __int128)hz << 32) / rte_get_tsc_hz());
-}
-
-void dp_clock_defaults(struct dp *dp)
-{
-	for (unsigned pt = 0; pt < 128; pt++)
-		dp_set_clock_rate(dp, pt, RTP_CLOCK_DEFAULT);
-}
-
-void dp_stats_sum(const struct dp *dp, struct worker_stats *out)
-{
-	memset(out, 0, sizeof(*out));
-	for (unsigned w = 0; w < dp->n_workers; w++) {
-		const struct worker_stats *s = &dp->workers[w].stats;
-		for (int d = 0; d < DROP_MAX; d++)
-			out->drops[d] += s->drops[d];
-		for (int p = 0; p < DP_MAX_PORTS; p++) {
-			out->exception[p] += s->exception[p];
-			out->tx_failed[p] += s->tx_failed[p];
-		}
-		out->relayed += s->relayed;
-		out->iterations += s->iterations;
-		out->busy_iterations += s->busy_iterations;
-		out->busy_cycles += s->busy_cycles;
-	}
-	for (int d = 0; d < DROP_MAX; d++)
-		out->drops[d] += dp->ctl_drops[d];
-}
-
-#define EXC_BURST_DIV 10        /* a bucket holds 100 ms of its rate */
-
-void dp_set_exception_rate(struct dp *dp, unsigned port, uint32_t pps)
-{
-	struct dp_port *p = &dp->port[port];
-	unsigned nw = dp->n_workers ? dp->n_workers : 1;
-	p->exc_cost = p->exc_burst = 0;
-	if (pps != 0) {
-		uint64_t burst = RTE_MAX((uint64_t)pps / nw / EXC_BURST_DIV, (uint64_t)DP_BURST);
-		p->exc_cost = RTE_MAX(rte_get_tsc_hz() * nw / pps, (uint64_t)1);
-		p->exc_burst = burst * p->exc_cost;
-	}
-	for (unsigned w = 0; w < dp->n_workers; w++)
-		dp->workers[w].exc[port] = (struct worker_bucket){
-			.credit = p->exc_burst, .last = rte_rdtsc() };
-}
-
-void dp_port_allow_udp(struct dp_port *p, uint16_t port)
-{
-	p->udp_allow[port >> 6] |= 1ULL << (port & 63);
-}
 
 static inline void drop(struct worker *w, struct rte_mbuf *m, enum dp_drop why)
 {
@@ -109,7 +33,7 @@ static inline void drop(struct worker *w, struct rte_mbuf *m, enum dp_drop why)
 static inline void to_kernel(struct worker *w, uint16_t port, struct rte_mbuf *m)
 {
 	w->stats.exception[port]++;
-	dp_meta_set(m, DP_META_NONE, 0);
+	dp_meta_set(m, DP_META_NONE, port);     /* tap_refused takes it back */
 	rte_eth_tx_buffer(w->dp->port[port].tap_id, w->index, w->tap_txb[port], m);
 }
 
@@ -141,45 +65,6 @@ static inline void exception(struct worker *w, uint16_t port, struct rte_mbuf *m
 		return;
 	}
 	to_kernel(w, port, m);
-}
-
-static inline uint16_t udp_payload_of(const struct rte_mbuf *m)
-{
-	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
-	const uint8_t *ip = p + PKT_ETHER_HLEN;
-	const uint8_t *udp = ip + (ip[0] & 0x0f) * 4;
-	return (uint16_t)(((udp[4] << 8) | udp[5]) - 8);
-}
-
-/*
- * TX error callback for the ports: the NIC refused these. A relayed packet was already
- * counted as sent by its flow, which is still alive (no quiescent state was reported since),
- * so move it from sent to dropped.
- */
-static void tx_refused(struct rte_mbuf **pkts, uint16_t n, void *arg)
-{
-	struct worker *w = arg;
-
-	for (uint16_t i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		uint32_t id = dp_meta_flow(m);
-		if (id != DP_META_NONE) {
-			struct flow_stats *st = &flow_at(w->dp->flows, id)->stats;
-			st->pkts_tx--;
-			st->bytes_tx -= udp_payload_of(m);
-			st->dropped++;
-		}
-		w->stats.tx_failed[dp_meta_aux(m)]++;
-		w->stats.drops[DROP_TX_FULL]++;
-		rte_pktmbuf_free(m);
-	}
-}
-
-static void tap_refused(struct rte_mbuf **pkts, uint16_t n, void *arg)
-{
-	struct worker *w = arg;
-	w->stats.drops[DROP_TX_FULL] += n;
-	rte_pktmbuf_free_bulk(pkts, n);
 }
 
 static inline void to_port(struct worker *w, uint16_t port, struct rte_mbuf *m)
@@ -406,8 +291,9 @@ static __rte_always_inline void relay(struct worker *w, struct rte_mbuf *m,
 			w->lat[w->n_lat++] = (struct worker_lat){ .flow = f, .rx_tsc = now };
 		return;
 	}
-	/* The control lcore holds it until the next hop answers ARP, and fills in the MAC. */
-	dp_meta_set(m, f->id, f->neigh);
+	/* The control lcore holds it until the next hop answers ARP, and fills in the MAC; it
+	 * stays counted as sent unless control gives it up (then flow->ctl_dropped). */
+	dp_meta_set(m, f->id, __atomic_load_n(&f->gen, __ATOMIC_RELAXED));
 	if (rte_ring_mp_enqueue(dp->pending_ring, m) != 0) {
 		st->pkts_tx--;
 		st->bytes_tx -= info->udp_payload;
@@ -432,37 +318,52 @@ static inline void no_flow(struct worker *w, uint16_t port, struct rte_mbuf *m,
 		exception(w, port, m, now);
 }
 
+/* How far ahead of its use the worker starts loading: a packet's first line before it is
+ * classified, a flow's hot lines before it is relayed. A few packets, not the whole burst:
+ * a burst's worth of misses at once would queue behind the core's outstanding-miss limit and
+ * evict each other before use. */
+#define PF_PKT_AHEAD 4
+#define PF_FLOW_AHEAD 4
+
 /* Inlined into worker_main's loop; worker_handle_burst is the same code for the benchmark. */
 static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
-		struct rte_mbuf **pkts, uint16_t n, uint64_t now)
+		struct rte_mbuf **pkts, uint16_t n, uint64_t now, bool handed)
 {
 	struct dp *dp = w->dp;
+	/* whose flows this worker may write: with one worker, all; packets handed over by
+	 * another worker are ours; on a port with destination-only RSS every flow's packets
+	 * reach one worker, except a wildcard listen's (many destinations) */
+	bool check_owner = !handed && dp->n_workers > 1;
+	bool rss_dst = dp->port[port].rss_dst;
+	struct rte_mbuf *ho_pkts[DP_BURST];
+	struct flow *ho_flows[DP_BURST];
+	uint16_t n_ho = 0;
 	struct pkt_info info[DP_BURST];
-	struct flow_key keys[DP_BURST];
-	const void *key_ptr[DP_BURST];
-	void *data[DP_BURST];
+	struct flow *flows[DP_BURST];
+	uint32_t dsts[DP_BURST];
+	uint16_t dports[DP_BURST];
 	uint16_t udp_idx[DP_BURST];
 	uint16_t n_udp = 0;
 
-	for (uint16_t i = 0; i < n; i++)
+	for (uint16_t i = 0; i < n && i < PF_PKT_AHEAD; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
-		enum pkt_class c = m->nb_segs == 1 ?
-			pkt_classify(frame, m->data_len, &info[i]) : PKT_OTHER;
+		if (i + PF_PKT_AHEAD < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PF_PKT_AHEAD], void *));
+		enum rx_ck ck = rx_checksums(m);
+		enum pkt_class c = m->nb_segs != 1 ? PKT_OTHER :
+			unlikely(ck == RX_CK_BAD) ? PKT_MALFORMED :
+			pkt_classify_ck(frame, m->data_len, &info[i], ck == RX_CK_IP_GOOD);
 
 		switch (c) {
 		case PKT_UDP4: {
 			const uint8_t *ip = frame + info[i].l3_off;
 			const uint8_t *udp = frame + info[i].l4_off;
-			uint32_t dst;
-			uint16_t dport;
-			memcpy(&dst, ip + 16, 4);
-			memcpy(&dport, udp + 2, 2);
-			keys[n_udp] = flow_key_make(dst, dport, PKT_IPPROTO_UDP);
-			key_ptr[n_udp] = &keys[n_udp];
+			memcpy(&dsts[n_udp], ip + 16, 4);
+			memcpy(&dports[n_udp], udp + 2, 2);
 			udp_idx[n_udp++] = i;
 			break;
 		}
@@ -490,35 +391,52 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 			break;
 		}
 	}
-	if (n_udp == 0)
-		return;
 
-	uint64_t hits = 0;
-	rte_hash_lookup_bulk_data(dp->flows->hash, key_ptr, n_udp, &hits, data);
-	/* with many sessions the flows are cache misses: start them all before the first use
-	 * (the relay reads or writes each of a flow's hot lines) */
-	for (uint16_t j = 0; j < n_udp; j++) {
-		if (hits & (1ULL << j)) {
-			for (unsigned l = 0; l < FLOW_HOT_BYTES; l += RTE_CACHE_LINE_SIZE)
-				rte_prefetch0((char *)data[j] + l);
-		}
+	/* the flows' lines load PF_FLOW_AHEAD packets ahead of the relay that uses them (the
+	 * relay reads or writes each of a flow's hot lines) */
+	for (uint16_t j = 0; j < n_udp && j < PF_FLOW_AHEAD; j++) {
+		flows[j] = dp_flow_of(dp, dsts[j], dports[j]);
+		if (flows[j] != NULL)
+			prefetch_flow(flows[j]);
 	}
 	for (uint16_t j = 0; j < n_udp; j++) {
+		uint16_t a = (uint16_t)(j + PF_FLOW_AHEAD);
+		if (a < n_udp) {
+			flows[a] = dp_flow_of(dp, dsts[a], dports[a]);
+			if (flows[a] != NULL)
+				prefetch_flow(flows[a]);
+		}
 		uint16_t i = udp_idx[j];
-		struct flow *f = data[j];
-		if (!(hits & (1ULL << j))) {
-			/* a listen on the wildcard address */
-			struct flow_key wk = flow_key_make(0, keys[j].port, PKT_IPPROTO_UDP);
-			if (dp_owner_of(dp, keys[j].addr) >= 0 &&
-					rte_hash_lookup_data(dp->flows->hash, &wk,
-						(void **)&f) >= 0)
-				goto found;
+		struct flow *f = flows[j];
+		if (f == NULL) {
 			no_flow(w, port, pkts[i], &info[i], now);
-			continue;
+		} else if (unlikely(check_owner && f->owner != w->index &&
+					(!rss_dst || (f->flags & FLOW_F_WILDCARD)))) {
+			ho_pkts[n_ho] = pkts[i];
+			ho_flows[n_ho++] = f;
+		} else {
+			relay(w, pkts[i], &info[i], f, port, now);
 		}
-found:
-		relay(w, pkts[i], &info[i], f, port, now);
 	}
+	if (n_ho)
+		hand_off(w, port, ho_pkts, ho_flows, n_ho);
+}
+
+/* What other workers handed over, a burst per iteration at most: runs of packets from one
+ * dp port go through the burst code as if received there (the flow is looked up again: the
+ * sender's id may have been deleted and reused since). */
+static __rte_noinline unsigned poll_handoff(struct worker *w, uint64_t now)
+{
+	struct rte_mbuf *pkts[DP_BURST];
+	unsigned n = rte_ring_sc_dequeue_burst(w->handoff, (void **)pkts, DP_BURST, NULL);
+
+	for (unsigned s = 0, e; s < n; s = e) {
+		uint16_t port = (uint16_t)dp_meta_aux(pkts[s]);
+		for (e = s + 1; e < n && dp_meta_aux(pkts[e]) == port; e++)
+			;
+		handle_burst(w, port, pkts + s, (uint16_t)(e - s), now, true);
+	}
+	return n;
 }
 
 #define TAP_BURSTS 4
@@ -571,8 +489,11 @@ static unsigned poll_ctl(struct worker *w)
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		uint16_t port = m->port;
-		if (dp_meta_aux(m) == DP_TO_KERNEL) {
-			dp_meta_set(m, DP_META_NONE, 0);
+		if (dp_meta_flow(m) != DP_META_NONE) {
+			to_port(w, port, m);    /* a held packet released: meta for tx_refused */
+		} else if (dp_meta_aux(m) == DP_TO_KERNEL) {
+			/* not an exception packet: tap_refused leaves the count alone */
+			dp_meta_set(m, DP_META_NONE, DP_META_NONE);
 			rte_eth_tx_buffer(w->dp->port[port].tap_id, w->index, w->tap_txb[port], m);
 		} else {
 			dp_meta_set(m, DP_META_NONE, port);
@@ -622,31 +543,23 @@ static __rte_always_inline void end_iteration(struct worker *w, uint64_t t0)
 void worker_handle_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
 		uint64_t now)
 {
-	handle_burst(w, port, pkts, n, now);
+	handle_burst(w, port, pkts, n, now, false);
+}
+
+unsigned worker_poll_handoff(struct worker *w, uint64_t now)
+{
+	return w->handoff != NULL ? poll_handoff(w, now) : 0;
+}
+
+unsigned worker_poll_ctl(struct worker *w)
+{
+	return poll_ctl(w);
 }
 
 void worker_end_iteration(struct worker *w, uint64_t t0)
 {
 	end_iteration(w, t0);
 	rte_rcu_qsbr_quiescent(w->dp->qsv, w->index);
-}
-
-int worker_init_buffers(struct worker *w)
-{
-	struct dp *dp = w->dp;
-	for (unsigned p = 0; p < dp->n_ports; p++) {
-		w->txb[p] = rte_zmalloc_socket("txb", RTE_ETH_TX_BUFFER_SIZE(DP_BURST), 0,
-				rte_lcore_to_socket_id(w->lcore));
-		w->tap_txb[p] = rte_zmalloc_socket("taptxb", RTE_ETH_TX_BUFFER_SIZE(DP_BURST), 0,
-				rte_lcore_to_socket_id(w->lcore));
-		if (w->txb[p] == NULL || w->tap_txb[p] == NULL)
-			return -ENOMEM;
-		rte_eth_tx_buffer_init(w->txb[p], DP_BURST);
-		rte_eth_tx_buffer_init(w->tap_txb[p], DP_BURST);
-		rte_eth_tx_buffer_set_err_callback(w->txb[p], tx_refused, w);
-		rte_eth_tx_buffer_set_err_callback(w->tap_txb[p], tap_refused, w);
-	}
-	return 0;
 }
 
 /*
@@ -675,12 +588,14 @@ int worker_main(void *arg)
 		uint64_t t0 = rte_rdtsc();
 		unsigned work = 0;
 
+		if (w->handoff != NULL)
+			work += poll_handoff(w, t0);
 		for (unsigned q = 0; q < w->n_rxq; q++) {
 			uint16_t port = w->rxq[q].port;
 			uint16_t n = rte_eth_rx_burst(dp->port[port].eth_id, w->rxq[q].queue,
 					pkts, DP_BURST);
 			if (n > 0)
-				handle_burst(w, port, pkts, n, t0);
+				handle_burst(w, port, pkts, n, t0, false);
 			work += n;
 		}
 		if (w->polls_taps && taps_due(w, work)) {

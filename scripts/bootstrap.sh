@@ -16,6 +16,9 @@ REQUIRED=(
 	clang libclang-rt-dev          # fuzzers (libFuzzer runtime is in libclang-rt-dev)
 	nftables libnftables-dev openssl   # the exception path's filter (1.3); test certificates
 	libssl-dev                     # gRPC TLS: the key checked against the certificate at start
+	libmicrohttpd-dev              # [http]: /metrics, /healthz, the web view (API.md 1.4)
+	prometheus                     # tests: promtool check metrics, a real server scraping /metrics
+	chromium chromium-driver python3-selenium   # the web view's browser test (e2e_webview)
 )
 # Nice to have: a failure to install these is reported but not fatal.
 OPTIONAL=(valgrind)

@@ -36,6 +36,7 @@ enum dp_drop {
 	DROP_FILTERED,             /* for the appliance, but no session's and no kernel_allow service */
 	DROP_EXCEPTION_LIMIT,      /* over the port's exception_rate_pps */
 	DROP_NOT_FROM_CLIENT,      /* strict_source: not from the latched client */
+	DROP_HANDOFF_FULL,         /* the owning worker's hand-off ring was full */
 	DROP_MAX
 };
 /* The API's name of each reason ("malformed", ...). */
@@ -235,6 +236,7 @@ struct dp_worker_stats {
 	unsigned index, lcore;
 	uint64_t relayed, iterations, busy_iterations;
 	uint64_t busy_cycles;           /* TSC cycles of the iterations that found work */
+	uint64_t handed_off;            /* packets passed to the worker owning their flow */
 };
 
 struct dp_stats {

@@ -202,6 +202,7 @@ test_defaults(void)
 	CHECK(def.workers == 1 && def.mbufs == 16383 && def.idle_sleep_us == 0);
 	CHECK(def.n_ports == 0 && def.eal_args[0] == '\0');
 	CHECK_STR(def.grpc_listen, "[::]:50051");
+	CHECK_STR(def.http_listen, "127.0.0.1:9464");
 	CHECK(def.max_sessions == 65536 && def.port_min == 20000 && def.port_max == 59999);
 	CHECK(def.idle_timeout_secs == 300 && def.closed_retention_secs == 60);
 	CHECK(def.n_allowed == 0);
@@ -322,6 +323,15 @@ test_accepted(void)
 	CHECK(load_text(PORT0 "[grpc]\nlisten = localhost:50051\n", &cfg, err, sizeof(err)) == 0);
 	CHECK(load_text(PORT0 "[grpc]\nlisten = [::1]:65535\n", &cfg, err, sizeof(err)) == 0);
 	CHECK(load_text(PORT0 "[sessions]\nallowed_destinations =\n", &cfg, err, sizeof(err)) == 0);
+	/* [http] listen: a v4 or v6 literal and a port, or empty for off */
+	CHECK(load_text(PORT0, &cfg, err, sizeof(err)) == 0);
+	CHECK_STR(cfg.http_listen, "127.0.0.1:9464");
+	CHECK(load_text(PORT0 "[http]\nlisten = [::1]:65535\n", &cfg, err, sizeof(err)) == 0);
+	CHECK_STR(cfg.http_listen, "[::1]:65535");
+	CHECK(load_text(PORT0 "[http]\nlisten = 0.0.0.0:1\n", &cfg, err, sizeof(err)) == 0);
+	CHECK_STR(cfg.http_listen, "0.0.0.0:1");
+	CHECK(load_text(PORT0 "[http]\nlisten =\n", &cfg, err, sizeof(err)) == 0);
+	CHECK_STR(cfg.http_listen, "");
 	CHECK(cfg.n_allowed == 0);
 
 	/* the security keys and their defaults */
@@ -400,6 +410,8 @@ struct bad_case {
 #define WANT_ADDR "expected IPv4 addresses with their prefix length, such as 198.18.1.1/24 or " \
 	"198.18.1.10-198.18.1.41/24"
 #define WANT_NB "expected IPv4@MAC such as 198.18.2.2@02:00:00:00:02:02"
+#define WANT_HTTP "expected IPv4:port or [IPv6]:port (address literals), or empty for no " \
+	"HTTP server, such as 127.0.0.1:9464"
 #define WANT_LISTEN "expected host:port, [IPv6]:port or unix:/absolute/path, such as [::]:50051"
 #define WANT_CLOCK "expected PT:HZ with a payload type 0..127 and a clock rate 1..1000000, " \
 	"such as 96:90000"
@@ -408,11 +420,11 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
 	/* sections */
 	{ L, PORT0 "[foo]\n",
-	  "[foo]: unknown section (expected eal, dataplane, portN, grpc, audit, sessions, rtp, tcp)" },
+	  "[foo]: unknown section (expected eal, dataplane, portN, grpc, audit, http, sessions, rtp, tcp)" },
 	{ L, PORT0 "[Port1]\n",
-	  "[Port1]: unknown section (expected eal, dataplane, portN, grpc, audit, sessions, rtp, tcp)" },
+	  "[Port1]: unknown section (expected eal, dataplane, portN, grpc, audit, http, sessions, rtp, tcp)" },
 	{ L, PORT0 "[port01]\n",
-	  "[port01]: unknown section (expected eal, dataplane, portN, grpc, audit, sessions, rtp, tcp)" },
+	  "[port01]: unknown section (expected eal, dataplane, portN, grpc, audit, http, sessions, rtp, tcp)" },
 	{ L, PORT0 "[port8]\n", "[port8]: expected a port section port0..port7, got \"port8\"" },
 	{ L, PORT0 "[port0]\n", "[port0]: expected each section once, got a second [port0]" },
 	{ L, DP DP PORT0, "[dataplane]: expected each section once, got a second [dataplane]" },
@@ -610,6 +622,20 @@ static const struct bad_case bad_cases[] = {
 	  "got \"rtp/0\"" },
 	{ L, PORTS "exception = rtp0\n",
 	  "[port1] exception: expected a name no other port uses, got \"rtp0\" (also on [port0])" },
+	/* http */
+	{ L, PORT0 "[http]\nlisten = localhost:9464\n",
+	  "[http] listen: " WANT_HTTP ", got \"localhost:9464\"" },
+	{ L, PORT0 "[http]\nlisten = 127.0.0.1\n", "[http] listen: " WANT_HTTP ", got \"127.0.0.1\"" },
+	{ L, PORT0 "[http]\nlisten = 127.0.0.1:0\n",
+	  "[http] listen: " WANT_HTTP ", got \"127.0.0.1:0\"" },
+	{ L, PORT0 "[http]\nlisten = 127.0.0.1:65536\n",
+	  "[http] listen: " WANT_HTTP ", got \"127.0.0.1:65536\"" },
+	{ L, PORT0 "[http]\nlisten = ::1:9464\n", "[http] listen: " WANT_HTTP ", got \"::1:9464\"" },
+	{ L, PORT0 "[http]\nlisten = [1.2.3.4]:1\n",
+	  "[http] listen: " WANT_HTTP ", got \"[1.2.3.4]:1\"" },
+	{ L, PORT0 "[http]\nlisten = unix:/tmp/x.sock\n",
+	  "[http] listen: " WANT_HTTP ", got \"unix:/tmp/x.sock\"" },
+	{ L, PORT0 "[http]\nport = 1\n", "[http] port: unknown key (expected one of: listen)" },
 	/* grpc */
 	{ L, PORT0 "[grpc]\nlisten = 50051\n", "[grpc] listen: " WANT_LISTEN ", got \"50051\"" },
 	{ L, PORT0 "[grpc]\nlisten = :50051\n", "[grpc] listen: " WANT_LISTEN ", got \":50051\"" },

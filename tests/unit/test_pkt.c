@@ -178,9 +178,28 @@ static void test_incremental(void)
 	CHECK_EQ_U(pkt_csum_replace4(0x1234, 0xdeadbeef, 0xdeadbeef), 0x1234);
 }
 
+/* The NIC's verdict on the IPv4 header checksum replaces the software sum, nothing else. */
+static void test_classify_hw_checksum(void)
+{
+	uint8_t f[2048];
+	struct pkt_info info;
+	uint32_t n = build(f, 5, 160, 0);
+
+	CHECK(pkt_classify_ck(f, n, &info, true) == PKT_UDP4);
+	CHECK(pkt_classify_ck(f, n, &info, false) == PKT_UDP4);
+	f[14 + 10] ^= 0x01;     /* a wrong header checksum: caught only in software */
+	CHECK(pkt_classify(f, n, &info) == PKT_MALFORMED);
+	CHECK(pkt_classify_ck(f, n, &info, false) == PKT_MALFORMED);
+	CHECK(pkt_classify_ck(f, n, &info, true) == PKT_UDP4);
+	CHECK_EQ_U(info.udp_payload, 160);
+	/* a good checksum does not excuse a bad length */
+	CHECK(pkt_classify_ck(f, 30, &info, true) == PKT_MALFORMED);
+}
+
 int main(void)
 {
 	test_classify();
+	test_classify_hw_checksum();
 	test_rewrite();
 	test_incremental();
 	return check_summary("test_pkt");

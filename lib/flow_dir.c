@@ -1,0 +1,93 @@
+#include "flow_dir.h"
+
+#include <errno.h>
+#include <string.h>
+#include <rte_malloc.h>
+
+#define IDS_BYTES (FLOW_DIR_PORTS * sizeof(uint32_t))
+
+void flow_dir_init(struct flow_dir *d, int socket)
+{
+	memset(d, 0, sizeof(*d));
+	d->socket = socket;
+	d->n_index = 1;         /* 0 is the wildcard's */
+}
+
+void flow_dir_fini(struct flow_dir *d)
+{
+	for (uint32_t i = 0; i < FLOW_DIR_ADDRS; i++) {
+		rte_free(d->ids[i]);
+		d->ids[i] = NULL;
+	}
+}
+
+/* A new array for index idx, every port empty, published before anyone can find idx. */
+static int ids_create(struct flow_dir *d, uint32_t idx)
+{
+	uint32_t *ids = rte_malloc_socket("flow_dir", IDS_BYTES, RTE_CACHE_LINE_SIZE, d->socket);
+	if (ids == NULL)
+		return -ENOMEM;
+	memset(ids, 0xff, IDS_BYTES);   /* FLOW_DIR_NONE */
+	__atomic_store_n(&d->ids[idx], ids, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* addr's index, given one if it has none; 0 with *err set on failure. */
+static uint32_t index_get(struct flow_dir *d, uint32_t addr, int *err)
+{
+	uint32_t h = flow_dir_hash(addr);
+	for (;;) {
+		uint64_t s = d->slot[h];
+		if (s == 0)
+			break;
+		if ((uint32_t)s == addr)
+			return (uint32_t)(s >> 32);
+		h = (h + 1) & (FLOW_DIR_SLOTS - 1);
+	}
+	if (d->n_index == FLOW_DIR_ADDRS) {
+		*err = -ENOSPC;
+		return 0;
+	}
+	uint32_t idx = d->n_index;
+	*err = ids_create(d, idx);
+	if (*err != 0)
+		return 0;
+	d->n_index++;
+	__atomic_store_n(&d->slot[h], (uint64_t)idx << 32 | addr, __ATOMIC_RELEASE);
+	return idx;
+}
+
+int flow_dir_add(struct flow_dir *d, uint32_t addr, uint16_t port, uint32_t id)
+{
+	uint32_t idx = 0;
+	int err = 0;
+	if (addr != 0) {
+		idx = index_get(d, addr, &err);
+		if (idx == 0)
+			return err;
+	} else if (d->ids[0] == NULL && (err = ids_create(d, 0)) != 0) {
+		return err;
+	}
+	uint32_t *ids = d->ids[idx];
+	if (ids[port] != FLOW_DIR_NONE)
+		return -EEXIST;
+	__atomic_store_n(&ids[port], id, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int flow_dir_del(struct flow_dir *d, uint32_t addr, uint16_t port, uint32_t id)
+{
+	uint32_t idx = addr == 0 ? 0 : flow_dir_index(d, addr);
+	if ((addr != 0 && idx == 0) || d->ids[idx] == NULL || d->ids[idx][port] != id)
+		return -ENOENT;
+	__atomic_store_n(&d->ids[idx][port], FLOW_DIR_NONE, __ATOMIC_RELEASE);
+	return 0;
+}
+
+size_t flow_dir_bytes(const struct flow_dir *d)
+{
+	size_t n = 0;
+	for (uint32_t i = 0; i < FLOW_DIR_ADDRS; i++)
+		n += d->ids[i] != NULL ? IDS_BYTES : 0;
+	return n;
+}

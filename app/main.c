@@ -309,6 +309,9 @@ static void announce_serving(void)
 {
 	health_set(HEALTH_SERVING);
 	RTE_LOG(INFO, APP, "serving\n");
+	/* systemd (Type=notify): the service is started now */
+	if (sdnotify("READY=1") < 0)
+		RTE_LOG(WARNING, APP, "READY=1 to $NOTIFY_SOCKET: %s\n", strerror(errno));
 }
 
 /* The control lcore: serve gRPC, run the slow path and the session timers until told to stop. */
@@ -533,9 +536,6 @@ static int run(const struct config *cfg)
 	}
 	RTE_LOG(INFO, APP, "rtpproxy %s: %u port(s), %u worker(s), gRPC on %s\n",
 			RTPPROXY_VERSION, dp_n_ports(dp), cfg->workers, cfg->grpc_listen);
-	/* systemd (Type=notify): start-up is complete */
-	if (sdnotify("READY=1") < 0)
-		RTE_LOG(WARNING, APP, "READY=1 to $NOTIFY_SOCKET: %s\n", strerror(errno));
 
 	control_loop(srv, dp, sm, ev);
 	health_set(HEALTH_STOPPING);    /* first: probes and Watch streams hear it at once */

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """e2e_sdnotify: rtpproxy under a stand-in for systemd (a datagram socket in $NOTIFY_SOCKET,
-as rtpproxy.service's Type=notify and WatchdogSec give it): READY=1 before the API answers,
+as rtpproxy.service's Type=notify and WatchdogSec give it): READY=1 once health is SERVING,
 WATCHDOG=1 from the control loop every WATCHDOG_USEC/2 while it runs, STOPPING=1 at SIGTERM
 and nothing after it; a notify socket that is gone is a warning, not a failed start.
 """
@@ -39,9 +39,13 @@ def body(t):
     try:
         with lab.Lab() as L:
             app = lab.Appliance(L).start()
-            first = drain(sock)
-            t.check(len(first) >= 1 and first[0] == "READY=1",
-                    "READY=1 arrived before GetProxyStats answered, first", repr(first[:3]))
+            first = []
+            lab.wait_until(lambda: first.extend(drain(sock)) or "READY=1" in first, 10)
+            t.check(len(first) >= 1 and first[0] == "READY=1", "READY=1 first", repr(first[:3]))
+            # READY=1 comes where health turns SERVING (every worker polls), logged just before
+            t.check(lab.wait_until(lambda: "APP: serving" in app.log_text(), 5),
+                    "health SERVING when READY=1 was sent", app.log_tail(10))
+            first += drain(sock)
             t.eq(first.count("READY=1"), 1, "READY=1 once")
             t.eq([m for m in first if m not in ("READY=1", "WATCHDOG=1")], [], "nothing else yet")
 

@@ -25,6 +25,7 @@ int main(int argc, char **argv)
 	CHECK_EQ_U(cfg.n_ports, 1);
 	CHECK(strcmp(cfg.ports[0].device, "0000:03:00.0") == 0);
 	CHECK(strcmp(cfg.grpc_listen, "127.0.0.1:50051") == 0);
+	CHECK(strcmp(cfg.http_listen, "127.0.0.1:9464") == 0);
 	CHECK_EQ_U(cfg.workers, 1);
 	CHECK_EQ_U(cfg.idle_sleep_us, 0);
 	CHECK(cfg.tokens_file[0] == '\0');

@@ -60,14 +60,15 @@ fi
 deb=$(readlink -f "$deb")
 bash scripts/bootstrap.sh --container
 
-# rtpproxyctl health is the check once the health service exists; stats before that
-health=(/usr/bin/rtpproxyctl health)
-if ! dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./usr/bin/rtpproxyctl | grep -aq 'grpc.health.v1'; then
-	health=(/usr/bin/rtpproxyctl stats)
-fi
-
 work=$(mktemp -d /tmp/rtpproxy-container.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+
+# rtpproxyctl health (grpc.health.v1) is the check; stats for a package older than it
+health=(/usr/bin/rtpproxyctl health)
+dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./usr/bin/rtpproxyctl > "$work/rtpproxyctl"
+if ! grep -q 'grpc.health.v1' "$work/rtpproxyctl"; then
+	health=(/usr/bin/rtpproxyctl stats)
+fi
 name=$(basename "$deb")
 start=$(date +%s)
 # minbase + the .deb with apt (its Depends from the mirror); no docs, no apt lists: smaller

@@ -35,6 +35,7 @@
 #include "reflection.h"
 #include "rpc.h"
 #include "rtpproxy.pb-c.h"
+#include "sdnotify.h"
 #include "sess.h"
 #include "tcp_relay.h"
 #include "telemetry.h"
@@ -308,6 +309,9 @@ static void announce_serving(void)
 {
 	health_set(HEALTH_SERVING);
 	RTE_LOG(INFO, APP, "serving\n");
+	/* systemd (Type=notify): the service is started now */
+	if (sdnotify("READY=1") < 0)
+		RTE_LOG(WARNING, APP, "READY=1 to $NOTIFY_SOCKET: %s\n", strerror(errno));
 }
 
 /* The control lcore: serve gRPC, run the slow path and the session timers until told to stop. */
@@ -341,6 +345,7 @@ static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *s
 		sess_tcp_poll(sm);
 		tick_sessions(sm, &tp, now);
 		events_tick(ev, now);   /* events: snapshots and StatsUpdates due */
+		sdnotify_watchdog(now); /* systemd's WatchdogSec: proof the loop still turns */
 	}
 }
 
@@ -535,6 +540,7 @@ static int run(const struct config *cfg)
 	control_loop(srv, dp, sm, ev);
 	health_set(HEALTH_STOPPING);    /* first: probes and Watch streams hear it at once */
 	RTE_LOG(INFO, APP, "shutting down\n");
+	sdnotify("STOPPING=1");
 	rc = 0;
 out:
 	ctlq_close(ctlq);       /* HTTP requests waiting fail now: the loop serves no more */

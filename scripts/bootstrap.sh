@@ -23,6 +23,18 @@ REQUIRED=(
 # Nice to have: a failure to install these is reported but not fatal.
 OPTIONAL=(valgrind)
 
+# Only when asked, so that building and testing stay as they are for everyone else:
+#   --package    scripts/package.sh and the package test (a .deb, a fresh root by mmdebstrap)
+#   --container  scripts/container.sh (the root file system imported into podman)
+PACKAGING=(dpkg-dev debhelper fakeroot build-essential mmdebstrap systemd)
+CONTAINER=("${PACKAGING[@]}" podman runc)   # runc: crun refuses hybrid cgroup v1+v2 hosts
+case ${1:-} in
+--package) REQUIRED=("${PACKAGING[@]}"); OPTIONAL=() ;;
+--container) REQUIRED=("${CONTAINER[@]}"); OPTIONAL=() ;;
+"") ;;
+*) echo "usage: $0 [--package | --container]" >&2; exit 2 ;;
+esac
+
 log() { printf 'bootstrap: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 

@@ -95,6 +95,7 @@ static void test_reverse_latch(void)
 	CHECK_EQ_U(fwd_stats(f).pkts_tx, 2);
 	CHECK_EQ_U(rev_stats(r).pkts_tx, 2);
 	check_quiet();
+	uninstall(f);
 }
 
 static void test_wildcard(void)
@@ -125,6 +126,7 @@ static void test_wildcard(void)
 	CHECK_EQ_U(fwd_stats(f).pkts_rx, 1);
 	check_drops(&before, DROP_MAX, 0);
 	check_quiet();
+	uninstall(f);
 }
 
 static void test_ttl(void)
@@ -150,6 +152,7 @@ static void test_ttl(void)
 	struct dp_flow_read s = fwd_stats(f);
 	CHECK_EQ_U(s.pkts_rx, 3);
 	CHECK_EQ_U(s.dropped, 2);
+	uninstall(f);
 }
 
 static void test_rate_limit(void)
@@ -173,6 +176,7 @@ static void test_rate_limit(void)
 	CHECK_EQ_U(s.pkts_tx, 5);
 	CHECK_EQ_U(s.dropped, 3);
 	check_quiet();
+	uninstall(f);
 }
 
 static void test_validate(void)
@@ -199,6 +203,7 @@ static void test_validate(void)
 	CHECK_EQ_U(s.pkts_rx, 2);
 	CHECK_EQ_U(s.dropped, 1);
 	CHECK_EQ_U(s.bytes_tx, PLEN);
+	uninstall(f);
 }
 
 
@@ -254,5 +259,6 @@ int main(int argc, char **argv)
 	test_validate();
 	test_tx_refused();
 	test_tap_refused();
+	uninstall(t_fwd);
 	return rig_finish("test_worker");
 }

@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "ctlq.h"
 #include "health.h"
+#include "pb_json.h"
 #include "webview.h"
 
 #define HTTP_MAX_CONNECTIONS 16         /* each is a thread: a handful of scrapers and pages */
@@ -51,16 +52,9 @@ void http_reply_error(struct http_reply *out, unsigned status, const char *msg)
 	out->len = 0;
 	if (f == NULL)
 		return;
-	fputs("{\"error\":\"", f);
-	for (const unsigned char *p = (const unsigned char *)msg; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputs("\"}\n", f);
+	fputs("{\"error\":", f);
+	pb_json_print_string(f, msg);
+	fputs("}\n", f);
 	if (fclose(f) == 0) {
 		out->body = buf;
 		out->len = len;

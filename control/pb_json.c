@@ -36,7 +36,7 @@ static size_t utf8_len(const unsigned char *s, size_t left)
 	return n;
 }
 
-static void print_string(FILE *f, const char *s)
+void pb_json_print_string(FILE *f, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
 	size_t left = strlen((const char *)p);
@@ -120,7 +120,7 @@ static void print_enum(FILE *f, const ProtobufCEnumDescriptor *desc, int v)
 	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(desc, v);
 
 	if (ev != NULL)
-		print_string(f, ev->name);
+		pb_json_print_string(f, ev->name);
 	else
 		fprintf(f, "%d", v);    /* a value newer than our .proto */
 }
@@ -160,7 +160,7 @@ static void print_value(FILE *f, const ProtobufCFieldDescriptor *field, const vo
 		print_enum(f, field->descriptor, *(const int *)p);
 		break;
 	case PROTOBUF_C_TYPE_STRING:
-		print_string(f, *(char *const *)p);
+		pb_json_print_string(f, *(char *const *)p);
 		break;
 	case PROTOBUF_C_TYPE_BYTES:
 		print_base64(f, p);
@@ -295,7 +295,7 @@ static void print_message(FILE *f, const ProtobufCMessage *msg)
 		if (!first)
 			fputc(',', f);
 		first = false;
-		print_string(f, field->name);
+		pb_json_print_string(f, field->name);
 		fputc(':', f);
 		if (repeated)
 			print_repeated(f, field, base);

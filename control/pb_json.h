@@ -13,5 +13,7 @@
 
 /* One JSON object on one line, without the newline. */
 void pb_json_print(FILE *f, const ProtobufCMessage *msg);
+/* S as a JSON string, quotes included (NULL as ""); invalid UTF-8 becomes U+FFFD. */
+void pb_json_print_string(FILE *f, const char *s);
 
 #endif

@@ -631,7 +631,7 @@ class Appliance:
     waits for GetProxyStats to answer READY_CODE (default OK).
 
     GRPC_TCP=(host, port): the config's [grpc] listen is a TCP address in the dut namespace
-    (e.g. "[::]:50051"); the stub then reaches it through a UnixForwarder at the usual unix
+    (e.g. "[::]:50051"); the stub then reaches it through a NetnsForwarder at the usual unix
     socket path, over TCP to HOST:PORT from inside the dut namespace (e.g. its loopback)."""
 
     def __init__(self, lab, config=None, build_dir=None, name="rtpproxy", exe=None,
@@ -695,7 +695,7 @@ class Appliance:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.sock)
         if self.grpc_tcp is not None:
-            self.forwarder = UnixForwarder(self.lab.dut, *self.grpc_tcp, self.sock)
+            self.forwarder = NetnsForwarder(self.lab.dut, *self.grpc_tcp, self.sock)
         env = dict(os.environ, RTPPROXY_LOG=self.log_level)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
@@ -784,24 +784,31 @@ class Appliance:
         return self.stub.GetSessionStatus(pb2().GetSessionStatusRequest(session_id=session_id)).session
 
 
-class UnixForwarder:
-    """A unix socket in this process's namespace relaying each connection to HOST:PORT (TCP)
-    inside network namespace NS: a test's grpc channel reaches a server that listens on TCP in
-    the dut namespace. `ports` lists the local TCP ports used (the peers the server sees).
-    A context manager; closing it ends every relay."""
+class NetnsForwarder:
+    """A listening socket in this process's namespace relaying each connection to HOST:PORT
+    (TCP) inside network namespace NS: a test's grpc channel (or browser) reaches a server that
+    listens on TCP in the dut namespace. It listens on the unix socket PATH, or with PATH None
+    on 127.0.0.1 at a free port (`local_port`). `ports` lists the TCP ports used on the
+    namespace's side (the peers the server sees). A context manager; closing it ends every
+    relay."""
 
-    def __init__(self, ns, host, port, path):
-        import threading
+    def __init__(self, ns, host, port, path=None):
         self.ns, self.host, self.port, self.path = ns, host, port, path
         self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.ports = []
         self._conns = []
         self._lock = threading.Lock()
         self._closed = False
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        self._srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._srv.bind(path)
+        if path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            self._srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._srv.bind(path)
+        else:
+            self._srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._srv.bind(("127.0.0.1", 0))
+            self.local_port = self._srv.getsockname()[1]
         self._srv.listen(64)
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
@@ -810,7 +817,6 @@ class UnixForwarder:
         return f"unix:{self.path}"
 
     def _accept(self):
-        import threading
         while not self._closed:
             try:
                 a, _ = self._srv.accept()
@@ -857,8 +863,9 @@ class UnixForwarder:
                 with contextlib.suppress(OSError):
                     c.shutdown(socket.SHUT_RDWR)
                 c.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
+        if self.path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
 
     def __enter__(self):
         return self

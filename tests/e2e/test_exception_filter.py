@@ -2,7 +2,7 @@
 """e2e_exception_filter: the exception path admits only what the appliance serves (API.md 1.3).
 
 gRPC listens on [::]:50051 in the dut namespace (the shipped default); the harness's stub
-reaches it over TCP on the dut namespace's own loopback (lab.UnixForwarder).
+reaches it over TCP on the dut namespace's own loopback (lab.NetnsForwarder).
 
 The first appliance's port0 is a net_pcap vdev on veth-dut0: DPDK's net_af_packet joins a
 PACKET_FANOUT group with the defrag flag, so the kernel reassembles IPv4 fragments before DPDK
@@ -46,7 +46,6 @@ import json
 import os
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """e2e_grpc_security: the control API secured (API.md 1.3), against the real appliance with
-gRPC on TCP inside the dut namespace (the test reaches it through lab.UnixForwarder, which
+gRPC on TCP inside the dut namespace (the test reaches it through lab.NetnsForwarder, which
 connects from inside that namespace, so the server sees real TCP peers).
 
 Certificates are made here with openssl in a temporary directory (a CA, a server certificate
@@ -143,8 +143,8 @@ def part_tls_tokens(t, L, pki, d):
                     "allowed_peers": "127.0.0.0/8, 198.18.0.0/15",
                     "max_message_bytes": "4096"},
            "audit": {"file": audit}}
-    fwd4 = lab.UnixForwarder(L.dut, "127.0.0.1", PORT, f"/tmp/{L.prefix}-g4.sock")
-    fwd6 = lab.UnixForwarder(L.dut, "::1", PORT, f"/tmp/{L.prefix}-g6.sock")
+    fwd4 = lab.NetnsForwarder(L.dut, "127.0.0.1", PORT, f"/tmp/{L.prefix}-g4.sock")
+    fwd6 = lab.NetnsForwarder(L.dut, "::1", PORT, f"/tmp/{L.prefix}-g6.sock")
     with fwd4, fwd6, lab.Appliance(L, cfg, channel_factory=lambda: tls_channel(
             fwd4.target(), pki["ca.pem"]), metadata=bearer(ADMIN)) as app:
         peer4 = r"127\.0\.0\.1:\d+"
@@ -322,7 +322,7 @@ def part_mtls(t, L, pki, d):
     pb = lab.pb2()
     cfg = {"grpc": {"listen": f"127.0.0.1:{PORT}", "tls_cert": pki["server.pem"],
                     "tls_key": pki["server.key"], "tls_client_ca": pki["ca.pem"]}}
-    fwd = lab.UnixForwarder(L.dut, "127.0.0.1", PORT, f"/tmp/{L.prefix}-gm.sock")
+    fwd = lab.NetnsForwarder(L.dut, "127.0.0.1", PORT, f"/tmp/{L.prefix}-gm.sock")
     with fwd, lab.Appliance(L, cfg, name="mtls", channel_factory=lambda: tls_channel(
             fwd.target(), pki["ca.pem"], pki["client.pem"], pki["client.key"])) as app:
         t.check(True, "mutual TLS with the client certificate: GetProxyStats answered")

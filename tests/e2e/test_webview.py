@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lab  # noqa: E402
 from lab import CLI_ADDR, DST_ADDR, DUT0_ADDR, DUT1_ADDR, udp_session  # noqa: E402
-from webview_browser import CHROMEDRIVER, CHROMIUM, Page, TcpForwarder, start_browser, wait_for  # noqa: E402
+from webview_browser import CHROMEDRIVER, CHROMIUM, Page, start_browser, wait_for  # noqa: E402
 from webview_fake import FakeAppliance  # noqa: E402
 
 LIVE = 2.0                     # API.md 1.4: a change shows within 2 s
@@ -147,7 +147,7 @@ def send_paced(sock, to, n, seconds):
 def appliance_part(t, driver, L):
     pb = lab.pb2()
     cfg = {"http": {"listen": f"127.0.0.1:{HTTP_PORT}"}}
-    with lab.Appliance(L, config=cfg) as app, TcpForwarder(L.dut, "127.0.0.1", HTTP_PORT) as fw:
+    with lab.Appliance(L, config=cfg) as app, lab.NetnsForwarder(L.dut, "127.0.0.1", HTTP_PORT) as fw:
         p = Page(driver)
         url = f"http://127.0.0.1:{fw.local_port}/"
         driver.get(url)
@@ -289,7 +289,7 @@ def tokens_part(t, driver, L):
         cfg = {"grpc": {"tokens_file": str(tokens)}, "http": {"listen": f"127.0.0.1:{HTTP_PORT}"}}
         meta = (("authorization", f"Bearer {admin}"),)
         with lab.Appliance(L, config=cfg, name="tokens", metadata=meta) as app, \
-                TcpForwarder(L.dut, "127.0.0.1", HTTP_PORT) as fw:
+                lab.NetnsForwarder(L.dut, "127.0.0.1", HTTP_PORT) as fw:
             url = f"http://127.0.0.1:{fw.local_port}/"
             p = Page(driver)
             for q, what in (("", "no token"), ("?token=nope", "a wrong token")):

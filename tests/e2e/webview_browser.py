@@ -1,14 +1,9 @@
 """What test_webview.py needs around a real browser: headless Chromium under Selenium (Debian's
 chromium, chromium-driver, python3-selenium), the page's tables read in one round trip, the
-browser's console log, and a TCP port in this namespace relayed into the appliance's namespace
-(the appliance's HTTP server listens on the dut namespace's loopback)."""
-import contextlib
-import select
-import socket
-import threading
+browser's console log. (The browser reaches the appliance's HTTP server, on the dut namespace's
+loopback, through lab.NetnsForwarder.)"""
 import time
 
-from lab import socket_in_netns
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
@@ -109,70 +104,3 @@ def wait_for(fn, timeout, interval=0.05):
         if v or el >= timeout:
             return v, el
         time.sleep(interval)
-
-
-class TcpForwarder:
-    """127.0.0.1:<port> here, each connection relayed to HOST:PORT inside network namespace NS."""
-
-    def __init__(self, ns, host, port):
-        self.ns, self.host, self.port = ns, host, port
-        self._srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._srv.bind(("127.0.0.1", 0))
-        self._srv.listen(64)
-        self.local_port = self._srv.getsockname()[1]
-        self._conns, self._lock, self._closed = [], threading.Lock(), False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self._closed:
-            try:
-                a, _ = self._srv.accept()
-            except OSError:
-                return
-            try:
-                b = socket_in_netns(self.ns, socket.AF_INET, socket.SOCK_STREAM)
-                b.settimeout(5)
-                b.connect((self.host, self.port))
-                b.settimeout(None)
-            except OSError:
-                a.close()
-                continue
-            with self._lock:
-                self._conns += [a, b]
-            threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(a, b):
-        try:
-            while True:
-                r, _, _ = select.select([a, b], [], [], 1.0)
-                for s in r:
-                    data = s.recv(65536)
-                    if not data:
-                        return
-                    (b if s is a else a).sendall(data)
-        except (OSError, ValueError):
-            pass
-        finally:
-            for s in (a, b):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def close(self):
-        self._closed = True
-        with contextlib.suppress(OSError):
-            self._srv.shutdown(socket.SHUT_RDWR)
-        self._srv.close()
-        with self._lock:
-            for c in self._conns:
-                with contextlib.suppress(OSError):
-                    c.shutdown(socket.SHUT_RDWR)
-                c.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False

@@ -25,6 +25,8 @@ const char *const dp_drop_names[DROP_MAX] = {
 	[DROP_EXCEPTION_LIMIT] = "exception_limit",
 	[DROP_NOT_FROM_CLIENT] = "not_from_client",
 	[DROP_HANDOFF_FULL] = "handoff_full",
+	[DROP_UNKNOWN_VLAN] = "unknown_vlan",
+	[DROP_TOO_BIG] = "too_big",
 };
 
 int dp_owner_of(const struct dp *dp, uint32_t a)

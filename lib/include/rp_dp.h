@@ -37,6 +37,8 @@ enum dp_drop {
 	DROP_EXCEPTION_LIMIT,      /* over the port's exception_rate_pps */
 	DROP_NOT_FROM_CLIENT,      /* strict_source: not from the latched client */
 	DROP_HANDOFF_FULL,         /* the owning worker's hand-off ring was full */
+	DROP_UNKNOWN_VLAN,         /* an 802.1Q tag (or none) no port section of the device has */
+	DROP_TOO_BIG,              /* no longer fits the egress MTU after the header grew (4 -> 6) */
 	DROP_MAX
 };
 /* The API's name of each reason ("malformed", ...). */

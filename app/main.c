@@ -37,6 +37,7 @@
 #include "rtpproxy.pb-c.h"
 #include "sdnotify.h"
 #include "sess.h"
+#include "state.h"
 #include "tcp_relay.h"
 #include "telemetry.h"
 
@@ -62,6 +63,7 @@ static FILE *log_stream;        /* rte_log's, in memory: written out by the cont
 static struct http_srv *http;   /* [http] listen: /metrics, /healthz, /, /api/ */
 static struct ctlq *ctlq;       /* HTTP (and telemetry) requests for the control loop */
 static struct ctl_jobs jobs;    /* what ctlq requests run on the control loop */
+static struct state *state_store;       /* [state] backend = redis (1.6), else NULL */
 
 static void on_signal(int sig)
 {
@@ -324,7 +326,9 @@ static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *s
 	while (!quit) {
 		/* a scrape in steps goes on at once, not after an idle poll */
 		grpc_srv_poll(srv, ctlq_pending(ctlq) ? 0 : CONTROL_POLL_MS);
-		if (!serving && workers_polling(dp)) {
+		/* with a state backend: once the stored sessions are back (or given up on) */
+		if (!serving && workers_polling(dp) &&
+				(state_store == NULL || state_ready(state_store))) {
 			serving = true;
 			announce_serving();
 		}
@@ -344,6 +348,8 @@ static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *s
 		dp_poll(dp);
 		sess_tcp_poll(sm);
 		tick_sessions(sm, &tp, now);
+		if (state_store != NULL)
+			state_poll(state_store, now);
 		events_tick(ev, now);   /* events: snapshots and StatsUpdates due */
 		sdnotify_watchdog(now); /* systemd's WatchdogSec: proof the loop still turns */
 	}
@@ -404,6 +410,23 @@ static struct guard *guard_from(const struct config *cfg, char *err, size_t errl
 		.audit_file = cfg->audit_file,
 	};
 	return guard_create(&gc, err, errlen);
+}
+
+/* [state] backend = redis: the store of API.md 1.6 (its writer thread starts here). */
+static struct state *state_from(const struct config *cfg, struct sess_mgr *sm, struct dp *dp,
+		char *err, size_t errlen)
+{
+	struct state_config c = {
+		.host = cfg->state_redis_host, .port = cfg->state_redis_port,
+		.key_prefix = cfg->state_key_prefix, .instance = cfg->state_instance,
+		.store_instance = cfg->state_standby ? cfg->state_peer_instance :
+			cfg->state_instance,
+		.standby = cfg->state_standby,
+		.checkpoint_secs = cfg->state_checkpoint_secs,
+		.restore_wait_secs = cfg->state_restore_wait_secs,
+		.max_sessions = cfg->max_sessions,
+	};
+	return state_create(&c, sm, dp, err, errlen);
 }
 
 /* [http] listen: the server on its own threads, asking the control loop through ctlq. */
@@ -492,6 +515,15 @@ static int run(const struct config *cfg)
 		goto out;
 	}
 	metrics_src_observe(msrc, &obs);
+	if (cfg->state_redis) {
+		state_store = state_from(cfg, sm, dp, err, sizeof(err));
+		if (state_store == NULL) {
+			fail("[state]", err);
+			goto out;
+		}
+		state_observe(state_store, &obs);
+		ctx.state = state_store;
+	}
 	sess_set_observer(sm, &obs);
 	jobs = (struct ctl_jobs){ .rpc = &ctx, .metrics = msrc,
 		.sessions_per_step = METRICS_SESSIONS_PER_STEP };
@@ -545,6 +577,8 @@ static int run(const struct config *cfg)
 out:
 	ctlq_close(ctlq);       /* HTTP requests waiting fail now: the loop serves no more */
 	telemetry_stop();       /* the commands answer null from now on */
+	/* a last checkpoint; closing them below is a shutdown, not a destroy: keys stay */
+	state_shutdown(state_store);
 	/* sessions end first, so every event stream sees their "shutdown" before it ends */
 	if (sm != NULL)
 		close_sessions_paced(sm, srv, ev, cfg->stream_queue);
@@ -559,6 +593,8 @@ out:
 	if (dp != NULL)
 		dp_stop(dp);
 	sess_mgr_free(sm);
+	state_free(state_store);        /* after the sessions: it observed them to the end */
+	state_store = NULL;
 	guard_free(guard);
 	ctlq_free(ctlq);
 	ctlq = NULL;

@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+"""e2e_state_outage: Redis goes away and comes back empty (issue 12; API.md 1.6).
+
+The appliance with [state] backend = redis (instance "outage", checkpoint_secs 1,
+max_sessions 2048: a queue of 4096 changes) and 500 sessions written through.
+- Redis stopped: within 5 s StateBackendStats.up is false (rtpproxy_state_backend_up 0).
+- Meanwhile 1500 sessions are created, 1000 destroyed, 1000 created again (4500 changes: more
+  than the queue holds) - every RPC succeeds - while 3 sessions relay 200 packets each,
+  exactly. CreateSession latency (sequential calls) with Redis up and with it away: printed
+  (not asserted: a shared 2-core VM).
+- Redis started again, empty: within 20 s the store matches the appliance key by key (ids,
+  definitions, no key left over, none half-written), up is true again, a full resync was
+  counted, and the log holds exactly one "Redis ... is away" WARNING for the outage.
+"""
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lab  # noqa: E402
+import state_util as su  # noqa: E402
+from lab import CLI_ADDR, DST_ADDR, DUT0_ADDR, DUT1_ADDR, udp_session  # noqa: E402
+from redis_lab import RedisLab  # noqa: E402
+
+INSTANCE = "outage"
+EXTRA = {"sessions": {"max_sessions": "2048"}}
+N_RELAY, PKTS = 3, 200
+
+
+def req(name, i):
+    return udp_session(f"{name}-{i:05d}", (DUT0_ADDR, 0), (DUT1_ADDR, 0),
+                       (DST_ADDR, 40000 + i % 20000))
+
+
+def latency_ms(app, name, n):
+    """n sequential CreateSession calls: their latencies in ms (the sessions stay)."""
+    out = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        app.stub.CreateSession(req(name, i))
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def relay(t, L, app, ctx, what):
+    bad = []
+    for k in range(N_RELAY):
+        sid = f"relay-{k}"
+        s = app.session(sid)
+        got = lab.relay_exact(ctx["cli"], ctx["dst"][k], su.ep(s.listen_endpoint),
+                              [lab.rtp_packet(i, i, 0xAB, payload=lab.payload_for(sid, i, 100))
+                               for i in range(PKTS)], settle=0.05)
+        if len(got) != PKTS:
+            bad.append(f"{sid}: {len(got)}")
+    t.eq(bad, [], f"{what}: {N_RELAY} sessions relayed {PKTS} packets each, exactly")
+
+
+def body(t):
+    with lab.Lab() as L, RedisLab(L) as rl:
+        cfg = su.state_config(rl, INSTANCE, extra=EXTRA)
+        socks = []
+        try:
+            with lab.Appliance(L, cfg) as app:
+                run(t, L, rl, app, socks)
+        finally:
+            for s in socks:
+                s.close()
+
+
+def run(t, L, rl, app, socks):
+    ctx = {"cli": lab.udp_socket(L, "cli", bind=(CLI_ADDR, 0)), "dst": []}
+    socks.append(ctx["cli"])
+    for k in range(N_RELAY):
+        app.stub.CreateSession(udp_session(f"relay-{k}", (DUT0_ADDR, 0), (DUT1_ADDR, 0),
+                                           (DST_ADDR, 39000 + k)))
+        ctx["dst"].append(lab.udp_socket(L, "dst", bind=(DST_ADDR, 39000 + k)))
+        socks.append(ctx["dst"][-1])
+    made, failed = su.create_many(app, [req("base", i) for i in range(300)])
+    t.eq(failed, [], "300 sessions created with Redis up")
+    up_lat = latency_ms(app, "lat-up", 197)
+    diffs, secs = su.wait_store_matches(app, rl, INSTANCE, 10)
+    t.eq(diffs, [], f"500 sessions: the store matches the appliance ({secs:.1f} s)")
+    t.check(su.backend(app).up, "StateBackendStats.up with Redis running")
+
+    rl.stop()
+    t.check(lab.wait_until(lambda: not su.backend(app).up, 5), "Redis stopped: up turns false "
+            "within 5 s")
+    down_lat = latency_ms(app, "lat-down", 200)
+    relay(t, L, app, ctx, "Redis away")
+    made, failed = su.create_many(app, [req("out1", i) for i in range(1300)])
+    t.eq(failed, [], "1300 more created while Redis is away")
+    gone = [f"base-{i:05d}" for i in range(300)] + [f"out1-{i:05d}" for i in range(700)]
+    t.eq(su.destroy_many(app, gone), [], "1000 destroyed while Redis is away")
+    made, failed = su.create_many(app, [req("out2", i) for i in range(1000)])
+    t.eq(failed, [], "1000 created again while Redis is away")
+    st = su.backend(app)
+    t.check(not st.up and st.queue_depth > 0, "still down, changes queued",
+            f"up {st.up}, queue_depth {st.queue_depth}")
+    print(f"    FIGURE: CreateSession latency, Redis up: median {statistics.median(up_lat):.2f} "
+          f"ms, p95 {sorted(up_lat)[int(len(up_lat) * .95)]:.2f} ms; Redis away: median "
+          f"{statistics.median(down_lat):.2f} ms, p95 "
+          f"{sorted(down_lat)[int(len(down_lat) * .95)]:.2f} ms (sequential calls)")
+    print(f"    FIGURE: queue depth during the outage {st.queue_depth}")
+    t.eq(st.queue_depth, 4096, "the queue filled up (4096): a full resync is due")
+
+    rl.start()          # empty: nothing was persisted
+    t0 = time.monotonic()
+    diffs, secs = su.wait_store_matches(app, rl, INSTANCE, 20)
+    t.eq(diffs, [], "Redis back (empty): the store matches the appliance key by key within "
+         "20 s")
+    print(f"    FIGURE: store caught up {time.monotonic() - t0:.1f} s after Redis returned")
+    n_live = sum(1 for s in su.list_all(app).values()
+                 if s.state != lab.pb2().SESSION_STATE_CLOSED)
+    t.eq(n_live, 2000, "2000 sessions run (3 + 300 + 197 + 200 + 1300 - 1000 + 1000)")
+    st = su.backend(app)
+    t.check(st.up and st.resyncs_total >= 1, "up again, a full resync counted",
+            f"up {st.up}, resyncs_total {st.resyncs_total}")
+    t.check(rl.client.xlen("rtpproxy:" + INSTANCE + "#changes") > 0,
+            "the #changes stream is written again")
+    relay(t, L, app, ctx, "Redis back")
+    warnings = app.log_text().count("is away")
+    t.eq(warnings, 1, "one WARNING for the outage")
+    t.eq(app.stop(), 0, "SIGTERM: exit 0")
+    t.eq(len(rl.session_keys("rtpproxy:", INSTANCE)), 2000, "every session kept in the store")
+
+
+if __name__ == "__main__":
+    lab.main_wrapper("state_outage", body)

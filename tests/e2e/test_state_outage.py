@@ -4,8 +4,9 @@
 The appliance with [state] backend = redis (instance "outage", checkpoint_secs 1,
 max_sessions 2048: a queue of 4096 changes) and 500 sessions written through.
 - Redis stopped: within 5 s StateBackendStats.up is false (rtpproxy_state_backend_up 0).
-- Meanwhile 1500 sessions are created, 1000 destroyed, 1000 created again (4500 changes: more
-  than the queue holds) - every RPC succeeds - while 3 sessions relay 200 packets each,
+- Meanwhile 1500 sessions are created, 1000 destroyed, 1000 created, destroyed and 1000
+  created again (5500 changes: more than the queue holds, which must then be full) - every RPC
+  succeeds - while 3 sessions relay 200 packets each,
   exactly. CreateSession latency (sequential calls) with Redis up and with it away: printed
   (not asserted: a shared 2-core VM).
 - Redis started again, empty: within 20 s the store matches the appliance key by key (ids,
@@ -94,6 +95,10 @@ def run(t, L, rl, app, socks):
     t.eq(su.destroy_many(app, gone), [], "1000 destroyed while Redis is away")
     made, failed = su.create_many(app, [req("out2", i) for i in range(1000)])
     t.eq(failed, [], "1000 created again while Redis is away")
+    t.eq(su.destroy_many(app, [f"out2-{i:05d}" for i in range(1000)]), [],
+         "those 1000 destroyed again")
+    made, failed = su.create_many(app, [req("out3", i) for i in range(1000)])
+    t.eq(failed, [], "1000 more created")
     st = su.backend(app)
     t.check(not st.up and st.queue_depth > 0, "still down, changes queued",
             f"up {st.up}, queue_depth {st.queue_depth}")
@@ -112,7 +117,7 @@ def run(t, L, rl, app, socks):
     print(f"    FIGURE: store caught up {time.monotonic() - t0:.1f} s after Redis returned")
     n_live = sum(1 for s in su.list_all(app).values()
                  if s.state != lab.pb2().SESSION_STATE_CLOSED)
-    t.eq(n_live, 2000, "2000 sessions run (3 + 300 + 197 + 200 + 1300 - 1000 + 1000)")
+    t.eq(n_live, 2000, "2000 sessions run (3 + 300 + 197 + 200 + 1300 - 1000 + 1000 - 1000 + 1000)")
     st = su.backend(app)
     t.check(st.up and st.resyncs_total >= 1, "up again, a full resync counted",
             f"up {st.up}, resyncs_total {st.resyncs_total}")

@@ -12,6 +12,12 @@ max_sessions 2048: a queue of 4096 changes) and 500 sessions written through.
 - Redis started again, empty: within 20 s the store matches the appliance key by key (ids,
   definitions, no key left over, none half-written), up is true again, a full resync was
   counted, and the log holds exactly one "Redis ... is away" WARNING for the outage.
+- Stopped (SIGTERM: the 2000 stay in the store), Redis saved and stopped, the appliance started
+  again with restore_wait_secs 2: health is not SERVING at first, SERVING after 2 s with a
+  WARNING; meanwhile one session takes a stored session's listen port and one a stored
+  session's id; Redis started again (with its data): the 1998 that do not conflict come back,
+  the port's owner is left out (its key deleted), the id holds the new session, and the store
+  matches the appliance key by key.
 """
 import statistics
 import sys
@@ -57,6 +63,48 @@ def relay(t, L, app, ctx, what):
     t.eq(bad, [], f"{what}: {N_RELAY} sessions relayed {PKTS} packets each, exactly")
 
 
+def late_restore(t, L, rl):
+    """Redis away at start (its data saved): serve after restore_wait_secs, restore later."""
+    stored = su.store_sessions(rl, INSTANCE)
+    t.eq(len(stored), 2000, "2000 sessions in the store")
+    port_owner = "out3-00000"
+    taken_port = stored[port_owner][0].request.listen_endpoint.port
+    rl.client.save()            # the store survives this stop (dump.rdb, loaded at start)
+    rl.stop()
+    cfg = su.state_config(rl, INSTANCE, restore_wait_secs=2, extra=EXTRA)
+    app = lab.Appliance(L, cfg, name="late")
+    t0 = time.monotonic()
+    app.start()
+    status, serving = su.health_check(app)
+    t.check(status() != serving, "Redis away at start: health is not SERVING yet")
+    t.check(lab.wait_until(lambda: status() == serving, 10, interval=0.05),
+            "SERVING without the stored sessions once restore_wait_secs passed")
+    waited = time.monotonic() - t0
+    t.check(waited >= 1.8, "not before restore_wait_secs (2 s)", f"after {waited:.2f} s")
+    t.check("did not answer within restore_wait_secs" in app.log_text(),
+            "a WARNING says it serves without them")
+    pb = lab.pb2()
+    # meanwhile: one session takes a stored session's listen port, one a stored session's id
+    app.stub.CreateSession(udp_session("late-a", (DUT0_ADDR, taken_port), (DUT1_ADDR, 15001),
+                                       (DST_ADDR, 38000)))
+    app.stub.CreateSession(udp_session("out3-00001", (DUT0_ADDR, 15000), (DUT1_ADDR, 15000),
+                                       (DST_ADDR, 38001)))
+    rl.start()
+    t.check(lab.wait_until(lambda: su.backend(app).restored_sessions == 1998, 20),
+            "Redis back: the 1998 that do not conflict are restored",
+            f"restored_sessions {su.backend(app).restored_sessions}")
+    live = su.list_all(app)
+    t.check(port_owner not in live, f"{port_owner} (its port taken meanwhile) is left out")
+    t.eq(live["out3-00001"].destination_endpoint.port, 38001,
+         "out3-00001 is the session created meanwhile, not the stored one")
+    t.eq(sum(1 for x in live.values() if x.state != pb.SESSION_STATE_CLOSED), 2000,
+         "2000 sessions run (1998 restored + 2 new)")
+    diffs, secs = su.wait_store_matches(app, rl, INSTANCE, 20)
+    t.eq(diffs, [], "the store matches the appliance key by key (the left-out key deleted, "
+         "the id taken meanwhile holds the new session)")
+    t.eq(app.stop(), 0, "SIGTERM: exit 0")
+
+
 def body(t):
     with lab.Lab() as L, RedisLab(L) as rl:
         cfg = su.state_config(rl, INSTANCE, extra=EXTRA)
@@ -67,6 +115,8 @@ def body(t):
         finally:
             for s in socks:
                 s.close()
+        t.run("Redis unreachable at start: serve, restore those that do not conflict later",
+              late_restore, t, L, rl)
 
 
 def run(t, L, rl, app, socks):

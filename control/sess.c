@@ -431,6 +431,7 @@ enum sess_err sess_destroy(struct sess_mgr *m, const char *id, struct session *f
 	final->labels = NULL;
 	final->n_labels = 0;
 	s->end = NULL;
+	s->base = NULL;         /* and the restored counters' base */
 	forget(m, s);
 	return 0;
 }
@@ -439,6 +440,8 @@ void sess_final_free(struct session *final)
 {
 	free(final->end);
 	final->end = NULL;
+	free(final->base);
+	final->base = NULL;
 }
 
 struct session *sess_first(struct sess_mgr *m, uint64_t from_serial)

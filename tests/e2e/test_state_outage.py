@@ -3,7 +3,8 @@
 
 The appliance with [state] backend = redis (instance "outage", checkpoint_secs 1,
 max_sessions 2048: a queue of 4096 changes) and 500 sessions written through.
-- Redis stopped: within 5 s StateBackendStats.up is false (rtpproxy_state_backend_up 0).
+- Redis stopped: within 5 s StateBackendStats.up is false (and /metrics says
+  rtpproxy_state_backend_up 0, rtpproxy_state_queue_depth 4096 once the changes filled it).
 - Meanwhile 1500 sessions are created, 1000 destroyed, 1000 created, destroyed and 1000
   created again (5500 changes: more than the queue holds, which must then be full) - every RPC
   succeeds - while 3 sessions relay 200 packets each,
@@ -27,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lab  # noqa: E402
 import state_util as su  # noqa: E402
+import test_metrics  # noqa: E402  (its HTTP client into the dut namespace)
 from lab import CLI_ADDR, DST_ADDR, DUT0_ADDR, DUT1_ADDR, udp_session  # noqa: E402
 from redis_lab import RedisLab  # noqa: E402
 
@@ -156,6 +158,13 @@ def run(t, L, rl, app, socks):
           f"ms, p95 {sorted(up_lat)[int(len(up_lat) * .95)]:.2f} ms; Redis away: median "
           f"{statistics.median(down_lat):.2f} ms, p95 "
           f"{sorted(down_lat)[int(len(down_lat) * .95)]:.2f} ms (sequential calls)")
+    status, _, text = test_metrics.get(L, "/metrics")
+    m = test_metrics.parse_metrics(text)
+    t.check(status == 200 and m.get("rtpproxy_state_backend_up") == 0 and
+            m.get("rtpproxy_state_queue_depth") == 4096 and
+            m.get('rtpproxy_state_role{role="active"}') == 1,
+            "/metrics: rtpproxy_state_backend_up 0, rtpproxy_state_queue_depth 4096, active",
+            f"HTTP {status}, " + ", ".join(f"{k} {v}" for k, v in m.items() if "state_" in k))
     print(f"    FIGURE: queue depth during the outage {st.queue_depth}")
     t.eq(st.queue_depth, 4096, "the queue filled up (4096): a full resync is due")
 
@@ -173,6 +182,11 @@ def run(t, L, rl, app, socks):
             f"up {st.up}, resyncs_total {st.resyncs_total}")
     t.check(rl.client.xlen("rtpproxy:" + INSTANCE + "#changes") > 0,
             "the #changes stream is written again")
+    m = test_metrics.parse_metrics(test_metrics.get(L, "/metrics")[2])
+    t.check(m.get("rtpproxy_state_backend_up") == 1 and
+            0 <= m.get("rtpproxy_state_last_checkpoint_age_seconds", -1) < 5,
+            "/metrics: rtpproxy_state_backend_up 1, a checkpoint less than 5 s old",
+            ", ".join(f"{k} {v}" for k, v in m.items() if "state_" in k))
     relay(t, L, app, ctx, "Redis back")
     warnings = app.log_text().count("is away")
     t.eq(warnings, 1, "one WARNING for the outage")

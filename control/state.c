@@ -281,6 +281,11 @@ void state_poll(struct state *st, int64_t now_ms)
 	checkpoint_poll(st, now_ms);
 }
 
+bool state_busy(const struct state *st)
+{
+	return st->phase == RESTORE_RUN;
+}
+
 bool state_ready(const struct state *st)
 {
 	return st->ready;

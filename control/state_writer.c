@@ -66,8 +66,10 @@ static bool stopping(const struct state_writer *w)
 	return __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE) != 0;
 }
 
-static void disconnect(struct state_writer *w, const char *why)
+static void disconnect(struct state_writer *w, const char *reason)
 {
+	char why[128];
+	snprintf(why, sizeof(why), "%s", reason);       /* it may live in w->c */
 	if (w->c != NULL) {
 		redisFree(w->c);
 		w->c = NULL;

@@ -74,6 +74,9 @@ struct dp_port_conf {
 	uint16_t udp_allow[DP_MAX_UDP_ALLOW];   /* UDP ports the kernel may serve (kernel_allow) */
 	unsigned n_udp_allow;
 	uint32_t exception_rate_pps;    /* to the kernel, per port; 0 = unlimited */
+	/* 802.1Q VID of its traffic, 1..4094; 0 = untagged. Ports with the same `device`
+	 * share one ethdev, told apart by this (at most one untagged). */
+	uint16_t vlan;
 };
 
 struct dp_conf {

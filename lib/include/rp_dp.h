@@ -230,6 +230,9 @@ void dp_sess_remove(struct dp *dp, struct dp_sess *s, struct dp_sess_read *final
 
 /* ---- appliance-wide stats ---- */
 
+/* Sections of one shared device (vlan): rx/tx packets and bytes are the section's own as the
+ * data plane counted them (frames the tag demultiplexer gave it, frames it handed to the
+ * device; wire bytes, tag included); rx_missed is the device's, on its first section only. */
 struct dp_port_stats {
 	uint16_t eth_id;
 	uint64_t rx_packets, tx_packets, rx_bytes, tx_bytes, rx_missed;  /* the device's */

@@ -21,11 +21,12 @@
 #define VID_A 100
 #define VID_B 200
 
-static struct rte_ring *dev_tx[2];      /* device A's and B's tx rings */
+static struct rte_ring *dev_tx[2];      /* device A's and B's tx rings (queue 0) */
+static struct rte_ring *dev_txq[2][RIG_MAX_WORKERS];
 static struct rte_ring *sec_tap[3];     /* each section's kernel interface (tx ring) */
 static uint8_t dev_mac[2][6];
 
-static void setup_vlan(void)
+static void setup_vlan(unsigned n_workers)
 {
 	static struct dp_conf c;
 	static const char *const addr[3] = { "198.18.1.10", "198.18.2.10", "198.18.3.10" };
@@ -33,10 +34,10 @@ static void setup_vlan(void)
 	struct rte_ring *txq[RIG_MAX_WORKERS];
 	char err[256], name[16];
 
-	ring_port("tv_a", 1, txq);
-	dev_tx[0] = txq[0];
-	ring_port("tv_b", 1, txq);
-	dev_tx[1] = txq[0];
+	ring_port("tv_a", n_workers, dev_txq[0]);
+	dev_tx[0] = dev_txq[0][0];
+	ring_port("tv_b", n_workers, dev_txq[1]);
+	dev_tx[1] = dev_txq[1][0];
 	c.n_ports = 3;
 	for (unsigned p = 0; p < 3; p++) {
 		struct dp_port_conf *pc = &c.port[p];
@@ -44,7 +45,7 @@ static void setup_vlan(void)
 		snprintf(pc->device, sizeof(pc->device), "net_ring_%s", p < 2 ? "tv_a" : "tv_b");
 		snprintf(pc->exception, sizeof(pc->exception), "rtp%u", p);
 		snprintf(name, sizeof(name), "tv_tap%u", p);
-		ring_port(name, 1, txq);
+		ring_port(name, n_workers, txq);
 		sec_tap[p] = txq[0];
 		snprintf(pc->exception_device, sizeof(pc->exception_device), "net_ring_%s", name);
 		pc->addrs[0] = (struct dp_prefix){ inet_addr(addr[p]), 24 };
@@ -54,7 +55,7 @@ static void setup_vlan(void)
 	c.port[PB].neighbors[0].addr = inet_addr("198.18.2.100");
 	memcpy(c.port[PB].neighbors[0].mac, dest_mac, 6);
 	c.port[PB].n_neighbors = 1;
-	c.workers = 1;
+	c.workers = n_workers;
 	c.workers_inline = true;
 	c.mbufs = N_MBUFS;
 	c.max_flows = 64;
@@ -68,21 +69,25 @@ static void setup_vlan(void)
 	memcpy(dev_mac[1], dp->port[PC].mac.addr_bytes, 6);
 	pool = dp->pool;
 	w = &dp->workers[0];
-	rte_rcu_qsbr_thread_register(dp->qsv, 0);
+	for (unsigned i = 0; i < n_workers; i++)
+		rte_rcu_qsbr_thread_register(dp->qsv, i);
 }
 
-/* One loop iteration on a burst from the device that dp port `owner` polls. */
-static void vrx(uint16_t owner, struct rte_mbuf **pkts, uint16_t n)
+/* One iteration of worker wi's loop on a burst from the device that dp port `owner` polls. */
+static void vrx_on(unsigned wi, uint16_t owner, struct rte_mbuf **pkts, uint16_t n)
 {
+	struct worker *wk = &dp->workers[wi];
 	uint64_t now = rte_rdtsc();
-	rte_rcu_qsbr_thread_online(dp->qsv, 0);
+	rte_rcu_qsbr_thread_online(dp->qsv, wi);
+	worker_poll_handoff(wk, now);
 	if (n > 0)
-		worker_rx_burst(w, owner, pkts, n, now);
-	worker_poll_ctl(w);
-	worker_end_iteration(w, now);
-	rte_rcu_qsbr_thread_offline(dp->qsv, 0);
+		worker_rx_burst(wk, owner, pkts, n, now);
+	worker_poll_ctl(wk);
+	worker_end_iteration(wk, now);
+	rte_rcu_qsbr_thread_offline(dp->qsv, wi);
 }
 
+static void vrx(uint16_t owner, struct rte_mbuf **pkts, uint16_t n) { vrx_on(0, owner, pkts, n); }
 static void vrx1(uint16_t owner, struct rte_mbuf *m) { vrx(owner, &m, 1); }
 
 /* The frame with an 802.1Q header (TCI: priority and VID) after its MACs. */
@@ -321,6 +326,37 @@ static void test_arp_exception(void)
 	uninstall(s);
 }
 
+/* Two workers, a device without destination-only RSS: a frame of a flow worker 1 owns,
+ * received by worker 0 on VLAN 100, is handed over with its section and leaves by worker 1's
+ * queue with tag 200. */
+static void test_handoff(void)
+{
+	uint8_t pl[PLEN];
+	struct rte_mbuf *o[4];
+	rtp_payload(pl, PLEN, 0x5555, 1);
+	/* owner: (listen port / 2) mod 2 = 1 */
+	struct dp_sess_spec sp = spec("198.18.1.10", 10002, 30002, "198.18.2.100", 20002);
+	struct dp_sess *s = install(&sp);
+	struct dp_stats before = totals();
+
+	vrx_on(0, PA, (struct rte_mbuf *[]){ client_pkt(pl, 10002, VID_A) }, 1);
+	CHECK_EQ_U(rte_ring_count(dev_txq[0][0]) + rte_ring_count(dev_txq[0][1]), 0);
+	CHECK_EQ_U(totals().worker[0].handed_off - before.worker[0].handed_off, 1);
+	vrx_on(1, PA, NULL, 0);
+	CHECK_EQ_U(rte_ring_count(dev_txq[0][0]), 0);
+	CHECK_EQ_U(out(dev_txq[0][1], o, 4), 1);
+	check_tag(o[0], VID_B);
+	check_frame(o[0], &(struct want){ dest_mac, dev_mac[0], "198.18.2.10", "198.18.2.100",
+			30002, 20002, 63, pl, PLEN });
+	rte_pktmbuf_free(o[0]);
+	CHECK_EQ_U(fwd_stats(s).pkts_tx, 1);
+	check_drops(&before, DROP_MAX, 0);
+	struct dp_stats now = totals();
+	CHECK_EQ_U(now.port[PA].rx_packets - before.port[PA].rx_packets, 1);
+	CHECK_EQ_U(now.port[PB].tx_packets - before.port[PB].tx_packets, 1);
+	uninstall(s);
+}
+
 /* Two sections of one device with one tag: dp_create refuses, naming both (before the real
  * data plane exists: its rings' names are taken while it lives). */
 static void test_plan_refused(void)
@@ -363,9 +399,9 @@ static void test_plan(void)
 	CHECK(dp->port[PA].vid_port[0] == -1 && dp->port[PC].vid_port[0] == PC);
 }
 
+/* test_worker_vlan [handoff]: the cases with one worker, or the hand-off with two. */
 int main(int argc, char **argv)
 {
-	(void)argc;
 	char prefix[64];
 	snprintf(prefix, sizeof(prefix), "--file-prefix=tvlan%d", (int)getpid());
 	char *eal[] = { argv[0], "-l", "0", "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
@@ -374,17 +410,26 @@ int main(int argc, char **argv)
 		fprintf(stderr, "EAL init failed\n");
 		return 1;
 	}
-	test_plan_refused();
-	setup_vlan();
-	test_plan();
-	test_tagged_relay();
-	test_offload_paths();
-	test_unknown_vlan();
-	test_arp_exception();
+	if (argc > 1 && strcmp(argv[1], "handoff") == 0) {
+		setup_vlan(2);
+		test_handoff();
+	} else {
+		test_plan_refused();
+		setup_vlan(1);
+		test_plan();
+		test_tagged_relay();
+		test_offload_paths();
+		test_unknown_vlan();
+		test_arp_exception();
+	}
 	check_vquiet();
+	for (unsigned q = 0; q < dp->n_workers; q++)
+		for (unsigned d = 0; d < 2; d++)
+			CHECK_EQ_U(rte_ring_count(dev_txq[d][q]), 0);
 	CHECK_EQ_U(rte_ring_count(dp->pending_ring), 0);
 	CHECK_EQ_U(rte_ring_count(dp->arp_ring), 0);
-	CHECK_EQ_U(rte_ring_count(w->from_ctl), 0);
+	for (unsigned i = 0; i < dp->n_workers; i++)
+		CHECK_EQ_U(rte_ring_count(dp->workers[i].from_ctl), 0);
 	CHECK_EQ_U(rte_mempool_avail_count(pool), N_MBUFS);
 	return check_summary("test_worker_vlan");
 }

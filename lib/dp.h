@@ -28,6 +28,16 @@ struct dp_port {
 	uint16_t nb_queues;             /* rx = tx queues on eth_id: one per worker */
 	bool rss_dst;                   /* RSS on the destination only: a flow's packets all
 	                                 * reach one worker, which writes it (no hand-off) */
+	/* 802.1Q (lib/vlan.h): port sections may share one device, told apart by their tag;
+	 * here, in the line to_port reads anyway (vid_port[] is at the end) */
+	uint16_t vlan;                  /* VID of its traffic; 0 = untagged */
+	uint16_t dev_owner;             /* the dp port that set up and polls its device: the
+	                                 * device's first section (itself when alone) */
+	bool dev_shared;                /* other sections use its device too */
+	bool vlan_tx;                   /* to_port tags (and, shared, counts) what it sends */
+	bool vlan_tx_offload;           /* the device inserts the tag (TX VLAN_INSERT) */
+	bool vlan_demux;                /* (owner) rx goes through vlan_rx: tags or sharing */
+	bool vlan_rx_strip;             /* (owner) the device strips tags (RX VLAN_STRIP) */
 	struct rte_ether_addr mac;
 	uint32_t addr[DP_MAX_ADDRS];    /* owned addresses, network byte order */
 	uint32_t mask[DP_MAX_ADDRS];
@@ -40,15 +50,6 @@ struct dp_port {
 	uint64_t exc_cost;              /* credit one packet to the kernel takes; 0 = no limit */
 	uint64_t exc_burst;             /* the most credit a bucket holds */
 	uint64_t udp_allow[65536 / 64]; /* bit per UDP port (host order) the kernel may serve */
-	/* 802.1Q (lib/vlan.h): port sections may share one device, told apart by their tag */
-	uint16_t vlan;                  /* VID of its traffic; 0 = untagged */
-	uint16_t dev_owner;             /* the dp port that set up and polls its device: the
-	                                 * device's first section (itself when alone) */
-	bool dev_shared;                /* other sections use its device too */
-	bool vlan_tx;                   /* to_port tags (and, shared, counts) what it sends */
-	bool vlan_tx_offload;           /* the device inserts the tag (TX VLAN_INSERT) */
-	bool vlan_demux;                /* (owner) rx goes through vlan_rx: tags or sharing */
-	bool vlan_rx_strip;             /* (owner) the device strips tags (RX VLAN_STRIP) */
 	int8_t vid_port[4096];          /* (owner) the dp port of each VID, -1: none; [0] is
 	                                 * the untagged (and priority-tagged) section */
 };

@@ -48,11 +48,11 @@ static void setup_vlan(unsigned n_workers)
 		ring_port(name, n_workers, txq);
 		sec_tap[p] = txq[0];
 		snprintf(pc->exception_device, sizeof(pc->exception_device), "net_ring_%s", name);
-		pc->addrs[0] = (struct dp_prefix){ inet_addr(addr[p]), 24 };
+		pc->addrs[0] = (struct dp_prefix){ dp_addr_v4(inet_addr(addr[p])), 24 };
 		pc->n_addrs = 1;
 		pc->vlan = vlan[p];
 	}
-	c.port[PB].neighbors[0].addr = inet_addr("198.18.2.100");
+	c.port[PB].neighbors[0].addr = dp_addr_v4(inet_addr("198.18.2.100"));
 	memcpy(c.port[PB].neighbors[0].mac, dest_mac, 6);
 	c.port[PB].n_neighbors = 1;
 	c.workers = n_workers;
@@ -374,7 +374,8 @@ static void test_plan_refused(void)
 		snprintf(pc->device, sizeof(pc->device), "net_ring_tv_x");
 		snprintf(pc->exception, sizeof(pc->exception), "rtp%u", p);
 		snprintf(pc->exception_device, sizeof(pc->exception_device), "net_ring_tv_xt%u", p);
-		pc->addrs[0] = (struct dp_prefix){ inet_addr(p ? "198.18.2.10" : "198.18.1.10"), 24 };
+		pc->addrs[0] = (struct dp_prefix){ dp_addr_v4(inet_addr(p ? "198.18.2.10" :
+				"198.18.1.10")), 24 };
 		pc->n_addrs = 1;
 		pc->vlan = 7;
 	}

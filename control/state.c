@@ -258,7 +258,8 @@ static void checkpoint_poll(struct state *st, int64_t now_ms)
 {
 	if (st->resync_pending || st->resync.on)
 		return;         /* counters now could land on keys the resync has not written */
-	if (!st->ckpt.on && now_ms >= st->next_ckpt_ms) {
+	/* with Redis away, counters would only take the room the changes need */
+	if (!st->ckpt.on && now_ms >= st->next_ckpt_ms && state_writer_up(st->w)) {
 		st->next_ckpt_ms = now_ms + (int64_t)st->cfg.checkpoint_secs * 1000;
 		walk_start(st, &st->ckpt, now_ms);
 	}

@@ -587,6 +587,7 @@ int worker_main(void *arg)
 		/* one TSC read for the iteration: the bursts' arrival time, the busy time's start */
 		uint64_t t0 = rte_rdtsc();
 		unsigned work = 0;
+		bool passive = dp_passive(dp);         /* a hot standby relays nothing */
 
 		if (w->handoff != NULL)
 			work += poll_handoff(w, t0);
@@ -594,12 +595,14 @@ int worker_main(void *arg)
 			uint16_t port = w->rxq[q].port;
 			uint16_t n = rte_eth_rx_burst(dp->port[port].eth_id, w->rxq[q].queue,
 					pkts, DP_BURST);
-			if (n > 0)
+			if (unlikely(passive) && n > 0)
+				worker_passive_burst(w, port, pkts, n);
+			else if (n > 0)
 				handle_burst(w, port, pkts, n, t0, false);
 			work += n;
 		}
 		if (w->polls_taps && taps_due(w, work)) {
-			unsigned n = poll_taps(w);
+			unsigned n = unlikely(passive) ? worker_passive_taps(w) : poll_taps(w);
 			w->taps_busy = n > 0;
 			work += n;
 		}

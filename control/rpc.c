@@ -133,6 +133,12 @@ static grpc_status_code parse_create(const Rtpproxy__CreateSessionRequest *r,
 	return GRPC_STATUS_OK;
 }
 
+grpc_status_code rpc_parse_create(const Rtpproxy__CreateSessionRequest *r,
+		struct sess_params *p, struct sess_label *labels, struct rpc_error *err)
+{
+	return parse_create(r, p, labels, err);
+}
+
 /* ---- internal -> responses (everything lives in the call's arena) ---- */
 
 static Rtpproxy__Endpoint *endpoint_msg(struct arena *a, const struct sess_ep *e)

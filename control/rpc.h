@@ -10,6 +10,8 @@
 struct dp;
 struct events;
 struct sess_mgr;
+struct sess_label;
+struct sess_params;
 struct sess_stats;
 struct session;
 
@@ -28,6 +30,12 @@ struct rpc_ctx {
 Rtpproxy__SessionInfo *rpc_session_info(struct rpc_ctx *ctx, struct arena *a,
 		const struct session *s);
 Rtpproxy__SessionStats *rpc_session_stats(struct arena *a, const struct sess_stats *st);
+
+/* A CreateSessionRequest as the session manager's parameters, checked for form as
+ * CreateSession does (the state store reads its records back with it); labels: n_labels
+ * entries, pointing into r. */
+grpc_status_code rpc_parse_create(const Rtpproxy__CreateSessionRequest *r,
+		struct sess_params *p, struct sess_label *labels, struct rpc_error *err);
 
 /* One entry per method of rtpproxy__rtp_proxy__descriptor, in its order. */
 extern const struct grpc_srv_method rpc_methods[];

@@ -240,6 +240,27 @@ struct dp_sess_status {
 void dp_sess_status(const struct dp *dp, const struct dp_sess *s, struct dp_sess_status *out);
 
 /*
+ * A forward flow's latch in full (role DP_FLOW_RTP or DP_FLOW_RTCP): what the reverse
+ * direction needs to reach the client. The state store keeps it across restarts.
+ */
+struct dp_latch_state {
+	uint32_t addr;                  /* the client's address, network byte order */
+	uint16_t port;                  /* its port, host byte order */
+	uint8_t mac[6];                 /* its L2 source: the next hop back */
+	uint16_t rx_port;               /* the data-plane port (index) it arrived on */
+	uint32_t local_addr;            /* the appliance address it was sent to */
+	bool has_ssrc;
+	uint32_t ssrc;                  /* host byte order */
+};
+/* False when the flow has not latched (or the session has no such flow). */
+bool dp_sess_get_latch(const struct dp *dp, const struct dp_sess *s, enum dp_flow_role role,
+		struct dp_latch_state *out);
+/* Preload a just-installed flow's latch (a restored session): 0, or -1 when the flow already
+ * latched, does not exist, or the port/address is not the appliance's. */
+int dp_sess_set_latch(struct dp *dp, struct dp_sess *s, enum dp_flow_role role,
+		const struct dp_latch_state *in);
+
+/*
  * Take the flows out, wait until no worker touches them, and give their final counters in
  * *final (NULL: not wanted). The handle is freed.
  */

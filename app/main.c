@@ -37,6 +37,8 @@
 #include "rtpproxy.pb-c.h"
 #include "sdnotify.h"
 #include "sess.h"
+#include "standby.h"
+#include "state_standby.h"
 #include "tcp_relay.h"
 #include "telemetry.h"
 
@@ -62,6 +64,7 @@ static FILE *log_stream;        /* rte_log's, in memory: written out by the cont
 static struct http_srv *http;   /* [http] listen: /metrics, /healthz, /, /api/ */
 static struct ctlq *ctlq;       /* HTTP (and telemetry) requests for the control loop */
 static struct ctl_jobs jobs;    /* what ctlq requests run on the control loop */
+static struct state_standby *standby;   /* [state] lease and mirror; NULL without a backend */
 
 static void on_signal(int sig)
 {
@@ -343,7 +346,11 @@ static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *s
 		}
 		dp_poll(dp);
 		sess_tcp_poll(sm);
-		tick_sessions(sm, &tp, now);
+		if (standby != NULL)
+			state_standby_poll(standby, now);
+		/* a standby's sessions are the active's: their timers run there */
+		if (standby == NULL || state_standby_relaying(standby))
+			tick_sessions(sm, &tp, now);
 		events_tick(ev, now);   /* events: snapshots and StatsUpdates due */
 		sdnotify_watchdog(now); /* systemd's WatchdogSec: proof the loop still turns */
 	}
@@ -446,7 +453,13 @@ static int run(const struct config *cfg)
 	exf = exception_filter_start(cfg);
 	if (exf == NULL)
 		goto out;
+	standby = standby_start(cfg, err, sizeof(err));
+	if (standby == NULL && err[0] != '\0') {
+		fail("[state]", err);
+		goto out;
+	}
 	dp_conf_from(&dc, cfg);
+	dc.passive = standby != NULL && !state_standby_relaying(standby);
 	dp = dp_create(&dc, err, sizeof(err));
 	if (dp == NULL) {
 		RTE_LOG(ERR, APP, "%s\n", err);       /* it names the port or the key */
@@ -493,6 +506,11 @@ static int run(const struct config *cfg)
 	}
 	metrics_src_observe(msrc, &obs);
 	sess_set_observer(sm, &obs);
+	if (standby != NULL &&
+			state_standby_attach(standby, dp, sm, ev, NULL, err, sizeof(err)) != 0) {
+		fail("[state]", err);
+		goto out;
+	}
 	jobs = (struct ctl_jobs){ .rpc = &ctx, .metrics = msrc,
 		.sessions_per_step = METRICS_SESSIONS_PER_STEP };
 	if (telemetry_start(ctlq, CTLQ_TIMEOUT_MS) != 0)
@@ -545,6 +563,10 @@ static int run(const struct config *cfg)
 out:
 	ctlq_close(ctlq);       /* HTTP requests waiting fail now: the loop serves no more */
 	telemetry_stop();       /* the commands answer null from now on */
+	/* the lease goes (a standby takes over at once); a standby's mirrored sessions leave
+	 * quietly: they are the active's, not ours to close */
+	state_standby_stop(standby, true);
+	standby = NULL;
 	/* sessions end first, so every event stream sees their "shutdown" before it ends */
 	if (sm != NULL)
 		close_sessions_paced(sm, srv, ev, cfg->stream_queue);

@@ -293,5 +293,14 @@ void state_standby_stop(struct state_standby *sb, bool graceful)
 		return;
 	state_mirror_stop(sb->mirror);
 	state_lease_stop(sb->lease, graceful && sb->relaying);
+	if (!sb->relaying && sb->sm != NULL) {
+		/* the active's sessions: no `closed{shutdown}` for them on our streams */
+		struct session *s;
+		while ((s = sess_first(sb->sm, 0)) != NULL) {
+			char id[SESS_ID_MAX + 1];
+			snprintf(id, sizeof(id), "%s", s->id);
+			forget_quietly(sb, id);
+		}
+	}
 	free(sb);
 }

@@ -1,0 +1,237 @@
+#!/usr/bin/python3
+"""e2e_state_failover: the hot standby (API.md 1.6) takes over a killed active in under a second.
+
+Lab topology "pair": appliance "a" (active, PREFIX-dut) and "b" (role standby, peer_instance a,
+PREFIX-sby) on the same client and destination segments (bridges), Redis on the management
+link between them, lease_ms 500, checkpoint_secs 1.
+
+1. 200 UDP sessions created on a; b mirrors them (same ids and ports, state kept) and relays
+   nothing (its workers count no relayed packet).
+2. RTP at 50 pps per session (one packet per session every 20 ms from one client socket, to
+   one destination socket: a stream is told by its SSRC), ~2 s; then a is SIGKILLed, ~4 s more.
+   For every stream: the media gap at the destination (the longest time between two packets
+   that arrived, from their RTP sequence numbers and arrival times) is under 1 s, and no
+   packet arrived twice. Reported: min/median/max gap over the 200 streams, packets lost.
+3. b's counters continue: for every session, packets received >= the checkpoint the store
+   held when a died + what reached the destination after the kill; b's lease epoch is 2.
+4. The client's and the destination's neighbour caches moved to b's MACs (gratuitous ARP
+   despite locktime: Linux takes a gratuitous ARP over a fresh entry, arp_is_garp).
+5. a started again (same config, role active): it finds b's newer lease and stands by: it
+   relays nothing, announces nothing, and the destination keeps getting every packet from b.
+"""
+import socket
+import statistics
+import struct
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lab  # noqa: E402
+from lab import (CLI_ADDR, DST_ADDR, DUT0_ADDR, DUT1_ADDR, PAIR_MGMT_ADDR,  # noqa: E402
+                 SBY0_MAC, SBY1_MAC, DUT0_MAC, DUT1_MAC, udp_session)
+from redis_lab import RedisLab  # noqa: E402
+
+S = 200                 # sessions
+PPS = 50                # packets per second per session
+BEFORE_S = 2.0          # traffic before the kill
+AFTER_S = 4.0           # and after it
+LEASE_MS = 500
+DEST_PORT = 40000
+PREFIX = "rtpproxy:"
+
+
+def sid(i):
+    return f"fo-{i:03d}"
+
+
+def state_cfg(redis_addr, instance, standby=False):
+    st = {"backend": "redis", "redis": redis_addr, "instance": instance,
+          "lease_ms": str(LEASE_MS), "checkpoint_secs": "1", "restore_wait_secs": "5"}
+    if standby:
+        st.update({"role": "standby", "peer_instance": "a"})
+    return {"state": st}
+
+
+class Traffic:
+    """One client socket sending packet k of every session at k / PPS seconds (bounded in
+    time), one destination socket recording (ssrc, seq, arrival) of everything relayed."""
+
+    def __init__(self, L, listens):
+        self.listens = listens
+        self.tx = lab.udp_socket(L, "cli", bind=(CLI_ADDR, 0))
+        self.rx = lab.udp_socket(L, "dst", bind=(DST_ADDR, DEST_PORT))
+        self.rx.settimeout(0.05)
+        self.got = []               # (ssrc index, seq, arrival monotonic, source port)
+        self.sent = [0] * len(listens)
+        self.stop_tx = threading.Event()
+        self.stop_rx = threading.Event()
+        self.t0 = None
+
+    def _send(self, duration):
+        self.t0 = time.monotonic()
+        k = 0
+        while not self.stop_tx.is_set() and k < duration * PPS:
+            due = self.t0 + k / PPS
+            now = time.monotonic()
+            if due > now:
+                time.sleep(due - now)
+            for i, ep in enumerate(self.listens):
+                pkt = lab.rtp_packet(k, k * 160, 0x20000 + i, payload=b"\xd5" * 20)
+                try:
+                    self.tx.sendto(pkt, ep)
+                    self.sent[i] += 1
+                except OSError:
+                    pass
+            k += 1
+
+    def _recv(self):
+        while not self.stop_rx.is_set():
+            try:
+                data, addr = self.rx.recvfrom(2048)
+            except socket.timeout:
+                continue
+            now = time.monotonic()
+            if len(data) >= 12:
+                seq, ssrc = struct.unpack("!H", data[2:4])[0], struct.unpack("!I", data[8:12])[0]
+                self.got.append((ssrc - 0x20000, seq, now, addr[1]))
+
+    def start(self, duration):
+        self.rx_thread = threading.Thread(target=self._recv, daemon=True)
+        self.tx_thread = threading.Thread(target=self._send, args=(duration,), daemon=True)
+        self.rx_thread.start()
+        self.tx_thread.start()
+
+    def finish(self, settle=0.5):
+        self.tx_thread.join(AFTER_S + BEFORE_S + 30)
+        time.sleep(settle)
+        self.stop_rx.set()
+        self.rx_thread.join(5)
+        self.tx.close()
+        self.rx.close()
+
+
+def analyse(t, got, kill_at, sent):
+    per = [[] for _ in range(S)]
+    for i, seq, at, _ in got:
+        if 0 <= i < S:
+            per[i].append((seq, at))
+    gaps, dups, lost, after = [], 0, 0, [0] * S
+    for i, pkts in enumerate(per):
+        seqs = [s for s, _ in pkts]
+        dups += len(seqs) - len(set(seqs))
+        lost += sent[i] - len(set(seqs))
+        times = sorted(at for _, at in pkts)
+        after[i] = sum(1 for at in times if at > kill_at)
+        gap = max((b - a for a, b in zip(times, times[1:])), default=float("inf"))
+        gaps.append(gap)
+    t.eq(dups, 0, "no packet arrived twice")
+    t.check(all(len(p) > 0 for p in per), "every stream reached the destination")
+    t.check(max(gaps) < 1.0, f"every stream's media gap under 1 s (max {max(gaps) * 1000:.0f} ms)",
+            f"gaps over 1 s: {sum(1 for g in gaps if g >= 1.0)}")
+    print(f"  failover gap over {S} streams: min {min(gaps) * 1000:.0f} ms, median "
+          f"{statistics.median(gaps) * 1000:.0f} ms, max {max(gaps) * 1000:.0f} ms; "
+          f"{lost} of {sum(sent)} packets lost", flush=True)
+    return after
+
+
+def body(t):
+    pb = lab.pb2()
+    with lab.Lab(topology="pair") as L, \
+            RedisLab(L, ns="dut", bind_extra=(PAIR_MGMT_ADDR,)) as R:
+        raddr = f"{PAIR_MGMT_ADDR}:{R.port}"
+        a = lab.Appliance(L, state_cfg(raddr, "a"), name="a")
+        b = lab.Appliance(L, state_cfg(raddr, "b", standby=True), name="b", netns="sby")
+        with a, b:
+            t.eq(R.client.get(f"{PREFIX}a#lease"), b"1 a", "a holds the lease, epoch 1")
+
+            # 1. sessions on a, mirrored by b
+            listens = []
+            for i in range(S):
+                r = a.stub.CreateSession(udp_session(sid(i), (DUT0_ADDR, 0), (DUT1_ADDR, 0),
+                                                     (DST_ADDR, DEST_PORT)))
+                listens.append((r.session.listen_endpoint.address, r.session.listen_endpoint.port))
+            t.eq(len(listens), S, f"{S} sessions created on a")
+
+            def mirrored():
+                ls = b.stub.ListSessions(pb.ListSessionsRequest())
+                return len(ls.sessions) == S and ls
+            ls = lab.wait_until(mirrored, 15)
+            t.check(ls, f"b mirrors all {S} sessions",
+                    f"{len(b.stub.ListSessions(pb.ListSessionsRequest()).sessions)} mirrored")
+            if ls:
+                by_id = {s.session_id: s for s in ls.sessions}
+                t.check(all(sid(i) in by_id and by_id[sid(i)].listen_endpoint.port == listens[i][1]
+                            for i in range(S)), "same ids and listen ports on b")
+
+            # 2. traffic (the client knows its next hop first), then a dies
+            t.check(L.ping("cli", DUT0_ADDR, count=1) == 1, "a answers the client's ping")
+            tr = Traffic(L, listens)
+            tr.start(BEFORE_S + AFTER_S)
+            lab.wait_until(lambda: tr.t0 is not None and time.monotonic() - tr.t0 > BEFORE_S, 10)
+            t.eq(L.neigh_mac("cli", DUT0_ADDR), DUT0_MAC, "the client's next hop is a's port0")
+            b_relayed_before = sum(w.relayed for w in b.proxy_stats().workers)
+            kill_at = time.monotonic()
+            a.proc.kill()
+            a.proc.wait(5)
+            a.returncode = a.proc.returncode
+            a._close_channel()
+            # the checkpoint a left (its last, at most 1 s old)
+            ckpt = {}
+            for i in range(S):
+                raw = R.client.hget(f"{PREFIX}a:{sid(i)}", "ctr")
+                if raw is not None:
+                    c = lab_state_pb2().StoredCounters.FromString(raw)
+                    ckpt[i] = c.stats.packets_received
+            takeover = lab.wait_until(lambda: R.client.get(f"{PREFIX}a#lease") == b"2 b", 5,
+                                      interval=0.01)
+            took_ms = (time.monotonic() - kill_at) * 1000
+            t.check(takeover, f"b took the lease with epoch 2 ({took_ms:.0f} ms after the kill)")
+            tr.finish()
+            t.eq(b_relayed_before, 0, "b relayed nothing while standing by")
+
+            after = analyse(t, tr.got, kill_at, tr.sent)
+            t.eq(L.neigh_mac("cli", DUT0_ADDR), SBY0_MAC, "the client's neighbour cache moved to b")
+            t.eq(L.neigh_mac("dst", DUT1_ADDR), SBY1_MAC,
+                 "the destination's neighbour cache moved to b")
+
+            # 3. b's counters continue from the checkpoint
+            low = []
+            for i in range(S):
+                st = b.session(sid(i)).stats
+                want = ckpt.get(i, 0) + after[i]
+                if st.packets_received < want:
+                    low.append(f"{sid(i)}: {st.packets_received} < {ckpt.get(i, 0)} + {after[i]}")
+            t.eq(len(ckpt), S, "a checkpoint for every session in the store")
+            t.check(not low, "b's counters >= the checkpoint + what it relayed since",
+                    "; ".join(low[:5]))
+            stats = b.proxy_stats()
+            t.check(stats.HasField("state") and stats.state.lease_epoch == 2
+                    and stats.state.role == "active",
+                    "b's StateBackendStats: role active, lease epoch 2", str(stats.state))
+
+            # 5. the old active comes back and stands by
+            a2 = lab.Appliance(L, state_cfg(raddr, "a"), name="a2")
+            with a2:
+                t.check("standing by" in a2.log_text(), "a restarted stands by (b's lease is newer)",
+                        a2.log_tail(10))
+                tr2 = Traffic(L, listens)
+                tr2.start(1.0)
+                tr2.finish()
+                got = {(i, seq) for i, seq, _, _ in tr2.got}
+                t.eq(len(got), S * PPS, "every packet still reaches the destination (through b)")
+                t.eq(len(tr2.got), S * PPS, "none twice")
+                t.eq(sum(w.relayed for w in a2.proxy_stats().workers), 0, "a relays nothing")
+                t.eq(L.neigh_mac("cli", DUT0_ADDR), SBY0_MAC, "the client still sends to b")
+                t.eq(R.client.get(f"{PREFIX}a#lease"), b"2 b", "b keeps the lease")
+
+
+def lab_state_pb2():
+    lab.pb2()                       # puts the build's proto directory on sys.path
+    import state_pb2
+    return state_pb2
+
+
+if __name__ == "__main__":
+    lab.main_wrapper("state_failover", body)

@@ -336,9 +336,7 @@ static void *mirror_main(void *arg)
 			}
 			/* XREAD BLOCK waits longer than nothing: the timeout covers it */
 			redisSetTimeout(mi->rc, tv_ms(MIRROR_TIMEOUT_MS + MIRROR_BLOCK_MS));
-			backoff = 50;
 			synced = false;
-			set_up(mi, true, NULL);
 		}
 		pthread_mutex_lock(&mi->mu);
 		bool finish = mi->finish;
@@ -355,6 +353,14 @@ static void *mirror_main(void *arg)
 		}
 		if (!synced) {
 			synced = sync_all(mi);
+			if (synced) {
+				backoff = 50;
+				set_up(mi, true, NULL);
+			} else if (mi->rc == NULL) {
+				nap_ms(mi, backoff);
+				backoff = backoff * 2 > MIRROR_BACKOFF_MAX_MS ? MIRROR_BACKOFF_MAX_MS :
+					backoff * 2;
+			}
 			continue;
 		}
 		follow(mi);

@@ -64,6 +64,8 @@ class RedisLab:
                "--unixsocket", self.unix, "--unixsocketperm", "700",
                "--save", "", "--appendonly", "no", "--dir", self.dir,
                "--logfile", self.log_path, "--daemonize", "no"]
+        if self.bind_extra:         # reachable beyond loopback (a lab's own link), no password
+            cmd += ["--protected-mode", "no"]
         if self.ns:
             cmd = ["ip", "netns", "exec", self.ns] + cmd
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -112,7 +112,7 @@ class Traffic:
         self.rx.close()
 
 
-def analyse(t, got, kill_at, sent):
+def analyse(t, got, kill_at, sent, end_at):
     per = [[] for _ in range(S)]
     for i, seq, at, _ in got:
         if 0 <= i < S:
@@ -124,7 +124,10 @@ def analyse(t, got, kill_at, sent):
         lost += sent[i] - len(set(seqs))
         times = sorted(at for _, at in pkts)
         after[i] = sum(1 for at in times if at > kill_at)
-        gap = max((b - a for a, b in zip(times, times[1:])), default=float("inf"))
+        # the longest silence between two packets, or after the last one until the sender
+        # stopped (a stream that never came back has a gap as long as the rest of the test)
+        gap = max([b - a for a, b in zip(times, times[1:])] + [end_at - times[-1]]) \
+            if times else float("inf")
         gaps.append(gap)
     t.eq(dups, 0, "no packet arrived twice")
     t.check(all(len(p) > 0 for p in per), "every stream reached the destination")
@@ -189,9 +192,10 @@ def body(t):
             took_ms = (time.monotonic() - kill_at) * 1000
             t.check(takeover, f"b took the lease with epoch 2 ({took_ms:.0f} ms after the kill)")
             tr.finish()
+            end_at = tr.t0 + (int((BEFORE_S + AFTER_S) * PPS) - 1) / PPS   # the last send
             t.eq(b_relayed_before, 0, "b relayed nothing while standing by")
 
-            after = analyse(t, tr.got, kill_at, tr.sent)
+            after = analyse(t, tr.got, kill_at, tr.sent, end_at)
             t.eq(L.neigh_mac("cli", DUT0_ADDR), SBY0_MAC, "the client's neighbour cache moved to b")
             t.eq(L.neigh_mac("dst", DUT1_ADDR), SBY1_MAC,
                  "the destination's neighbour cache moved to b")

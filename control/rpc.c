@@ -11,6 +11,7 @@
 #include "rp_dp.h"
 #include "rtpproxy.pb-c.h"
 #include "sess.h"
+#include "state.h"
 #include "validate.h"
 
 #define LIST_PAGE_DEFAULT 1000
@@ -342,6 +343,29 @@ static grpc_status_code list_sessions(void *c, const ProtobufCMessage *req,
 	return GRPC_STATUS_OK;
 }
 
+/* Where the session store stands (1.6); NULL (absent) with backend = none. */
+static Rtpproxy__StateBackendStats *state_stats_msg(struct rpc_ctx *ctx, struct arena *a)
+{
+	struct state_stats ss;
+	if (ctx->state == NULL)
+		return NULL;
+	state_stats(ctx->state, sess_now_ms(), &ss);
+	Rtpproxy__StateBackendStats *m = arena_alloc(a, sizeof(*m));
+	rtpproxy__state_backend_stats__init(m);
+	m->backend = "redis";
+	m->up = ss.up;
+	m->queue_depth = ss.queue_depth;
+	m->last_checkpoint_age_ms = ss.last_checkpoint_age_ms;
+	m->role = arena_strdup(a, ss.role);
+	m->lease_epoch = ss.lease_epoch;
+	m->instance = arena_strdup(a, ss.instance);
+	m->store_instance = arena_strdup(a, ss.store_instance);
+	m->writes_total = ss.writes_total;
+	m->resyncs_total = ss.resyncs_total;
+	m->restored_sessions = ss.restored_sessions;
+	return m;
+}
+
 static grpc_status_code proxy_stats(void *c, const ProtobufCMessage *req,
 		ProtobufCMessage **resp, struct arena *a, struct rpc_error *err)
 {
@@ -407,6 +431,7 @@ static grpc_status_code proxy_stats(void *c, const ProtobufCMessage *req,
 		e->value = ds.drops[d];
 		out->drops[d] = e;
 	}
+	out->state = state_stats_msg(ctx, a);
 	*resp = &out->base;
 	return GRPC_STATUS_OK;
 }

@@ -14,6 +14,7 @@ struct sess_label;
 struct sess_params;
 struct sess_stats;
 struct session;
+struct state;
 
 struct rpc_ctx {
 	struct sess_mgr *sessions;
@@ -24,6 +25,7 @@ struct rpc_ctx {
 	 * NULL: none */
 	uint64_t (*kernel_filtered)(void *arg);
 	void *kernel_filtered_arg;
+	struct state *state;    /* the state backend (1.6); NULL with backend = none */
 };
 
 /* A session as the API shows it, built in `a` (live stats, or the final ones once closed). */

@@ -79,6 +79,10 @@ static void preload_latch(struct sess_mgr *m, struct session *s, const struct se
 		LOG(WARNING, "%s: its client's latched source could not be restored", s->id);
 	if (r->latch_rtcp != NULL && r->latch_rtcp->addr != 0 && s->rtcp)
 		dp_sess_set_latch(m->dp, s->flows, DP_FLOW_RTCP, r->latch_rtcp);
+	/* the preloaded latch is not news: the client has not moved */
+	struct dp_sess_status st;
+	dp_sess_status(m->dp, s->flows, &st);
+	s->latch_gen_seen = st.latch.gen;
 }
 
 struct session *sess_restore(struct sess_mgr *m, const struct sess_params *p,

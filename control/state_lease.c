@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,7 @@ struct state_lease {
 	 * its first look after (re)connecting only once it stayed free for lease_ms, so that
 	 * an active that still relays (Redis restarted empty) takes it back first. */
 	bool watched;                   /* saw the lease held since the last (re)connect */
+	uint64_t renewed_ms;            /* our last look that renewed or took it */
 	uint64_t free_since;            /* first look that found it free, 0 = not free */
 };
 
@@ -118,8 +120,8 @@ static void redis_down(struct state_lease *l, const char *reason)
 
 static bool connect_redis(struct state_lease *l)
 {
-	/* an answer within a third of the lease, or the renewal is late anyway */
-	unsigned t = l->lease_ms / 3 ? l->lease_ms / 3 : 1;
+	/* a late answer still renews if it comes before the lease ends: wait that long */
+	unsigned t = l->lease_ms ? l->lease_ms : 1;
 	l->rc = redisConnectWithTimeout(l->host, l->port, tv_ms(t));
 	if (l->rc == NULL || l->rc->err) {
 		redis_down(l, l->rc != NULL ? l->rc->errstr : "out of memory");
@@ -183,7 +185,12 @@ static bool step(struct state_lease *l)
 		return true;
 	}
 	l->free_since = 0;
+	if (what == 1 && l->renewed_ms && now - l->renewed_ms > l->lease_ms / 2)
+		LOGL(WARNING, "renewed %llu ms after the last renewal (lease %u ms): this thread "
+				"or Redis is starved; the lease lapses beyond %u ms",
+				(unsigned long long)(now - l->renewed_ms), l->lease_ms, l->lease_ms);
 	if (what == 1 || what == 2) {
+		l->renewed_ms = now;
 		v.holds = true;
 		v.epoch = parse_value(val, v.other, sizeof(v.other));
 		v.other[0] = '\0';
@@ -289,6 +296,14 @@ struct state_lease *state_lease_start(const struct state_lease_conf *c, char *er
 		return NULL;
 	}
 	pthread_setname_np(l->thread, "rp-lease");
+	/* the lease must not wait behind busy threads: a late renewal hands the calls to the
+	 * standby. Real-time round robin at the lowest priority when allowed (CAP_SYS_NICE);
+	 * the thread sleeps between its short Redis round trips. */
+	struct sched_param sp = { .sched_priority = 1 };
+	int pe = pthread_setschedparam(l->thread, SCHED_RR, &sp);
+	if (pe != 0)
+		LOGL(INFO, "no real-time priority for the lease thread (%s): it runs as any "
+				"other", strerror(pe));
 	return l;
 }
 

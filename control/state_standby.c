@@ -42,6 +42,7 @@ struct state_standby {
 	struct events *ev;
 	struct state_standby_hooks hooks;
 	uint64_t mirrored, failed;      /* sessions restored by the mirror, refused */
+	uint64_t counters_loaded;       /* take-over: sessions whose checkpoint was loaded */
 };
 
 struct state_standby *state_standby_start(const struct state_standby_conf *c, char *err,
@@ -152,6 +153,7 @@ static void apply_counters(struct state_standby *sb, struct mirror_item *it, int
 	struct session *s = sess_find(sb->sm, it->id);
 	if (s == NULL || !it->rec.has_counters)
 		return;
+	sb->counters_loaded++;
 	if (s->base == NULL && (s->base = calloc(1, sizeof(*s->base))) == NULL)
 		return;
 	*s->base = it->rec.base;
@@ -172,10 +174,15 @@ static void finish_take_over(struct state_standby *sb)
 	}
 	/* streams open since before the take-over get them as a snapshot, paced */
 	events_resnapshot(sb->ev, sb->first_new_serial);
+	/* only now: a checkpoint written before the active's last one was read would have
+	 * overwritten it with counters that start from zero */
+	if (sb->hooks.role != NULL)
+		sb->hooks.role(sb->hooks.ctx, true, sb->epoch);
 	if (sb->hooks.store_writes != NULL)
 		sb->hooks.store_writes(sb->hooks.ctx, true);
-	LOGS(NOTICE, "took over %s's %u sessions: counters from the last checkpoint, on the "
-			"event streams, written as %s", sb->pair, n, sb->pair);
+	LOGS(NOTICE, "took over %s's %u sessions (%llu with a checkpoint of their counters): "
+			"on the event streams, written as %s", sb->pair, n,
+			(unsigned long long)sb->counters_loaded, sb->pair);
 }
 
 static void take_over(struct state_standby *sb, const struct state_lease_view *v)
@@ -185,8 +192,6 @@ static void take_over(struct state_standby *sb, const struct state_lease_view *v
 	unsigned announced = dp_announce(sb->dp);
 	sb->relaying = true;
 	sb->epoch = v->epoch;
-	if (sb->hooks.role != NULL)
-		sb->hooks.role(sb->hooks.ctx, true, v->epoch);
 	LOGS(NOTICE, "took the lease of %s (epoch %llu): relaying, %u addresses announced",
 			sb->pair, (unsigned long long)v->epoch, announced);
 	struct session *first = sess_first(sb->sm, 0);
@@ -265,7 +270,8 @@ void state_standby_poll(struct state_standby *sb, int64_t now_ms)
 		take_over(sb, &v);
 	else if (sb->relaying && v.decided && !v.holds && v.redis_up)
 		stand_down(sb, &v);
-	else if (sb->relaying && v.holds && v.epoch != sb->epoch && sb->hooks.role != NULL)
+	else if (sb->relaying && !sb->taking_over && v.holds && v.epoch != sb->epoch &&
+			sb->hooks.role != NULL)
 		sb->hooks.role(sb->hooks.ctx, true, sb->epoch = v.epoch);
 
 	if (sb->mirror == NULL)

@@ -112,6 +112,31 @@ class Traffic:
         self.rx.close()
 
 
+class Events:
+    """StreamSessionEvents (every session) read by its own thread: [(session_id, kind)]."""
+
+    def __init__(self, stub):
+        pb = lab.pb2()
+        self.got = []
+        self.call = stub.StreamSessionEvents(pb.StreamSessionEventsRequest(), timeout=120)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        try:
+            for ev in self.call:
+                self.got.append((ev.session_id, ev.WhichOneof("event")))
+        except Exception:
+            pass
+
+    def created(self):
+        return {sid_ for sid_, kind in self.got if kind == "created"}
+
+    def close(self):
+        self.call.cancel()
+        self.thread.join(5)
+
+
 def analyse(t, got, kill_at, sent, end_at):
     per = [[] for _ in range(S)]
     for i, seq, at, _ in got:
@@ -168,6 +193,11 @@ def body(t):
                 t.check(all(sid(i) in by_id and by_id[sid(i)].listen_endpoint.port == listens[i][1]
                             for i in range(S)), "same ids and listen ports on b")
 
+            st = b.proxy_stats().state
+            t.check(st.role == "standby" and st.lease_epoch == 1 and st.store_instance == "a",
+                    "b's StateBackendStats: standby, lease epoch 1 (a's), store a", str(st))
+            b_events = Events(b.stub)       # open before the take-over: sees nothing yet
+
             # 2. traffic (the client knows its next hop first), then a dies
             t.check(L.ping("cli", DUT0_ADDR, count=1) == 1, "a answers the client's ping")
             tr = Traffic(L, listens)
@@ -175,6 +205,14 @@ def body(t):
             lab.wait_until(lambda: tr.t0 is not None and time.monotonic() - tr.t0 > BEFORE_S, 10)
             t.eq(L.neigh_mac("cli", DUT0_ADDR), DUT0_MAC, "the client's next hop is a's port0")
             b_relayed_before = sum(w.relayed for w in b.proxy_stats().workers)
+            t.eq(b_events.got, [], "b's event stream shows nothing while it stands by")
+            # locktime (1 s by default): the client's entry is made fresh right now, so b's
+            # gratuitous ARP comes well within it (Linux takes a gratuitous ARP regardless)
+            locktime = L.exec("cli", "sysctl", "-n", "net.ipv4.neigh.br-cli.locktime").stdout.strip()
+            for mac in ("02:52:50:01:00:99", DUT0_MAC):
+                L.exec("cli", "ip", "neigh", "replace", DUT0_ADDR, "lladdr", mac, "dev", "br-cli",
+                       "nud", "reachable")
+            fresh_at = time.monotonic()
             kill_at = time.monotonic()
             a.proc.kill()
             a.proc.wait(5)
@@ -196,7 +234,11 @@ def body(t):
             t.eq(b_relayed_before, 0, "b relayed nothing while standing by")
 
             after = analyse(t, tr.got, kill_at, tr.sent, end_at)
-            t.eq(L.neigh_mac("cli", DUT0_ADDR), SBY0_MAC, "the client's neighbour cache moved to b")
+            first_b = min((at for _, _, at, _ in tr.got if at > kill_at), default=None)
+            t.eq(L.neigh_mac("cli", DUT0_ADDR), SBY0_MAC,
+                 f"the client's neighbour cache moved to b (its entry updated "
+                 f"{(first_b - fresh_at) * 1000 if first_b else -1:.0f} ms before b's first "
+                 f"packet arrived; locktime {locktime} cs)")
             t.eq(L.neigh_mac("dst", DUT1_ADDR), SBY1_MAC,
                  "the destination's neighbour cache moved to b")
 
@@ -214,6 +256,16 @@ def body(t):
             t.check(stats.HasField("state") and stats.state.lease_epoch == 2
                     and stats.state.role == "active",
                     "b's StateBackendStats: role active, lease epoch 2", str(stats.state))
+
+            # the streams open since before the take-over get b's sessions as a snapshot
+            lab.wait_until(lambda: len(b_events.created()) >= S, 10)
+            t.eq(len(b_events.created()), S, "b's open event stream: every session as `created`")
+            t.eq(sum(1 for _, k in b_events.got if k == "created"), S, "each once")
+            b_events.close()
+            late = Events(b.stub)
+            lab.wait_until(lambda: len(late.created()) >= S, 10)
+            t.eq(len(late.created()), S, "a stream opened after the take-over: all in its snapshot")
+            late.close()
 
             # 5. the old active comes back and stands by
             a2 = lab.Appliance(L, state_cfg(raddr, "a"), name="a2")

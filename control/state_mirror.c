@@ -239,6 +239,43 @@ static bool sync_all(struct state_mirror *mi)
 		post_op(mi, MIRROR_SYNC_END, NULL);
 }
 
+/* "MS-SEQ" ids in order. */
+static int id_cmp(const char *a, const char *b)
+{
+	unsigned long long ams = strtoull(a, NULL, 10), bms = strtoull(b, NULL, 10);
+	if (ams != bms)
+		return ams < bms ? -1 : 1;
+	const char *ad = strchr(a, '-'), *bd = strchr(b, '-');
+	unsigned long long aseq = ad ? strtoull(ad + 1, NULL, 10) : 0;
+	unsigned long long bseq = bd ? strtoull(bd + 1, NULL, 10) : 0;
+	return aseq < bseq ? -1 : aseq > bseq;
+}
+
+/*
+ * Whether the stream still holds what follows last_id: the active trims it (MAXLEN ~), and a
+ * mirror that fell that far behind must read everything again. False also on a Redis error.
+ */
+static bool still_in_stream(struct state_mirror *mi, bool *ok)
+{
+	const char *argv[] = { "XRANGE", mi->stream, "-", "+", "COUNT", "1" };
+	redisReply *r = redisCommandArgv(mi->rc, 6, argv, NULL);
+	*ok = r != NULL;
+	if (r == NULL) {
+		drop_conn(mi, mi->rc->errstr[0] ? mi->rc->errstr : "no answer");
+		return false;
+	}
+	bool in = true;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+			r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements >= 1 &&
+			r->element[0]->element[0]->type == REDIS_REPLY_STRING) {
+		/* the first entry left must be at or before the one after ours */
+		in = strcmp(mi->last_id, "0-0") == 0 ||
+			id_cmp(r->element[0]->element[0]->str, mi->last_id) <= 0;
+	}
+	freeReplyObject(r);
+	return in;
+}
+
 /* One XREAD BLOCK: the changes since last_id, fetched and posted in order. */
 static bool follow(struct state_mirror *mi)
 {
@@ -323,6 +360,7 @@ static void *mirror_main(void *arg)
 	struct state_mirror *mi = arg;
 	unsigned backoff = 50;
 	bool synced = false;
+	uint64_t next_trim_check = 0;
 
 	while (!stopping(mi)) {
 		if (mi->rc == NULL) {
@@ -364,6 +402,18 @@ static void *mirror_main(void *arg)
 			continue;
 		}
 		follow(mi);
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		if (mi->rc != NULL && now >= next_trim_check) {
+			next_trim_check = now + 1000;
+			bool ok;
+			if (!still_in_stream(mi, &ok) && ok) {
+				LOGM(WARNING, "fell behind the trimmed %s: reading every session again",
+						mi->stream);
+				synced = false;
+			}
+		}
 	}
 	return NULL;
 }

@@ -419,6 +419,13 @@ static struct guard *guard_from(const struct config *cfg, char *err, size_t errl
 	return guard_create(&gc, err, errlen);
 }
 
+/* For the RPCs: a standby changes no session. */
+static bool standing_by(void *arg)
+{
+	(void)arg;              /* the global: NULL once it has stopped at shutdown */
+	return standby != NULL && !state_standby_relaying(standby);
+}
+
 /* The lease's verdict for the store: a standby writes nothing; StateBackendStats. */
 static void standby_role(void *ctx, bool active, uint64_t epoch)
 {
@@ -547,6 +554,7 @@ static int run(const struct config *cfg)
 	}
 	sess_set_observer(sm, &obs);
 	struct state_standby_hooks sh = { .ctx = state_store, .role = standby_role };
+	ctx.standing_by = standing_by;
 	if (standby != NULL &&
 			state_standby_attach(standby, dp, sm, ev, &sh, err, sizeof(err)) != 0) {
 		fail("[state]", err);

@@ -24,7 +24,9 @@ def cfg(raddr, instance, standby, n):
           "checkpoint_secs": "1", "restore_wait_secs": "5"}
     if standby:
         st.update({"role": "standby", "peer_instance": "a"})
-    return {"state": st, "sessions": {"max_sessions": str(max(1024, 2 * n))}}
+    # one address each side: up to ~32 000 sessions with RTCP port pairs
+    return {"state": st, "sessions": {"max_sessions": str(max(1024, 2 * n)),
+                                      "port_min": "1024", "port_max": "65535"}}
 
 
 def main():

@@ -197,6 +197,13 @@ def body(t):
             t.check(st.role == "standby" and st.lease_epoch == 1 and st.store_instance == "a",
                     "b's StateBackendStats: standby, lease epoch 1 (a's), store a", str(st))
             b_events = Events(b.stub)       # open before the take-over: sees nothing yet
+            import grpc
+            t.status(b.stub.CreateSession, udp_session("fo-on-b", (DUT0_ADDR, 0), (DUT1_ADDR, 0),
+                                                       (DST_ADDR, DEST_PORT)),
+                     grpc.StatusCode.UNAVAILABLE, "CreateSession on the standby: UNAVAILABLE",
+                     details_prefix="standby:")
+            t.status(b.stub.DestroySession, pb.DestroySessionRequest(session_id=sid(0)),
+                     grpc.StatusCode.UNAVAILABLE, "DestroySession on the standby: UNAVAILABLE")
 
             # 2. traffic (the client knows its next hop first), then a dies
             t.check(L.ping("cli", DUT0_ADDR, count=1) == 1, "a answers the client's ping")

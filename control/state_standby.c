@@ -151,7 +151,14 @@ static void apply_set(struct state_standby *sb, struct mirror_item *it)
 static void apply_counters(struct state_standby *sb, struct mirror_item *it, int64_t now_ms)
 {
 	struct session *s = sess_find(sb->sm, it->id);
-	if (s == NULL || !it->rec.has_counters)
+	if (s == NULL) {
+		/* not mirrored yet (the standby had not finished its first read): restored now,
+		 * counters and all */
+		apply_set(sb, it);
+		sb->counters_loaded += it->rec.has_counters;
+		return;
+	}
+	if (!it->rec.has_counters)
 		return;
 	sb->counters_loaded++;
 	if (s->base == NULL && (s->base = calloc(1, sizeof(*s->base))) == NULL)

@@ -18,6 +18,7 @@ link between them, lease_ms 500, checkpoint_secs 1.
    despite locktime: Linux takes a gratuitous ARP over a fresh entry, arp_is_garp).
 5. a started again (same config, role active): it finds b's newer lease and stands by: it
    relays nothing, announces nothing, and the destination keeps getting every packet from b.
+6. b killed in turn: a takes the lease back (epoch 3) and relays the same sessions again.
 """
 import socket
 import statistics
@@ -288,6 +289,23 @@ def body(t):
                 t.eq(sum(w.relayed for w in a2.proxy_stats().workers), 0, "a relays nothing")
                 t.eq(L.neigh_mac("cli", DUT0_ADDR), SBY0_MAC, "the client still sends to b")
                 t.eq(R.client.get(f"{PREFIX}a#lease"), b"2 b", "b keeps the lease")
+
+                # 6. and takes the calls back when b dies in turn
+                b.proc.kill()
+                b.proc.wait(5)
+                b.returncode = b.proc.returncode
+                b._close_channel()
+                back = lab.wait_until(lambda: R.client.get(f"{PREFIX}a#lease") == b"3 a", 5, 0.01)
+                t.check(back, "b killed: a takes the lease back (epoch 3)")
+                tr3 = Traffic(L, listens)
+                tr3.start(1.0)
+                tr3.finish()
+                # the first packets may meet the switch: count whole streams after it
+                got3 = {(i, seq) for i, seq, _, _ in tr3.got}
+                t.check(len(got3) >= S * PPS * 0.9 and len(got3) == len(tr3.got),
+                        "a relays them again, none twice", f"{len(got3)} of {S * PPS}")
+                t.eq(sum(1 for i in range(S) if a2.session(sid(i)).stats.packets_received >=
+                         ckpt.get(i, 0)), S, "a's counters continue too")
 
 
 def lab_state_pb2():

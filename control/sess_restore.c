@@ -44,19 +44,19 @@ int64_t sess_idle_since(const struct session *s, int64_t last_ms)
 /* Everything CreateSession would check and take, for a session with its ports known. */
 static enum sess_err install(struct sess_mgr *m, struct session *s, struct sess_error *err)
 {
-	char a[16];
-	if (s->listen.addr != 0 && dp_port_of_addr(m->dp, s->listen.addr) < 0) {
-		sess_fmt_ip(s->listen.addr, a);
+	char a[DP_ADDR_STRLEN];
+	if (!dp_addr_is_any(&s->listen.addr) && dp_port_of_addr(m->dp, &s->listen.addr) < 0) {
+		sess_fmt_ip(&s->listen.addr, a);
 		return sess_fail(err, SESS_INVALID, "listen_endpoint.address: %s is not an "
 				"address of this appliance", a);
 	}
-	if (dp_port_of_addr(m->dp, s->forward.addr) < 0) {
-		sess_fmt_ip(s->forward.addr, a);
+	if (dp_port_of_addr(m->dp, &s->forward.addr) < 0) {
+		sess_fmt_ip(&s->forward.addr, a);
 		return sess_fail(err, SESS_INVALID, "forward_endpoint.address: %s is not an "
 				"address of this appliance", a);
 	}
-	if (!allowed(m, s->dest.addr)) {
-		sess_fmt_ip(s->dest.addr, a);
+	if (!allowed(m, &s->dest.addr)) {
+		sess_fmt_ip(&s->dest.addr, a);
 		return sess_fail(err, SESS_DENIED, "destination_endpoint.address: %s is outside "
 				"allowed_destinations", a);
 	}
@@ -74,10 +74,10 @@ static void preload_latch(struct sess_mgr *m, struct session *s, const struct se
 {
 	if (s->flows == NULL)
 		return;
-	if (r->latch != NULL && r->latch->addr != 0 &&
+	if (r->latch != NULL && !dp_addr_is_none(&r->latch->addr) &&
 			dp_sess_set_latch(m->dp, s->flows, DP_FLOW_RTP, r->latch) != 0)
 		LOG(WARNING, "%s: its client's latched source could not be restored", s->id);
-	if (r->latch_rtcp != NULL && r->latch_rtcp->addr != 0 && s->rtcp)
+	if (r->latch_rtcp != NULL && !dp_addr_is_none(&r->latch_rtcp->addr) && s->rtcp)
 		dp_sess_set_latch(m->dp, s->flows, DP_FLOW_RTCP, r->latch_rtcp);
 	/* the preloaded latch is not news: the client has not moved */
 	struct dp_sess_status st;

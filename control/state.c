@@ -56,7 +56,8 @@ struct state *state_create(const struct state_config *c, struct sess_mgr *m, str
 		free(st);
 		return NULL;
 	}
-	struct state_writer_config wc = { .host = st->host, .port = c->port, .base = st->base };
+	struct state_writer_config wc = { .host = st->host, .port = c->port, .base = st->base,
+		.instance = st->instance };
 	st->w = state_writer_start(&wc, st->q, err, errlen);
 	if (st->w == NULL) {
 		state_queue_free(st->q);

@@ -15,18 +15,14 @@
 
 /* ---- addresses as text: the only place here that knows their form ---- */
 
-static void ep_text(uint32_t addr, char buf[INET6_ADDRSTRLEN])
+static void ep_text(const struct dp_addr *addr, char buf[DP_ADDR_STRLEN])
 {
-	inet_ntop(AF_INET, &addr, buf, INET6_ADDRSTRLEN);
+	dp_addr_format(addr, buf, DP_ADDR_STRLEN);
 }
 
-static int ep_parse(const char *text, uint32_t *addr)
+static int ep_parse(const char *text, struct dp_addr *addr)
 {
-	struct in_addr in;
-	if (text == NULL || inet_pton(AF_INET, text, &in) != 1)
-		return -1;
-	*addr = in.s_addr;
-	return 0;
+	return text != NULL ? dp_addr_parse(text, addr) : -1;
 }
 
 /* ---- encode ---- */
@@ -68,10 +64,10 @@ static void stats_of(struct sess_stats *s, const Rtpproxy__SessionStats *m)
 /* What one endpoint or latch needs while the message is packed (all on the caller's stack). */
 struct ep_buf {
 	Rtpproxy__Endpoint ep;
-	char text[INET6_ADDRSTRLEN];
+	char text[DP_ADDR_STRLEN];
 };
 
-static Rtpproxy__Endpoint *ep_msg(struct ep_buf *b, uint32_t addr, uint16_t port)
+static Rtpproxy__Endpoint *ep_msg(struct ep_buf *b, const struct dp_addr *addr, uint16_t port)
 {
 	rtpproxy__endpoint__init(&b->ep);
 	ep_text(addr, b->text);
@@ -83,21 +79,21 @@ static Rtpproxy__Endpoint *ep_msg(struct ep_buf *b, uint32_t addr, uint16_t port
 struct latch_buf {
 	Rtpproxy__State__StoredLatch m;
 	struct ep_buf src;
-	char local[INET6_ADDRSTRLEN];
+	char local[DP_ADDR_STRLEN];
 	uint8_t mac[6];
 };
 
 static Rtpproxy__State__StoredLatch *latch_msg(struct latch_buf *b, const struct dp_latch_state *l)
 {
-	if (l == NULL || l->addr == 0)
+	if (l == NULL || dp_addr_is_none(&l->addr))
 		return NULL;
 	rtpproxy__state__stored_latch__init(&b->m);
-	b->m.source = ep_msg(&b->src, l->addr, l->port);
+	b->m.source = ep_msg(&b->src, &l->addr, l->port);
 	memcpy(b->mac, l->mac, 6);
 	b->m.mac.data = b->mac;
 	b->m.mac.len = 6;
 	b->m.rx_port = l->rx_port;
-	ep_text(l->local_addr, b->local);
+	ep_text(&l->local_addr, b->local);
 	b->m.local_address = b->local;
 	b->m.has_ssrc = l->has_ssrc;
 	b->m.ssrc = l->ssrc;
@@ -125,9 +121,9 @@ uint8_t *state_encode_def(const struct session *s, const struct dp_latch_state *
 
 	rtpproxy__create_session_request__init(&req);
 	req.session_id = (char *)s->id;
-	req.listen_endpoint = ep_msg(&l, s->listen.addr, s->listen.port);
-	req.forward_endpoint = ep_msg(&f, s->forward.addr, s->forward.port);
-	req.destination_endpoint = ep_msg(&d, s->dest.addr, s->dest.port);
+	req.listen_endpoint = ep_msg(&l, &s->listen.addr, s->listen.port);
+	req.forward_endpoint = ep_msg(&f, &s->forward.addr, s->forward.port);
+	req.destination_endpoint = ep_msg(&d, &s->dest.addr, s->dest.port);
 	req.transport = s->transport == SESS_TCP ? RTPPROXY__TRANSPORT__TRANSPORT_TCP :
 		RTPPROXY__TRANSPORT__TRANSPORT_UDP;
 	req.enable_rtcp = s->rtcp;

@@ -34,7 +34,8 @@ struct state_writer {
 	char host[256];
 	int port;
 	char base[160];
-	char token[40];                 /* "#writer": this process's writes */
+	char marker[STATE_KEY_MAX];     /* base "#writer:" instance */
+	char token[40];                 /* its value: this process's writes */
 	struct state_queue *q;
 	pthread_t thread;
 	redisContext *c;
@@ -112,8 +113,7 @@ static int connect_once(struct state_writer *w)
 	}
 	redisSetTimeout(w->c, tv);
 	/* is what we wrote still there? The marker says whose writes the store holds. */
-	char key[STATE_KEY_MAX];
-	snprintf(key, sizeof(key), "%s#writer", w->base);
+	const char *key = w->marker;
 	const char *get[] = { "GET", key };
 	redisReply *r = command(w, 2, get, NULL);
 	if (r == NULL)
@@ -504,6 +504,7 @@ struct state_writer *state_writer_start(const struct state_writer_config *c,
 	snprintf(w->host, sizeof(w->host), "%s", c->host);
 	w->port = c->port;
 	snprintf(w->base, sizeof(w->base), "%s", c->base);
+	snprintf(w->marker, sizeof(w->marker), "%s#writer:%s", c->base, c->instance);
 	if (ids_uuid4(w->token) != 0)
 		snprintf(w->token, sizeof(w->token), "%d-%ld", (int)getpid(), (long)time(NULL));
 	w->q = q;

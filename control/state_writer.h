@@ -5,7 +5,9 @@
  * when asked (restore), and asks the control loop for a full resync when it finds that Redis
  * lost what it had written (a restart without persistence, a flush).
  * Keys (proto/state.proto): base = key_prefix + store instance; base ":" id per session,
- * base "#changes" (a stream of definition changes), base "#writer" (whose writes these are).
+ * base "#changes" (a stream of definition changes), base "#writer:" instance (a token of this
+ * process: missing after a reconnect, Redis lost what it had written). Each appliance of a
+ * pair has its own marker, so the standby's connection does not make the active resync.
  */
 #ifndef RTPPROXY_STATE_WRITER_H
 #define RTPPROXY_STATE_WRITER_H
@@ -22,6 +24,7 @@ struct state_writer_config {
 	const char *host;
 	uint16_t port;
 	const char *base;               /* key_prefix + store instance */
+	const char *instance;           /* this appliance's: names its "#writer:" marker */
 };
 
 /* One stored session as loaded: its hash's "def" and "ctr" (ctr NULL when none). */

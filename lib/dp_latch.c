@@ -24,11 +24,11 @@ bool dp_sess_get_latch(const struct dp *dp, const struct dp_sess *s, enum dp_flo
 	memset(out, 0, sizeof(*out));
 	if (f == NULL || !flow_latch_read(&f->latch, &l))
 		return false;
-	out->addr = l.ip;
+	out->addr = dp_addr_v4(l.ip);
 	out->port = ntohs(l.port);
 	memcpy(out->mac, l.mac, 6);
 	out->rx_port = l.rx_port;
-	out->local_addr = l.local_ip;
+	out->local_addr = dp_addr_v4(l.local_ip);
 	out->has_ssrc = l.has_ssrc != 0;
 	out->ssrc = ntohl(l.ssrc);
 	return true;
@@ -38,15 +38,16 @@ int dp_sess_set_latch(struct dp *dp, struct dp_sess *s, enum dp_flow_role role,
 		const struct dp_latch_state *in)
 {
 	struct flow *f = latch_flow(s, role);
-	if (f == NULL || in->addr == 0 || in->rx_port >= dp->n_ports)
+	if (f == NULL || !dp_addr_is_v4(&in->addr) || in->addr.v4 == 0 ||
+			in->rx_port >= dp->n_ports || !dp_addr_is_v4(&in->local_addr))
 		return -1;
-	if (dp_owner_of(dp, in->local_addr) < 0 && in->local_addr != 0)
+	if (in->local_addr.v4 != 0 && dp_owner_of(dp, in->local_addr.v4) < 0)
 		return -1;
 	struct flow_latch v = {
-		.ip = in->addr,
+		.ip = in->addr.v4,
 		.port = htons(in->port),
 		.rx_port = in->rx_port,
-		.local_ip = in->local_addr,
+		.local_ip = in->local_addr.v4,
 		.has_ssrc = in->has_ssrc,
 		.ssrc = htonl(in->ssrc),
 	};

@@ -12,11 +12,16 @@
 #include "state.pb-c.h"
 #include "state_codec.h"
 
-static uint32_t ip(const char *s)
+static struct dp_addr ip(const char *s)
 {
-	struct in_addr a;
-	inet_pton(AF_INET, s, &a);
-	return a.s_addr;
+	struct dp_addr a;
+	dp_addr_parse(s, &a);
+	return a;
+}
+
+static bool same(struct dp_addr a, struct dp_addr b)
+{
+	return dp_addr_eq(&a, &b);
 }
 
 static void test_udp_round_trip(void)
@@ -51,11 +56,11 @@ static void test_udp_round_trip(void)
 	CHECK(state_decode(def, dlen, ctr, clen, &r, err, sizeof(err)) == 0);
 	CHECK(strcmp(r.params.id, "call-1") == 0);
 	CHECK_EQ_U(r.params.transport, SESS_UDP);
-	CHECK_EQ_U(r.params.listen.addr, ip("198.18.1.1"));
+	CHECK(same(r.params.listen.addr, ip("198.18.1.1")));
 	CHECK_EQ_U(r.params.listen.port, 20000);
-	CHECK_EQ_U(r.params.forward.addr, ip("198.18.2.1"));
+	CHECK(same(r.params.forward.addr, ip("198.18.2.1")));
 	CHECK_EQ_U(r.params.forward.port, 20002);
-	CHECK_EQ_U(r.params.dest.addr, ip("198.18.2.2"));
+	CHECK(same(r.params.dest.addr, ip("198.18.2.2")));
 	CHECK_EQ_U(r.params.dest.port, 30000);
 	CHECK(r.params.rtcp && r.params.bidir && r.params.validate_rtp && r.params.strict_source);
 	CHECK_EQ_U(r.params.latch_mode, SESS_LATCH_ANY);
@@ -69,11 +74,11 @@ static void test_udp_round_trip(void)
 	CHECK_EQ_U(r.restore.created_ms, 1700000000123);
 	CHECK(strcmp(r.restore.error, "") == 0);
 	CHECK(r.restore.latch == &r.latch && r.restore.latch_rtcp == &r.latch_rtcp);
-	CHECK_EQ_U(r.latch.addr, l.addr);
+	CHECK(same(r.latch.addr, l.addr));
 	CHECK_EQ_U(r.latch.port, 4000);
 	CHECK(memcmp(r.latch.mac, l.mac, 6) == 0);
 	CHECK_EQ_U(r.latch.rx_port, 1);
-	CHECK_EQ_U(r.latch.local_addr, l.local_addr);
+	CHECK(same(r.latch.local_addr, l.local_addr));
 	CHECK(r.latch.has_ssrc);
 	CHECK_EQ_U(r.latch.ssrc, 0xdeadbeef);
 	CHECK_EQ_U(r.latch_rtcp.port, 4001);
@@ -103,7 +108,7 @@ static void test_tcp_and_error(void)
 {
 	struct session s = {
 		.id = "t1", .state = SESS_CONNECTING, .transport = SESS_TCP,
-		.listen = { 0, 21000 }, .forward = { ip("198.18.2.1"), 0 },
+		.listen = { { .family = DP_AF_INET }, 21000 }, .forward = { ip("198.18.2.1"), 0 },
 		.dest = { ip("198.18.2.2"), 5060 }, .idle_timeout_secs = 300, .created_ms = 5,
 	};
 	size_t len;
@@ -112,11 +117,11 @@ static void test_tcp_and_error(void)
 	char err[256];
 	CHECK(state_decode(def, len, NULL, 0, &r, err, sizeof(err)) == 0);
 	CHECK_EQ_U(r.params.transport, SESS_TCP);
-	CHECK_EQ_U(r.params.listen.addr, 0);
+	CHECK(dp_addr_is_any(&r.params.listen.addr));
 	CHECK_EQ_U(r.params.listen.port, 21000);
 	CHECK_EQ_U(r.params.forward.port, 0);
 	CHECK_EQ_U(r.restore.state, SESS_CONNECTING);
-	CHECK_EQ_U(r.latch.addr, 0);
+	CHECK(dp_addr_is_none(&r.latch.addr));
 	state_rec_free(&r);
 	free(def);
 

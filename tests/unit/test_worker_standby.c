@@ -121,9 +121,8 @@ int main(int argc, char **argv)
 	check_quiet();
 
 	/* a next hop to resolve: probed from 0.0.0.0; the answer (target 0.0.0.0) is learnt */
-	struct dp_sess *s2 = install(&(struct dp_sess_spec){ .listen_addr = ip("198.18.1.10"),
-			.listen_port = 20002, .forward_addr = ip("198.18.2.10"),
-			.forward_port = 30002, .dest_addr = ip("198.18.2.202"), .dest_port = 40002 });
+	struct dp_sess_spec sp2 = spec("198.18.1.10", 20002, 30002, "198.18.2.202", 40002);
+	struct dp_sess *s2 = install(&sp2);
 	ctl_turn();
 	unsigned n = out(tx_ring[P1], o, 16);
 	CHECK_EQ_U(n, 1);

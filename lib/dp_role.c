@@ -14,6 +14,7 @@
 
 #include "dp.h"
 #include "log.h"
+#include "vlan.h"
 
 #define ANNOUNCE_ROUNDS 3               /* now and twice more: one lost frame is not fatal */
 #define ANNOUNCE_GAP_MS 250
@@ -99,19 +100,40 @@ void dp_announce_poll(struct dp *dp, uint64_t now_ms)
 	announce_round(dp);
 }
 
+/* The section a frame belongs to (VLAN sections of a shared device, lib/vlan.h), its tag
+ * taken off; -1 when no section has its tag. */
+static int passive_section(const struct dp_port *dev, uint16_t port, struct rte_mbuf *m)
+{
+	if (!dev->vlan_demux)
+		return port;
+	uint16_t vid = 0;
+	if (m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) {
+		vid = m->vlan_tci & VLAN_VID_MASK;
+	} else if (m->data_len >= RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN &&
+			*rte_pktmbuf_mtod_offset(m, const uint16_t *, 12) ==
+			rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN)) {
+		if (rte_vlan_strip(m) != 0)
+			return -1;
+		vid = m->vlan_tci & VLAN_VID_MASK;
+	}
+	return dev->vid_port[vid];
+}
+
 void worker_passive_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n)
 {
-	(void)port;
+	const struct dp_port *dev = &w->dp->port[port];
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
-		const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 		/* ARP keeps the neighbour table warm (answers to our probes, announcements);
-		 * the control lcore frees it instead of passing it to the kernel.
-		 * VLAN (issue 13): a tagged ARP frame belongs here too once ports have tags. */
-		if (m->data_len >= sizeof(*eh) &&
-				eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP) &&
-				rte_ring_mp_enqueue(w->dp->arp_ring, m) == 0)
-			continue;
+		 * the control lcore frees it instead of passing it to the kernel */
+		int sec = passive_section(dev, port, m);
+		const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+		if (sec >= 0 && m->data_len >= sizeof(*eh) &&
+				eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
+			dp_meta_set(m, DP_META_NONE, (uint32_t)sec);    /* learn_arp: its section */
+			if (rte_ring_mp_enqueue(w->dp->arp_ring, m) == 0)
+				continue;
+		}
 		rte_pktmbuf_free(m);
 	}
 }

@@ -16,6 +16,8 @@ link between them, lease_ms 500, checkpoint_secs 1.
    held when a died + what reached the destination after the kill; b's lease epoch is 2.
 4. The client's and the destination's neighbour caches moved to b's MACs (gratuitous ARP
    despite locktime: Linux takes a gratuitous ARP over a fresh entry, arp_is_garp).
+   TCP: a connection made through a is reset after the take-over (the kernel's connections do
+   not move); the session itself moved: a new connection through b echoes.
 5. a started again (same config, role active): it finds b's newer lease and stands by: it
    relays nothing, announces nothing, and the destination keeps getting every packet from b.
 6. b killed in turn: a takes the lease back (epoch 3) and relays the same sessions again.
@@ -40,6 +42,7 @@ BEFORE_S = 2.0          # traffic before the kill
 AFTER_S = 4.0           # and after it
 LEASE_MS = 500
 DEST_PORT = 40000
+TCP_DEST_PORT = 45000
 PREFIX = "rtpproxy:"
 
 
@@ -138,6 +141,64 @@ class Events:
         self.thread.join(5)
 
 
+class Echo:
+    """A TCP echo server in the destination namespace (bounded: it stops with the test)."""
+
+    def __init__(self, L, port):
+        self.srv = L.socket_in("dst", socket.AF_INET, socket.SOCK_STREAM)
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind((DST_ADDR, port))
+        self.srv.listen(8)
+        self.srv.settimeout(0.2)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.srv.accept()
+            except (socket.timeout, OSError):
+                continue
+            threading.Thread(target=self._echo, args=(c,), daemon=True).start()
+
+    def _echo(self, c):
+        c.settimeout(30)
+        with c:
+            try:
+                while True:
+                    d = c.recv(4096)
+                    if not d:
+                        break
+                    c.sendall(d)
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(2)
+        self.srv.close()
+
+
+def tcp_roundtrip(L, ep, conn=None, data=b"ping"):
+    """Send DATA on CONN (or a new connection to EP) and read it back: (conn, ok)."""
+    try:
+        if conn is None:
+            conn = L.socket_in("cli", socket.AF_INET, socket.SOCK_STREAM)
+            conn.settimeout(5)
+            conn.connect(ep)
+        conn.sendall(data)
+        got = b""
+        while len(got) < len(data):
+            d = conn.recv(4096)
+            if not d:
+                break
+            got += d
+        return conn, got == data
+    except OSError:
+        return conn, False
+
+
 def analyse(t, got, kill_at, sent, end_at):
     per = [[] for _ in range(S)]
     for i, seq, at, _ in got:
@@ -182,12 +243,19 @@ def body(t):
                                                      (DST_ADDR, DEST_PORT)))
                 listens.append((r.session.listen_endpoint.address, r.session.listen_endpoint.port))
             t.eq(len(listens), S, f"{S} sessions created on a")
+            echo = Echo(L, TCP_DEST_PORT)
+            r = a.stub.CreateSession(pb.CreateSessionRequest(
+                session_id="fo-tcp", transport=pb.TRANSPORT_TCP,
+                listen_endpoint=lab.endpoint(DUT0_ADDR, 0),
+                forward_endpoint=lab.endpoint(DUT1_ADDR, 0),
+                destination_endpoint=lab.endpoint(DST_ADDR, TCP_DEST_PORT)))
+            tcp_ep = (DUT0_ADDR, r.session.listen_endpoint.port)
 
             def mirrored():
                 ls = b.stub.ListSessions(pb.ListSessionsRequest())
-                return len(ls.sessions) == S and ls
+                return len(ls.sessions) == S + 1 and ls
             ls = lab.wait_until(mirrored, 15)
-            t.check(ls, f"b mirrors all {S} sessions",
+            t.check(ls, f"b mirrors all {S} UDP sessions and the TCP one",
                     f"{len(b.stub.ListSessions(pb.ListSessionsRequest()).sessions)} mirrored")
             if ls:
                 by_id = {s.session_id: s for s in ls.sessions}
@@ -208,6 +276,8 @@ def body(t):
 
             # 2. traffic (the client knows its next hop first), then a dies
             t.check(L.ping("cli", DUT0_ADDR, count=1) == 1, "a answers the client's ping")
+            old_conn, ok = tcp_roundtrip(L, tcp_ep)
+            t.check(ok, "a TCP connection through a echoes")
             tr = Traffic(L, listens)
             tr.start(BEFORE_S + AFTER_S)
             lab.wait_until(lambda: tr.t0 is not None and time.monotonic() - tr.t0 > BEFORE_S, 10)
@@ -250,6 +320,15 @@ def body(t):
             t.eq(L.neigh_mac("dst", DUT1_ADDR), SBY1_MAC,
                  "the destination's neighbour cache moved to b")
 
+            # TCP: the kernel's connections stay with the dead appliance; the session moved
+            _, ok = tcp_roundtrip(L, tcp_ep, old_conn, b"after")
+            t.check(not ok, "the TCP connection made through a does not survive (reset)")
+            old_conn.close()
+            conn, ok = tcp_roundtrip(L, tcp_ep)
+            t.check(ok, "a new TCP connection to the same session works through b")
+            conn.close()
+            echo.close()
+
             # 3. b's counters continue from the checkpoint
             low = []
             for i in range(S):
@@ -266,13 +345,14 @@ def body(t):
                     "b's StateBackendStats: role active, lease epoch 2", str(stats.state))
 
             # the streams open since before the take-over get b's sessions as a snapshot
-            lab.wait_until(lambda: len(b_events.created()) >= S, 10)
-            t.eq(len(b_events.created()), S, "b's open event stream: every session as `created`")
-            t.eq(sum(1 for _, k in b_events.got if k == "created"), S, "each once")
+            lab.wait_until(lambda: len(b_events.created()) >= S + 1, 10)
+            t.eq(len(b_events.created()), S + 1, "b's open event stream: every session as `created`")
+            t.eq(sum(1 for _, k in b_events.got if k == "created"), S + 1, "each once (+ TCP)")
             b_events.close()
             late = Events(b.stub)
-            lab.wait_until(lambda: len(late.created()) >= S, 10)
-            t.eq(len(late.created()), S, "a stream opened after the take-over: all in its snapshot")
+            lab.wait_until(lambda: len(late.created()) >= S + 1, 10)
+            t.eq(len(late.created()), S + 1,
+                 "a stream opened after the take-over: all in its snapshot")
             late.close()
 
             # 5. the old active comes back and stands by

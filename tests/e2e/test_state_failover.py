@@ -20,7 +20,9 @@ link between them, lease_ms 500, checkpoint_secs 1.
    not move); the session itself moved: a new connection through b echoes.
 5. a started again (same config, role active): it finds b's newer lease and stands by: it
    relays nothing, announces nothing, and the destination keeps getting every packet from b.
-6. b killed in turn: a takes the lease back (epoch 3) and relays the same sessions again.
+6. b cut off from Redis (nftables in its namespace): a takes the lease (epoch 3) and the
+   neighbours follow its announcement; healed, b sees the newer epoch, stands down, mirrors
+   again and relays nothing (no split brain); a's counters continue.
 """
 import socket
 import statistics
@@ -397,20 +399,41 @@ def body(t):
                 t.eq(L.neigh_mac("cli", DUT0_ADDR), SBY0_MAC, "the client still sends to b")
                 t.eq(R.client.get(f"{PREFIX}a#lease"), b"2 b", "b keeps the lease")
 
-                # 6. and takes the calls back when b dies in turn
-                b.proc.kill()
-                b.proc.wait(5)
-                b.returncode = b.proc.returncode
-                b._close_channel()
+                # 6. b cut off from Redis (a partition): a takes the lease when it lapses;
+                # b keeps relaying (it cannot know) but the neighbours follow a's
+                # announcement; healed, b sees the newer epoch and stands down
+                cut = f"inet rpfo_{R.port}"
+                L.exec("sby", "nft", "add table " + cut)
+                L.exec("sby", "nft", f"add chain {cut} out {{ type filter hook output "
+                       "priority 0; }")
+                L.exec("sby", "nft", f"add rule {cut} out tcp dport {R.port} drop")
                 back = lab.wait_until(lambda: R.client.get(f"{PREFIX}a#lease") == b"3 a", 5, 0.01)
-                t.check(back, "b killed: a takes the lease back (epoch 3)")
+                t.check(back, "b cut off from Redis: a takes the lease (epoch 3)")
                 tr3 = Traffic(L, listens)
                 tr3.start(1.0)
                 tr3.finish()
-                # the first packets may meet the switch: count whole streams after it
+                # the first packets may meet the switch
                 got3 = {(i, seq) for i, seq, _, _ in tr3.got}
                 t.check(len(got3) >= S * PPS * 0.9 and len(got3) == len(tr3.got),
-                        "a relays them again, none twice", f"{len(got3)} of {S * PPS}")
+                        "a relays them, none twice", f"{len(got3)} of {S * PPS}")
+                t.eq(L.neigh_mac("cli", DUT0_ADDR), DUT0_MAC, "the client sends to a again")
+                L.exec("sby", "nft", "delete table " + cut)
+                down = lab.wait_until(lambda: "standing by, relaying nothing" in b.log_text(), 10)
+                t.check(down, "healed: b sees epoch 3 and stands down")
+                t.check(lab.wait_until(lambda: b.proxy_stats().state.role == "standby", 5),
+                        "b's StateBackendStats: standby again")
+                t.check(lab.wait_until(lambda: len(b.stub.ListSessions(
+                    pb.ListSessionsRequest()).sessions) == S + 1, 10),
+                        "b mirrors the sessions again")
+                b_relayed = sum(w.relayed for w in b.proxy_stats().workers)
+                tr4 = Traffic(L, listens)
+                tr4.start(1.0)
+                tr4.finish()
+                t.eq(len({(i, seq) for i, seq, _, _ in tr4.got}), S * PPS,
+                     "every packet through a")
+                t.eq(len(tr4.got), S * PPS, "none twice")
+                t.eq(sum(w.relayed for w in b.proxy_stats().workers) - b_relayed, 0,
+                     "b relays nothing")
                 t.eq(sum(1 for i in range(S) if a2.session(sid(i)).stats.packets_received >=
                          ckpt.get(i, 0)), S, "a's counters continue too")
 

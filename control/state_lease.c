@@ -111,7 +111,8 @@ static void redis_down(struct state_lease *l, const char *reason)
 	if (!l->warned) {
 		l->warned = true;
 		LOGL(WARNING, "Redis %s:%u: %s; %s", l->host, l->port, why, v.holds ?
-				"still relaying (nobody can take the lease meanwhile)" :
+				"still relaying (a standby that still reaches Redis takes over "
+				"once the lease lapses; we stand down when we see that)" :
 				"cannot take over while it is away");
 	}
 	v.redis_up = false;

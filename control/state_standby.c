@@ -199,6 +199,7 @@ static void take_over(struct state_standby *sb, const struct state_lease_view *v
 	unsigned announced = dp_announce(sb->dp);
 	sb->relaying = true;
 	sb->epoch = v->epoch;
+	sb->counters_loaded = 0;
 	LOGS(NOTICE, "took the lease of %s (epoch %llu): relaying, %u addresses announced",
 			sb->pair, (unsigned long long)v->epoch, announced);
 	struct session *first = sess_first(sb->sm, 0);

@@ -252,10 +252,11 @@ static int id_cmp(const char *a, const char *b)
 }
 
 /*
- * Whether the stream still holds what follows last_id: the active trims it (MAXLEN ~), and a
- * mirror that fell that far behind must read everything again. False also on a Redis error.
+ * Whether nothing after `since` was trimmed before it was read: the active trims the stream
+ * (MAXLEN ~), and a mirror that fell that far behind must read everything again. Asked after
+ * each read that brought entries. False also on a Redis error (*ok false).
  */
-static bool still_in_stream(struct state_mirror *mi, bool *ok)
+static bool still_in_stream(struct state_mirror *mi, const char *since, bool *ok)
 {
 	const char *argv[] = { "XRANGE", mi->stream, "-", "+", "COUNT", "1" };
 	redisReply *r = redisCommandArgv(mi->rc, 6, argv, NULL);
@@ -268,17 +269,23 @@ static bool still_in_stream(struct state_mirror *mi, bool *ok)
 	if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
 			r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements >= 1 &&
 			r->element[0]->element[0]->type == REDIS_REPLY_STRING) {
-		/* the first entry left must be at or before the one after ours */
-		in = strcmp(mi->last_id, "0-0") == 0 ||
-			id_cmp(r->element[0]->element[0]->str, mi->last_id) <= 0;
+		/* the first entry left must be at or before the last one read before: else
+		 * what came between may have been trimmed unread (or, rarely, the first left is
+		 * just the next one: a read too many, nothing lost) */
+		in = strcmp(since, "0-0") == 0 ||
+			id_cmp(r->element[0]->element[0]->str, since) <= 0;
 	}
 	freeReplyObject(r);
 	return in;
 }
 
-/* One XREAD BLOCK: the changes since last_id, fetched and posted in order. */
-static bool follow(struct state_mirror *mi)
+/* One XREAD BLOCK: the changes since last_id, fetched and posted in order. False on a Redis
+ * error, or when the stream was trimmed past what had been read (*trimmed: read it all). */
+static bool follow(struct state_mirror *mi, bool *trimmed)
 {
+	char since[sizeof(mi->last_id)];
+	snprintf(since, sizeof(since), "%s", mi->last_id);
+	*trimmed = false;
 	static char ids[MIRROR_BATCH][SESS_ID_MAX + 1];
 	char block[16], count[16];
 	snprintf(block, sizeof(block), "%u", MIRROR_BLOCK_MS);
@@ -339,7 +346,9 @@ static bool follow(struct state_mirror *mi)
 	if (ok && n > 0)
 		ok = fetch(mi, ids, n, MIRROR_SET);
 	freeReplyObject(r);
-	return ok;
+	if (ok && !still_in_stream(mi, since, &ok) && ok)
+		*trimmed = true;
+	return ok && !*trimmed;
 }
 
 static void nap_ms(struct state_mirror *mi, unsigned ms)
@@ -360,7 +369,6 @@ static void *mirror_main(void *arg)
 	struct state_mirror *mi = arg;
 	unsigned backoff = 50;
 	bool synced = false;
-	uint64_t next_trim_check = 0;
 
 	while (!stopping(mi)) {
 		if (mi->rc == NULL) {
@@ -401,19 +409,11 @@ static void *mirror_main(void *arg)
 			}
 			continue;
 		}
-		follow(mi);
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-		if (mi->rc != NULL && now >= next_trim_check) {
-			next_trim_check = now + 1000;
-			bool ok;
-			if (!still_in_stream(mi, &ok) && ok) {
-				LOGM(WARNING, "fell behind the trimmed %s: reading every session again",
-						mi->stream);
-				synced = false;
-			}
-		}
+		bool trimmed;
+		if (follow(mi, &trimmed) || !trimmed)
+			continue;       /* (a Redis error: the connection is gone, reconnect) */
+		LOGM(WARNING, "fell behind the trimmed %s: reading every session again", mi->stream);
+		synced = false;
 	}
 	return NULL;
 }

@@ -3,7 +3,9 @@
  * connection that reads pair A's stored sessions and hands them, decoded, to the control
  * loop. On (re)connect it reads them all (SCAN "P A:*" + HMGET def ctr, after noting the
  * newest "#changes" entry), then follows "#changes" with XREAD BLOCK from that entry on, so
- * nothing written meanwhile is missed (a change seen twice is applied twice: harmless).
+ * nothing written meanwhile is missed (a change seen twice is applied twice: harmless). A
+ * mirror that the trimmed stream left behind (it lost entries it had not read) reads
+ * everything again, as after a reconnect.
  *
  * Why a stream and not keyspace notifications: notifications are fire-and-forget (a
  * subscriber that is away loses them, with no way to tell), need notify-keyspace-events set

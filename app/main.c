@@ -331,7 +331,8 @@ static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *s
 	bool serving = false;
 	while (!quit) {
 		/* a scrape in steps goes on at once, not after an idle poll */
-		grpc_srv_poll(srv, ctlq_pending(ctlq) ? 0 : CONTROL_POLL_MS);
+		grpc_srv_poll(srv, ctlq_pending(ctlq) ||
+				(state_store != NULL && state_busy(state_store)) ? 0 : CONTROL_POLL_MS);
 		/* with a state backend: once the stored sessions are back (or given up on) */
 		if (!serving && workers_polling(dp) &&
 				(state_store == NULL || state_ready(state_store))) {

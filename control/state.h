@@ -36,6 +36,9 @@ struct state *state_create(const struct state_config *c, struct sess_mgr *m, str
 void state_observe(struct state *st, struct sess_observer *o);
 /* The control loop's share, every pass: restore in steps, checkpoints, resyncs. */
 void state_poll(struct state *st, int64_t now_ms);
+/* Work is waiting for the next pass (a restore, a checkpoint or a resync in progress): the
+ * control loop should not idle in between. */
+bool state_busy(const struct state *st);
 /* Whether start-up may announce SERVING: the stored sessions are restored, or Redis did not
  * answer within restore_wait_secs (they are restored when it does). */
 bool state_ready(const struct state *st);

@@ -44,7 +44,7 @@ struct state {
 	struct state_loaded *loaded;
 	unsigned n_loaded, next_loaded;
 	unsigned restored, restored_error, skipped;
-	int64_t restore_started_ms;
+	int64_t restore_started_ms, restore_loaded_ms;
 	/* resync and checkpoints */
 	bool resync_pending;
 	struct state_walk resync, ckpt;

@@ -99,7 +99,10 @@ bool state_restore_poll(struct state *st, int64_t now_ms)
 		st->n_loaded = n;
 		st->next_loaded = 0;
 		st->phase = RESTORE_RUN;
-		LOG(INFO, "restoring %u stored session(s)%s", n, st->late ? " (late)" : "");
+		st->restore_loaded_ms = now_ms;
+		LOG(INFO, "restoring %u stored session(s)%s, loaded in %lld ms", n,
+				st->late ? " (late)" : "",
+				(long long)(now_ms - st->restore_started_ms));
 	}
 	restore_some(st, RESTORE_STEP);
 	if (st->next_loaded < st->n_loaded)
@@ -109,8 +112,10 @@ bool state_restore_poll(struct state *st, int64_t now_ms)
 	st->n_loaded = 0;
 	st->phase = RESTORE_NONE;
 	st->ready = true;
-	LOG(NOTICE, "restored %u session(s), %u of them as ERROR, %u left out, in %lld ms",
-			st->restored + st->restored_error, st->restored_error, st->skipped,
-			(long long)(now_ms - st->restore_started_ms));
+	LOG(NOTICE, "restored %u session(s), %u of them as ERROR, %u left out, in %lld ms "
+			"(%lld ms re-creating them)", st->restored + st->restored_error,
+			st->restored_error, st->skipped,
+			(long long)(now_ms - st->restore_started_ms),
+			(long long)(now_ms - st->restore_loaded_ms));
 	return true;
 }

@@ -66,8 +66,10 @@ static bool stopping(const struct state_writer *w)
 	return __atomic_load_n(&w->stop, __ATOMIC_ACQUIRE) != 0;
 }
 
-static void disconnect(struct state_writer *w, const char *why)
+static void disconnect(struct state_writer *w, const char *reason)
 {
+	char why[128];
+	snprintf(why, sizeof(why), "%s", reason);       /* it may live in w->c */
 	if (w->c != NULL) {
 		redisFree(w->c);
 		w->c = NULL;
@@ -450,13 +452,14 @@ static int write_some(struct state_writer *w)
 		replies += append_entry(w, e);
 		n++;
 	}
+	unsigned refused = 0;
 	for (unsigned i = 0; i < replies; i++) {
 		redisReply *r;
 		if (redisGetReply(w->c, (void **)&r) != REDIS_OK) {
 			disconnect(w, w->c->errstr);
 			return -1;
 		}
-		if (r->type == REDIS_REPLY_ERROR)
+		if (r->type == REDIS_REPLY_ERROR && refused++ == 0)    /* once a batch */
 			LOG(ERR, "Redis refused a write: %s", r->str);
 		freeReplyObject(r);
 	}

@@ -37,7 +37,9 @@
 #include "rtpproxy.pb-c.h"
 #include "sdnotify.h"
 #include "sess.h"
+#include "standby.h"
 #include "state.h"
+#include "state_standby.h"
 #include "tcp_relay.h"
 #include "telemetry.h"
 
@@ -64,6 +66,7 @@ static struct http_srv *http;   /* [http] listen: /metrics, /healthz, /, /api/ *
 static struct ctlq *ctlq;       /* HTTP (and telemetry) requests for the control loop */
 static struct ctl_jobs jobs;    /* what ctlq requests run on the control loop */
 static struct state *state_store;       /* [state] backend = redis (1.6), else NULL */
+static struct state_standby *standby;   /* [state] lease and mirror; NULL without a backend */
 
 static void on_signal(int sig)
 {
@@ -351,7 +354,11 @@ static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *s
 		}
 		dp_poll(dp);
 		sess_tcp_poll(sm);
-		tick_sessions(sm, &tp, now);
+		if (standby != NULL)
+			state_standby_poll(standby, now);
+		/* a standby's sessions are the active's: their timers run there */
+		if (standby == NULL || state_standby_relaying(standby))
+			tick_sessions(sm, &tp, now);
 		if (state_store != NULL)
 			state_poll(state_store, now);
 		events_tick(ev, now);   /* events: snapshots and StatsUpdates due */
@@ -416,6 +423,20 @@ static struct guard *guard_from(const struct config *cfg, char *err, size_t errl
 	return guard_create(&gc, err, errlen);
 }
 
+/* For the RPCs: a standby changes no session. */
+static bool standing_by(void *arg)
+{
+	(void)arg;              /* the global: NULL once it has stopped at shutdown */
+	return standby != NULL && !state_standby_relaying(standby);
+}
+
+/* The lease's verdict for the store: a standby writes nothing; StateBackendStats. */
+static void standby_role(void *ctx, bool active, uint64_t epoch)
+{
+	if (ctx != NULL)
+		state_set_role(ctx, !active, epoch);
+}
+
 /* [state] backend = redis: the store of API.md 1.6 (its writer thread starts here). */
 static struct state *state_from(const struct config *cfg, struct sess_mgr *sm, struct dp *dp,
 		char *err, size_t errlen)
@@ -425,7 +446,8 @@ static struct state *state_from(const struct config *cfg, struct sess_mgr *sm, s
 		.key_prefix = cfg->state_key_prefix, .instance = cfg->state_instance,
 		.store_instance = cfg->state_standby ? cfg->state_peer_instance :
 			cfg->state_instance,
-		.standby = cfg->state_standby,
+		/* what the lease decided: a configured active that found a newer holder stands by */
+		.standby = standby != NULL && !state_standby_relaying(standby),
 		.checkpoint_secs = cfg->state_checkpoint_secs,
 		.restore_wait_secs = cfg->state_restore_wait_secs,
 		.max_sessions = cfg->max_sessions,
@@ -473,7 +495,13 @@ static int run(const struct config *cfg)
 	exf = exception_filter_start(cfg);
 	if (exf == NULL)
 		goto out;
+	standby = standby_start(cfg, err, sizeof(err));
+	if (standby == NULL && err[0] != '\0') {
+		fail("[state]", err);
+		goto out;
+	}
 	dp_conf_from(&dc, cfg);
+	dc.passive = standby != NULL && !state_standby_relaying(standby);
 	dp = dp_create(&dc, err, sizeof(err));
 	if (dp == NULL) {
 		RTE_LOG(ERR, APP, "%s\n", err);       /* it names the port or the key */
@@ -529,6 +557,13 @@ static int run(const struct config *cfg)
 		ctx.state = state_store;
 	}
 	sess_set_observer(sm, &obs);
+	struct state_standby_hooks sh = { .ctx = state_store, .role = standby_role };
+	ctx.standing_by = standing_by;
+	if (standby != NULL &&
+			state_standby_attach(standby, dp, sm, ev, &sh, err, sizeof(err)) != 0) {
+		fail("[state]", err);
+		goto out;
+	}
 	jobs = (struct ctl_jobs){ .rpc = &ctx, .metrics = msrc,
 		.sessions_per_step = METRICS_SESSIONS_PER_STEP };
 	if (telemetry_start(ctlq, CTLQ_TIMEOUT_MS) != 0)
@@ -583,6 +618,10 @@ out:
 	telemetry_stop();       /* the commands answer null from now on */
 	/* a last checkpoint; closing them below is a shutdown, not a destroy: keys stay */
 	state_shutdown(state_store);
+	/* then the lease goes (a standby takes over at once); a standby's mirrored sessions
+	 * leave quietly: they are the active's, not ours to close */
+	state_standby_stop(standby, true);
+	standby = NULL;
 	/* sessions end first, so every event stream sees their "shutdown" before it ends */
 	if (sm != NULL)
 		close_sessions_paced(sm, srv, ev, cfg->stream_queue);

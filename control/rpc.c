@@ -211,6 +211,15 @@ Rtpproxy__SessionInfo *rpc_session_info(struct rpc_ctx *ctx, struct arena *a,
 
 /* ---- handlers ---- */
 
+/* A standby's sessions are the active's: changes go there (API.md 1.6). */
+static grpc_status_code refuse_on_standby(struct rpc_ctx *ctx, struct rpc_error *err)
+{
+	if (ctx->standing_by != NULL && ctx->standing_by(ctx->standing_by_arg))
+		return rpc_fail(err, GRPC_STATUS_UNAVAILABLE, "standby: this appliance does not "
+				"hold the lease; the active one changes sessions");
+	return GRPC_STATUS_OK;
+}
+
 static grpc_status_code create_session(void *c, const ProtobufCMessage *req,
 		ProtobufCMessage **resp, struct arena *a, struct rpc_error *err)
 {
@@ -219,7 +228,8 @@ static grpc_status_code create_session(void *c, const ProtobufCMessage *req,
 	struct sess_params p;
 	struct sess_label *labels = arena_alloc(a, sizeof(*labels) * (r->n_labels + 1));
 
-	if (parse_create(r, &p, labels, err) != GRPC_STATUS_OK)
+	if (refuse_on_standby(ctx, err) != GRPC_STATUS_OK ||
+			parse_create(r, &p, labels, err) != GRPC_STATUS_OK)
 		return err->code;
 	/* the limits and forbidden destinations of API.md 1.3, whatever the config allows */
 	if (validate_create(r, own_addrs(ctx->dp, sess_now_ms()), err) != GRPC_STATUS_OK)
@@ -243,6 +253,8 @@ static grpc_status_code destroy_session(void *c, const ProtobufCMessage *req,
 	struct session final;
 	struct sess_error se;
 
+	if (refuse_on_standby(ctx, err) != GRPC_STATUS_OK)
+		return err->code;
 	if (sess_destroy(ctx->sessions, r->session_id, &final, &se) != SESS_OK)
 		return sess_failed(&se, err);
 	Rtpproxy__DestroySessionResponse *out = arena_alloc(a, sizeof(*out));

@@ -26,6 +26,10 @@ struct rpc_ctx {
 	uint64_t (*kernel_filtered)(void *arg);
 	void *kernel_filtered_arg;
 	struct state *state;    /* the state backend (1.6); NULL with backend = none */
+	/* a hot standby (1.6) changes no session: Create/Destroy answer UNAVAILABLE while this
+	 * says so; NULL: never */
+	bool (*standing_by)(void *arg);
+	void *standing_by_arg;
 };
 
 /* A session as the API shows it, built in `a` (live stats, or the final ones once closed). */

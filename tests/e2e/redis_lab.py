@@ -39,7 +39,7 @@ def _free_port(ns):
 
 
 class RedisLab:
-    def __init__(self, lab=None, ns="dut", port=None, start_timeout=10):
+    def __init__(self, lab=None, ns="dut", port=None, start_timeout=10, bind_extra=()):
         if ns == "dut":
             ns = lab.dut if lab is not None else None
         self.ns = ns
@@ -48,6 +48,7 @@ class RedisLab:
         self.unix = os.path.join(self.dir, "redis.sock")
         self.log_path = os.path.join(self.dir, "redis.log")
         self.start_timeout = start_timeout
+        self.bind_extra = tuple(bind_extra)    # more addresses (e.g. the pair lab's mgmt link)
         self.proc = None
         self._client = None
 
@@ -59,10 +60,12 @@ class RedisLab:
     def start(self):
         if not os.access(REDIS_SERVER, os.X_OK):
             raise RedisLabError(f"{REDIS_SERVER} not found (apt-get install redis-server)")
-        cmd = [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(self.port),
+        cmd = [REDIS_SERVER, "--bind", "127.0.0.1", *self.bind_extra, "--port", str(self.port),
                "--unixsocket", self.unix, "--unixsocketperm", "700",
                "--save", "", "--appendonly", "no", "--dir", self.dir,
                "--logfile", self.log_path, "--daemonize", "no"]
+        if self.bind_extra:         # reachable beyond loopback (a lab's own link), no password
+            cmd += ["--protected-mode", "no"]
         if self.ns:
             cmd = ["ip", "netns", "exec", self.ns] + cmd
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -2,7 +2,9 @@
  * The writer thread (state_writer.h). Entries leave the queue only once Redis has answered
  * them, so a connection lost mid-batch loses nothing: the batch is written again (every
  * command here may be repeated). A definition change is one MULTI/EXEC with its "#changes"
- * entry, so a reader (the standby, a restore) never sees one without the other.
+ * entry, so a reader (the standby, a restore) never sees one without the other. With a lease
+ * key the whole batch is one MULTI/EXEC under WATCH of the lease, written only while no other
+ * appliance holds it (the fence: a cut-off former active drops what it had queued).
  */
 #define _GNU_SOURCE            /* pthread_setname_np */
 #include "state_writer.h"
@@ -292,6 +294,10 @@ static int fence_open(struct state_writer *w)
 	if (!ours && !w->fenced_out)
 		LOG(WARNING, "the lease is \"%s\" now: this appliance's queued writes are dropped, "
 				"not written over the new holder's", r->str);
+	if (ours && w->fenced_out)
+		LOG(NOTICE, "the lease is this appliance's again (%llu queued write(s) were "
+				"dropped while it was another's)", (unsigned long long)
+				__atomic_load_n(&w->refused, __ATOMIC_RELAXED));
 	w->fenced_out = !ours;
 	freeReplyObject(r);
 	if (!ours) {

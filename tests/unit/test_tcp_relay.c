@@ -36,6 +36,7 @@
 #define MAX_ID 2048
 
 static uint32_t lo;     /* 127.0.0.1, network order */
+#define lo_addr dp_addr_v4(lo)
 
 static int64_t now_ms(void)
 {
@@ -566,9 +567,9 @@ static struct echo_srv echo;
 static struct tcp_sess_params params(uint64_t id, uint16_t fwd_port, uint16_t dest_port)
 {
 	struct tcp_sess_params p = {
-		.id = id, .listen_addr = lo, .listen_port = 0,
-		.forward_addr = lo, .forward_port = fwd_port,
-		.dest_addr = lo, .dest_port = dest_port,
+		.id = id, .listen_addr = lo_addr, .listen_port = 0,
+		.forward_addr = lo_addr, .forward_port = fwd_port,
+		.dest_addr = lo_addr, .dest_port = dest_port,
 	};
 	return p;
 }
@@ -655,7 +656,7 @@ static void test_api(struct tcp_relay *r)
 	snprintf(want, sizeof(want), "listen_endpoint: 127.0.0.1:%u: Address already in use", port);
 	CHECK(strcmp(err, want) == 0);
 	/* an address that is not local */
-	p.listen_addr = inet_addr("198.18.1.1");
+	p.listen_addr = dp_addr_v4(inet_addr("198.18.1.1"));
 	p.listen_port = 20000;
 	CHECK(tcp_relay_add(r, &p, &bp, err, sizeof(err)) == -EADDRNOTAVAIL);
 	CHECK(strncmp(err, "listen_endpoint: 198.18.1.1:20000: ", 35) == 0);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <rte_common.h>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
@@ -33,6 +34,14 @@ struct dp_port {
 	uint32_t mask[DP_MAX_ADDRS];
 	unsigned n_addr;
 	uint32_t gateway;               /* 0 = none */
+	/* IPv6 (network byte order): owned addresses with their prefix lengths, and the next hop
+	 * for off-link destinations (all zero = none) */
+	uint8_t addr6[DP_MAX_ADDRS][16];
+	uint8_t plen6[DP_MAX_ADDRS];
+	unsigned n_addr6;
+	uint8_t gateway6[16];
+	uint8_t ll6[16];                /* its link-local (fe80:: + EUI-64 of mac), the TAP's */
+	bool has_ll6;                   /* set when it has IPv6 addresses */
 	char tap_name[16];
 	char exc_device[64];            /* tests: this vdev instead of a TAP (dp_port_conf) */
 	/* The exception path (API.md 1.3): a token bucket per worker, in TSC cycles of credit
@@ -151,6 +160,15 @@ static inline bool dp_port_owns(const struct dp_port *p, uint32_t a)
 {
 	for (unsigned i = 0; i < p->n_addr; i++)
 		if (p->addr[i] == a)
+			return true;
+	return false;
+}
+
+/* Does port p own IPv6 address a? */
+static inline bool dp_port_owns6(const struct dp_port *p, const uint8_t a[16])
+{
+	for (unsigned i = 0; i < p->n_addr6; i++)
+		if (memcmp(p->addr6[i], a, 16) == 0)
 			return true;
 	return false;
 }

@@ -18,6 +18,7 @@
 
 #include "dp.h"
 #include "kif.h"
+#include "kif6.h"
 #include "log.h"
 #include "port.h"
 #include "rtp.h"
@@ -76,6 +77,28 @@ static struct rte_mempool *pool_on(struct dp *dp, unsigned mbufs, int socket, ch
 	return dp->pools[socket];
 }
 
+/* IPv6 on the port's kernel interface: its link-local (the data plane's too, for NS to a
+ * link-local gateway6) and addresses, and with a gateway6 the same table as IPv4's (kif6.h). */
+static int setup_kernel6(const struct dp_port *p, unsigned idx, char *err, size_t errlen)
+{
+	static const uint8_t zero[16];
+	bool gw6 = memcmp(p->gateway6, zero, 16) != 0;
+	char e[256];
+	if (p->n_addr6 == 0)
+		return 0;
+	if (kif_add_ipv6(p->tap_name, p->ll6, 64, e, sizeof(e)) != 0)
+		return fail(err, errlen, "%s: %s", p->name, e);
+	for (unsigned a = 0; a < p->n_addr6; a++)
+		if (kif_add_ipv6(p->tap_name, p->addr6[a], p->plen6[a], e, sizeof(e)) != 0 ||
+				(gw6 && kif_add_onlink6(p->tap_name, p->addr6[a], p->plen6[a],
+							KIF_TABLE_BASE + idx, e, sizeof(e)) != 0))
+			return fail(err, errlen, "%s: %s", p->name, e);
+	if (gw6 && kif_add_gateway6(p->tap_name, p->gateway6, (const uint8_t (*)[16])p->addr6,
+				p->n_addr6, KIF_TABLE_BASE + idx, e, sizeof(e)) != 0)
+		return fail(err, errlen, "%s: %s", p->name, e);
+	return 0;
+}
+
 /* The port's kernel interface: up, with the port's addresses and, with a gateway, a routing
  * table of its own (kif.h). */
 static int setup_kernel(const struct dp_port *p, unsigned idx, const struct dp_port_conf *c,
@@ -94,7 +117,7 @@ static int setup_kernel(const struct dp_port *p, unsigned idx, const struct dp_p
 	if (p->gateway != 0 && kif_add_gateway(p->tap_name, p->gateway, p->addr, p->n_addr,
 				KIF_TABLE_BASE + idx, e, sizeof(e)) != 0)
 		return fail(err, errlen, "%s: %s", p->name, e);
-	return 0;
+	return setup_kernel6(p, idx, err, errlen);
 }
 
 static int setup_ports(struct dp *dp, const struct dp_conf *conf, char *err, size_t errlen)
@@ -115,6 +138,10 @@ static int setup_ports(struct dp *dp, const struct dp_conf *conf, char *err, siz
 			dp->pool = pool;    /* the control lcore's ARP requests */
 		if (port_start(dp, i, pool, e, sizeof(e)) != 0)
 			return fail(err, errlen, "%s: %s", c->name, e);
+		if (p->n_addr6 > 0) {
+			kif6_link_local(p->mac.addr_bytes, p->ll6);
+			p->has_ll6 = true;
+		}
 		if (p->exc_device[0] == '\0' && setup_kernel(p, i, c, err, errlen) != 0)
 			return -1;
 		for (unsigned n = 0; n < c->n_neighbors; n++)

@@ -11,6 +11,7 @@
 
 #include "dp.h"
 #include "kif.h"
+#include "kif6.h"
 #include "log.h"
 
 static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
@@ -163,6 +164,9 @@ int port_start(struct dp *dp, unsigned idx, struct rte_mempool *pool, char *err,
 		snprintf(spec, sizeof(spec), "%s", p->exc_device);     /* tests: no kernel */
 	snprintf(what, sizeof(what), "%s exception %s", p->name, p->tap_name);
 	if (port_probe(spec, &p->tap_id, err, errlen) != 0)
+		return -1;
+	/* IPv6 on the TAP as the port has it, quiet, before it comes up (kif6.h) */
+	if (p->exc_device[0] == '\0' && kif6_prepare(p->tap_name, p->n_addr6 > 0, err, errlen) != 0)
 		return -1;
 	/* net_tap wants as many rx as tx queues: every worker sends to the kernel on its own tx
 	 * queue, and worker 0 polls all the rx queues (the kernel spreads its traffic on them) */

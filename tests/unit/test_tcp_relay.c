@@ -660,6 +660,20 @@ static void test_api(struct tcp_relay *r)
 	p.listen_port = 20000;
 	CHECK(tcp_relay_add(r, &p, &bp, err, sizeof(err)) == -EADDRNOTAVAIL);
 	CHECK(strncmp(err, "listen_endpoint: 198.18.1.1:20000: ", 35) == 0);
+	/* IPv6 (2001:db8::1) is refused up front, naming the field */
+	struct dp_addr v6 = { .family = DP_AF_INET6, .v6 = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 } };
+	p = params(2, 0, echo.port);
+	p.dest_addr = v6;
+	CHECK(tcp_relay_add(r, &p, &bp, err, sizeof(err)) == -EINVAL);
+	CHECK(strcmp(err, "destination_endpoint: IPv6 is not supported yet") == 0);
+	p = params(2, 0, echo.port);
+	p.listen_addr = v6;
+	CHECK(tcp_relay_add(r, &p, &bp, err, sizeof(err)) == -EINVAL);
+	CHECK(strcmp(err, "listen_endpoint: IPv6 is not supported yet") == 0);
+	p = params(2, 0, echo.port);
+	p.forward_addr = v6;
+	CHECK(tcp_relay_add(r, &p, &bp, err, sizeof(err)) == -EINVAL);
+	CHECK(strcmp(err, "forward_endpoint: IPv6 is not supported yet") == 0);
 	/* unknown ids */
 	CHECK(tcp_relay_stats(r, 2, &st) == -ENOENT);
 	CHECK(tcp_relay_remove(r, 2, &st) == -ENOENT);

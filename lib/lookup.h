@@ -13,20 +13,23 @@
 #include "flow.h"
 #include "pkt.h"
 
-/* What the NIC says of a frame's checksums: trusted where it has checked them. RX_CK_BAD, or
- * what it found good as pkt_classify_ck's PKT_CK_* flags. */
-#define RX_CK_BAD 0x80u
+/* What the NIC says of a frame's checksums: trusted where it has checked them. */
+enum rx_ck { RX_CK_UNKNOWN, RX_CK_IP_GOOD, RX_CK_BAD };
 
-static inline unsigned rx_checksums(const struct rte_mbuf *m)
+static inline enum rx_ck rx_checksums(const struct rte_mbuf *m)
 {
 	uint64_t f = m->ol_flags;
 	if (unlikely((f & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
 			(f & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD))
 		return RX_CK_BAD;
-	return ((f & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD ?
-			PKT_CK_IP_GOOD : 0) |
-		((f & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD ?
-			PKT_CK_L4_GOOD : 0);
+	return (f & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD ?
+		RX_CK_IP_GOOD : RX_CK_UNKNOWN;
+}
+
+/* Has the NIC verified the UDP checksum (IPv6, where it is the only one)? */
+static inline bool rx_l4_good(const struct rte_mbuf *m)
+{
+	return (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD;
 }
 
 /* The flow a UDP packet to (dst, dport) belongs to, NULL if none: the direct table (an

@@ -38,7 +38,8 @@ struct pkt_info {
 
 /* What the NIC has verified of a frame (pkt_classify_ck): not summed again. */
 #define PKT_CK_IP_GOOD 1u       /* the IPv4 header checksum */
-#define PKT_CK_L4_GOOD 2u       /* the UDP checksum (IPv6, where it is the only one) */
+#define PKT_CK_L4_GOOD 2u       /* the UDP checksum (IPv6, where it is the only one), or
+                                 * the caller verifies it itself (pkt_udp6_csum_ok) */
 
 /* RFC 1071 checksum of buf, folded, not inverted; start with `sum` = 0. Byte by byte: the
  * reference the tests hold the fast path's word-wise sums against. */

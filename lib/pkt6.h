@@ -56,12 +56,22 @@ static inline uint64_t pkt_sum_pseudo_tail(uint16_t ulen)
 	return (uint64_t)htonl(ulen) + htonl(PKT_IPPROTO_UDP);
 }
 
+/* Does the UDP checksum of a PKT_UDP6 frame verify (pseudo-header included)? */
+static inline bool pkt_udp6_csum_ok(const uint8_t *frame, const struct pkt_info *info)
+{
+	const uint8_t *ip = frame + info->l3_off, *udp = frame + info->l4_off;
+	uint16_t ulen = (uint16_t)(info->udp_payload + 8);
+	return pkt_csum_fold64(pkt_sum_addr6(ip + 8) + pkt_sum_addr6(ip + 24) +
+			pkt_sum_pseudo_tail(ulen) + pkt_sum_words(udp, ulen)) == 0xffff;
+}
+
 /*
  * The IPv6 packet at frame + l3_off in a frame of len bytes (pkt_classify_ck calls it for
  * ethertype 0x86dd): PKT_UDP6 when UDP follows the fixed header directly and lengths and
  * checksum hold; a fragment header first is PKT_FRAGMENT, ICMPv6 neighbour discovery PKT_ND,
  * any other next header (extension headers, ICMPv6 echo and errors, TCP) PKT_OTHER.
- * ck_good & PKT_CK_L4_GOOD: the NIC has verified the UDP checksum.
+ * ck_good & PKT_CK_L4_GOOD: the NIC has verified the UDP checksum, or the caller will
+ * (pkt_udp6_csum_ok; the worker does, so that IPv4 frames pay nothing for it).
  */
 static inline enum pkt_class pkt_classify6(const uint8_t *frame, uint32_t len,
 		uint32_t l3_off, struct pkt_info *info, unsigned ck_good)
@@ -88,16 +98,12 @@ static inline enum pkt_class pkt_classify6(const uint8_t *frame, uint32_t len,
 	uint16_t ulen = pkt_rd16(udp + 4);
 	if (ulen < 8 || ulen > plen || (udp[6] | udp[7]) == 0)
 		return PKT_MALFORMED;
-	if (!(ck_good & PKT_CK_L4_GOOD)) {
-		uint64_t s = pkt_sum_addr6(ip + 8) + pkt_sum_addr6(ip + 24) +
-			pkt_sum_pseudo_tail(ulen) + pkt_sum_words(udp, ulen);
-		if (pkt_csum_fold64(s) != 0xffff)
-			return PKT_MALFORMED;
-	}
 	info->l3_off = (uint16_t)l3_off;
 	info->l4_off = (uint16_t)(l3_off + PKT_IP6_HLEN);
 	info->ip_len = (uint16_t)(PKT_IP6_HLEN + plen);
 	info->udp_payload = (uint16_t)(ulen - 8);
+	if (!(ck_good & PKT_CK_L4_GOOD) && !pkt_udp6_csum_ok(frame, info))
+		return PKT_MALFORMED;
 	return PKT_UDP6;
 }
 

@@ -153,9 +153,12 @@ static inline bool latch_source(struct worker *w, struct flow *f, const uint8_t 
 	return latch_changed(w, f, frame, info, rx_port);
 }
 
-/* Per-flow policy before relaying: who may send, what may pass, how fast. false = dropped. */
-static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_t *frame,
-		const struct pkt_info *info, struct flow *f, uint16_t rx_port, uint64_t now)
+/* Per-flow policy before relaying: who may send, what may pass, how fast. false = dropped.
+ * in6: the flow's packets are IPv6 (FLOW_F_IN6), a constant where it is called, so that the
+ * IPv4 copy is what it was before IPv6. */
+static __rte_always_inline bool flow_admit(struct worker *w, struct rte_mbuf *m,
+		const uint8_t *frame, const struct pkt_info *info, struct flow *f, uint16_t rx_port,
+		uint64_t now, const bool in6)
 {
 	const uint8_t *ip = frame + info->l3_off;
 	const uint8_t *udp = frame + info->l4_off;
@@ -167,7 +170,7 @@ static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_
 		uint16_t sport;
 		memcpy(&src, ip + 12, 4);
 		memcpy(&sport, udp, 2);
-		if (unlikely(flags & FLOW_F_IN6) ? !relay6_from_peer(w->dp, f, frame, info) :
+		if (in6 ? !relay6_from_peer(w->dp, f, frame, info) :
 				src != f->peer_ip || sport != f->peer_port) {
 			flow_drop(w, f, m, DROP_NOT_FROM_DESTINATION);
 			return false;
@@ -182,8 +185,7 @@ static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_
 		}
 	}
 	/* before RTP stats and rate limits: a stranger's packets touch neither under strict */
-	if (!(flags & FLOW_F_REVERSE) && !(unlikely(flags & FLOW_F_IN6) ?
-				relay6_latch_source(w, f, frame, info, rx_port) :
+	if (!(flags & FLOW_F_REVERSE) && !(in6 ? relay6_latch_source(w, f, frame, info, rx_port) :
 				latch_source(w, f, frame, info, rx_port)) &&
 			(flags & FLOW_F_STRICT)) {
 		flow_drop(w, f, m, DROP_NOT_FROM_CLIENT);
@@ -216,7 +218,7 @@ static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_
 		}
 	}
 	/* TTL, or IPv6's hop limit */
-	if (unlikely(ip[unlikely(flags & FLOW_F_IN6) ? 7 : 8] <= 1)) {
+	if (unlikely(ip[in6 ? 7 : 8] <= 1)) {
 		flow_drop(w, f, m, DROP_TTL_EXCEEDED);
 		return false;
 	}
@@ -227,6 +229,58 @@ static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_
 static inline bool reverse_target(const struct dp *dp, const struct flow *f, struct flow_latch *t)
 {
 	return latch_reverse_target(dp->flows, f, t);
+}
+
+/* A rewritten packet of flow f leaves by tx_port, or waits for its next hop's MAC. */
+static __rte_always_inline void relay_out(struct worker *w, struct rte_mbuf *m,
+		const struct pkt_info *info, struct flow *f, uint16_t tx_port, bool resolved,
+		uint64_t now)
+{
+	struct dp *dp = w->dp;
+	struct flow_stats *st = &f->stats;
+
+	st->pkts_tx++;
+	st->bytes_tx += info->udp_payload;
+	st->last_tsc = now;
+	w->stats.relayed++;
+	if (likely(resolved)) {
+		dp_meta_set(m, f->id, tx_port);
+		to_port(w, tx_port, m);
+		if (w->n_lat < RTE_DIM(w->lat))
+			w->lat[w->n_lat++] = (struct worker_lat){ .flow = f, .rx_tsc = now };
+		return;
+	}
+	/* The control lcore holds it until the next hop answers ARP, and fills in the MAC; it
+	 * stays counted as sent unless control gives it up (then flow->ctl_dropped). */
+	dp_meta_set(m, f->id, __atomic_load_n(&f->gen, __ATOMIC_RELAXED));
+	if (rte_ring_mp_enqueue(dp->pending_ring, m) != 0) {
+		st->pkts_tx--;
+		st->bytes_tx -= info->udp_payload;
+		w->stats.relayed--;
+		flow_drop(w, f, m, DROP_NO_NEIGHBOR);
+	}
+}
+
+/* A packet of a flow with IPv6 on either side (relay6.c rewrites it): out of line, so that
+ * the IPv4 relay below stays what it was. */
+static __rte_noinline void relay_v6(struct worker *w, struct rte_mbuf *m,
+		const struct pkt_info *info, struct flow *f, uint16_t rx_port, uint64_t now)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint16_t tx_port;
+	bool resolved;
+
+	f->stats.pkts_rx++;
+	f->stats.bytes_rx += info->udp_payload;
+	if (!((f->flags & FLOW_F_IN6) ? flow_admit(w, m, frame, info, f, rx_port, now, true) :
+				flow_admit(w, m, frame, info, f, rx_port, now, false)))
+		return;
+	enum dp_drop why = relay6_rewrite(w, m, info, f, &tx_port, &resolved);
+	if (why != DROP_MAX) {
+		flow_drop(w, f, m, why);
+		return;
+	}
+	relay_out(w, m, info, f, tx_port, resolved, now);
 }
 
 /* always inlined: handle_burst has two copies now (worker_main's, worker_handle_burst), and
@@ -241,20 +295,15 @@ static __rte_always_inline void relay(struct worker *w, struct rte_mbuf *m,
 	uint16_t tx_port;
 	bool resolved;
 
+	if (unlikely(f->flags & FLOW_F_V6)) {
+		relay_v6(w, m, info, f, rx_port, now);
+		return;
+	}
 	st->pkts_rx++;
 	st->bytes_rx += info->udp_payload;
-	if (!flow_admit(w, m, frame, info, f, rx_port, now))
+	if (!flow_admit(w, m, frame, info, f, rx_port, now, false))
 		return;
 
-	if (unlikely(f->flags & FLOW_F_V6)) {
-		/* IPv6 on either side (relay6.c); the frame may have moved in its mbuf */
-		enum dp_drop why = relay6_rewrite(w, m, info, f, &tx_port, &resolved);
-		if (why != DROP_MAX) {
-			flow_drop(w, f, m, why);
-			return;
-		}
-		goto send;
-	}
 	if (f->flags & FLOW_F_REVERSE) {
 		struct flow_latch t;
 		if (!reverse_target(dp, f, &t)) {
@@ -285,27 +334,7 @@ static __rte_always_inline void relay(struct worker *w, struct rte_mbuf *m,
 				((uint8_t *)&rw.dst_ip)[0], ((uint8_t *)&rw.dst_ip)[1],
 				((uint8_t *)&rw.dst_ip)[2], ((uint8_t *)&rw.dst_ip)[3],
 				ntohs(rw.dst_port), dp->port[tx_port].name);
-send:
-	st->pkts_tx++;
-	st->bytes_tx += info->udp_payload;
-	st->last_tsc = now;
-	w->stats.relayed++;
-	if (likely(resolved)) {
-		dp_meta_set(m, f->id, tx_port);
-		to_port(w, tx_port, m);
-		if (w->n_lat < RTE_DIM(w->lat))
-			w->lat[w->n_lat++] = (struct worker_lat){ .flow = f, .rx_tsc = now };
-		return;
-	}
-	/* The control lcore holds it until the next hop answers ARP, and fills in the MAC; it
-	 * stays counted as sent unless control gives it up (then flow->ctl_dropped). */
-	dp_meta_set(m, f->id, __atomic_load_n(&f->gen, __ATOMIC_RELAXED));
-	if (rte_ring_mp_enqueue(dp->pending_ring, m) != 0) {
-		st->pkts_tx--;
-		st->bytes_tx -= info->udp_payload;
-		w->stats.relayed--;
-		flow_drop(w, f, m, DROP_NO_NEIGHBOR);
-	}
+	relay_out(w, m, info, f, tx_port, resolved, now);
 }
 
 /* A UDP packet no flow claims: ours is the kernel's only for a kernel_allow service of the
@@ -350,8 +379,8 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 	uint16_t dports[DP_BURST];
 	uint16_t udp_idx[DP_BURST];
 	uint16_t n_udp = 0;
-	uint32_t v6_mask = 0;           /* IPv6 packets (bit j): their flow is found at once */
-	_Static_assert(DP_BURST <= 32, "v6_mask: a bit per packet");
+	uint16_t udp6_idx[DP_BURST];    /* IPv6 ones: relayed after the IPv4 ones */
+	uint16_t n_udp6 = 0;
 
 	for (uint16_t i = 0; i < n && i < PF_PKT_AHEAD; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -361,10 +390,12 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 		const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 		if (i + PF_PKT_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PF_PKT_AHEAD], void *));
-		unsigned ck = rx_checksums(m);
+		enum rx_ck ck = rx_checksums(m);
+		/* (an IPv6 UDP checksum is verified below, in its case: IPv4 pays nothing) */
 		enum pkt_class c = m->nb_segs != 1 ? PKT_OTHER :
 			unlikely(ck == RX_CK_BAD) ? PKT_MALFORMED :
-			pkt_classify_ck(frame, m->data_len, &info[i], ck);
+			pkt_classify_ck(frame, m->data_len, &info[i],
+					(ck == RX_CK_IP_GOOD) | PKT_CK_L4_GOOD);
 
 		switch (c) {
 		case PKT_UDP4: {
@@ -375,17 +406,13 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 			udp_idx[n_udp++] = i;
 			break;
 		}
-		case PKT_UDP6: {
-			/* rarer than IPv4 (so far): looked up here, prefetched with the others */
-			const uint8_t *ip = frame + info[i].l3_off;
-			const uint8_t *udp = frame + info[i].l4_off;
-			uint16_t dport;
-			memcpy(&dport, udp + 2, 2);
-			flows[n_udp] = dp_flow_of6(dp, ip + 24, dport);
-			v6_mask |= 1u << n_udp;
-			udp_idx[n_udp++] = i;
+		case PKT_UDP6:
+			/* the checksum is IPv6's only one: the NIC's verdict, else summed */
+			if (!rx_l4_good(m) && !pkt_udp6_csum_ok(frame, &info[i]))
+				drop(w, m, DROP_MALFORMED);
+			else
+				udp6_idx[n_udp6++] = i;
 			break;
-		}
 		case PKT_ND:
 			/* neighbour discovery: the kernel answers for our addresses */
 			exception(w, port, m, now);
@@ -418,29 +445,44 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 	/* the flows' lines load PF_FLOW_AHEAD packets ahead of the relay that uses them (the
 	 * relay reads or writes each of a flow's hot lines) */
 	for (uint16_t j = 0; j < n_udp && j < PF_FLOW_AHEAD; j++) {
-		if (likely(!(v6_mask >> j & 1)))
-			flows[j] = dp_flow_of(dp, dsts[j], dports[j]);
+		flows[j] = dp_flow_of(dp, dsts[j], dports[j]);
 		if (flows[j] != NULL)
 			prefetch_flow(flows[j]);
 	}
 	for (uint16_t j = 0; j < n_udp; j++) {
 		uint16_t a = (uint16_t)(j + PF_FLOW_AHEAD);
 		if (a < n_udp) {
-			if (likely(!(v6_mask >> a & 1)))
-				flows[a] = dp_flow_of(dp, dsts[a], dports[a]);
+			flows[a] = dp_flow_of(dp, dsts[a], dports[a]);
 			if (flows[a] != NULL)
 				prefetch_flow(flows[a]);
 		}
 		uint16_t i = udp_idx[j];
 		struct flow *f = flows[j];
 		if (f == NULL) {
-			no_flow(w, port, pkts[i], &info[i], v6_mask >> j & 1, now);
+			no_flow(w, port, pkts[i], &info[i], false, now);
 		} else if (unlikely(check_owner && f->owner != w->index &&
 					(!rss_dst || (f->flags & FLOW_F_WILDCARD)))) {
 			ho_pkts[n_ho] = pkts[i];
 			ho_flows[n_ho++] = f;
 		} else {
 			relay(w, pkts[i], &info[i], f, port, now);
+		}
+	}
+	/* IPv6 after IPv4, in their order (a flow is of one family: its packets keep theirs) */
+	for (uint16_t j = 0; j < n_udp6; j++) {
+		uint16_t i = udp6_idx[j];
+		const uint8_t *frame = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
+		uint16_t dport;
+		memcpy(&dport, frame + info[i].l4_off + 2, 2);
+		struct flow *f = dp_flow_of6(dp, frame + info[i].l3_off + 24, dport);
+		if (f == NULL) {
+			no_flow(w, port, pkts[i], &info[i], true, now);
+		} else if (unlikely(check_owner && f->owner != w->index &&
+					(!rss_dst || (f->flags & FLOW_F_WILDCARD)))) {
+			ho_pkts[n_ho] = pkts[i];
+			ho_flows[n_ho++] = f;
+		} else {
+			relay_v6(w, pkts[i], &info[i], f, port, now);
 		}
 	}
 	if (n_ho)

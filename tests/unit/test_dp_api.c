@@ -141,22 +141,22 @@ static void test_sessions(struct dp *dp)
 	sp.forward_addr = V4("198.18.2.9");
 	CHECK(dp_sess_install(dp, &sp, &a, msg, sizeof(msg)) == DP_SESS_NOT_OURS);
 	CHECK(contains(msg, "forward_endpoint.address: 198.18.2.9"));
-	/* an IPv6 endpoint is not one of the data plane's yet, whichever field */
+	/* IPv6 endpoints: ours or not, and the forward address of the destination's family */
 	sp = spec(20000, 30000, "198.18.2.2");
 	CHECK(dp_addr_parse("2001:db8::1", &sp.listen_addr) == 0);
 	CHECK(dp_sess_install(dp, &sp, &a, msg, sizeof(msg)) == DP_SESS_NOT_OURS);
-	CHECK(strcmp(msg, "listen_endpoint.address: IPv6 is not supported by the data plane "
-				"yet") == 0);
+	CHECK(strcmp(msg, "listen_endpoint.address: 2001:db8::1 is not an address of this "
+				"appliance") == 0);
 	sp = spec(20000, 30000, "198.18.2.2");
 	CHECK(dp_addr_parse("2001:db8::1", &sp.forward_addr) == 0);
 	CHECK(dp_sess_install(dp, &sp, &a, msg, sizeof(msg)) == DP_SESS_NOT_OURS);
-	CHECK(strcmp(msg, "forward_endpoint.address: IPv6 is not supported by the data plane "
-				"yet") == 0);
+	CHECK(strcmp(msg, "forward_endpoint.address: 2001:db8::1 is not an address of this "
+				"appliance") == 0);
 	sp = spec(20000, 30000, "198.18.2.2");
 	CHECK(dp_addr_parse("64:ff9b::c612:202", &sp.dest_addr) == 0);
-	CHECK(dp_sess_install(dp, &sp, &a, msg, sizeof(msg)) == DP_SESS_NOT_OURS);
-	CHECK(strcmp(msg, "destination_endpoint.address: IPv6 is not supported by the data "
-				"plane yet") == 0);
+	CHECK(dp_sess_install(dp, &sp, &a, msg, sizeof(msg)) == DP_SESS_NO_ROUTE);
+	CHECK(strcmp(msg, "destination_endpoint.address: an IPv6 destination needs an IPv6 "
+				"forward_endpoint.address") == 0);
 	sp = spec(20000, 30000, "10.0.0.1");
 	CHECK(dp_sess_install(dp, &sp, &a, msg, sizeof(msg)) == DP_SESS_NO_ROUTE);
 	CHECK(contains(msg, "destination_endpoint.address: 10.0.0.1 is not on a subnet of port1"));

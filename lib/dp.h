@@ -29,6 +29,8 @@ struct dp_port {
 	uint16_t nb_queues;             /* rx = tx queues on eth_id: one per worker */
 	bool rss_dst;                   /* RSS on the destination only: a flow's packets all
 	                                 * reach one worker, which writes it (no hand-off) */
+	uint16_t mtu;                   /* the device's (1500 unless it says otherwise): what
+	                                 * a packet translated 4 -> 6 may grow to (too_big) */
 	struct rte_ether_addr mac;
 	uint32_t addr[DP_MAX_ADDRS];    /* owned addresses, network byte order */
 	uint32_t mask[DP_MAX_ADDRS];
@@ -175,6 +177,8 @@ static inline bool dp_port_owns6(const struct dp_port *p, const uint8_t a[16])
 
 /* The dp port index that owns address a, or -1. */
 int dp_owner_of(const struct dp *dp, uint32_t a);
+/* The same for an IPv6 address (16 bytes, network order). */
+int dp_owner_of6(const struct dp *dp, const uint8_t *a);
 
 /* Allocate a worker's TX buffers and, with more than one worker, its hand-off ring (before
  * it starts; dp->n_workers set; tells the flow table how many owners there are). 0 or

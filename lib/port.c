@@ -73,7 +73,7 @@ static uint64_t rss_choice(const struct rte_eth_dev_info *info, const char *what
 	if (*dst_only) {
 		RTE_LOG(INFO, DP, "%s: RSS on the destination address and port: no hand-off\n",
 				what);
-		return dst;
+		return dst | (offered & RTE_ETH_RSS_NONFRAG_IPV6_UDP);
 	}
 	uint64_t hf = offered & (RTE_ETH_RSS_NONFRAG_IPV4_UDP | RTE_ETH_RSS_IPV4);
 	RTE_LOG(NOTICE, DP, "%s: the device cannot hash on the destination alone (RSS offers "
@@ -150,6 +150,8 @@ int port_start(struct dp *dp, unsigned idx, struct rte_mempool *pool, char *err,
 	if (start_dev(p->eth_id, nq, nq, pool, p->name, &p->rss_dst, err, errlen) != 0)
 		return -1;
 	p->nb_queues = nq;
+	if (rte_eth_dev_get_mtu(p->eth_id, &p->mtu) != 0 || p->mtu == 0)
+		p->mtu = RTE_ETHER_MTU;
 	if (rte_eth_macaddr_get(p->eth_id, &p->mac) != 0)
 		return fail(err, errlen, -1, "%s: cannot read its MAC address", p->name);
 	dp->port_of_eth[p->eth_id] = (int16_t)idx;

@@ -8,6 +8,7 @@
 #include <rte_ring.h>
 
 #include "dp.h"
+#include "pkt.h"
 #include "log.h"
 #include "ndp.h"
 #include "slowpath_nd.h"
@@ -17,9 +18,7 @@
 /* UDP payload bytes of a relayed IPv4 or IPv6 frame (what its flow counted). */
 static uint16_t udp_payload_len(const struct rte_mbuf *m)
 {
-	const uint8_t *ip = rte_pktmbuf_mtod_offset(m, const uint8_t *, RTE_ETHER_HDR_LEN);
-	const uint8_t *udp = ip + ((ip[0] >> 4) == 6 ? 40 : (ip[0] & 0x0f) * 4);
-	return (uint16_t)(((udp[4] << 8) | udp[5]) - 8);
+	return pkt_udp_payload_of(rte_pktmbuf_mtod(m, const uint8_t *));
 }
 
 /*

@@ -19,6 +19,7 @@
 #include "lookup.h"
 #include "log.h"
 #include "pkt.h"
+#include "relay6.h"
 #include "rtp.h"
 
 static inline void drop(struct worker *w, struct rte_mbuf *m, enum dp_drop why)
@@ -166,7 +167,8 @@ static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_
 		uint16_t sport;
 		memcpy(&src, ip + 12, 4);
 		memcpy(&sport, udp, 2);
-		if (src != f->peer_ip || sport != f->peer_port) {
+		if (unlikely(flags & FLOW_F_IN6) ? !relay6_from_peer(w->dp, f, frame, info) :
+				src != f->peer_ip || sport != f->peer_port) {
 			flow_drop(w, f, m, DROP_NOT_FROM_DESTINATION);
 			return false;
 		}
@@ -180,7 +182,9 @@ static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_
 		}
 	}
 	/* before RTP stats and rate limits: a stranger's packets touch neither under strict */
-	if (!(flags & FLOW_F_REVERSE) && !latch_source(w, f, frame, info, rx_port) &&
+	if (!(flags & FLOW_F_REVERSE) && !(unlikely(flags & FLOW_F_IN6) ?
+				relay6_latch_source(w, f, frame, info, rx_port) :
+				latch_source(w, f, frame, info, rx_port)) &&
 			(flags & FLOW_F_STRICT)) {
 		flow_drop(w, f, m, DROP_NOT_FROM_CLIENT);
 		return false;
@@ -211,25 +215,18 @@ static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_
 			return false;
 		}
 	}
-	if (unlikely(ip[8] <= 1)) {
+	/* TTL, or IPv6's hop limit */
+	if (unlikely(ip[unlikely(flags & FLOW_F_IN6) ? 7 : 8] <= 1)) {
 		flow_drop(w, f, m, DROP_TTL_EXCEEDED);
 		return false;
 	}
 	return true;
 }
 
-/* Where a reverse packet goes: the client its forward flow latched (RTCP: its own, or the RTP
- * one with port + 1 until RTCP has been seen). False when no client was seen yet. */
+/* Where a reverse packet goes: the client its forward flow latched (latch.h). */
 static inline bool reverse_target(const struct dp *dp, const struct flow *f, struct flow_latch *t)
 {
-	const struct flow_table *ft = dp->flows;
-	if (flow_latch_read(&flow_at(ft, f->latch_flow)->latch, t))
-		return true;
-	if (f->latch_fallback == UINT32_MAX ||
-			!flow_latch_read(&flow_at(ft, f->latch_fallback)->latch, t))
-		return false;
-	t->port = htons((uint16_t)(ntohs(t->port) + f->latch_port_add));
-	return true;
+	return latch_reverse_target(dp->flows, f, t);
 }
 
 /* always inlined: handle_burst has two copies now (worker_main's, worker_handle_burst), and
@@ -249,6 +246,15 @@ static __rte_always_inline void relay(struct worker *w, struct rte_mbuf *m,
 	if (!flow_admit(w, m, frame, info, f, rx_port, now))
 		return;
 
+	if (unlikely(f->flags & FLOW_F_V6)) {
+		/* IPv6 on either side (relay6.c); the frame may have moved in its mbuf */
+		enum dp_drop why = relay6_rewrite(w, m, info, f, &tx_port, &resolved);
+		if (why != DROP_MAX) {
+			flow_drop(w, f, m, why);
+			return;
+		}
+		goto send;
+	}
 	if (f->flags & FLOW_F_REVERSE) {
 		struct flow_latch t;
 		if (!reverse_target(dp, f, &t)) {
@@ -273,17 +279,17 @@ static __rte_always_inline void relay(struct worker *w, struct rte_mbuf *m,
 	}
 	memcpy(rw.src_mac, dp->port[tx_port].mac.addr_bytes, 6);
 	pkt_rewrite_udp4(frame, info, &rw);
-
-	st->pkts_tx++;
-	st->bytes_tx += info->udp_payload;
-	st->last_tsc = now;
-	w->stats.relayed++;
 	if (unlikely(w->debug))
 		RTE_LOG(DEBUG, DP, "worker %u: flow %u relayed %u payload bytes to %u.%u.%u.%u:%u "
 				"via %s\n", w->index, f->id, info->udp_payload,
 				((uint8_t *)&rw.dst_ip)[0], ((uint8_t *)&rw.dst_ip)[1],
 				((uint8_t *)&rw.dst_ip)[2], ((uint8_t *)&rw.dst_ip)[3],
 				ntohs(rw.dst_port), dp->port[tx_port].name);
+send:
+	st->pkts_tx++;
+	st->bytes_tx += info->udp_payload;
+	st->last_tsc = now;
+	w->stats.relayed++;
 	if (likely(resolved)) {
 		dp_meta_set(m, f->id, tx_port);
 		to_port(w, tx_port, m);
@@ -305,13 +311,13 @@ static __rte_always_inline void relay(struct worker *w, struct rte_mbuf *m,
 /* A UDP packet no flow claims: ours is the kernel's only for a kernel_allow service of the
  * port, else nobody listens; anyone else's (broadcasts...) is the kernel's to judge. */
 static inline void no_flow(struct worker *w, uint16_t port, struct rte_mbuf *m,
-		const struct pkt_info *info, uint64_t now)
+		const struct pkt_info *info, bool v6, uint64_t now)
 {
 	const uint8_t *ip = rte_pktmbuf_mtod_offset(m, const uint8_t *, info->l3_off);
 	const uint8_t *udp = rte_pktmbuf_mtod_offset(m, const uint8_t *, info->l4_off);
 	uint32_t dst;
 	memcpy(&dst, ip + 16, 4);
-	if (dp_owner_of(w->dp, dst) >= 0 &&
+	if ((unlikely(v6) ? dp_owner_of6(w->dp, ip + 24) : dp_owner_of(w->dp, dst)) >= 0 &&
 			!dp_port_udp_allowed(&w->dp->port[port], pkt_rd16(udp + 2)))
 		drop(w, m, DROP_NO_FLOW);
 	else
@@ -344,6 +350,8 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 	uint16_t dports[DP_BURST];
 	uint16_t udp_idx[DP_BURST];
 	uint16_t n_udp = 0;
+	uint32_t v6_mask = 0;           /* IPv6 packets (bit j): their flow is found at once */
+	_Static_assert(DP_BURST <= 32, "v6_mask: a bit per packet");
 
 	for (uint16_t i = 0; i < n && i < PF_PKT_AHEAD; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -353,10 +361,10 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 		const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
 		if (i + PF_PKT_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PF_PKT_AHEAD], void *));
-		enum rx_ck ck = rx_checksums(m);
+		unsigned ck = rx_checksums(m);
 		enum pkt_class c = m->nb_segs != 1 ? PKT_OTHER :
 			unlikely(ck == RX_CK_BAD) ? PKT_MALFORMED :
-			pkt_classify_ck(frame, m->data_len, &info[i], ck == RX_CK_IP_GOOD);
+			pkt_classify_ck(frame, m->data_len, &info[i], ck);
 
 		switch (c) {
 		case PKT_UDP4: {
@@ -367,6 +375,21 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 			udp_idx[n_udp++] = i;
 			break;
 		}
+		case PKT_UDP6: {
+			/* rarer than IPv4 (so far): looked up here, prefetched with the others */
+			const uint8_t *ip = frame + info[i].l3_off;
+			const uint8_t *udp = frame + info[i].l4_off;
+			uint16_t dport;
+			memcpy(&dport, udp + 2, 2);
+			flows[n_udp] = dp_flow_of6(dp, ip + 24, dport);
+			v6_mask |= 1u << n_udp;
+			udp_idx[n_udp++] = i;
+			break;
+		}
+		case PKT_ND:
+			/* neighbour discovery: the kernel answers for our addresses */
+			exception(w, port, m, now);
+			break;
 		case PKT_ARP:
 			/* control learns from it, then passes it on to the kernel */
 			if (rte_ring_mp_enqueue(dp->arp_ring, m) != 0)
@@ -395,21 +418,23 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 	/* the flows' lines load PF_FLOW_AHEAD packets ahead of the relay that uses them (the
 	 * relay reads or writes each of a flow's hot lines) */
 	for (uint16_t j = 0; j < n_udp && j < PF_FLOW_AHEAD; j++) {
-		flows[j] = dp_flow_of(dp, dsts[j], dports[j]);
+		if (likely(!(v6_mask >> j & 1)))
+			flows[j] = dp_flow_of(dp, dsts[j], dports[j]);
 		if (flows[j] != NULL)
 			prefetch_flow(flows[j]);
 	}
 	for (uint16_t j = 0; j < n_udp; j++) {
 		uint16_t a = (uint16_t)(j + PF_FLOW_AHEAD);
 		if (a < n_udp) {
-			flows[a] = dp_flow_of(dp, dsts[a], dports[a]);
+			if (likely(!(v6_mask >> a & 1)))
+				flows[a] = dp_flow_of(dp, dsts[a], dports[a]);
 			if (flows[a] != NULL)
 				prefetch_flow(flows[a]);
 		}
 		uint16_t i = udp_idx[j];
 		struct flow *f = flows[j];
 		if (f == NULL) {
-			no_flow(w, port, pkts[i], &info[i], now);
+			no_flow(w, port, pkts[i], &info[i], v6_mask >> j & 1, now);
 		} else if (unlikely(check_owner && f->owner != w->index &&
 					(!rss_dst || (f->flags & FLOW_F_WILDCARD)))) {
 			ho_pkts[n_ho] = pkts[i];

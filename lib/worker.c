@@ -414,9 +414,7 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 				udp6_idx[n_udp6++] = i;
 			break;
 		case PKT_ND:
-			/* neighbour discovery: the kernel answers for our addresses */
-			exception(w, port, m, now);
-			break;
+			/* neighbour discovery, IPv6's ARP (slowpath_nd.c): the same way */
 		case PKT_ARP:
 			/* control learns from it, then passes it on to the kernel */
 			if (rte_ring_mp_enqueue(dp->arp_ring, m) != 0)

@@ -59,20 +59,32 @@ static void test_create_errors(void)
 	CHECK(dp_create(&c, err, sizeof(err)) == NULL);
 	CHECK(contains(err, "port1: address"));
 
-	/* the data plane relays IPv4 only so far: IPv6 on a port is refused, naming it */
+	/* addresses of either family, each key with its own: refused naming port and key */
 	conf_two_ports(&c);
 	CHECK(dp_addr_parse("2001:db8::1", &c.port[1].addrs[0].addr) == 0);
-	c.port[1].addrs[0].len = 64;
+	c.port[1].addrs[0].len = 129;
 	CHECK(dp_create(&c, err, sizeof(err)) == NULL);
-	CHECK(strcmp(err, "port1: address: IPv6 is not supported by the data plane yet") == 0);
+	CHECK(strcmp(err, "port1: address: not an IPv4 or IPv6 prefix") == 0);
 	conf_two_ports(&c);
 	CHECK(dp_addr_parse("2001:db8::ff", &c.port[0].gateway6) == 0);
 	CHECK(dp_create(&c, err, sizeof(err)) == NULL);
-	CHECK(strcmp(err, "port0: gateway6: IPv6 is not supported by the data plane yet") == 0);
+	CHECK(strcmp(err, "port0: gateway6: the port has no IPv6 address to reach it from") == 0);
+	conf_two_ports(&c);
+	CHECK(dp_addr_parse("ff02::1", &c.port[0].gateway6) == 0);
+	CHECK(dp_create(&c, err, sizeof(err)) == NULL);
+	CHECK(strcmp(err, "port0: gateway6: not a unicast IPv6 address") == 0);
+	conf_two_ports(&c);
+	CHECK(dp_addr_parse("198.18.1.254", &c.port[0].gateway6) == 0);
+	CHECK(dp_create(&c, err, sizeof(err)) == NULL);
+	CHECK(strcmp(err, "port0: gateway6: not a unicast IPv6 address") == 0);
+	conf_two_ports(&c);
+	CHECK(dp_addr_parse("2001:db8::fe", &c.port[0].gateway) == 0);
+	CHECK(dp_create(&c, err, sizeof(err)) == NULL);
+	CHECK(strcmp(err, "port0: gateway: not an IPv4 address") == 0);
 	conf_two_ports(&c);
 	memset(&c.port[0].addrs[0].addr, 0, sizeof(c.port[0].addrs[0].addr));
 	CHECK(dp_create(&c, err, sizeof(err)) == NULL);
-	CHECK(strcmp(err, "port0: address: not an IPv4 prefix") == 0);
+	CHECK(strcmp(err, "port0: address: not an IPv4 or IPv6 prefix") == 0);
 
 	/* port0 is up when port1's device fails: everything goes again, so the same vdev
 	 * names can be created once more below */

@@ -22,7 +22,6 @@
 #include "nexthop.h"
 #include "slowpath.h"
 #include "slowpath_nd.h"
-#include "test_dp.h"
 
 static void ip6(const char *text, uint8_t out[16])
 {
@@ -244,17 +243,85 @@ static struct dp *dp;
 static const uint8_t mac1[6] = { 2, 0, 0, 0, 2, 2 }, mac2[6] = { 2, 0, 0, 0, 6, 6 };
 static unsigned to_kernel;      /* NDP frames the slow path passed on to the kernel */
 
-/* Port 1 gets IPv6: 2001:db8:2::1/64 and 2001:db8:7::1/64, and its link-local. */
-static void give_port1_ipv6(void)
+static const uint8_t static_mac[6] = { 2, 0, 0, 0, 2, 5 };
+static char our_ll[48];         /* port 1's link-local, as text */
+
+/* test_dp.h's two ports, port 1 with IPv6 too: 2001:db8:2::1/64 and 2001:db8:7::1/64 beside
+ * 198.18.2.1/24, and a static neighbour [2001:db8:2::5]. */
+static struct dp *create_dp6(void)
 {
-	struct dp_port *p = &dp->port[1];
-	ip6("2001:db8:2::1", p->addr6[0]);
-	p->plen6[0] = 64;
-	ip6("2001:db8:7::1", p->addr6[1]);
-	p->plen6[1] = 64;
-	p->n_addr6 = 2;
-	ip6("fe80::1", p->ll6);
-	p->has_ll6 = true;
+	static struct dp_conf c;
+	char err[256];
+	memset(&c, 0, sizeof(c));
+	c.n_ports = 2;
+	for (unsigned i = 0; i < 2; i++) {
+		struct dp_port_conf *p = &c.port[i];
+		snprintf(p->name, sizeof(p->name), "port%u", i);
+		snprintf(p->device, sizeof(p->device), "net_null%u", i);
+		snprintf(p->exception, sizeof(p->exception), "rtp%u", i);
+		snprintf(p->exception_device, sizeof(p->exception_device), "net_null%u", 2 + i);
+		p->n_addrs = 1;
+	}
+	dp_addr_parse("198.18.1.1", &c.port[0].addrs[0].addr);
+	c.port[0].addrs[0].len = 24;
+	dp_addr_parse("198.18.2.1", &c.port[1].addrs[0].addr);
+	c.port[1].addrs[0].len = 24;
+	dp_addr_parse("2001:db8:2::1", &c.port[1].addrs[1].addr);
+	c.port[1].addrs[1].len = 64;
+	dp_addr_parse("2001:db8:7::1", &c.port[1].addrs[2].addr);
+	c.port[1].addrs[2].len = 64;
+	c.port[1].n_addrs = 3;
+	dp_addr_parse("2001:db8:2::5", &c.port[1].neighbors[0].addr);
+	memcpy(c.port[1].neighbors[0].mac, static_mac, 6);
+	c.port[1].n_neighbors = 1;
+	c.workers = 1;
+	c.workers_inline = true;
+	c.mbufs = 2047;
+	c.max_flows = 64;
+	c.max_neighbors = 64;
+	struct dp *d = dp_create(&c, err, sizeof(err));
+	if (d == NULL)
+		fprintf(stderr, "dp_create: %s\n", err);
+	return d;
+}
+
+/* What dp_create made of the IPv6 configuration. */
+static void test_port_conf6(void)
+{
+	const struct dp_port *p = &dp->port[1];
+	uint8_t a[16], ll[16];
+	CHECK_EQ_U(p->n_addr, 1);
+	CHECK_EQ_U(p->n_addr6, 2);
+	ip6("2001:db8:7::1", a);
+	CHECK(memcmp(p->addr6[1], a, 16) == 0 && p->plen6[1] == 64);
+	CHECK_EQ_U(dp->port[0].n_addr6, 0);
+	CHECK(!dp->port[0].has_ll6);
+	/* the link-local is the modified EUI-64 of the port's MAC, as the TAP gets it */
+	const uint8_t *m = p->mac.addr_bytes;
+	uint8_t want[16] = { 0xfe, 0x80, [8] = (uint8_t)(m[0] ^ 2), m[1], m[2], 0xff, 0xfe, m[3],
+		m[4], m[5] };
+	memcpy(ll, p->ll6, 16);
+	CHECK(p->has_ll6 && memcmp(ll, want, 16) == 0);
+	inet_ntop(AF_INET6, ll, our_ll, sizeof(our_ll));
+	/* the static neighbour, and the port as the API shows it */
+	ip6("2001:db8:2::5", a);
+	uint32_t s = neigh_find6(dp->neigh, 1, a);
+	uint8_t mac[6];
+	CHECK(s != NEIGH_NONE && dp->neigh->ent[s].state == NEIGH_STATIC &&
+			neigh_mac_get(dp->neigh, s, mac) && memcmp(mac, static_mac, 6) == 0);
+	struct dp_port_info pi;
+	CHECK(dp_port_info(dp, 1, &pi) == 0);
+	CHECK_EQ_U(pi.n_addrs, 3);
+	CHECK(pi.addr[0].family == DP_AF_INET && pi.addr[0].v4 == inet_addr("198.18.2.1"));
+	ip6("2001:db8:2::1", a);
+	CHECK(pi.addr[1].family == DP_AF_INET6 && memcmp(pi.addr[1].v6, a, 16) == 0);
+	CHECK_EQ_U(pi.prefix_len[1], 64);
+	CHECK(dp_addr_is_none(&pi.gateway6));
+	struct dp_addr x;
+	dp_addr_parse("2001:db8:7::1", &x);
+	CHECK(dp_port_of_addr(dp, &x) == 1);
+	dp_addr_parse("2001:db8:7::2", &x);
+	CHECK(dp_port_of_addr(dp, &x) == -1);
 }
 
 /* What the slow path asked worker 0 to send: NSs for target out of port 1 (checked whole:
@@ -349,7 +416,7 @@ static void test_learning6(void)
 	nd_in(NDP_TYPE_NS, stranger, "ff02::1:ff00:1", us, mac2, 0, t);
 	ip6(stranger, a);
 	CHECK(neigh_find6(dp->neigh, 1, a) == NEIGH_NONE);
-	CHECK_EQ_U(dp->neigh->used, 0);
+	CHECK_EQ_U(dp->neigh->used, 1);         /* the static one */
 	CHECK_EQ_U(ns_out(nh, us), 0);
 	CHECK_EQ_U(to_kernel - kernel0, 3);     /* every one went on to the kernel */
 
@@ -417,10 +484,10 @@ static void test_learning6(void)
 	ip6("fe80::99", a);
 	idx = neigh_get6(dp->neigh, 1, a);
 	slowpath_resolve(dp, idx, t);
-	CHECK_EQ_U(ns_out("fe80::99", "fe80::1"), 1);
-	nd_in(NDP_TYPE_NA, "fe80::99", "fe80::1", "fe80::99", mac1, NDP_NA_SOLICITED, t);
+	CHECK_EQ_U(ns_out("fe80::99", our_ll), 1);
+	nd_in(NDP_TYPE_NA, "fe80::99", our_ll, "fe80::99", mac1, NDP_NA_SOLICITED, t);
 	CHECK(mac_now(idx, mac1));
-	CHECK_EQ_U(ns_out("fe80::99", "fe80::1"), 0);  /* (the NA, on to the kernel) */
+	CHECK_EQ_U(ns_out("fe80::99", our_ll), 0);     /* (the NA, on to the kernel) */
 	neigh_put(dp->neigh, idx);
 	/* port 0 has no IPv6 address: nothing to ask from, nothing sent */
 	idx = neigh_get6(dp->neigh, 0, a);
@@ -488,10 +555,10 @@ int main(int argc, char **argv)
 	test_index_model();
 	test_static6();
 	test_next_hop();
-	dp = test_dp_create(64, NULL);
+	dp = create_dp6();
 	CHECK(dp != NULL);
 	if (dp != NULL) {
-		give_port1_ipv6();
+		test_port_conf6();
 		test_learning6();
 		test_announce();
 		test_dp_next_hop6();

@@ -19,8 +19,10 @@ bool relay6_from_peer(const struct dp *dp, const struct flow *f, const uint8_t *
 	return sport == f->peer_port && memcmp(ip + 8, flow6_of(dp->flows, f)->peer_ip, 16) == 0;
 }
 
-bool relay6_latch_source(struct worker *w, struct flow *f, const uint8_t *frame,
-		const struct pkt_info *info, uint16_t rx_port)
+/* The packet's source is not what the latch holds (or the latch wants an SSRC still):
+ * latch.c's rules decide. Out of line: clients rarely move. */
+static __rte_noinline bool latch6_changed(struct worker *w, struct flow *f,
+		const uint8_t *frame, const struct pkt_info *info, uint16_t rx_port)
 {
 	const struct flow_table *ft = w->dp->flows;
 	const uint8_t *ip = frame + info->l3_off;
@@ -36,10 +38,6 @@ bool relay6_latch_source(struct worker *w, struct flow *f, const uint8_t *frame,
 	memcpy(&src.port, udp, 2);
 	src.rx_port = rx_port;
 	memcpy(src.mac, frame + 6, 6);
-	/* SSRC mode wants the latched source's SSRC: until it has it, every packet looks */
-	if (likely(latch6_same(l, &src) && !flow_dir_any6(l->ip) &&
-				(l->has_ssrc || (f->flags & (FLOW_F_LATCH_FIRST | FLOW_F_LATCH_ANY)))))
-		return true;
 	bool has_ssrc = latch_pkt_ssrc(udp + 8, info->udp_payload, &ssrc);
 	if (f->flags & FLOW_F_RTCP) {
 		flow_latch6_read(&flow6_of(ft, flow_at(ft, f->latch_rtp))->latch, &rtp);
@@ -54,6 +52,26 @@ bool relay6_latch_source(struct worker *w, struct flow *f, const uint8_t *frame,
 				ntohs(src.port));
 	}
 	return from_client;
+}
+
+bool relay6_latch_source(struct worker *w, struct flow *f, const uint8_t *frame,
+		const struct pkt_info *info, uint16_t rx_port)
+{
+	const uint8_t *ip = frame + info->l3_off;
+	const uint8_t *udp = frame + info->l4_off;
+	const struct flow_latch6 *l = &flow6_of(w->dp->flows, f)->latch;
+	uint16_t sport;
+
+	memcpy(&sport, udp, 2);
+	/* the latched client as it was (the latch's own address is never all zero): compared
+	 * in place, no copy; SSRC mode wants its SSRC, until it has it every packet looks */
+	if (likely(sport == l->port && rx_port == l->rx_port &&
+				memcmp(ip + 8, l->ip, 16) == 0 && memcmp(ip + 24, l->local_ip, 16) == 0 &&
+				memcmp(frame + 6, l->mac, 4) == 0 && memcmp(frame + 10, l->mac + 4, 2) == 0 &&
+				!flow_dir_any6(l->ip) &&
+				(l->has_ssrc || (f->flags & (FLOW_F_LATCH_FIRST | FLOW_F_LATCH_ANY)))))
+		return true;
+	return latch6_changed(w, f, frame, info, rx_port);
 }
 
 /* Make the mbuf start `grow` bytes earlier (later when negative) and end `len` bytes after

@@ -231,7 +231,10 @@ static inline uint8_t *pkt_xlate_6to4(uint8_t *frame, const struct pkt_info *inf
 {
 	const uint8_t *ip6 = frame + info->l3_off;
 	uint8_t *udp = frame + info->l4_off;
-	uint8_t *nf = udp - PKT_XLATE4_HDRS, *ip4 = nf + PKT_ETHER_HLEN;
+	/* (an offset from the frame's start, which it is: GCC 12's UBSan build warned of a write
+	 * into nothing when this was written udp - PKT_XLATE4_HDRS) */
+	uint8_t *nf = frame + (uint16_t)(info->l4_off - PKT_XLATE4_HDRS);
+	uint8_t *ip4 = nf + PKT_ETHER_HLEN;
 	uint8_t tclass = (uint8_t)(pkt_rd16(ip6) >> 4), hlim = ip6[7];
 	uint64_t s = pkt_sum_addr6_out(ip6 + 8) + pkt_sum_addr6_out(ip6 + 24) +
 		rw->src_ip + rw->dst_ip;

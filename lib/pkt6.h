@@ -108,12 +108,16 @@ static inline enum pkt_class pkt_classify6(const uint8_t *frame, uint32_t len,
 }
 
 /* The UDP payload bytes of a well-formed Ethernet/IPv4 or IPv6/UDP frame (a relayed one,
- * or one classified PKT_UDP4/PKT_UDP6): what its flow counts. */
+ * or one classified PKT_UDP4/PKT_UDP6), with an 802.1Q tag or not (one inserted in software
+ * on its way out): what its flow counts. */
 static inline uint16_t pkt_udp_payload_of(const uint8_t *frame)
 {
-	const uint8_t *ip = frame + PKT_ETHER_HLEN;
-	const uint8_t *udp = pkt_rd16(frame + 12) == PKT_ETHERTYPE_IPV6 ? ip + PKT_IP6_HLEN :
-		ip + (ip[0] & 0x0f) * 4;
+	uint32_t l3 = PKT_ETHER_HLEN;
+	if (pkt_rd16(frame + 12) == PKT_ETHERTYPE_VLAN)
+		l3 += 4;
+	const uint8_t *ip = frame + l3;
+	const uint8_t *udp = pkt_rd16(frame + l3 - 2) == PKT_ETHERTYPE_IPV6 ?
+		ip + PKT_IP6_HLEN : ip + (ip[0] & 0x0f) * 4;
 	return (uint16_t)(pkt_rd16(udp + 4) - 8);
 }
 

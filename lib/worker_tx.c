@@ -62,6 +62,11 @@ static void tap_refused(struct rte_mbuf **pkts, uint16_t n, void *arg)
 	rte_pktmbuf_free_bulk(pkts, n);
 }
 
+void worker_tx_refused(struct worker *w, struct rte_mbuf *m)
+{
+	tx_refused(&m, 1, w);
+}
+
 int worker_init_buffers(struct worker *w)
 {
 	struct dp *dp = w->dp;

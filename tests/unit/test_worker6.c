@@ -3,6 +3,7 @@
  * (worker_rig.h, with IPv6 addresses on both ports): 6 -> 6, 4 -> 6 and 6 -> 4 in both
  * directions with bidirectional, RTCP on +1, an IPv6 client's latch (a client that moves,
  * strict_source), the IPv6 wildcard beside IPv4's, too_big, hop limit exceeded, validate_rtp,
+ * a byte rate limit on IPv6 packets,
  * and what goes to the kernel or is dropped before any flow. Packets in, packets out: the
  * output's bytes (checksums recomputed from scratch), the port it left by, and the flow's and
  * the appliance's counters.
@@ -420,6 +421,32 @@ static void test_exceptions6(void)
 	uninstall(s);
 }
 
+/* rate_bps counts IPv6 packets' bytes (40-byte header + UDP): a burst of 100 ms of 176 kbit/s
+ * is 2200 bytes, ten 220-byte packets (eleven, were they counted as IPv4's). */
+static void test_rate_limit6(void)
+{
+	uint8_t pl[PLEN];
+	struct rte_mbuf *in[12], *o[16];
+	struct dp_sess_spec sp = spec6(LISTEN6, 12022, FWD6, 32022, DEST6, 22022);
+	sp.rate_bps = 176000;
+	struct dp_sess *s = install(&sp);
+	struct dp_stats before = totals();
+	for (unsigned i = 0; i < 12; i++) {
+		rtp_payload(pl, PLEN, 0x7070, (uint16_t)i);
+		in[i] = udp6_frame(client_mac, port_mac[0], CLIENT6, LISTEN6, 41022, 12022, 64, 0,
+				pl, PLEN);
+	}
+	rx(P0, in, 12);         /* one burst: one arrival time, no refill in between */
+	CHECK_EQ_U(out(tx_ring[P1], o, 16), 10);
+	rte_pktmbuf_free_bulk(o, 10);
+	check_drops(&before, DROP_RATE_LIMIT, 2);
+	struct dp_flow_read f = fwd_stats(s);
+	CHECK_EQ_U(f.pkts_tx, 10);
+	CHECK_EQ_U(f.dropped, 2);
+	check_quiet();
+	uninstall(s);
+}
+
 /* What dp_sess_install refuses across families and for addresses that are not ours. */
 static void test_install_errors(void)
 {
@@ -457,6 +484,7 @@ int main(int argc, char **argv)
 	test_too_big();
 	test_wildcards();
 	test_exceptions6();
+	test_rate_limit6();
 	test_install_errors();
 	return rig_finish("test_worker6");
 }

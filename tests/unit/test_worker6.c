@@ -3,10 +3,9 @@
  * (worker_rig.h, with IPv6 addresses on both ports): 6 -> 6, 4 -> 6 and 6 -> 4 in both
  * directions with bidirectional, RTCP on +1, an IPv6 client's latch (a client that moves,
  * strict_source), the IPv6 wildcard beside IPv4's, too_big, hop limit exceeded, validate_rtp,
- * a byte rate limit on IPv6 packets,
- * and what goes to the kernel or is dropped before any flow. Packets in, packets out: the
- * output's bytes (checksums recomputed from scratch), the port it left by, and the flow's and
- * the appliance's counters.
+ * a byte rate limit on IPv6 packets, and what goes to the kernel or is dropped before any
+ * flow. Packets in, packets out: the output's bytes (checksums recomputed from scratch), the
+ * port it left by, and the flow's and the appliance's counters.
  */
 #include "worker_rig6.h"
 

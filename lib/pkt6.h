@@ -65,6 +65,17 @@ static inline bool pkt_udp6_csum_ok(const uint8_t *frame, const struct pkt_info 
 			pkt_sum_pseudo_tail(ulen) + pkt_sum_words(udp, ulen)) == 0xffff;
 }
 
+/* Does the (non-zero) UDP checksum of a PKT_UDP4 frame verify? The IPv4 path never asks
+ * (an incremental update keeps a wrong one wrong); a translation to IPv6, where it is the
+ * only one, does. */
+static inline bool pkt_udp4_csum_ok(const uint8_t *frame, const struct pkt_info *info)
+{
+	const uint8_t *ip = frame + info->l3_off, *udp = frame + info->l4_off;
+	uint16_t ulen = (uint16_t)(info->udp_payload + 8);
+	return pkt_csum_fold64((uint64_t)pkt_ld32(ip + 12) + pkt_ld32(ip + 16) +
+			pkt_sum_pseudo_tail(ulen) + pkt_sum_words(udp, ulen)) == 0xffff;
+}
+
 /*
  * The IPv6 packet at frame + l3_off in a frame of len bytes (pkt_classify_ck calls it for
  * ethertype 0x86dd): PKT_UDP6 when UDP follows the fixed header directly and lengths and

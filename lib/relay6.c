@@ -8,6 +8,7 @@
 
 #include "latch.h"
 #include "log.h"
+#include "lookup.h"
 
 bool relay6_from_peer(const struct dp *dp, const struct flow *f, const uint8_t *frame,
 		const struct pkt_info *info)
@@ -118,7 +119,13 @@ static enum dp_drop out6(struct worker *w, struct rte_mbuf *m, const struct pkt_
 		pkt_rewrite_udp6(frame, info, &rw);
 		return DROP_MAX;
 	}
-	/* 4 -> 6: 20 bytes more in front (IPv4 options: fewer), within the egress MTU */
+	/* 4 -> 6: IPv6's checksum must be right, so a wrong IPv4 one is malformed (unless the
+	 * NIC has vouched for it; none at all is computed whole) */
+	uint16_t ck;
+	memcpy(&ck, frame + info->l4_off + 6, 2);
+	if (ck != 0 && !rx_l4_good(m) && !pkt_udp4_csum_ok(frame, info))
+		return DROP_MALFORMED;
+	/* 20 bytes more in front (IPv4 options: fewer), within the egress MTU */
 	uint32_t ulen = info->udp_payload + 8u;
 	if (PKT_IP6_HLEN + ulen > dp->port[*tx_port].mtu ||
 			!reframe(m, PKT_XLATE6_HDRS - info->l4_off, PKT_XLATE6_HDRS + ulen))

@@ -29,7 +29,8 @@ bool relay6_latch_source(struct worker *w, struct flow *f, const uint8_t *frame,
  * 6 -> 4) and say where that is: *tx_port, and *resolved false when the next hop's MAC is not
  * known yet (the frame then waits for it as an IPv4 one does). DROP_MAX when done, else why
  * the packet cannot go (no_flow: no client latched yet; too_big: over the egress MTU once
- * its header grew); the caller drops it.
+ * its header grew; malformed: an IPv4 UDP checksum that is wrong, which IPv6 would carry);
+ * the caller drops it.
  */
 enum dp_drop relay6_rewrite(struct worker *w, struct rte_mbuf *m, const struct pkt_info *info,
 		struct flow *f, uint16_t *tx_port, bool *resolved);

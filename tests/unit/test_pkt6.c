@@ -329,6 +329,13 @@ static void test_4to6(void)
 		uint32_t n = build4(f, ihl, payload, ttl, tos, ck0, seed);
 		memcpy(orig, f, n);
 		CHECK(pkt_classify(f, n, &info) == PKT_UDP4);
+		if (!ck0) {
+			/* the IPv4 checksum's own check, against a flipped payload bit too */
+			CHECK(pkt_udp4_csum_ok(f, &info));
+			f[info.l4_off + 8 + payload / 2] ^= (uint8_t)(payload ? 0x04 : 0);
+			CHECK(pkt_udp4_csum_ok(f, &info) == (payload == 0));
+			f[info.l4_off + 8 + payload / 2] ^= (uint8_t)(payload ? 0x04 : 0);
+		}
 		rw6_params(&rw, seed);
 		uint8_t *nf = pkt_xlate_4to6(f, &info, &rw);
 		/* the UDP header stayed; the new headers end where it starts */

@@ -191,6 +191,15 @@ static void test_4to6(void)
 	CHECK_EQ_U(r.bytes_tx, PLEN);
 	check_drops(&before, DROP_MAX, 0);
 
+	/* a wrong IPv4 UDP checksum would be a wrong IPv6 one: malformed, on the flow too */
+	m = udp4_tos("198.18.1.100", "198.18.1.10", 41004, 12004, 64, 0, pl, PLEN);
+	rte_pktmbuf_mtod_offset(m, uint8_t *, 14 + 20 + 8)[3] ^= 0x10;
+	rx1(P0, m);
+	check_quiet();
+	check_drops(&before, DROP_MALFORMED, 1);
+	CHECK_EQ_U(fwd_stats(s).dropped, 1);
+	before = totals();
+
 	/* TTL 1 and hop limit 1 stop both ways */
 	rx1(P0, udp4_tos("198.18.1.100", "198.18.1.10", 41004, 12004, 1, 0, pl, PLEN));
 	rx1(P1, udp6_frame(dest_mac, port_mac[1], DEST6, FWD6, 22004, 32004, 1, 0, pl, PLEN));

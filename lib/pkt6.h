@@ -19,23 +19,31 @@
 #define PKT_ND_FIRST 133        /* RS, RA, NS, NA, redirect: neighbour discovery */
 #define PKT_ND_LAST 137
 
-/* The ones' complement sum of len bytes in memory order (fold with pkt_csum_fold64): words
- * of four, the tail zero-padded in place, so that an odd length keeps its bytes' parity. */
+/* The ones' complement sum of len bytes in memory order (fold with pkt_csum_fold64), below
+ * 2^35 so that more may be added: 64-bit words with the end-around carry (add, adc), then
+ * words of four, the tail zero-padded in place, so that an odd length keeps its bytes'
+ * parity. */
 static inline uint64_t pkt_sum_words(const uint8_t *p, uint32_t len)
 {
-	uint64_t s = 0;
+	uint64_t s = 0, t = 0;
 	uint32_t i = 0;
-	for (; i + 16 <= len; i += 16)
-		s += (uint64_t)pkt_ld32(p + i) + pkt_ld32(p + i + 4) + pkt_ld32(p + i + 8) +
-			pkt_ld32(p + i + 12);
-	for (; i + 4 <= len; i += 4)
-		s += pkt_ld32(p + i);
-	if (i < len) {
-		uint8_t t[4] = { 0, 0, 0, 0 };
-		memcpy(t, p + i, len - i);
-		s += pkt_ld32(t);
+	for (; i + 16 <= len; i += 16) {
+		uint64_t a, b;
+		memcpy(&a, p + i, 8);
+		memcpy(&b, p + i + 8, 8);
+		s += a;
+		s += s < a;
+		s += b;
+		s += s < b;
 	}
-	return s;
+	for (; i + 4 <= len; i += 4)
+		t += pkt_ld32(p + i);
+	if (i < len) {
+		uint8_t r[4] = { 0, 0, 0, 0 };
+		memcpy(r, p + i, len - i);
+		t += pkt_ld32(r);
+	}
+	return (s & 0xffffffff) + (s >> 32) + t;
 }
 
 /* Sum of an IPv6 address's four words, and of their complements (what leaves the sum). */

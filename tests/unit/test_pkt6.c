@@ -473,6 +473,16 @@ static void test_sum_words(void)
 		else
 			CHECK_EQ_U(fast, ref);
 	}
+	/* every carry at once: all ones, a jumbo-sized run, at odd offsets */
+	static uint8_t ones[9000];
+	memset(ones, 0xff, sizeof(ones));
+	ones[4001] = 0x12;
+	for (unsigned off = 0; off < 4; off++) {
+		uint32_t len = sizeof(ones) - off - 1;
+		uint16_t ref = pkt_csum_fold(pkt_csum_partial(ones + off, len, 0));
+		uint16_t fast = ntohs(pkt_csum_fold64(pkt_sum_words(ones + off, len)));
+		CHECK_EQ_U(fast, ref);
+	}
 }
 
 int main(void)

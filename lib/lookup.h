@@ -76,4 +76,13 @@ static inline void prefetch_flow(const struct flow *f)
 		rte_prefetch0((const char *)f + l);
 }
 
+/* An IPv6 flow's hot lines and its IPv6 half. */
+static inline void prefetch_flow6(const struct flow_table *ft, const struct flow *f)
+{
+	prefetch_flow(f);
+	const struct flow6 *f6 = flow6_of(ft, f);
+	rte_prefetch0(f6);
+	rte_prefetch0((const char *)f6 + RTE_CACHE_LINE_SIZE);
+}
+
 #endif

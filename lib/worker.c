@@ -473,13 +473,20 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 			relay(w, pkts[i], &info[i], f, port, now);
 		}
 	}
-	/* IPv6 after IPv4, in their order (a flow is of one family: its packets keep theirs) */
+	/* IPv6 after IPv4, in their order (a flow is of one family: its packets keep theirs);
+	 * every flow looked up and its lines (and IPv6 half) loading before the first relay */
 	for (uint16_t j = 0; j < n_udp6; j++) {
 		uint16_t i = udp6_idx[j];
 		const uint8_t *frame = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
 		uint16_t dport;
 		memcpy(&dport, frame + info[i].l4_off + 2, 2);
-		struct flow *f = dp_flow_of6(dp, frame + info[i].l3_off + 24, dport);
+		flows[j] = dp_flow_of6(dp, frame + info[i].l3_off + 24, dport);
+		if (flows[j] != NULL)
+			prefetch_flow6(dp->flows, flows[j]);
+	}
+	for (uint16_t j = 0; j < n_udp6; j++) {
+		uint16_t i = udp6_idx[j];
+		struct flow *f = flows[j];
 		if (f == NULL) {
 			no_flow(w, port, pkts[i], &info[i], true, now);
 		} else if (unlikely(check_owner && f->owner != w->index &&

@@ -39,7 +39,8 @@ uint16_t ndp_icmp6_csum(const uint8_t src[16], const uint8_t dst[16], const uint
  * A neighbour solicitation for target from src_mac/src_ip, with the source link-layer address
  * option, into buf (NDP_FRAME_LEN bytes). dst_mac NULL: to target's solicited-node group
  * (resolution); else unicast to target at dst_mac (re-confirming a known neighbour, RFC 4861
- * 7.3.3). Returns the frame's length.
+ * 7.3.3). src_ip :: (a standby's probe, which must not make it known): no option, as RFC
+ * 4861 7.2.2 requires; the answer then goes to all nodes. Returns the frame's length.
  */
 unsigned ndp_build_ns(uint8_t *buf, const uint8_t src_mac[6], const uint8_t src_ip[16],
 		const uint8_t target[16], const uint8_t *dst_mac);

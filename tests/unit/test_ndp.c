@@ -96,6 +96,27 @@ static void test_build_ns(void)
 	CHECK_EQ_U(rd16(nd + 2), scratch_csum(ip, nd, 32));
 }
 
+/* From :: (a standby's probe): no source address option, the message 24 bytes. */
+static void test_build_ns_unspecified(void)
+{
+	uint8_t f[NDP_FRAME_LEN + 8], src[16] = { 0 }, target[16], group[16];
+	ip6("2001:db8:1::abcd:ef01", target);
+	ip6("ff02::1:ffcd:ef01", group);
+	memset(f, 0xee, sizeof(f));
+	CHECK_EQ_U(ndp_build_ns(f, our_mac, src, target, NULL), 78);
+	const uint8_t *ip = f + 14, *nd = ip + 40;
+	CHECK_EQ_U(rd16(ip + 4), 24);
+	CHECK(memcmp(ip + 8, src, 16) == 0);
+	CHECK(memcmp(ip + 24, group, 16) == 0);
+	CHECK_EQ_U(nd[0], 135);
+	CHECK(memcmp(nd + 8, target, 16) == 0);
+	CHECK_EQ_U(rd16(nd + 2), scratch_csum(ip, nd, 24));
+	CHECK_EQ_U(f[78], 0xee);
+	struct ndp_msg m;
+	CHECK_EQ_U(ndp_parse(f, 78, &m), 0);
+	CHECK(!m.has_lladdr);
+}
+
 static void test_build_unsolicited_na(void)
 {
 	uint8_t f[NDP_FRAME_LEN], addr[16], all[16];
@@ -264,18 +285,19 @@ static void test_parse_refuses(void)
 	ip6("2001:db8:2::77", target);
 	memset(src, 0, 16);
 	n = ndp_build_ns(f, peer_mac, src, target, NULL);
-	CHECK(ndp_parse(f, n, &m) == -1);
-	/* ... and without one: valid */
-	f[14 + 5] = 24;
+	f[14 + 5] = 32;
+	f[54 + 24] = 1;
+	f[54 + 25] = 1;
+	memcpy(f + 54 + 26, peer_mac, 6);
 	resum(f);
-	CHECK_EQ_U(ndp_parse(f, 14 + 40 + 24, &m), 0);
-	CHECK(!m.has_lladdr);
+	CHECK(ndp_parse(f, 86, &m) == -1);
 }
 
 int main(void)
 {
 	test_solicited_node();
 	test_build_ns();
+	test_build_ns_unspecified();
 	test_build_unsolicited_na();
 	test_parse_na();
 	test_parse_refuses();

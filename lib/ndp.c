@@ -145,7 +145,8 @@ int ndp_parse(const uint8_t *frame, uint32_t len, struct ndp_msg *out)
 	memcpy(out->src, ip + 8, 16);
 	memcpy(out->dst, ip + 24, 16);
 	memcpy(out->target, nd + 8, 16);
-	if (is_multicast(out->target))
+	/* a multicast address is never a source (RFC 4291 2.7) nor a neighbour */
+	if (is_multicast(out->target) || is_multicast(out->src))
 		return -1;
 	if (parse_options(nd + ND_HLEN, plen - ND_HLEN,
 				out->type == NDP_TYPE_NS ? OPT_SLLA : OPT_TLLA, out) != 0)

@@ -1,6 +1,7 @@
 /*
  * Neighbour discovery messages (lib/ndp.c): the NS and unsolicited NA we build, byte by byte
- * with checksums computed here from scratch; the NAs (and NSs) we accept and those we refuse.
+ * with checksums computed here from scratch; the NAs (and NSs) we accept and those we refuse
+ * (RFC 4861 7.1's checks; tests/fuzz/fuzz_ndp.c drives the parser with arbitrary frames).
  */
 #include <string.h>
 #include <arpa/inet.h>
@@ -267,6 +268,9 @@ static void test_parse_refuses(void)
 	CHECK(ndp_parse(f, n, &m) == -1);
 	/* a multicast target */
 	n = peer_na(f, p, us, "ff02::1", 0, 1);
+	CHECK(ndp_parse(f, n, &m) == -1);
+	/* from a multicast address */
+	n = peer_na(f, "ff02::1", us, p, 0, 1);
 	CHECK(ndp_parse(f, n, &m) == -1);
 	/* solicited, yet to a multicast address */
 	n = peer_na(f, p, "ff02::1", p, NDP_NA_SOLICITED, 1);

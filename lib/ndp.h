@@ -27,7 +27,8 @@
 #define NDP_NA_SOLICITED 0x40
 #define NDP_NA_OVERRIDE 0x20
 
-/* The solicited-node multicast group of addr (ff02::1:ffXX:XXXX) and its MAC (33:33:ff:XX:XX:XX). */
+/* The solicited-node multicast group of addr (ff02::1:ffXX:XXXX) and its MAC
+ * (33:33:ff:XX:XX:XX). */
 void ndp_solicited_node(const uint8_t addr[16], uint8_t group[16], uint8_t mac[6]);
 
 /* The ICMPv6 checksum of msg (its checksum field zero) under the pseudo-header (RFC 8200 8.1),

@@ -392,6 +392,7 @@ static void nd_in(uint8_t type, const char *src, const char *dst, const char *ta
 	memcpy(nd + 2, &ck, 2);
 	rte_pktmbuf_trim(m, (uint16_t)(24 - plen + 8));
 	m->port = dp->port[1].eth_id;
+	dp_meta_set(m, DP_META_NONE, 1);        /* the section it came in on, as the worker says */
 	CHECK(rte_ring_enqueue(dp->arp_ring, m) == 0);
 	slowpath_poll(dp, now);
 }

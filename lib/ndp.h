@@ -53,6 +53,16 @@ unsigned ndp_build_ns(uint8_t *buf, const uint8_t src_mac[6], const uint8_t src_
  */
 unsigned ndp_build_unsolicited_na(uint8_t *buf, const uint8_t mac[6], const uint8_t addr[16]);
 
+/* Is this Ethernet frame an NS or NA (ICMPv6 right after the IPv6 header)? A cheap look, no
+ * validation (ndp_parse does that): for a standby's workers, which pass on only these (and
+ * ARP) to keep the neighbour table warm. */
+static inline bool ndp_is_ns_na(const uint8_t *frame, uint32_t len)
+{
+	return len >= 14 + 40 + 1 && frame[12] == 0x86 && frame[13] == 0xdd &&
+		frame[14 + 6] == NDP_IPPROTO_ICMPV6 &&
+		(frame[54] == NDP_TYPE_NS || frame[54] == NDP_TYPE_NA);
+}
+
 /* What an NS or NA said (ndp_parse). */
 struct ndp_msg {
 	uint8_t type;                   /* NDP_TYPE_NS or NDP_TYPE_NA */

@@ -297,6 +297,28 @@ static void test_parse_refuses(void)
 	CHECK(ndp_parse(f, 86, &m) == -1);
 }
 
+static void test_is_ns_na(void)
+{
+	uint8_t f[256], src[16], t[16];
+	ip6("2001:db8:2::1", src);
+	ip6("2001:db8:2::2", t);
+	unsigned n = ndp_build_ns(f, our_mac, src, t, NULL);
+	CHECK(ndp_is_ns_na(f, n));
+	CHECK(!ndp_is_ns_na(f, 54));                    /* too short for the ICMPv6 type */
+	f[54] = 128;                                    /* echo request */
+	CHECK(!ndp_is_ns_na(f, n));
+	f[54] = 133;                                    /* router solicitation: the kernel's */
+	CHECK(!ndp_is_ns_na(f, n));
+	n = ndp_build_unsolicited_na(f, our_mac, t);
+	CHECK(ndp_is_ns_na(f, n));
+	f[20] = 0;                                      /* hop-by-hop options first */
+	CHECK(!ndp_is_ns_na(f, n));
+	f[20] = 58;
+	f[12] = 0x08;                                   /* not IPv6 */
+	f[13] = 0x00;
+	CHECK(!ndp_is_ns_na(f, n));
+}
+
 int main(void)
 {
 	test_solicited_node();
@@ -305,5 +327,6 @@ int main(void)
 	test_build_unsolicited_na();
 	test_parse_na();
 	test_parse_refuses();
+	test_is_ns_na();
 	return check_summary("ndp");
 }

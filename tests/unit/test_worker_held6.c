@@ -4,7 +4,8 @@
  * sends, packets held meanwhile (counted as sent), the NA that comes back through the worker
  * releasing them with its MAC (and going on to the kernel); a next hop that never answers
  * (no_neighbor, moved from sent to dropped); an off-link destination through a link-local
- * gateway6; no gateway6: no route; a neighbour's NS for our address reaching the kernel only.
+ * gateway6; no gateway6: no route; a neighbour's NS for our address reaching the kernel only;
+ * a hot standby's NDP (probes from ::, nothing to its kernel) and its take-over's NAs.
  */
 #include "worker_rig.h"
 #include "ndp.h"
@@ -344,6 +345,99 @@ static void test_no_gateway6(void)
 	check_quiet();
 }
 
+/* The loop's way with an rx burst: a passive (standby) worker's, or the active one's. */
+static void rx_as_loop(uint16_t port, struct rte_mbuf *m)
+{
+	uint64_t now = rte_rdtsc();
+	rte_rcu_qsbr_thread_online(dp->qsv, 0);
+	if (!dp_is_active(dp))
+		worker_passive_burst(w, port, &m, 1);
+	else
+		worker_handle_burst(w, port, &m, 1, now);
+	worker_poll_ctl(w);
+	worker_end_iteration(w, now);
+	rte_rcu_qsbr_thread_offline(dp->qsv, 0);
+}
+
+/* A hot standby: it resolves its next hops with NSs from :: (no MAC of its own in them, so no
+ * neighbour learns it), learns from the answer to all nodes, passes nothing to its kernel; at
+ * take-over every IPv6 address of every port is announced (unsolicited NA, override). */
+static void test_standby(void)
+{
+	struct rte_mbuf *o[16];
+	uint8_t t[16], group[16], gmac[6], zero[16] = { 0 };
+	dp_set_active(dp, false);
+	struct dp_sess_spec sp = spec6(12008, 32008, "2001:db8:2::210", 22008);
+	struct dp_sess *s = install(&sp);
+	uint64_t now = dp_now_ms();
+	ctl_turn();
+	a6("2001:db8:2::210", t);
+	ndp_solicited_node(t, group, gmac);
+	unsigned n = out(tx_ring[P1], o, 16);
+	CHECK_EQ_U(n, 1);
+	if (n == 1) {
+		const uint8_t *f = rte_pktmbuf_mtod(o[0], const uint8_t *);
+		const uint8_t *ip6 = f + 14, *nd = ip6 + 40;
+		CHECK_EQ_U(o[0]->data_len, 78);                 /* no source address option */
+		CHECK(memcmp(f, gmac, 6) == 0);
+		CHECK(memcmp(ip6 + 8, zero, 16) == 0);
+		CHECK(memcmp(ip6 + 24, group, 16) == 0);
+		CHECK_EQ_U(nd[0], 135);
+		CHECK(memcmp(nd + 8, t, 16) == 0);
+		CHECK_EQ_U(sum6(ip6, nd, 24, 58), 0xffff);
+	}
+	rte_pktmbuf_free_bulk(o, n);
+	/* a neighbour's NS for our address: no answer from a standby, its kernel hears nothing */
+	rx_as_loop(P1, nd_frame(true, "2001:db8:2::210", late_mac, FWD6));
+	slowpath_poll(dp, now);
+	ctl_turn();
+	check_quiet();
+	/* the answer to a probe from :: goes to all nodes, not solicited: learnt all the same */
+	struct rte_mbuf *na = nd_frame(false, "2001:db8:2::210", late_mac, "ff02::1");
+	uint8_t *f = rte_pktmbuf_mtod(na, uint8_t *);
+	const uint8_t all_mac[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+	memcpy(f, all_mac, 6);
+	f[54 + 4] = NDP_NA_OVERRIDE;
+	f[54 + 2] = f[54 + 3] = 0;
+	put16(f + 54 + 2, (uint16_t)~sum6(f + 14, f + 54, 32, 58));
+	rx_as_loop(P1, na);
+	slowpath_poll(dp, now + 1);
+	ctl_turn();
+	CHECK_EQ_U(dp->neigh->ent[s->neigh].state, NEIGH_REACHABLE);
+	uint8_t mac[6];
+	CHECK(neigh_mac_get(dp->neigh, s->neigh, mac) && memcmp(mac, late_mac, 6) == 0);
+	check_quiet();
+
+	/* take-over: gratuitous ARP for the IPv4 addresses, an unsolicited NA for each IPv6 one */
+	dp_set_active(dp, true);
+	CHECK_EQ_U(dp_announce(dp), 3 + 2);
+	ctl_turn();
+	const char *mine[2] = { LISTEN6, FWD6 };
+	for (uint16_t p = 0; p < 2; p++) {
+		unsigned nas = 0;
+		n = out(tx_ring[p], o, 16);
+		for (unsigned i = 0; i < n; i++) {
+			struct ndp_msg m;
+			const uint8_t *g = rte_pktmbuf_mtod(o[i], const uint8_t *);
+			if (pkt_rd16(g + 12) != 0x86dd)
+				continue;               /* the gratuitous ARPs (test_worker_standby's) */
+			uint8_t a[16];
+			a6(mine[p], a);
+			bool ok = ndp_parse(g, o[i]->data_len, &m) == 0 && m.type == NDP_TYPE_NA &&
+				m.flags == NDP_NA_OVERRIDE && memcmp(m.target, a, 16) == 0 &&
+				memcmp(m.src, a, 16) == 0 && memcmp(g, all_mac, 6) == 0 &&
+				memcmp(g + 6, port_mac[p], 6) == 0 && m.has_lladdr &&
+				memcmp(m.lladdr, port_mac[p], 6) == 0;
+			CHECK(ok);
+			nas++;
+		}
+		CHECK_EQ_U(nas, 1);
+		rte_pktmbuf_free_bulk(o, n);
+	}
+	check_quiet();
+	uninstall(s);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -353,5 +447,6 @@ int main(int argc, char **argv)
 	test_given_up();
 	test_gateway6();
 	test_no_gateway6();
+	test_standby();
 	return rig_finish("test_worker_held6");
 }

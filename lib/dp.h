@@ -134,7 +134,7 @@ struct dp {
 	struct flow_table *flows;
 	struct neigh_table *neigh;
 	struct rte_rcu_qsbr *qsv;
-	struct rte_ring *arp_ring;      /* workers -> control: ARP to learn from */
+	struct rte_ring *arp_ring;      /* workers -> control: ARP, NS/NA to learn from */
 	struct rte_ring *pending_ring;  /* workers -> control: next hop not resolved yet */
 	struct rte_mempool *pools[RTE_MAX_NUMA_NODES];  /* per NUMA socket, for its ports */
 	struct rte_mempool *pool;       /* the control lcore's (the first port's socket) */

@@ -133,21 +133,29 @@ static int setup_kernel(const struct dp_port *p, unsigned idx, const struct dp_p
 
 /* Neighbour solicitations for the port's IPv6 addresses go to their solicited-node groups,
  * unsolicited advertisements to all nodes: let those multicast frames in (the device's
- * multicast filter, else all multicast; a promiscuous device takes them anyway). */
-static void port_join_nd(const struct dp_port *p)
+ * multicast filter, else all multicast; a promiscuous device takes them anyway). The filter
+ * is the device's: it lists the groups of every section (VLAN) that shares it. */
+static void port_join_nd(const struct dp *dp, const struct dp_port *p)
 {
-	struct rte_ether_addr mc[DP_MAX_ADDRS + 2] = { { { 0x33, 0x33, 0, 0, 0, 1 } } };
+	struct rte_ether_addr mc[DP_MAX_PORTS * (DP_MAX_ADDRS + 1) + 1] = {
+		{ { 0x33, 0x33, 0, 0, 0, 1 } } };
 	uint32_t n = 1;
 	if (p->n_addr6 == 0 || rte_eth_promiscuous_get(p->eth_id) == 1)
 		return;
-	for (unsigned a = 0; a <= p->n_addr6; a++) {
-		const uint8_t *x = a < p->n_addr6 ? p->addr6[a] : p->ll6;
-		struct rte_ether_addr g = { { 0x33, 0x33, 0xff, x[13], x[14], x[15] } };
-		bool dup = false;
-		for (uint32_t k = 0; k < n; k++)
-			dup |= rte_is_same_ether_addr(&mc[k], &g);
-		if (!dup)
-			mc[n++] = g;
+	for (unsigned s = 0; s < dp->n_ports; s++) {
+		const struct dp_port *q = &dp->port[s];
+		if (q->dev_owner != p->dev_owner || q->n_addr6 == 0)
+			continue;
+		for (unsigned a = 0; a <= q->n_addr6; a++) {
+			/* the link-local last: the sections share the device's MAC, so one */
+			const uint8_t *x = a < q->n_addr6 ? q->addr6[a] : p->ll6;
+			struct rte_ether_addr g = { { 0x33, 0x33, 0xff, x[13], x[14], x[15] } };
+			bool dup = false;
+			for (uint32_t k = 0; k < n; k++)
+				dup |= rte_is_same_ether_addr(&mc[k], &g);
+			if (!dup)
+				mc[n++] = g;
+		}
 	}
 	if (rte_eth_dev_set_mc_addr_list(p->eth_id, mc, n) == 0 ||
 			rte_eth_allmulticast_enable(p->eth_id) == 0)
@@ -184,7 +192,7 @@ static int setup_ports(struct dp *dp, const struct dp_conf *conf, char *err, siz
 		if (p->n_addr6 > 0) {
 			kif6_link_local(p->mac.addr_bytes, p->ll6);
 			p->has_ll6 = true;
-			port_join_nd(p);
+			port_join_nd(dp, p);
 		}
 		if (p->exc_device[0] == '\0' && setup_kernel(p, i, c, err, errlen) != 0)
 			return -1;

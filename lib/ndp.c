@@ -58,12 +58,13 @@ static unsigned build(uint8_t *buf, const uint8_t dst_mac[6], const uint8_t src_
 		const uint8_t target[16], uint8_t opt)
 {
 	uint8_t *ip = buf + ETH_HLEN, *nd = ip + IP6_HLEN;
-	memset(buf, 0, NDP_FRAME_LEN);
+	uint16_t len = opt ? ND_HLEN + 8 : ND_HLEN;
+	memset(buf, 0, ETH_HLEN + IP6_HLEN + len);
 	memcpy(buf, dst_mac, 6);
 	memcpy(buf + 6, src_mac, 6);
 	put16(buf + 12, NDP_ETHERTYPE_IPV6);
 	ip[0] = 0x60;
-	put16(ip + 4, ND_HLEN + 8);
+	put16(ip + 4, len);
 	ip[6] = NDP_IPPROTO_ICMPV6;
 	ip[7] = 255;                    /* neighbour discovery: never from off the link */
 	memcpy(ip + 8, src, 16);
@@ -71,23 +72,26 @@ static unsigned build(uint8_t *buf, const uint8_t dst_mac[6], const uint8_t src_
 	nd[0] = type;
 	nd[4] = flags;
 	memcpy(nd + 8, target, 16);
-	nd[24] = opt;
-	nd[25] = 1;                     /* in units of 8 bytes */
-	memcpy(nd + 26, src_mac, 6);
-	uint16_t ck = ndp_icmp6_csum(src, dst, nd, ND_HLEN + 8);
+	if (opt) {
+		nd[24] = opt;
+		nd[25] = 1;             /* in units of 8 bytes */
+		memcpy(nd + 26, src_mac, 6);
+	}
+	uint16_t ck = ndp_icmp6_csum(src, dst, nd, len);
 	memcpy(nd + 2, &ck, 2);
-	return NDP_FRAME_LEN;
+	return ETH_HLEN + IP6_HLEN + len;
 }
 
 unsigned ndp_build_ns(uint8_t *buf, const uint8_t src_mac[6], const uint8_t src_ip[16],
 		const uint8_t target[16], const uint8_t *dst_mac)
 {
 	uint8_t group[16], mac[6];
+	/* from :: (a probe that must not make us known, RFC 4861 7.2.2): no option */
+	uint8_t opt = is_unspecified(src_ip) ? 0 : OPT_SLLA;
 	if (dst_mac != NULL)
-		return build(buf, dst_mac, src_mac, src_ip, target, NDP_TYPE_NS, 0, target,
-				OPT_SLLA);
+		return build(buf, dst_mac, src_mac, src_ip, target, NDP_TYPE_NS, 0, target, opt);
 	ndp_solicited_node(target, group, mac);
-	return build(buf, mac, src_mac, src_ip, group, NDP_TYPE_NS, 0, target, OPT_SLLA);
+	return build(buf, mac, src_mac, src_ip, group, NDP_TYPE_NS, 0, target, opt);
 }
 
 unsigned ndp_build_unsolicited_na(uint8_t *buf, const uint8_t mac[6], const uint8_t addr[16])
@@ -141,7 +145,8 @@ int ndp_parse(const uint8_t *frame, uint32_t len, struct ndp_msg *out)
 	memcpy(out->src, ip + 8, 16);
 	memcpy(out->dst, ip + 24, 16);
 	memcpy(out->target, nd + 8, 16);
-	if (is_multicast(out->target))
+	/* a multicast address is never a source (RFC 4291 2.7) nor a neighbour */
+	if (is_multicast(out->target) || is_multicast(out->src))
 		return -1;
 	if (parse_options(nd + ND_HLEN, plen - ND_HLEN,
 				out->type == NDP_TYPE_NS ? OPT_SLLA : OPT_TLLA, out) != 0)

@@ -27,7 +27,8 @@
 #define NDP_NA_SOLICITED 0x40
 #define NDP_NA_OVERRIDE 0x20
 
-/* The solicited-node multicast group of addr (ff02::1:ffXX:XXXX) and its MAC (33:33:ff:XX:XX:XX). */
+/* The solicited-node multicast group of addr (ff02::1:ffXX:XXXX) and its MAC
+ * (33:33:ff:XX:XX:XX). */
 void ndp_solicited_node(const uint8_t addr[16], uint8_t group[16], uint8_t mac[6]);
 
 /* The ICMPv6 checksum of msg (its checksum field zero) under the pseudo-header (RFC 8200 8.1),
@@ -39,7 +40,8 @@ uint16_t ndp_icmp6_csum(const uint8_t src[16], const uint8_t dst[16], const uint
  * A neighbour solicitation for target from src_mac/src_ip, with the source link-layer address
  * option, into buf (NDP_FRAME_LEN bytes). dst_mac NULL: to target's solicited-node group
  * (resolution); else unicast to target at dst_mac (re-confirming a known neighbour, RFC 4861
- * 7.3.3). Returns the frame's length.
+ * 7.3.3). src_ip :: (a standby's probe, which must not make it known): no option, as RFC
+ * 4861 7.2.2 requires; the answer then goes to all nodes. Returns the frame's length.
  */
 unsigned ndp_build_ns(uint8_t *buf, const uint8_t src_mac[6], const uint8_t src_ip[16],
 		const uint8_t target[16], const uint8_t *dst_mac);
@@ -50,6 +52,16 @@ unsigned ndp_build_ns(uint8_t *buf, const uint8_t src_mac[6], const uint8_t src_
  * address option (RFC 4861 7.2.6), into buf (NDP_FRAME_LEN bytes). Returns the length.
  */
 unsigned ndp_build_unsolicited_na(uint8_t *buf, const uint8_t mac[6], const uint8_t addr[16]);
+
+/* Is this Ethernet frame an NS or NA (ICMPv6 right after the IPv6 header)? A cheap look, no
+ * validation (ndp_parse does that): for a standby's workers, which pass on only these (and
+ * ARP) to keep the neighbour table warm. */
+static inline bool ndp_is_ns_na(const uint8_t *frame, uint32_t len)
+{
+	return len >= 14 + 40 + 1 && frame[12] == 0x86 && frame[13] == 0xdd &&
+		frame[14 + 6] == NDP_IPPROTO_ICMPV6 &&
+		(frame[54] == NDP_TYPE_NS || frame[54] == NDP_TYPE_NA);
+}
 
 /* What an NS or NA said (ndp_parse). */
 struct ndp_msg {

@@ -178,6 +178,7 @@ int port_start(struct dp *dp, unsigned idx, struct rte_mempool *pool, char *err,
 		const struct dp_port *o = &dp->port[p->dev_owner];
 		p->nb_queues = o->nb_queues;
 		p->rss_dst = o->rss_dst;
+		p->mtu = o->mtu;
 		p->mac = o->mac;
 		p->vlan_tx_offload = o->vlan_tx_offload;
 		p->mtu = o->mtu;

@@ -151,7 +151,10 @@ static void learn_arp(struct dp *dp, struct rte_mbuf *m, uint64_t now_ms)
 		uint32_t idx = nd_learn(dp, (uint16_t)port, m, now_ms);
 		if (idx != NEIGH_NONE)
 			release_pending(dp, idx);
-		ctl_send(dp, m, (uint16_t)port, DP_TO_KERNEL);
+		if (dp_passive(dp))
+			rte_pktmbuf_free(m);    /* a standby's kernel hears nothing (below) */
+		else
+			ctl_send(dp, m, (uint16_t)port, DP_TO_KERNEL);
 		return;
 	}
 	if (m->data_len >= sizeof(struct rte_ether_hdr) + sizeof(struct rte_arp_hdr)) {

@@ -40,8 +40,10 @@ static struct rte_mbuf *frame_mbuf(struct dp *dp, uint8_t **data)
 
 struct rte_mbuf *nd_solicit(struct dp *dp, const struct neigh_entry *e)
 {
+	static const uint8_t unspecified[16];
 	const struct dp_port *p = &dp->port[e->port];
-	const uint8_t *src = source_for6(p, e->ip6);
+	/* a standby asks from :: so that no neighbour learns it (the answer goes to all nodes) */
+	const uint8_t *src = dp_passive(dp) ? unspecified : source_for6(p, e->ip6);
 	uint8_t *f;
 	if (src == NULL)
 		return NULL;

@@ -13,8 +13,9 @@ struct neigh_entry;
 struct rte_mbuf;
 
 /* A neighbour solicitation for entry e (an IPv6 next hop) to its solicited-node group, from
- * the port's address on e's prefix (its link-local for a link-local next hop). NULL when out
- * of mbufs or when the port has no IPv6 address to ask from. */
+ * the port's address on e's prefix (its link-local for a link-local next hop; a standby's from
+ * ::, without its MAC). NULL when out of mbufs or when the port has no IPv6 address to ask
+ * from. */
 struct rte_mbuf *nd_solicit(struct dp *dp, const struct neigh_entry *e);
 
 /* Learn from an NS or NA frame that arrived on dp port `port` (neigh_learn6's rules; only

@@ -1,6 +1,7 @@
 /*
  * Neighbour discovery messages (lib/ndp.c): the NS and unsolicited NA we build, byte by byte
- * with checksums computed here from scratch; the NAs (and NSs) we accept and those we refuse.
+ * with checksums computed here from scratch; the NAs (and NSs) we accept and those we refuse
+ * (RFC 4861 7.1's checks; tests/fuzz/fuzz_ndp.c drives the parser with arbitrary frames).
  */
 #include <string.h>
 #include <arpa/inet.h>
@@ -94,6 +95,27 @@ static void test_build_ns(void)
 	CHECK(memcmp(f, peer_mac, 6) == 0);
 	CHECK(memcmp(ip + 24, target, 16) == 0);
 	CHECK_EQ_U(rd16(nd + 2), scratch_csum(ip, nd, 32));
+}
+
+/* From :: (a standby's probe): no source address option, the message 24 bytes. */
+static void test_build_ns_unspecified(void)
+{
+	uint8_t f[NDP_FRAME_LEN + 8], src[16] = { 0 }, target[16], group[16];
+	ip6("2001:db8:1::abcd:ef01", target);
+	ip6("ff02::1:ffcd:ef01", group);
+	memset(f, 0xee, sizeof(f));
+	CHECK_EQ_U(ndp_build_ns(f, our_mac, src, target, NULL), 78);
+	const uint8_t *ip = f + 14, *nd = ip + 40;
+	CHECK_EQ_U(rd16(ip + 4), 24);
+	CHECK(memcmp(ip + 8, src, 16) == 0);
+	CHECK(memcmp(ip + 24, group, 16) == 0);
+	CHECK_EQ_U(nd[0], 135);
+	CHECK(memcmp(nd + 8, target, 16) == 0);
+	CHECK_EQ_U(rd16(nd + 2), scratch_csum(ip, nd, 24));
+	CHECK_EQ_U(f[78], 0xee);
+	struct ndp_msg m;
+	CHECK_EQ_U(ndp_parse(f, 78, &m), 0);
+	CHECK(!m.has_lladdr);
 }
 
 static void test_build_unsolicited_na(void)
@@ -247,6 +269,9 @@ static void test_parse_refuses(void)
 	/* a multicast target */
 	n = peer_na(f, p, us, "ff02::1", 0, 1);
 	CHECK(ndp_parse(f, n, &m) == -1);
+	/* from a multicast address */
+	n = peer_na(f, "ff02::1", us, p, 0, 1);
+	CHECK(ndp_parse(f, n, &m) == -1);
 	/* solicited, yet to a multicast address */
 	n = peer_na(f, p, "ff02::1", p, NDP_NA_SOLICITED, 1);
 	CHECK(ndp_parse(f, n, &m) == -1);
@@ -264,20 +289,44 @@ static void test_parse_refuses(void)
 	ip6("2001:db8:2::77", target);
 	memset(src, 0, 16);
 	n = ndp_build_ns(f, peer_mac, src, target, NULL);
-	CHECK(ndp_parse(f, n, &m) == -1);
-	/* ... and without one: valid */
-	f[14 + 5] = 24;
+	f[14 + 5] = 32;
+	f[54 + 24] = 1;
+	f[54 + 25] = 1;
+	memcpy(f + 54 + 26, peer_mac, 6);
 	resum(f);
-	CHECK_EQ_U(ndp_parse(f, 14 + 40 + 24, &m), 0);
-	CHECK(!m.has_lladdr);
+	CHECK(ndp_parse(f, 86, &m) == -1);
+}
+
+static void test_is_ns_na(void)
+{
+	uint8_t f[256], src[16], t[16];
+	ip6("2001:db8:2::1", src);
+	ip6("2001:db8:2::2", t);
+	unsigned n = ndp_build_ns(f, our_mac, src, t, NULL);
+	CHECK(ndp_is_ns_na(f, n));
+	CHECK(!ndp_is_ns_na(f, 54));                    /* too short for the ICMPv6 type */
+	f[54] = 128;                                    /* echo request */
+	CHECK(!ndp_is_ns_na(f, n));
+	f[54] = 133;                                    /* router solicitation: the kernel's */
+	CHECK(!ndp_is_ns_na(f, n));
+	n = ndp_build_unsolicited_na(f, our_mac, t);
+	CHECK(ndp_is_ns_na(f, n));
+	f[20] = 0;                                      /* hop-by-hop options first */
+	CHECK(!ndp_is_ns_na(f, n));
+	f[20] = 58;
+	f[12] = 0x08;                                   /* not IPv6 */
+	f[13] = 0x00;
+	CHECK(!ndp_is_ns_na(f, n));
 }
 
 int main(void)
 {
 	test_solicited_node();
 	test_build_ns();
+	test_build_ns_unspecified();
 	test_build_unsolicited_na();
 	test_parse_na();
 	test_parse_refuses();
+	test_is_ns_na();
 	return check_summary("ndp");
 }

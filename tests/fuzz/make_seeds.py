@@ -62,6 +62,22 @@ def frame(payload, ihl=5, udp_csum=True, frag=0, ttl=64, proto=17):
     return eth + ip + udp
 
 
+def frame6(payload, nh=17, hlim=64, udp_csum=True, body=None):
+    """Ethernet/IPv6 with UDP (valid checksum unless udp_csum is False: zero), or nh + body."""
+    src = bytes.fromhex('20010db8000100000000000000000002')
+    dst = bytes.fromhex('20010db8000100000000000000000001')
+    if body is None:
+        udp_len = 8 + len(payload)
+        body = struct.pack('!HHHH', 40000, 20000, udp_len, 0) + payload
+        if udp_csum:
+            pseudo = src + dst + struct.pack('!IxxxB', udp_len, 17)
+            c = ~csum(pseudo + body) & 0xffff or 0xffff
+            body = body[:6] + struct.pack('!H', c) + body[8:]
+    ip = struct.pack('!IHBB', 0x60000000, len(body), nh, hlim) + src + dst
+    eth = bytes.fromhex('333300000001') + bytes.fromhex('020000000102') + b'\x86\xdd'
+    return eth + ip + body
+
+
 def track_stream(records, flags=0):
     """fuzz_rtp's stream form: a flags byte, then (seq, ts, arrival) records."""
     return bytes([flags]) + b''.join(struct.pack('!HII', s & 0xffff, t & 0xffffffff,
@@ -137,6 +153,18 @@ def main():
     write('pkt', 'arp', bytes.fromhex('ffffffffffff020000000102' '0806'
                                       '0001080006040001' '020000000102c6120102'
                                       '000000000000c6120101'))
+    write('pkt', 'udp6_rtp', frame6(rtp()))
+    write('pkt', 'udp6_odd', frame6(rtp(payload=b'\x55' * 161)))
+    write('pkt', 'udp6_rtcp', frame6(sr_sdes()))
+    write('pkt', 'udp6_hlim1', frame6(rtp(), hlim=1))
+    write('pkt', 'udp6_nocsum', frame6(rtp(), udp_csum=False))
+    write('pkt', 'ip6_fragment', frame6(b'', nh=44, body=struct.pack('!BBHI', 17, 0, 1, 7) +
+                                        b'\0' * 16))
+    write('pkt', 'ip6_hopbyhop', frame6(b'', nh=0, body=bytes([17, 0, 5, 2, 0, 0, 1, 0]) +
+                                        b'\0' * 16))
+    write('pkt', 'icmp6_ns', frame6(b'', nh=58, hlim=255, body=bytes([135, 0, 0, 0]) +
+                                    b'\0' * 4 + bytes.fromhex('20010db8000100000000000000000001')))
+    write('pkt', 'icmp6_echo', frame6(b'', nh=58, body=bytes([128, 0, 0, 0, 0, 1, 0, 1])))
 
     write('rtp', 'rtp_plain', rtp())
     write('rtp', 'rtp_csrc_ext_pad', rtp(cc=3, ext=b'\x10\x20\x30\x40' * 2, pad=4))

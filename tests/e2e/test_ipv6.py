@@ -20,12 +20,15 @@ The lab with IPv6 (Lab(ipv6=True)): client 2001:db8:1::2 and 198.18.1.2, applian
    field.
 6. TCP over IPv6, and across families both ways: 1 MiB echoed through each, sha256 equal; the
    echo server sees the connection from the forward address.
-7. tshark in the destination's namespace decodes 200 relayed IPv6 RTP packets (-d
+7. rtpproxyctl creates a session from [IPv6]:port endpoints and prints them back (text and
+   --json); an unclosed bracket is refused naming the option.
+8. tshark in the destination's namespace decodes 200 relayed IPv6 RTP packets (-d
    udp.port==N,rtp): 200 RTP, none malformed, UDP checksums verified good, hop limit 63 (the
    client's 64 minus one). (Probes from the destination's port first, until tshark shows one:
    it captures a moment after it says so.)
 """
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -214,6 +217,35 @@ def test_tcp6(t, L, app, ctx):
              echo4)
 
 
+def ctl(app, *args):
+    exe = lab.BUILD_DIR / "control" / "rtpproxyctl"
+    return subprocess.run([str(exe), "--server", f"unix:{app.sock}", "--timeout", "3000", *args],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_ctl(t, L, app, ctx):
+    r = ctl(app, "create", "--id", "ctl6", "--listen", f"{DUT0_ADDR}:20070",
+            "--forward", f"[{DUT1_ADDR6}]:30070", "--destination", f"[{DST6_ADDR}]:40070",
+            "--bidirectional")
+    t.eq(r.returncode, 0, f"rtpproxyctl create with [IPv6]:port endpoints ({r.stderr.strip()})")
+    t.check(f"[{DST6_ADDR}]:40070" in r.stdout, "its output shows the destination as "
+            "[IPv6]:port", r.stdout)
+    r = ctl(app, "--json", "get", "ctl6")
+    try:
+        s = json.loads(r.stdout)["session"]
+        eps = [(s[k]["address"], s[k]["port"]) for k in
+               ("listen_endpoint", "forward_endpoint", "destination_endpoint")]
+    except (ValueError, KeyError, TypeError) as e:
+        eps = f"{e}: {r.stdout!r}"
+    t.eq(eps, [(DUT0_ADDR, 20070), (DUT1_ADDR6, 30070), (DST6_ADDR, 40070)],
+         "rtpproxyctl --json get: addresses as text")
+    r = ctl(app, "create", "--listen", "[2001:db8:1::1:20072", "--forward",
+            f"[{DUT1_ADDR6}]:30072", "--destination", f"[{DST6_ADDR}]:40072")
+    t.check(r.returncode != 0 and "--listen" in r.stderr,
+            "rtpproxyctl refuses an unclosed bracket, naming --listen", r.stderr.strip())
+    t.eq(ctl(app, "destroy", "ctl6").returncode, 0, "rtpproxyctl destroy")
+
+
 def test_tshark(t, L, app, ctx):
     n, port = 200, 40060
     pcap = Path(tempfile.mkdtemp(prefix="rtpproxy-ipv6-")) / "dst.pcap"
@@ -291,6 +323,7 @@ def body(t):
                         ("ping -6 the appliance", test_ping6),
                         ("forbidden IPv6 destinations", test_forbidden),
                         ("TCP over IPv6 and across families", test_tcp6),
+                        ("rtpproxyctl with IPv6 endpoints", test_ctl),
                         ("tshark decodes the relayed IPv6 RTP", test_tshark)):
                     s0 = time.monotonic()
                     t.run(desc, fn, t, L, app, ctx)

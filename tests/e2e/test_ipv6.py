@@ -18,8 +18,9 @@ The lab with IPv6 (Lab(ipv6=True)): client 2001:db8:1::2 and 198.18.1.2, applian
 5. The forbidden IPv6 destination classes (::1, ::, ff00::/8, fe80::/10, ::ffff:0:0/96, the
    appliance's own) and a forward address of the other family: INVALID_ARGUMENT naming the
    field.
-6. TCP over IPv6, and across families both ways: 1 MiB echoed through each, sha256 equal; the
-   echo server sees the connection from the forward address.
+6. TCP over IPv6, and across families both ways, and on a :: listen: 1 MiB echoed through
+   each, sha256 equal; the echo server sees the connection from the forward address. A SYN to
+   an IPv6 port no session listens on is filtered (drops[filtered]).
 7. rtpproxyctl creates a session from [IPv6]:port endpoints and prints them back (text and
    --json); an unclosed bracket is refused naming the option.
 8. tshark in the destination's namespace decodes 200 relayed IPv6 RTP packets (-d
@@ -45,7 +46,9 @@ from lab import (CLI6_ADDR, CLI_ADDR, DST6_ADDR, DST_ADDR, DST_IF, DUT0_ADDR,  #
 N = 1000
 PAYLOAD = 160
 MiB = 1 << 20
-CONFIG = lab.IPV6_CONFIG
+# both families in allowed_destinations (the lab's networks only)
+CONFIG = dict(lab.IPV6_CONFIG,
+              sessions={"allowed_destinations": "198.18.0.0/15, 2001:db8:2::/64"})
 
 
 def first_mismatch(got, want):
@@ -177,6 +180,10 @@ def test_forbidden(t, L, app, ctx):
                                                  (DUT1_ADDR6, 30040), (DST6_ADDR, 40040)),
              status("INVALID_ARGUMENT"), "a listen address the appliance does not own refused",
              details_prefix="listen_endpoint.address")
+    t.status(app.stub.CreateSession, udp_session("bad", (DUT0_ADDR6, 20040),
+                                                 (DUT1_ADDR6, 30040), ("2001:db8:3::5", 40040)),
+             status("PERMISSION_DENIED"), "a destination outside allowed_destinations' IPv6 "
+             "prefix refused", details_prefix="destination_endpoint.address")
     t.eq(len(app.stub.ListSessions(lab.pb2().ListSessionsRequest()).sessions), 0,
          "none of them was created")
 
@@ -188,13 +195,13 @@ def tcp_req(sid, listen, forward, dest):
         forward_endpoint=lab.endpoint(*forward), destination_endpoint=lab.endpoint(*dest))
 
 
-def tcp_case(t, L, app, sid, listen, forward, dest, echo):
+def tcp_case(t, L, app, sid, listen, forward, dest, echo, connect_to=None):
     pb = lab.pb2()
     data = os.urandom(MiB)
     app.stub.CreateSession(tcp_req(sid, listen, forward, dest))
     before = len(echo.accepted)
     try:
-        (c,) = test_tcp.drive(test_tcp.make_clients(L, [(listen, data, 1, True)]))
+        (c,) = test_tcp.drive(test_tcp.make_clients(L, [(connect_to or listen, data, 1, True)]))
         t.eq((c.end, c.rx), ("eof", MiB), f"{sid}: 1 MiB echoed, then EOF")
         t.eq(c.rx_hash.hexdigest(), hashlib.sha256(data).hexdigest(), f"{sid}: sha256 equal")
         peers = [p[0] for p in echo.accepted[before:]]
@@ -215,6 +222,16 @@ def test_tcp6(t, L, app, ctx):
              echo6)
     tcp_case(t, L, app, "tcp6to4", (DUT0_ADDR6, 20054), (DUT1_ADDR, 0), (DST_ADDR, 40052),
              echo4)
+    # :: (the exception filter's IPv6 wildcard set lets the SYN through)
+    tcp_case(t, L, app, "tcp-any6", ("::", 20056), (DUT1_ADDR6, 0), (DST6_ADDR, 40050), echo6,
+             connect_to=(DUT0_ADDR6, 20056))
+    # and nothing else: a SYN to a port no session listens on is filtered, the client times out
+    before = dict(app.proxy_stats().drops).get("filtered", 0)
+    (c,) = test_tcp.drive(test_tcp.make_clients(L, [((DUT0_ADDR6, 20058), b"x", 1, True)]),
+                          timeout=2)
+    t.eq(c.end, "timeout", "TCP to [2001:db8:1::1]:20058 (no session): no answer")
+    t.check(dict(app.proxy_stats().drops).get("filtered", 0) > before,
+            "counted under drops[filtered]")
 
 
 def ctl(app, *args):

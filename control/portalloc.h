@@ -11,7 +11,7 @@
 
 #include "rp_addr.h"
 
-#define PORTALLOC_MAX_ADDRS 64
+#define PORTALLOC_MAX_ADDRS 256        /* DP_MAX_PORTS x DP_MAX_ADDRS: IPv4 and IPv6 together */
 
 struct portalloc_pool {
 	struct dp_addr addr;        /* a wildcard: 0.0.0.0 or :: */

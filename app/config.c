@@ -103,7 +103,7 @@ add_allowed(void *obj, const char *item, struct bad *bad)
 	char net[INET_ADDRSTRLEN + 4];
 
 	if (strchr(item, ':') != NULL)
-		return cfg_ipv6_unsupported(bad, "an IPv4 prefix");
+		return cfg_add_allowed6(cfg, item, bad);
 	if (strchr(item, '/') != NULL) {
 		if (config_parse_prefix(item, &p) < 0)
 			return -1;
@@ -121,7 +121,7 @@ add_allowed(void *obj, const char *item, struct bad *bad)
 			 "a network prefix without host bits, such as %s", net);
 		return -1;
 	}
-	if (cfg->n_allowed == CONFIG_MAX_ALLOWED) {
+	if (cfg->n_allowed + cfg->n_allowed6 == CONFIG_MAX_ALLOWED) {
 		snprintf(bad->what, sizeof(bad->what), "at most %u prefixes", CONFIG_MAX_ALLOWED);
 		return -1;
 	}
@@ -136,6 +136,7 @@ parse_allowed(const struct key_rule *r, void *obj, const char *val, struct bad *
 
 	RTE_SET_USED(r);
 	cfg->n_allowed = 0;
+	cfg->n_allowed6 = 0;
 	return cfg_for_each_item(val, add_allowed, cfg, bad);
 }
 
@@ -202,13 +203,16 @@ static const struct key_rule port_keys[] = {
 	  .what = "a DPDK vdev spec or a PCI address such as 0000:03:00.0" },
 	UINT_KEY(struct config_port, vlan, 0, 4094),
 	{ .key = "address", .parse = cfg_parse_port_addrs, .required = true,
-	  .what = "IPv4 addresses with their prefix length, such as 198.18.1.1/24 or "
-		  "198.18.1.10-198.18.1.41/24" },
+	  .what = "IPv4 or IPv6 addresses with their prefix length, such as 198.18.1.1/24, "
+		  "198.18.1.10-198.18.1.41/24 or 2001:db8:1::1/64" },
 	{ .key = "gateway", .parse = cfg_parse_gateway, .what = "an IPv4 address" },
+	{ .key = "gateway6", .parse = cfg_parse_gateway6,
+	  .what = "an IPv6 address such as 2001:db8:1::fe or fe80::1" },
 	{ .key = "exception", .parse = cfg_parse_exception,
 	  .what = "an interface name of 1..15 characters [A-Za-z0-9_.-]" },
 	{ .key = "neighbors", .parse = cfg_parse_neighbors,
-	  .what = "IPv4@MAC such as 198.18.2.2@02:00:00:00:02:02" },
+	  .what = "IPv4@MAC or [IPv6]@MAC such as 198.18.2.2@02:00:00:00:02:02, "
+		  "[2001:db8:2::2]@02:00:00:00:02:02" },
 	{ .key = "kernel_allow", .parse = cfg_parse_kernel_allow,
 	  .what = "services as tcp/PORT or udp/PORT, such as tcp/22, udp/161" },
 	UINT_KEY(struct config_port, exception_rate_pps, 0, 100000000),
@@ -255,7 +259,7 @@ static const struct key_rule sessions_keys[] = {
 	UINT_KEY(struct config, port_max, 1, 65535),
 	UINT_KEY(struct config, idle_timeout_secs, 1, 86400),
 	{ .key = "allowed_destinations", .parse = parse_allowed,
-	  .what = "an IPv4 prefix such as 198.18.0.0/15" },
+	  .what = "IPv4 or IPv6 prefixes such as 198.18.0.0/15, 2001:db8::/32" },
 	UINT_KEY(struct config, closed_retention_secs, 0, 86400),
 };
 

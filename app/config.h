@@ -28,6 +28,17 @@ struct config_neighbor {
 	uint8_t mac[6];
 };
 
+/* IPv6 counterparts (API.md 1.5): kept beside the IPv4 lists, which stay as they were. */
+struct config_prefix6 {
+	struct in6_addr addr;
+	uint8_t len;                  /* prefix length 1..128 */
+};
+
+struct config_neighbor6 {
+	struct in6_addr addr;
+	uint8_t mac[6];
+};
+
 /* A service the kernel may serve on a port's addresses ([portN] kernel_allow, "tcp/22"). */
 struct config_service {
 	uint8_t proto;                /* IPPROTO_TCP or IPPROTO_UDP */
@@ -47,12 +58,19 @@ struct config_port {
 	bool is_pci;                  /* device looked like a PCI address */
 	unsigned vlan;                /* 802.1Q VID 1..4094, 0 = untagged (default) */
 	struct config_prefix addrs[CONFIG_MAX_ADDRS];
-	unsigned n_addrs;             /* >= 1 */
+	unsigned n_addrs;             /* IPv4 ones (IPv6 in addrs6) */
 	bool has_gateway;
 	struct in_addr gateway;
 	char exception[16];           /* kernel TAP interface name; default "rtp<N>" */
 	struct config_neighbor neighbors[CONFIG_MAX_NEIGHBORS];
 	unsigned n_neighbors;
+	/* IPv6: n_addrs + n_addrs6 >= 1 and <= CONFIG_MAX_ADDRS, the same for neighbours */
+	struct config_prefix6 addrs6[CONFIG_MAX_ADDRS];
+	unsigned n_addrs6;
+	bool has_gateway6;
+	struct in6_addr gateway6;     /* on one of addrs6's prefixes, or link-local */
+	struct config_neighbor6 neighbors6[CONFIG_MAX_NEIGHBORS];
+	unsigned n_neighbors6;
 	struct config_service kernel_allow[CONFIG_MAX_SERVICES];
 	unsigned n_kernel_allow;
 	unsigned exception_rate_pps;  /* packets/s to the kernel; 0 = unlimited; default 10000 */
@@ -94,7 +112,9 @@ struct config {
 	unsigned tcp_max_connections;   /* [tcp] max_connections, default 10000 */
 	unsigned tcp_max_conns_per_session; /* [tcp] max_connections_per_session, default 64 */
 	struct config_prefix allowed[CONFIG_MAX_ALLOWED];
-	unsigned n_allowed;           /* 0 = any destination */
+	unsigned n_allowed;           /* 0 (and n_allowed6 0) = any destination */
+	struct config_prefix6 allowed6[CONFIG_MAX_ALLOWED];   /* the IPv6 ones */
+	unsigned n_allowed6;
 
 	/* [rtp] clock_rates: RTP clock (Hz) per payload type, for jitter_ms; default 8000 each */
 	uint32_t clock_rate[128];
@@ -145,5 +165,11 @@ bool config_prefix_contains(const struct config_prefix *p, struct in_addr a);
 
 /* Whether [sessions] allowed_destinations lets sessions send to A (an empty list allows all). */
 bool config_dest_allowed(const struct config *cfg, struct in_addr a);
+/* The same for an IPv6 destination. */
+bool config_dest_allowed6(const struct config *cfg, const struct in6_addr *a);
+/* "2001:db8::1/64", N 0..128, host bits kept (an interface address has them). */
+int config_parse_prefix6(const char *s, struct config_prefix6 *out);
+/* Whether A lies inside P. */
+bool config_prefix6_contains(const struct config_prefix6 *p, const struct in6_addr *a);
 
 #endif

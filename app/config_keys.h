@@ -66,8 +66,6 @@ char *cfg_trim(char *s);
 uint32_t cfg_prefix_mask(uint8_t len);
 void cfg_fmt_prefix(const struct config_prefix *p, char *buf, size_t len);
 bool cfg_is_unicast(struct in_addr a);
-/* Fill *bad for an IPv6 literal where only IPv4 is taken yet; returns -1. */
-int cfg_ipv6_unsupported(struct bad *bad, const char *kind);
 /* FN on each comma-separated, trimmed item of VAL; an empty VAL has none, "a,,b" has "". */
 int cfg_for_each_item(const char *val, item_fn_t fn, void *obj, struct bad *bad);
 /* Generic key parsers: an unsigned integer min..max, a string that fits the field. */
@@ -113,5 +111,16 @@ int cfg_finish_port(struct load_ctx *ctx, const struct section_rule *sr, const c
 		    void *obj, uint32_t seen);
 /* Once every section is read: ports numbered from port0 without gaps, nothing owned twice. */
 int cfg_check_ports(struct load_ctx *ctx);
+
+/* IPv6 in the port sections and allowed_destinations (config_port6.c). */
+int cfg_add_port_addr6(struct config_port *port, const char *item, struct bad *bad);
+int cfg_parse_gateway6(const struct key_rule *r, void *obj, const char *val, struct bad *bad);
+/* IP: "[2001:db8::2]" or "2001:db8::2"; MAC: what follows the '@'. */
+int cfg_add_neighbor6(struct config_port *port, const char *ip, const char *mac,
+		struct bad *bad);
+int cfg_finish_port6(struct load_ctx *ctx, const char *sec, const struct config_port *port);
+int cfg_check_port_pair6(struct load_ctx *ctx, const struct config_port *a,
+		const struct config_port *b);
+int cfg_add_allowed6(struct config *cfg, const char *item, struct bad *bad);
 
 #endif

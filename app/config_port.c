@@ -66,7 +66,7 @@ add_port_addr(void *obj, const char *item, struct bad *bad)
 	unsigned int i;
 
 	if (strchr(item, ':') != NULL)
-		return cfg_ipv6_unsupported(bad, "an IPv4 prefix");
+		return cfg_add_port_addr6(port, item, bad);
 	if (config_parse_prefix(item, &p) < 0 || p.len == 0)
 		return -1;
 	if (!cfg_is_unicast(p.addr)) {
@@ -86,7 +86,7 @@ add_port_addr(void *obj, const char *item, struct bad *bad)
 			return -1;
 		}
 	}
-	if (port->n_addrs == CONFIG_MAX_ADDRS) {
+	if (port->n_addrs + port->n_addrs6 == CONFIG_MAX_ADDRS) {
 		snprintf(bad->what, sizeof(bad->what), "at most %u addresses",
 			 CONFIG_MAX_ADDRS);
 		return -1;
@@ -142,9 +142,10 @@ cfg_parse_port_addrs(const struct key_rule *r, void *obj, const char *val, struc
 
 	RTE_SET_USED(r);
 	port->n_addrs = 0;
+	port->n_addrs6 = 0;
 	if (cfg_for_each_item(val, add_port_addr_item, port, bad) < 0)
 		return -1;
-	return port->n_addrs > 0 ? 0 : -1;
+	return port->n_addrs + port->n_addrs6 > 0 ? 0 : -1;
 }
 
 /* Only the syntax here: whether it is on a subnet of the port is for cfg_finish_port(). */
@@ -157,8 +158,11 @@ cfg_parse_gateway(const struct key_rule *r, void *obj, const char *val, struct b
 	port->has_gateway = false;
 	if (*val == '\0')
 		return 0;
-	if (strchr(val, ':') != NULL)
-		return cfg_ipv6_unsupported(bad, "an IPv4 address");
+	if (strchr(val, ':') != NULL) {
+		strlcpy(bad->what, "an IPv4 address (an IPv6 next hop goes in gateway6)",
+			sizeof(bad->what));
+		return -1;
+	}
 	if (config_parse_ipv4(val, &port->gateway) < 0 || !cfg_is_unicast(port->gateway))
 		return -1;
 	port->has_gateway = true;
@@ -198,7 +202,7 @@ add_neighbor(void *obj, const char *item, struct bad *bad)
 	memcpy(ip, item, at - item);
 	ip[at - item] = '\0';
 	if (strchr(ip, ':') != NULL)
-		return cfg_ipv6_unsupported(bad, "an IPv4 address@MAC");
+		return cfg_add_neighbor6(port, ip, at + 1, bad);
 	if (config_parse_ipv4(ip, &nb.addr) < 0 || config_parse_mac(at + 1, nb.mac) < 0)
 		return -1;
 	if ((nb.mac[0] & 1) != 0 || memcmp(nb.mac, "\0\0\0\0\0\0", 6) == 0) {
@@ -211,7 +215,7 @@ add_neighbor(void *obj, const char *item, struct bad *bad)
 			return -1;
 		}
 	}
-	if (port->n_neighbors == CONFIG_MAX_NEIGHBORS) {
+	if (port->n_neighbors + port->n_neighbors6 == CONFIG_MAX_NEIGHBORS) {
 		snprintf(bad->what, sizeof(bad->what), "at most %u neighbors",
 			 CONFIG_MAX_NEIGHBORS);
 		return -1;
@@ -227,6 +231,7 @@ cfg_parse_neighbors(const struct key_rule *r, void *obj, const char *val, struct
 
 	RTE_SET_USED(r);
 	port->n_neighbors = 0;
+	port->n_neighbors6 = 0;
 	return cfg_for_each_item(val, add_neighbor, port, bad);
 }
 
@@ -241,6 +246,8 @@ cfg_finish_port(struct load_ctx *ctx, const struct section_rule *sr, const char 
 
 	RTE_SET_USED(sr);
 	RTE_SET_USED(seen);
+	if (cfg_finish_port6(ctx, sec, port) < 0)
+		return -1;
 	if (!port->has_gateway)
 		return 0;
 	for (i = 0; i < port->n_addrs; i++) {
@@ -328,7 +335,8 @@ cfg_check_ports(struct load_ctx *ctx)
 	cfg->n_ports = n;
 	for (j = 1; j < n; j++)
 		for (i = 0; i < j; i++)
-			if (check_port_pair(ctx, &cfg->ports[i], &cfg->ports[j]) < 0)
+			if (check_port_pair(ctx, &cfg->ports[i], &cfg->ports[j]) < 0 ||
+			    cfg_check_port_pair6(ctx, &cfg->ports[i], &cfg->ports[j]) < 0)
 				return -1;
 	return 0;
 }

@@ -141,7 +141,7 @@ config_dest_allowed(const struct config *cfg, struct in_addr a)
 {
 	unsigned int i;
 
-	if (cfg->n_allowed == 0)
+	if (cfg->n_allowed == 0 && cfg->n_allowed6 == 0)
 		return true;
 	for (i = 0; i < cfg->n_allowed; i++)
 		if (config_prefix_contains(&cfg->allowed[i], a))
@@ -187,12 +187,6 @@ cfg_is_unicast(struct in_addr a)
 	return first != 0 && first != 127 && first < 224;
 }
 
-int
-cfg_ipv6_unsupported(struct bad *bad, const char *kind)
-{
-	snprintf(bad->what, sizeof(bad->what), "%s (IPv6 is not supported yet)", kind);
-	return -1;
-}
 typedef int (*item_fn_t)(void *obj, const char *item, struct bad *bad);
 
 /* FN on each comma-separated, trimmed item of VAL; an empty VAL has none, "a,,b" has "". */

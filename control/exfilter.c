@@ -119,6 +119,10 @@ int exfilter_script(const struct exfilter_config *c, char *buf, size_t len, char
 			"\t\tcomment \"TCP sessions' listen endpoints\"\n\t}\n");
 	put(&t, "\tset tcp_listen_any {\n\t\ttype inet_service\n"
 			"\t\tcomment \"TCP sessions listening on every address\"\n\t}\n");
+	put(&t, "\tset tcp_listen6 {\n\t\ttype ipv6_addr . inet_service\n"
+			"\t\tcomment \"TCP sessions' IPv6 listen endpoints\"\n\t}\n");
+	put(&t, "\tset tcp_listen_any6 {\n\t\ttype inet_service\n"
+			"\t\tcomment \"TCP sessions listening on every IPv6 address (::)\"\n\t}\n");
 	put(&t, "\tcounter filtered {\n\t\tcomment \"dropped: GetProxyStats drops[filtered]\"\n\t}\n");
 	/* DPDK has what arrives on an af_packet port before netfilter runs; the kernel's own
 	 * copy must reach neither defragmentation (-400) nor conntrack: a destination's RST
@@ -145,8 +149,11 @@ int exfilter_script(const struct exfilter_config *c, char *buf, size_t len, char
 	put(&t, "\t\ticmpv6 type { echo-request, destination-unreachable, packet-too-big, "
 			"time-exceeded, parameter-problem, nd-neighbor-solicit, nd-neighbor-advert } "
 			"accept\n");
+	/* 0.0.0.0 listens on IPv4 only and :: on IPv6 only (API.md 1.5) */
 	put(&t, "\t\tip daddr . tcp dport @tcp_listen accept\n");
-	put(&t, "\t\ttcp dport @tcp_listen_any accept\n");
+	put(&t, "\t\tmeta nfproto ipv4 tcp dport @tcp_listen_any accept\n");
+	put(&t, "\t\tip6 daddr . tcp dport @tcp_listen6 accept\n");
+	put(&t, "\t\tmeta nfproto ipv6 tcp dport @tcp_listen_any6 accept\n");
 	for (unsigned i = 0; i < c->n_ports; i++) {
 		put_services(&t, &c->port[i], IPPROTO_TCP);
 		put_services(&t, &c->port[i], IPPROTO_UDP);
@@ -214,23 +221,23 @@ void exfilter_stop(struct exfilter *f)
 int exfilter_tcp_listen(struct exfilter *f, const struct dp_addr *addr, uint16_t port, bool add,
 		char *err, size_t errlen)
 {
-	char cmd[160], a[INET_ADDRSTRLEN], why[256];
+	char cmd[160], a[DP_ADDR_STRLEN], why[256];
 	const char *verb = add ? "add" : "delete";
+	bool v6 = dp_addr_is_v6(addr);
 
 	if (f == NULL)
 		return 0;
-	if (!dp_addr_is_v4(addr)) {
-		snprintf(err, errlen, "exception filter: %s", dp_addr_is_v6(addr) ?
-				"IPv6 is not supported yet" : "no address");
+	if (dp_addr_is_none(addr)) {
+		snprintf(err, errlen, "exception filter: no address");
 		return -1;
 	}
-	if (addr->v4 == 0) {
-		snprintf(cmd, sizeof(cmd), "%s element inet " EXFILTER_TABLE " tcp_listen_any "
-				"{ %u }", verb, port);
+	if (dp_addr_is_any(addr)) {
+		snprintf(cmd, sizeof(cmd), "%s element inet " EXFILTER_TABLE " tcp_listen_any%s "
+				"{ %u }", verb, v6 ? "6" : "", port);
 	} else {
-		inet_ntop(AF_INET, &addr->v4, a, sizeof(a));
-		snprintf(cmd, sizeof(cmd), "%s element inet " EXFILTER_TABLE " tcp_listen "
-				"{ %s . %u }", verb, a, port);
+		dp_addr_format(addr, a, sizeof(a));
+		snprintf(cmd, sizeof(cmd), "%s element inet " EXFILTER_TABLE " tcp_listen%s "
+				"{ %s . %u }", verb, v6 ? "6" : "", a, port);
 	}
 	if (run(f, cmd, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "exception filter: %s: %s", cmd, why);

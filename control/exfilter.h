@@ -52,8 +52,8 @@ struct exfilter *exfilter_start(const struct exfilter_config *c, char *err, size
 /* Delete the table and free f (NULL is fine). */
 void exfilter_stop(struct exfilter *f);
 
-/* Admit (add) or stop admitting TCP to addr:port (the wildcard = every address; port host
- * byte order; IPv4 only so far). 0, or -1 + err. */
+/* Admit (add) or stop admitting TCP to addr:port (a wildcard = every address of its family;
+ * port host byte order). 0, or -1 + err. */
 int exfilter_tcp_listen(struct exfilter *f, const struct dp_addr *addr, uint16_t port, bool add,
 		char *err, size_t errlen);
 

@@ -52,9 +52,6 @@ static grpc_status_code parse_endpoint(const Rtpproxy__Endpoint *e, const char *
 	const char *a = e->address ? e->address : "";
 	struct dp_addr in;
 	int bad = dp_addr_parse(a, &in);
-	if (bad == 0 && dp_addr_is_v6(&in))
-		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
-				"%s.address: \"%s\": IPv6 is not supported yet", field, a);
 	if (bad != 0)
 		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
 				"%s.address: \"%s\" is not an IP address", field, a);
@@ -136,6 +133,20 @@ grpc_status_code rpc_parse_create(const Rtpproxy__CreateSessionRequest *r,
 		struct sess_params *p, struct sess_label *labels, struct rpc_error *err)
 {
 	return parse_create(r, p, labels, err);
+}
+
+/* The destination leg leaves from the forward address: one family (API.md 1.5); the listen
+ * side may be of either (interworking). */
+static grpc_status_code check_families(const Rtpproxy__CreateSessionRequest *r,
+		const struct sess_params *p, struct rpc_error *err)
+{
+	if (p->forward.addr.family == p->dest.addr.family)
+		return GRPC_STATUS_OK;
+	return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT, "forward_endpoint.address: \"%s\" is "
+			"%s but the destination is %s: the forward address must be of the "
+			"destination's family", r->forward_endpoint->address,
+			dp_addr_is_v4(&p->forward.addr) ? "IPv4" : "IPv6",
+			dp_addr_is_v4(&p->dest.addr) ? "IPv4" : "IPv6");
 }
 
 /* ---- internal -> responses (everything lives in the call's arena) ---- */
@@ -232,7 +243,8 @@ static grpc_status_code create_session(void *c, const ProtobufCMessage *req,
 			parse_create(r, &p, labels, err) != GRPC_STATUS_OK)
 		return err->code;
 	/* the limits and forbidden destinations of API.md 1.3, whatever the config allows */
-	if (validate_create(r, own_addrs(ctx->dp, sess_now_ms()), err) != GRPC_STATUS_OK)
+	if (validate_create(r, own_addrs(ctx->dp, sess_now_ms()), err) != GRPC_STATUS_OK ||
+			check_families(r, &p, err) != GRPC_STATUS_OK)
 		return err->code;
 	struct sess_error se;
 	struct session *s = sess_create(ctx->sessions, &p, &se);

@@ -69,7 +69,7 @@ struct sess_mgr *sess_mgr_create(struct dp *dp, const struct sess_config *cfg,
 		struct dp_port_info pi;
 		dp_port_info(dp, p, &pi);
 		for (unsigned a = 0; a < pi.n_addrs; a++)
-			if (portalloc_add_addr(&m->ports, pi.addr[a].v4) != 0) {
+			if (portalloc_add_addr(&m->ports, &pi.addr[a]) != 0) {
 				snprintf(err, errlen, "too many appliance addresses");
 				goto fail;
 			}
@@ -119,15 +119,13 @@ struct session *sess_find(struct sess_mgr *m, const char *id)
 	return data;
 }
 
-/* allowed_destinations: IPv4 prefixes only so far */
+/* allowed_destinations: IPv4 and IPv6 prefixes (a prefix matches its own family only) */
 bool allowed(const struct sess_mgr *m, const struct dp_addr *addr)
 {
 	if (m->cfg.n_allowed == 0)
 		return true;
-	if (!dp_addr_is_v4(addr))
-		return false;
 	for (unsigned i = 0; i < m->cfg.n_allowed; i++)
-		if ((addr->v4 & m->cfg.allowed_mask[i]) == m->cfg.allowed_addr[i])
+		if (dp_addr_in_prefix(addr, &m->cfg.allowed[i].net, m->cfg.allowed[i].len))
 			return true;
 	return false;
 }
@@ -146,36 +144,36 @@ enum sess_err take_ports(struct sess_mgr *m, struct session *s, unsigned count,
 	char a[DP_ADDR_STRLEN];
 
 	if (l->port == 0) {
-		if (portalloc_alloc(pa, l->addr.v4, count, &l->port) != 0)
+		if (portalloc_alloc(pa, &l->addr, count, &l->port) != 0)
 			return sess_fail(err, SESS_EXHAUSTED,
 					"listen_endpoint.port: no free port left in %u..%u",
 					pa->min, pa->max);
-	} else if (!portalloc_free(pa, l->addr.v4, l->port, count)) {
+	} else if (!portalloc_free(pa, &l->addr, l->port, count)) {
 		sess_fmt_ip(&l->addr, a);
 		return sess_fail(err, SESS_EXISTS,
 				"listen_endpoint: %s:%u%s is already in use", a, l->port,
 				count == 2 ? " (or its RTCP port +1)" : "");
 	} else {
-		portalloc_take(pa, l->addr.v4, l->port, count);
+		portalloc_take(pa, &l->addr, l->port, count);
 	}
 
 	if (f->port == 0 && s->transport == SESS_TCP) {
 		return 0;       /* each connection gets its own ephemeral source port */
 	} else if (f->port == 0) {
-		if (portalloc_alloc(pa, f->addr.v4, count, &f->port) == 0)
+		if (portalloc_alloc(pa, &f->addr, count, &f->port) == 0)
 			return 0;
 		sess_fail(err, SESS_EXHAUSTED,
 				"forward_endpoint.port: no free port left in %u..%u", pa->min, pa->max);
-	} else if (!portalloc_free(pa, f->addr.v4, f->port, count)) {
+	} else if (!portalloc_free(pa, &f->addr, f->port, count)) {
 		sess_fmt_ip(&f->addr, a);
 		sess_fail(err, SESS_EXISTS,
 				"forward_endpoint: %s:%u%s is already in use", a, f->port,
 				count == 2 ? " (or its RTCP port +1)" : "");
 	} else {
-		portalloc_take(pa, f->addr.v4, f->port, count);
+		portalloc_take(pa, &f->addr, f->port, count);
 		return 0;
 	}
-	portalloc_release(pa, l->addr.v4, l->port, count);
+	portalloc_release(pa, &l->addr, l->port, count);
 	return err->code;
 }
 
@@ -184,9 +182,9 @@ void release_ports(struct sess_mgr *m, struct session *s)
 	unsigned count = s->rtcp ? 2 : 1;
 	if (!s->ports_held)
 		return;
-	portalloc_release(&m->ports, s->listen.addr.v4, s->listen.port, count);
+	portalloc_release(&m->ports, &s->listen.addr, s->listen.port, count);
 	if (s->forward.port != 0)
-		portalloc_release(&m->ports, s->forward.addr.v4, s->forward.port, count);
+		portalloc_release(&m->ports, &s->forward.addr, s->forward.port, count);
 	s->ports_held = false;
 }
 

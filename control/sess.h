@@ -127,7 +127,10 @@ struct sess_config {
 	uint16_t port_min, port_max;
 	unsigned idle_timeout_secs;
 	unsigned closed_retention_secs;
-	uint32_t allowed_addr[SESS_MAX_ALLOWED], allowed_mask[SESS_MAX_ALLOWED];
+	struct {
+		struct dp_addr net;     /* host bits zero */
+		uint8_t len;
+	} allowed[SESS_MAX_ALLOWED];    /* allowed_destinations, IPv4 and IPv6 */
 	unsigned n_allowed;
 };
 

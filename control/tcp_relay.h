@@ -34,10 +34,11 @@ struct tcp_relay_config {
 #define TCP_RELAY_EVENT_QUEUE 4096      /* events held for tcp_relay_drain; beyond: dropped */
 #define TCP_RELAY_ACCEPT_PAUSE_MS 100   /* a listener rests this long after EMFILE/ENFILE */
 
-/* One TCP session's endpoints. Ports host byte order; addresses IPv4 only so far. */
+/* One TCP session's endpoints. Ports host byte order; addresses of either family (the
+ * forward address of the destination's). */
 struct tcp_sess_params {
 	uint64_t id;                    /* the session manager's serial: names it in events */
-	struct dp_addr listen_addr;     /* the wildcard (0.0.0.0) = every local address */
+	struct dp_addr listen_addr;     /* a wildcard (0.0.0.0, ::) = every address of its family */
 	uint16_t listen_port;           /* 0 = let the kernel choose (the caller usually allocates) */
 	struct dp_addr forward_addr;    /* source of the destination leg */
 	uint16_t forward_port;          /* 0 = ephemeral per connection; else one client at a time */

@@ -110,13 +110,14 @@ static void reject(struct tcp_relay *r, struct sess *s, int fd, const char *peer
 	close_rst(fd);          /* counted first: whoever sees the RST sees the count */
 }
 
-static void conn_open(struct tcp_relay *r, struct sess *s, int fd, const struct sockaddr_in *sa)
+static void conn_open(struct tcp_relay *r, struct sess *s, int fd,
+		const struct sockaddr_storage *sa)
 {
 	char peer[EP_TXT];
 	struct conn *c;
 	int dfd;
 
-	fmt_ep(peer, sizeof(peer), sa->sin_addr.s_addr, ntohs(sa->sin_port));
+	fmt_sa(peer, sizeof(peer), sa);
 	if (r->nconns >= r->cfg.max_connections) {
 		reject(r, s, fd, peer, REJECT_LIMIT);
 		return;
@@ -129,7 +130,7 @@ static void conn_open(struct tcp_relay *r, struct sess *s, int fd, const struct 
 		reject(r, s, fd, peer, REJECT_BUSY);
 		return;
 	}
-	dfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	dfd = socket(af_of(&s->p.dest_addr), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (dfd < 0) {
 		int e = errno;
 
@@ -178,7 +179,7 @@ static void conn_open(struct tcp_relay *r, struct sess *s, int fd, const struct 
 void relay_sess_accept(struct tcp_relay *r, struct sess *s)
 {
 	for (int i = 0; i < ACCEPT_BURST && !s->paused; i++) {
-		struct sockaddr_in sa;
+		struct sockaddr_storage sa;
 		socklen_t len = sizeof(sa);
 		int fd = accept4(s->lfd, (struct sockaddr *)&sa, &len,
 				SOCK_NONBLOCK | SOCK_CLOEXEC);

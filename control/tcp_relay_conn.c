@@ -174,7 +174,7 @@ void relay_reap(struct tcp_relay *r)
 static void conn_established(struct tcp_relay *r, struct conn *c)
 {
 	size_t cap = r->cfg.buffer_bytes;
-	struct sockaddr_in local;
+	struct sockaddr_storage local;
 	socklen_t len = sizeof(local);
 	char src[EP_TXT] = "?";
 
@@ -193,7 +193,7 @@ static void conn_established(struct tcp_relay *r, struct conn *c)
 	set_int_opt(c->cli.fd, IPPROTO_TCP, TCP_NODELAY, 1);
 	set_int_opt(c->dst.fd, IPPROTO_TCP, TCP_NODELAY, 1);
 	if (getsockname(c->dst.fd, (struct sockaddr *)&local, &len) == 0)
-		fmt_ep(src, sizeof(src), local.sin_addr.s_addr, ntohs(local.sin_port));
+		fmt_sa(src, sizeof(src), &local);
 	relay_emit(r, c->s, TCP_EV_ESTABLISHED, "client %s -> destination_endpoint %s from %s",
 		c->peer, c->s->dest_txt, src);
 	conn_rearm(r, c);
@@ -224,8 +224,9 @@ static int leg_bind_dev(struct tcp_relay *r, struct conn *c)
 void relay_conn_connect(struct tcp_relay *r, struct conn *c)
 {
 	const struct tcp_sess_params *p = &c->s->p;
-	struct sockaddr_in fwd = sin_of(p->forward_addr.v4, p->forward_port);
-	struct sockaddr_in dst = sin_of(p->dest_addr.v4, p->dest_port);
+	struct sockaddr_storage fwd, dst;
+	socklen_t fwd_len = sa_of(&p->forward_addr, p->forward_port, &fwd);
+	socklen_t dst_len = sa_of(&p->dest_addr, p->dest_port, &dst);
 	int fd = c->dst.fd;
 
 	if (leg_bind_dev(r, c) < 0)
@@ -234,11 +235,11 @@ void relay_conn_connect(struct tcp_relay *r, struct conn *c)
 		set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
 	else    /* the port is picked at connect(): unique per 4-tuple, not per address */
 		set_int_opt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1);
-	if (bind(fd, (struct sockaddr *)&fwd, sizeof(fwd)) < 0) {
+	if (bind(fd, (struct sockaddr *)&fwd, fwd_len) < 0) {
 		conn_fail_errno(r, c, "forward_endpoint", c->s->fwd_txt, errno);
 		return;
 	}
-	if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) == 0) {
+	if (connect(fd, (struct sockaddr *)&dst, dst_len) == 0) {
 		conn_established(r, c);
 		return;
 	}

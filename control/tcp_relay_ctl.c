@@ -225,18 +225,22 @@ void tcp_relay_counters(const struct tcp_relay *r, struct tcp_relay_counters *o)
 /* socket/bind/listen in the caller's thread, so the error comes back with the request. */
 static int listener_open(struct sess *s, uint16_t *bound_port, char *err, size_t errlen)
 {
-	struct sockaddr_in sa = sin_of(s->p.listen_addr.v4, s->p.listen_port);
-	socklen_t len = sizeof(sa);
+	struct sockaddr_storage sa;
+	socklen_t len = sa_of(&s->p.listen_addr, s->p.listen_port, &sa);
 	const char *what = "socket";
 	int fd, e;
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
 	set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	/* :: is IPv6 only; 0.0.0.0 covers IPv4 (they do not conflict, API.md 1.5) */
+	if (sa.ss_family == AF_INET6)
+		set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
 	what = NULL;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (bind(fd, (struct sockaddr *)&sa, len) < 0)
 		goto fail;
+	len = sizeof(sa);
 	what = "listen";
 	if (listen(fd, LISTEN_BACKLOG) < 0)
 		goto fail;
@@ -244,8 +248,8 @@ static int listener_open(struct sess *s, uint16_t *bound_port, char *err, size_t
 	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
 		goto fail;
 	s->lfd = fd;
-	*bound_port = ntohs(sa.sin_port);
-	fmt_ep(s->listen_txt, sizeof(s->listen_txt), s->p.listen_addr.v4, *bound_port);
+	*bound_port = sa_port(&sa);
+	fmt_ep(s->listen_txt, sizeof(s->listen_txt), &s->p.listen_addr, *bound_port);
 	return 0;
 fail:
 	e = errno;
@@ -268,9 +272,9 @@ static struct sess *sess_new(const struct tcp_sess_params *p)
 	s->p.bind_dev = s->dev;
 	s->ep.kind = EP_LISTEN;
 	s->lfd = -1;
-	fmt_ep(s->listen_txt, sizeof(s->listen_txt), p->listen_addr.v4, p->listen_port);
-	fmt_ep(s->fwd_txt, sizeof(s->fwd_txt), p->forward_addr.v4, p->forward_port);
-	fmt_ep(s->dest_txt, sizeof(s->dest_txt), p->dest_addr.v4, p->dest_port);
+	fmt_ep(s->listen_txt, sizeof(s->listen_txt), &p->listen_addr, p->listen_port);
+	fmt_ep(s->fwd_txt, sizeof(s->fwd_txt), &p->forward_addr, p->forward_port);
+	fmt_ep(s->dest_txt, sizeof(s->dest_txt), &p->dest_addr, p->dest_port);
 	return s;
 }
 
@@ -289,14 +293,14 @@ int tcp_relay_add(struct tcp_relay *r, const struct tcp_sess_params *p, uint16_t
 	bool dup;
 	int rc;
 
-	if (p->dest_port == 0 || !dp_addr_is_v4(&p->dest_addr) || p->dest_addr.v4 == 0) {
-		snprintf(err, errlen, "destination_endpoint: %s", dp_addr_is_v6(&p->dest_addr) ?
-				"IPv6 is not supported yet" : "an address and a port are required");
+	if (p->dest_port == 0 || dp_addr_is_none(&p->dest_addr) || dp_addr_is_any(&p->dest_addr)) {
+		snprintf(err, errlen, "destination_endpoint: an address and a port are required");
 		return -EINVAL;
 	}
-	if (dp_addr_is_v6(&p->listen_addr) || dp_addr_is_v6(&p->forward_addr)) {
-		snprintf(err, errlen, "%s: IPv6 is not supported yet",
-				dp_addr_is_v6(&p->listen_addr) ? "listen_endpoint" : "forward_endpoint");
+	if (dp_addr_is_none(&p->listen_addr) || p->forward_addr.family != p->dest_addr.family) {
+		snprintf(err, errlen, "%s", dp_addr_is_none(&p->listen_addr) ?
+				"listen_endpoint: an address is required" :
+				"forward_endpoint: the address must be of the destination's family");
 		return -EINVAL;
 	}
 	if (p->bind_dev != NULL && strlen(p->bind_dev) >= IFNAMSIZ) {

@@ -28,7 +28,7 @@
 #define ACCEPT_BURST 64                 /* accepts per listener event (LT brings us back) */
 #define LISTEN_BACKLOG 1024
 #define CMD_WAIT_MS 1000                /* add/remove give up waiting for the relay after this */
-#define EP_TXT 24                       /* "255.255.255.255:65535" */
+#define EP_TXT (DP_ADDR_STRLEN + 8)     /* "[IPv6]:65535" */
 
 /* Single writer (the relay thread): a plain read-modify-write published by an atomic store. */
 #define CTR_ADD(p, v) __atomic_store_n((p), __atomic_load_n((p), __ATOMIC_RELAXED) + (v), \
@@ -194,24 +194,61 @@ static inline int64_t clock_ms(clockid_t id)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static inline void fmt_ep(char *out, size_t n, uint32_t addr_be, uint16_t port)
+/* "198.18.1.1:4000" or "[2001:db8::1]:4000" */
+static inline void fmt_ep(char *out, size_t n, const struct dp_addr *addr, uint16_t port)
 {
-	struct in_addr ia = { .s_addr = addr_be };
-	char a[INET_ADDRSTRLEN];
+	char a[DP_ADDR_STRLEN];
 
-	inet_ntop(AF_INET, &ia, a, sizeof(a));
-	snprintf(out, n, "%s:%u", a, port);
+	dp_addr_format(addr, a, sizeof(a));
+	snprintf(out, n, dp_addr_is_v6(addr) ? "[%s]:%u" : "%s:%u", a, port);
 }
 
-static inline struct sockaddr_in sin_of(uint32_t addr_be, uint16_t port)
+/* The same from a socket address (a peer, a bound name). */
+static inline void fmt_sa(char *out, size_t n, const struct sockaddr_storage *ss)
 {
-	struct sockaddr_in sa;
+	struct dp_addr a;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = addr_be;
-	sa.sin_port = htons(port);
-	return sa;
+	memset(&a, 0, sizeof(a));
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+		a.family = DP_AF_INET6;
+		memcpy(a.v6, &s6->sin6_addr, 16);
+		fmt_ep(out, n, &a, ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 = (const void *)ss;
+		a = dp_addr_v4(s4->sin_addr.s_addr);
+		fmt_ep(out, n, &a, ntohs(s4->sin_port));
+	}
+}
+
+/* addr:port as a sockaddr_in or sockaddr_in6 in *out; its length. */
+static inline socklen_t sa_of(const struct dp_addr *addr, uint16_t port,
+		struct sockaddr_storage *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (dp_addr_is_v6(addr)) {
+		struct sockaddr_in6 *s6 = (void *)out;
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, addr->v6, 16);
+		s6->sin6_port = htons(port);
+		return sizeof(*s6);
+	}
+	struct sockaddr_in *s4 = (void *)out;
+	s4->sin_family = AF_INET;
+	s4->sin_addr.s_addr = addr->v4;
+	s4->sin_port = htons(port);
+	return sizeof(*s4);
+}
+
+static inline uint16_t sa_port(const struct sockaddr_storage *ss)
+{
+	return ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port :
+			((const struct sockaddr_in *)ss)->sin_port);
+}
+
+static inline int af_of(const struct dp_addr *addr)
+{
+	return dp_addr_is_v6(addr) ? AF_INET6 : AF_INET;
 }
 
 static inline void set_int_opt(int fd, int level, int name, int v)

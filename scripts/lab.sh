@@ -18,10 +18,15 @@
 #   PREFIX-cli br-cli ─ cli-a <-> veth-dut0  PREFIX-dut  veth-dut1 <-> dst-a ─ br-dst PREFIX-dst
 #                     └ cli-b <-> veth-dut0  PREFIX-sby  veth-dut1 <-> dst-b ┘
 #
-# usage: scripts/lab.sh up|up-pair|down|status PREFIX
+# up6 adds IPv6 on the host ends (2001:db8::/32 documentation space; no DAD, no router
+# solicitations), as tests/e2e/lab.py's Lab(ipv6=True); the appliance's own IPv6 addresses go
+# in its config (address = 198.18.1.1/24, 2001:db8:1::1/64):
+#   PREFIX-cli 2001:db8:1::2/64   port0 2001:db8:1::1/64   port1 2001:db8:2::1/64   PREFIX-dst 2001:db8:2::2/64
+#
+# usage: scripts/lab.sh up|up6|up-pair|down|status PREFIX
 set -euo pipefail
 
-usage() { echo "usage: $0 up|up-pair|down|status PREFIX" >&2; exit 2; }
+usage() { echo "usage: $0 up|up6|up-pair|down|status PREFIX" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 cmd=$1 prefix=$2
 [[ $prefix =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$ ]] || { echo "lab.sh: bad prefix '$prefix'" >&2; exit 2; }
@@ -65,6 +70,20 @@ host_end() { # ns ifname addr/len peer-net gateway
 	ip -n "$ns" route add "$net" via "$gw" dev "$ifc"
 }
 
+# up6: a host end's IPv6 too (sysctls before the address: usable at once, nothing but ours).
+host_end6() { # ns ifname addr/len peer-net gateway
+	local ns=$1 ifc=$2 addr=$3 net=$4 gw=$5 c k keys=()
+	for c in all default "$ifc"; do
+		for k in disable_ipv6=0 accept_dad=0 dad_transmits=0 accept_ra=0 autoconf=0 \
+			router_solicitations=0; do
+			keys+=("net.ipv6.conf.$c.$k")
+		done
+	done
+	ip netns exec "$ns" sysctl -q -w "${keys[@]}"
+	ip -n "$ns" -6 addr add "$addr" dev "$ifc" nodad
+	ip -n "$ns" -6 route add "$net" via "$gw" dev "$ifc"
+}
+
 # A dut end: DPDK's. The dut kernel must neither answer ARP nor accept IP on it.
 dut_end() { # ifname [ns]
 	local ifc=$1 ns=${2:-$DUT}
@@ -91,6 +110,10 @@ lab_up() {
 	dut_end veth-dut1
 	host_end "$CLI" veth-cli0 198.18.1.2/24 198.18.2.0/24 198.18.1.1
 	host_end "$DST" veth-dst0 198.18.2.2/24 198.18.1.0/24 198.18.2.1
+	if [ "${1:-}" = 6 ]; then
+		host_end6 "$CLI" veth-cli0 2001:db8:1::2/64 2001:db8:2::/64 2001:db8:1::1
+		host_end6 "$DST" veth-dst0 2001:db8:2::2/64 2001:db8:1::/64 2001:db8:2::1
+	fi
 	trap - ERR
 }
 
@@ -150,6 +173,7 @@ lab_status() {
 case $cmd in
 up) lab_up ;;
 up-pair) lab_up_pair ;;
+up6) lab_up 6 ;;
 down) lab_down ;;
 status) lab_status ;;
 *) usage ;;

@@ -32,7 +32,13 @@ and rtpproxy's gRPC server listens on a unix socket, which any namespace can rea
 
 Environment: RTPPROXY_BUILD_DIR, the meson build directory (default: <repo>/build); the
 generated messages are imported from $RTPPROXY_BUILD_DIR/proto/rtpproxy_pb2.py.
-scripts/lab.sh builds the same topology from the shell (up-pair: the topology "pair").
+Lab(ipv6=True) adds IPv6 (2001:db8::/32, documentation space) to the client and destination,
+with DAD off so the addresses are usable at once; the appliance gets its own with IPV6_CONFIG:
+
+    PREFIX-cli 2001:db8:1::2/64   port0 2001:db8:1::1/64   port1 2001:db8:2::1/64   PREFIX-dst 2001:db8:2::2/64
+
+scripts/lab.sh builds the same topology from the shell (up6: with IPv6; up-pair: the topology
+"pair").
 """
 
 import contextlib
@@ -63,6 +69,9 @@ CLI_MAC, DUT0_MAC = "02:52:50:01:00:02", "02:52:50:01:00:01"
 DUT1_MAC, DST_MAC = "02:52:50:02:00:01", "02:52:50:02:00:02"
 CLI_ADDR, DUT0_ADDR = "198.18.1.2", "198.18.1.1"   # client, appliance port0
 DUT1_ADDR, DST_ADDR = "198.18.2.1", "198.18.2.2"   # appliance port1, destination
+# Lab(ipv6=True): the same links with IPv6 as well (the appliance's in IPV6_CONFIG)
+CLI6_ADDR, DUT0_ADDR6 = "2001:db8:1::2", "2001:db8:1::1"
+DUT1_ADDR6, DST6_ADDR = "2001:db8:2::1", "2001:db8:2::2"
 ROLES = ("cli", "dut", "dst")
 # topology="gen": rtpgen's two ports in one namespace, the appliance between them.
 GEN0_IF, GEN1_IF = "gen0", "gen1"
@@ -156,13 +165,14 @@ class Lab:
     context manager: torn down on exit, on exceptions and on SIGTERM/SIGHUP (turned into the
     exception Terminated while the lab is up)."""
 
-    def __init__(self, prefix=None, create=True, topology="three"):
+    def __init__(self, prefix=None, create=True, topology="three", ipv6=False):
         self.prefix = prefix or f"rp{os.getpid()}"
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", self.prefix):
             raise LabError(f"bad lab prefix {self.prefix!r}")
         if topology not in TOPOLOGIES:
             raise LabError(f"unknown lab topology {topology!r}: one of {sorted(TOPOLOGIES)}")
         self.topology = topology
+        self.ipv6 = ipv6
         self.cli, self.dut, self.dst = (f"{self.prefix}-{r}" for r in ROLES)
         self.gen = f"{self.prefix}-gen"
         self.sby = f"{self.prefix}-sby"
@@ -264,14 +274,32 @@ class Lab:
         self._up_dut_ifaces()
         for ns, ifc, addr, net, gw in ((self.cli, CLI_IF, CLI_ADDR, "198.18.2.0/24", DUT0_ADDR),
                                        (self.dst, DST_IF, DST_ADDR, "198.18.1.0/24", DUT1_ADDR)):
-            run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w",
-                 "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])
+            if self.ipv6:
+                self._up_peer_ipv6(ns, ifc)
+            else:
+                run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w",
+                     "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])
             # Real frames with complete checksums, as from a real NIC's peer (TESTING.md).
             run(["ip", "netns", "exec", ns, "ethtool", "-K", ifc,
                  "tx", "off", "tso", "off", "gso", "off", "gro", "off", "rx", "off"])
             run(["ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", ifc])
             run(["ip", "-n", ns, "link", "set", ifc, "up"])
             run(["ip", "-n", ns, "route", "add", net, "via", gw, "dev", ifc])
+        if self.ipv6:
+            for ns, ifc, addr, net, gw in ((self.cli, CLI_IF, CLI6_ADDR, "2001:db8:2::/64",
+                                            DUT0_ADDR6),
+                                           (self.dst, DST_IF, DST6_ADDR, "2001:db8:1::/64",
+                                            DUT1_ADDR6)):
+                run(["ip", "-n", ns, "-6", "addr", "add", f"{addr}/64", "dev", ifc, "nodad"])
+                run(["ip", "-n", ns, "-6", "route", "add", net, "via", gw, "dev", ifc])
+
+    def _up_peer_ipv6(self, ns, ifc):
+        """A peer's IPv6, before its addresses: no DAD (usable at once), and no router
+        solicitations or autoconfiguration (nothing but the test's own traffic)."""
+        keys = ("accept_dad=0", "dad_transmits=0", "accept_ra=0", "autoconf=0",
+                "router_solicitations=0")
+        run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w",
+             *(f"net.ipv6.conf.{c}.{k}" for c in ("all", "default", ifc) for k in keys)])
 
     def _up_dut_ifaces(self, dut=None):
         dut = dut or self.dut
@@ -471,8 +499,21 @@ def set_rcvbuf(sock, size=8 << 20):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
 
 
-def udp_socket(lab, ns, bind=None, rcvbuf=True):
-    s = lab.socket_in(ns, socket.AF_INET, socket.SOCK_DGRAM)
+def family_of(addr):
+    """socket.AF_INET6 for an IPv6 literal, else socket.AF_INET."""
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def addr2(a):
+    """(host, port) of a socket address of either family (IPv6 ones carry 4 items)."""
+    return (a[0], a[1])
+
+
+def udp_socket(lab, ns, bind=None, rcvbuf=True, family=None):
+    """A UDP socket in NS; its family is FAMILY, else BIND's address's, else IPv4."""
+    if family is None:
+        family = family_of(bind[0]) if bind else socket.AF_INET
+    s = lab.socket_in(ns, family, socket.SOCK_DGRAM)
     if rcvbuf:
         set_rcvbuf(s)
     if bind:
@@ -651,6 +692,12 @@ DEFAULT_CONFIG = {
               "address": f"{DUT1_ADDR}/24", "exception": "rtp1"},
     "grpc": {"listen": "unix:{sock}"},
     "sessions": {},
+}
+
+# Merged over DEFAULT_CONFIG for a Lab(ipv6=True): both families on both ports.
+IPV6_CONFIG = {
+    "port0": {"address": f"{DUT0_ADDR}/24, {DUT0_ADDR6}/64"},
+    "port1": {"address": f"{DUT1_ADDR}/24, {DUT1_ADDR6}/64"},
 }
 
 

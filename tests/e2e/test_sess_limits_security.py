@@ -84,7 +84,7 @@ def test_destinations(t, L, app):
                      f"{transport} destination {addr} -> INVALID_ARGUMENT ({why})",
                      details_prefix=f"destination_endpoint.address: {addr} ",
                      details_contains=why)
-    # IPv6: refused as before (IPv6 is a later issue), naming the field
+    # IPv6: the forbidden classes (API.md 1.3, 1.5), naming the field (the rest: e2e_ipv6)
     for addr in ("::1", "ff02::1", "fe80::1", "::ffff:127.0.0.1"):
         t.status(app.stub.CreateSession, udp_session("bad-dest", l, f, (addr, 4000)),
                  C.INVALID_ARGUMENT, f"destination {addr} -> INVALID_ARGUMENT",

@@ -140,11 +140,11 @@ class EchoServer:
 
     MAX_OUT = 1 * MiB                   # stop reading while this much waits to be sent
 
-    def __init__(self, L, port, mode="echo", rst_after=None):
+    def __init__(self, L, port, mode="echo", rst_after=None, addr=DST_ADDR):
         self.port, self.mode, self.rst_after = port, mode, rst_after
-        self.lsock = L.socket_in("dst", socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock = L.socket_in("dst", lab.family_of(addr), socket.SOCK_STREAM)
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind((DST_ADDR, port))
+        self.lsock.bind((addr, port))
         self.lsock.listen(2048)
         self.lsock.setblocking(False)
         self.sel = selectors.DefaultSelector()
@@ -290,11 +290,11 @@ class Client:
 
 
 def make_clients(L, specs):
-    """SPECS: [(to, data, repeat, shut)] -> [Client], sockets made in the cli namespace and
-    connecting (non-blocking)."""
+    """SPECS: [(to, data, repeat, shut)] -> [Client], sockets made in the cli namespace (of
+    TO's family) and connecting (non-blocking)."""
     out = []
     with L.netns("cli"):
-        socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in specs]
+        socks = [socket.socket(lab.family_of(to[0]), socket.SOCK_STREAM) for to, *_ in specs]
     for s, (to, data, repeat, shut) in zip(socks, specs):
         s.setblocking(False)
         s.connect_ex(to)

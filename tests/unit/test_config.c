@@ -416,9 +416,10 @@ struct bad_case {
 #define PORTS PORT0 "[port1]\ndevice = net_tap1\naddress = 198.18.2.1/24\n"
 #define DP "[dataplane]\n"
 #define SESS PORT0 "[sessions]\n"
-#define WANT_ADDR "expected IPv4 addresses with their prefix length, such as 198.18.1.1/24 or " \
-	"198.18.1.10-198.18.1.41/24"
-#define WANT_NB "expected IPv4@MAC such as 198.18.2.2@02:00:00:00:02:02"
+#define WANT_ADDR "expected IPv4 or IPv6 addresses with their prefix length, such as " \
+	"198.18.1.1/24, 198.18.1.10-198.18.1.41/24 or 2001:db8:1::1/64"
+#define WANT_NB "expected IPv4@MAC or [IPv6]@MAC such as 198.18.2.2@02:00:00:00:02:02, " \
+	"[2001:db8:2::2]@02:00:00:00:02:02"
 #define WANT_HTTP "expected IPv4:port or [IPv6]:port (address literals), or empty for no " \
 	"HTTP server, such as 127.0.0.1:9464"
 #define WANT_LISTEN "expected host:port, [IPv6]:port or unix:/absolute/path, such as [::]:50051"
@@ -447,7 +448,7 @@ static const struct bad_case bad_cases[] = {
 	{ L, DP "worker = 2\n" PORT0,
 	  "[dataplane] worker: unknown key (expected one of: workers, mbufs, idle_sleep_us)" },
 	{ L, "[port0]\ndevice = net_tap0\naddress = 198.18.1.1/24\nmac = 1\n",
-	  "[port0] mac: unknown key (expected one of: device, vlan, address, gateway, exception, "
+	  "[port0] mac: unknown key (expected one of: device, vlan, address, gateway, gateway6, exception, "
 	  "neighbors, kernel_allow, exception_rate_pps)" },
 	{ L, SESS "port-min = 1\n",
 	  "[sessions] port-min: unknown key (expected one of: max_sessions, port_min, port_max, "
@@ -546,9 +547,9 @@ static const struct bad_case bad_cases[] = {
 	  "[port0] address: " WANT_ADDR ", got \"198.18.1.1/33\"" },
 	{ L, "[port0]\ndevice = net_tap0\naddress = 198.18.1.1/0\n",
 	  "[port0] address: " WANT_ADDR ", got \"198.18.1.1/0\"" },
-	{ L, "[port0]\ndevice = net_tap0\naddress = 2001:db8::1/64\n",
-	  "[port0] address: expected an IPv4 prefix (IPv6 is not supported yet), "
-	  "got \"2001:db8::1/64\"" },
+	{ L, "[port0]\ndevice = net_tap0\naddress = 2001:db8::1\n",
+	  "[port0] address: expected an IPv6 address with its prefix length 1..128, such as "
+	  "2001:db8:1::1/64, got \"2001:db8::1\"" },
 	{ L, "[port0]\ndevice = net_tap0\naddress = 198.18.1.0/24\n",
 	  "[port0] address: expected a host address, not the network or broadcast address, "
 	  "got \"198.18.1.0/24\"" },
@@ -591,7 +592,7 @@ static const struct bad_case bad_cases[] = {
 	{ L, PORT0 "gateway = 198.18.1\n",
 	  "[port0] gateway: expected an IPv4 address, got \"198.18.1\"" },
 	{ L, PORT0 "gateway = fe80::1\n",
-	  "[port0] gateway: expected an IPv4 address (IPv6 is not supported yet), "
+	  "[port0] gateway: expected an IPv4 address (an IPv6 next hop goes in gateway6), "
 	  "got \"fe80::1\"" },
 	/* neighbors */
 	{ L, PORT0 "neighbors = 198.18.1.2@02:00:00:00:02\n",
@@ -606,9 +607,9 @@ static const struct bad_case bad_cases[] = {
 	{ L, PORT0 "neighbors = 198.18.1.2@02:00:00:00:00:01,198.18.1.2@02:00:00:00:00:02\n",
 	  "[port0] neighbors: expected each neighbor address once, "
 	  "got \"198.18.1.2@02:00:00:00:00:02\"" },
-	{ L, PORT0 "neighbors = fe80::2@02:00:00:00:00:01\n",
-	  "[port0] neighbors: expected an IPv4 address@MAC (IPv6 is not supported yet), "
-	  "got \"fe80::2@02:00:00:00:00:01\"" },
+	{ L, PORT0 "neighbors = [fe80::2@02:00:00:00:00:01\n",
+	  "[port0] neighbors: expected [IPv6]@MAC such as [2001:db8:2::2]@02:00:00:00:02:02, "
+	  "got \"[fe80::2@02:00:00:00:00:01\"" },
 	/* device, exception */
 	{ L, "[port0]\ndevice =\naddress = 198.18.1.1/24\n",
 	  "[port0] device: expected a DPDK vdev spec or a PCI address such as 0000:03:00.0, "
@@ -677,11 +678,12 @@ static const struct bad_case bad_cases[] = {
 	{ L, SESS "allowed_destinations = 198.18.1.1/15\n",
 	  "[sessions] allowed_destinations: expected a network prefix without host bits, such as "
 	  "198.18.0.0/15, got \"198.18.1.1/15\"" },
-	{ L, SESS "allowed_destinations = 10.0.0.0/8, 2001:db8::/32\n",
-	  "[sessions] allowed_destinations: expected an IPv4 prefix (IPv6 is not supported yet), "
-	  "got \"2001:db8::/32\"" },
+	{ L, SESS "allowed_destinations = 10.0.0.0/8, 2001:db8::1/32\n",
+	  "[sessions] allowed_destinations: expected a network prefix without host bits, such as "
+	  "2001:db8::/32, got \"2001:db8::1/32\"" },
 	{ L, SESS "allowed_destinations = 10.0.0.0/8 192.168.0.0/16\n",
-	  "[sessions] allowed_destinations: expected an IPv4 prefix such as 198.18.0.0/15, "
+	  "[sessions] allowed_destinations: expected IPv4 or IPv6 prefixes such as "
+	  "198.18.0.0/15, 2001:db8::/32, "
 	  "got \"10.0.0.0/8 192.168.0.0/16\"" },
 	/* [rtp] clock_rates */
 	{ L, PORT0 "[rtp]\nclock_rate = 96:90000\n",

@@ -28,6 +28,14 @@ static const char expected[] =
 	"\t\ttype inet_service\n"
 	"\t\tcomment \"TCP sessions listening on every address\"\n"
 	"\t}\n"
+	"\tset tcp_listen6 {\n"
+	"\t\ttype ipv6_addr . inet_service\n"
+	"\t\tcomment \"TCP sessions' IPv6 listen endpoints\"\n"
+	"\t}\n"
+	"\tset tcp_listen_any6 {\n"
+	"\t\ttype inet_service\n"
+	"\t\tcomment \"TCP sessions listening on every IPv6 address (::)\"\n"
+	"\t}\n"
 	"\tcounter filtered {\n"
 	"\t\tcomment \"dropped: GetProxyStats drops[filtered]\"\n"
 	"\t}\n"
@@ -50,7 +58,9 @@ static const char expected[] =
 	"\t\ticmpv6 type { echo-request, destination-unreachable, packet-too-big, "
 	"time-exceeded, parameter-problem, nd-neighbor-solicit, nd-neighbor-advert } accept\n"
 	"\t\tip daddr . tcp dport @tcp_listen accept\n"
-	"\t\ttcp dport @tcp_listen_any accept\n"
+	"\t\tmeta nfproto ipv4 tcp dport @tcp_listen_any accept\n"
+	"\t\tip6 daddr . tcp dport @tcp_listen6 accept\n"
+	"\t\tmeta nfproto ipv6 tcp dport @tcp_listen_any6 accept\n"
 	"\t\tiifname \"rtp0\" tcp dport { 22, 2222 } accept comment \"kernel_allow\"\n"
 	"\t\tiifname \"rtp0\" udp dport { 161 } accept comment \"kernel_allow\"\n"
 	"\t\tcounter name \"filtered\" drop\n"
@@ -81,6 +91,48 @@ static int nft_accepts(const char *script)
 		fprintf(stderr, "nft: %s\n", nft_ctx_get_error_buffer(nft));
 	nft_ctx_free(nft);
 	return ret == 0;
+}
+
+/* In the test's namespace: the table for real, and a TCP listen endpoint of each kind admitted
+ * and withdrawn (IPv4, IPv6, and the wildcard of each family in its own set). */
+static void listen_elements(const struct exfilter_config *c)
+{
+	static const char *const eps[] = { "198.18.1.1", "0.0.0.0", "2001:db8:1::1", "::" };
+	char err[256] = "";
+	struct exfilter *f = exfilter_start(c, err, sizeof(err));
+
+	CHECK(f != NULL);
+	if (f == NULL) {
+		fprintf(stderr, "exfilter_start: %s\n", err);
+		return;
+	}
+	for (unsigned i = 0; i < 4; i++) {
+		struct dp_addr a;
+		CHECK(dp_addr_parse(eps[i], &a) == 0);
+		CHECK(exfilter_tcp_listen(f, &a, 4000, true, err, sizeof(err)) == 0);
+	}
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	nft_ctx_buffer_output(nft);
+	CHECK(nft_run_cmd_from_buffer(nft, "list table inet rtpproxy") == 0);
+	const char *out = nft_ctx_get_output_buffer(nft);
+	CHECK(out != NULL && strstr(out, "198.18.1.1 . 4000") != NULL);
+	CHECK(out != NULL && strstr(out, "2001:db8:1::1 . 4000") != NULL);
+	CHECK(out != NULL && strstr(out, "set tcp_listen_any6 {") != NULL);
+	if (out != NULL) {
+		const char *any6 = strstr(out, "set tcp_listen_any6 {");
+		CHECK(any6 != NULL && strstr(any6, "elements = { 4000 }") != NULL);
+	}
+	nft_ctx_free(nft);
+	for (unsigned i = 0; i < 4; i++) {
+		struct dp_addr a;
+		dp_addr_parse(eps[i], &a);
+		CHECK(exfilter_tcp_listen(f, &a, 4000, false, err, sizeof(err)) == 0);
+	}
+	struct dp_addr none;
+	memset(&none, 0, sizeof(none));
+	CHECK(exfilter_tcp_listen(f, &none, 4000, true, err, sizeof(err)) == -1);
+	CHECK(strstr(err, "no address") != NULL);
+	exfilter_stop(f);
 }
 
 int main(void)
@@ -166,6 +218,7 @@ int main(void)
 		two_ports(&c);
 		exfilter_script(&c, buf, sizeof(buf), err, sizeof(err));
 		CHECK(nft_accepts(buf));
+		listen_elements(&c);
 	} else {
 		printf("test_exfilter: not root: nftables' own check of the script skipped\n");
 	}

@@ -131,7 +131,28 @@ static void test_create_and_errors(void)
 	CHECK(starts(err.message, "forward_endpoint.address: the wildcard"));
 	CHECK(create("198.18.1.1", 20020, "198.18.2.1", 30020, "::1", 40000, NULL) ==
 			GRPC_STATUS_INVALID_ARGUMENT);
-	CHECK(starts(err.message, "destination_endpoint.address: \"::1\": IPv6"));
+	CHECK(starts(err.message, "destination_endpoint.address: ::1 is the loopback address"));
+	/* families: the forward address is of the destination's; the listen one may differ */
+	CHECK(create("198.18.1.1", 20020, "198.18.2.1", 30020, "2001:db8:2::2", 40000, NULL) ==
+			GRPC_STATUS_INVALID_ARGUMENT);
+	CHECK(starts(err.message, "forward_endpoint.address: \"198.18.2.1\" is IPv4 but the "
+				"destination is IPv6"));
+	CHECK(create("2001:db8:1::1", 20020, "2001:db8:2::1", 30020, "198.18.2.2", 40000,
+				NULL) == GRPC_STATUS_INVALID_ARGUMENT);
+	CHECK(starts(err.message, "forward_endpoint.address: \"2001:db8:2::1\" is IPv6"));
+	CHECK(create("2001:db8:1::1", 20020, "198.18.2.1", 30020, "198.18.2.2", 40000, NULL) ==
+			GRPC_STATUS_INVALID_ARGUMENT);      /* parses; not an address of this one */
+	CHECK(starts(err.message, "listen_endpoint.address: 2001:db8:1::1 is not an address of "
+				"this appliance"));
+	CHECK(create("198.18.1.1", 20020, "2001:db8:2::1", 30020, "2001:db8:2::2", 40000,
+				NULL) == GRPC_STATUS_INVALID_ARGUMENT);
+	CHECK(starts(err.message, "forward_endpoint.address: 2001:db8:2::1 is not an address"));
+	CHECK(create("198.18.1.1", 20020, "::", 30020, "2001:db8:2::2", 40000, NULL) ==
+			GRPC_STATUS_INVALID_ARGUMENT);
+	CHECK(starts(err.message, "forward_endpoint.address: the wildcard"));
+	CHECK(create("198.18.1.1", 20020, "2001:db8:2::1", 30020, "fe80::1", 40000, NULL) ==
+			GRPC_STATUS_INVALID_ARGUMENT);
+	CHECK(starts(err.message, "destination_endpoint.address: fe80::1 is a link-local"));
 	/* off-subnet destination and no gateway */
 	CHECK(create("198.18.1.1", 20020, "198.18.2.1", 30020, "198.18.77.5", 40000, NULL) ==
 			GRPC_STATUS_INVALID_ARGUMENT);
@@ -331,8 +352,8 @@ int main(int argc, char **argv)
 		.max_sessions = 5, .port_min = 20000, .port_max = 20999,
 		.idle_timeout_secs = 300, .closed_retention_secs = 60, .n_allowed = 1,
 	};
-	sc.allowed_addr[0] = inet_addr("198.18.0.0");
-	sc.allowed_mask[0] = inet_addr("255.255.0.0");
+	CHECK(dp_addr_parse("198.18.0.0", &sc.allowed[0].net) == 0);
+	sc.allowed[0].len = 16;
 	char e[256];
 	ctx.dp = dp;
 	ctx.sessions = sess_mgr_create(dp, &sc, e, sizeof(e));

@@ -640,6 +640,105 @@ static int64_t unix_ms(void)
 
 /* ---- the tests ---- */
 
+static struct dp_addr lo6_addr(void)
+{
+	struct dp_addr a = { .family = DP_AF_INET6, .v6 = { [15] = 1 } };
+	return a;
+}
+
+/* A blocking socket of family af connected to loopback:port, calls bounded by 5 s; or -1. */
+static int client_connect_af(int af, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct dp_addr a = af == AF_INET6 ? lo6_addr() : lo_addr;
+	int fd = socket(af, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memset(&ss, 0, sizeof(ss));
+	if (af == AF_INET6) {
+		struct sockaddr_in6 *s6 = (void *)&ss;
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, a.v6, 16);
+		s6->sin6_port = htons(port);
+		len = sizeof(*s6);
+	} else {
+		struct sockaddr_in s4 = sin_lo(port);
+		memcpy(&ss, &s4, sizeof(s4));
+		len = sizeof(s4);
+	}
+	if (fd < 0)
+		return -1;
+	set_timeouts(fd, 5000);
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * IPv6 and across families on loopback: an IPv6 client to an IPv4 destination (the echo
+ * server), and an IPv4 client to an IPv6 destination (a listener here) with an IPv6 forward
+ * address, whose leg is seen coming from [::1].
+ */
+static void test_ipv6(struct tcp_relay *r)
+{
+	struct tcp_sess_params p = params(61, 0, echo.port);
+	struct tcp_stats st;
+	char err[256] = "";
+	uint16_t port = 0;
+
+	p.listen_addr = lo6_addr();
+	CHECK(tcp_relay_add(r, &p, &port, err, sizeof(err)) == 0);
+	int c = client_connect_af(AF_INET, port);      /* an IPv6 listener: IPv4 is refused */
+	CHECK(c < 0);
+	c = client_connect_af(AF_INET6, port);
+	CHECK(c >= 0);
+	CHECK(c >= 0 && echo_ok(c, "six to four"));
+	if (c >= 0)
+		close(c);
+	st = stats(r, 61);
+	CHECK_EQ_U(st.c2d.bytes_in, strlen("six to four"));
+	CHECK_EQ_U(st.d2c.bytes_in, strlen("six to four"));
+	remove_ok(r, 61);
+
+	int l6 = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t len = sizeof(s6);
+	CHECK(l6 >= 0 && bind(l6, (struct sockaddr *)&s6, sizeof(s6)) == 0 && listen(l6, 4) == 0);
+	CHECK(getsockname(l6, (struct sockaddr *)&s6, &len) == 0);
+	set_timeouts(l6, 5000);
+	p = params(62, 0, ntohs(s6.sin6_port));
+	p.forward_addr = lo6_addr();
+	p.dest_addr = lo6_addr();
+	CHECK(tcp_relay_add(r, &p, &port, err, sizeof(err)) == 0);
+	c = client_connect_af(AF_INET, port);
+	CHECK(c >= 0);
+	struct sockaddr_in6 from;
+	len = sizeof(from);
+	int d = accept(l6, (struct sockaddr *)&from, &len);   /* bounded by SO_RCVTIMEO */
+	CHECK(d >= 0);
+	CHECK(len == sizeof(from) && memcmp(&from.sin6_addr, &in6addr_loopback, 16) == 0);
+	char buf[16] = "";
+	CHECK(c >= 0 && send_all(c, "four", 4) == 0);
+	if (d >= 0) {
+		set_timeouts(d, 5000);
+		CHECK(recv(d, buf, 4, MSG_WAITALL) == 4 && memcmp(buf, "four", 4) == 0);
+		CHECK(send_all(d, "to six", 6) == 0);
+	}
+	memset(buf, 0, sizeof(buf));
+	CHECK(c >= 0 && recv(c, buf, 6, MSG_WAITALL) == 6 && memcmp(buf, "to six", 6) == 0);
+	st = stats(r, 62);
+	CHECK_EQ_U(st.c2d.bytes_in, 4);
+	CHECK_EQ_U(st.d2c.bytes_in, 6);
+	if (c >= 0)
+		close(c);
+	if (d >= 0)
+		close(d);
+	close(l6);
+	remove_ok(r, 62);
+}
+
 static void test_api(struct tcp_relay *r)
 {
 	struct tcp_sess_params p = params(1, 0, echo.port);
@@ -660,20 +759,12 @@ static void test_api(struct tcp_relay *r)
 	p.listen_port = 20000;
 	CHECK(tcp_relay_add(r, &p, &bp, err, sizeof(err)) == -EADDRNOTAVAIL);
 	CHECK(strncmp(err, "listen_endpoint: 198.18.1.1:20000: ", 35) == 0);
-	/* IPv6 (2001:db8::1) is refused up front, naming the field */
-	struct dp_addr v6 = { .family = DP_AF_INET6, .v6 = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 } };
+	/* the forward address is of the destination's family (::1 to 127.0.0.1 is refused) */
 	p = params(2, 0, echo.port);
-	p.dest_addr = v6;
+	p.forward_addr = lo6_addr();
 	CHECK(tcp_relay_add(r, &p, &bp, err, sizeof(err)) == -EINVAL);
-	CHECK(strcmp(err, "destination_endpoint: IPv6 is not supported yet") == 0);
-	p = params(2, 0, echo.port);
-	p.listen_addr = v6;
-	CHECK(tcp_relay_add(r, &p, &bp, err, sizeof(err)) == -EINVAL);
-	CHECK(strcmp(err, "listen_endpoint: IPv6 is not supported yet") == 0);
-	p = params(2, 0, echo.port);
-	p.forward_addr = v6;
-	CHECK(tcp_relay_add(r, &p, &bp, err, sizeof(err)) == -EINVAL);
-	CHECK(strcmp(err, "forward_endpoint: IPv6 is not supported yet") == 0);
+	CHECK(strcmp(err, "forward_endpoint: the address must be of the destination's family")
+			== 0);
 	/* unknown ids */
 	CHECK(tcp_relay_stats(r, 2, &st) == -ENOENT);
 	CHECK(tcp_relay_remove(r, 2, &st) == -ENOENT);
@@ -1542,6 +1633,7 @@ int main(void)
 		c.max_connections);
 
 	RUN(test_api(r));
+	RUN(test_ipv6(r));
 	RUN(test_bulk(r));
 	RUN(test_half_close_client(r));
 	RUN(test_half_close_dest(r));

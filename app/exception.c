@@ -47,12 +47,13 @@ struct exfilter *exception_filter_start(const struct config *cfg)
 	return f;
 }
 
-static int listen_added(void *f, uint32_t addr, uint16_t port, char *err, size_t errlen)
+static int listen_added(void *f, const struct dp_addr *addr, uint16_t port, char *err,
+		size_t errlen)
 {
 	return exfilter_tcp_listen(f, addr, port, true, err, errlen);
 }
 
-static void listen_removed(void *f, uint32_t addr, uint16_t port)
+static void listen_removed(void *f, const struct dp_addr *addr, uint16_t port)
 {
 	char err[512];
 	if (exfilter_tcp_listen(f, addr, port, false, err, sizeof(err)) != 0)

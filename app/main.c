@@ -231,11 +231,13 @@ static void dp_conf_from(struct dp_conf *dc, const struct config *cfg)
 		snprintf(p->exception, sizeof(p->exception), "%s", c->exception);
 		p->n_addrs = c->n_addrs;
 		for (unsigned a = 0; a < c->n_addrs; a++)
-			p->addrs[a] = (struct dp_prefix){ c->addrs[a].addr.s_addr, c->addrs[a].len };
-		p->gateway = c->has_gateway ? c->gateway.s_addr : 0;
+			p->addrs[a] = (struct dp_prefix){ dp_addr_v4(c->addrs[a].addr.s_addr),
+				c->addrs[a].len };
+		if (c->has_gateway)
+			p->gateway = dp_addr_v4(c->gateway.s_addr);
 		p->n_neighbors = c->n_neighbors;
 		for (unsigned n = 0; n < c->n_neighbors; n++) {
-			p->neighbors[n].addr = c->neighbors[n].addr.s_addr;
+			p->neighbors[n].addr = dp_addr_v4(c->neighbors[n].addr.s_addr);
 			memcpy(p->neighbors[n].mac, c->neighbors[n].mac, 6);
 		}
 		for (unsigned k = 0; k < c->n_kernel_allow; k++)

@@ -211,7 +211,7 @@ void exfilter_stop(struct exfilter *f)
 	free(f);
 }
 
-int exfilter_tcp_listen(struct exfilter *f, uint32_t addr, uint16_t port, bool add,
+int exfilter_tcp_listen(struct exfilter *f, const struct dp_addr *addr, uint16_t port, bool add,
 		char *err, size_t errlen)
 {
 	char cmd[160], a[INET_ADDRSTRLEN], why[256];
@@ -219,11 +219,16 @@ int exfilter_tcp_listen(struct exfilter *f, uint32_t addr, uint16_t port, bool a
 
 	if (f == NULL)
 		return 0;
-	if (addr == 0) {
+	if (!dp_addr_is_v4(addr)) {
+		snprintf(err, errlen, "exception filter: %s", dp_addr_is_v6(addr) ?
+				"IPv6 is not supported yet" : "no address");
+		return -1;
+	}
+	if (addr->v4 == 0) {
 		snprintf(cmd, sizeof(cmd), "%s element inet " EXFILTER_TABLE " tcp_listen_any "
 				"{ %u }", verb, port);
 	} else {
-		inet_ntop(AF_INET, &addr, a, sizeof(a));
+		inet_ntop(AF_INET, &addr->v4, a, sizeof(a));
 		snprintf(cmd, sizeof(cmd), "%s element inet " EXFILTER_TABLE " tcp_listen "
 				"{ %s . %u }", verb, a, port);
 	}

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rp_addr.h"
+
 #define EXFILTER_TABLE "rtpproxy"           /* family inet */
 #define EXFILTER_MAX_PORTS 8
 #define EXFILTER_MAX_SERVICES 32
@@ -50,9 +52,9 @@ struct exfilter *exfilter_start(const struct exfilter_config *c, char *err, size
 /* Delete the table and free f (NULL is fine). */
 void exfilter_stop(struct exfilter *f);
 
-/* Admit (add) or stop admitting TCP to addr:port (addr network byte order, 0 = every
- * address; port host byte order). 0, or -1 + err. */
-int exfilter_tcp_listen(struct exfilter *f, uint32_t addr, uint16_t port, bool add,
+/* Admit (add) or stop admitting TCP to addr:port (the wildcard = every address; port host
+ * byte order; IPv4 only so far). 0, or -1 + err. */
+int exfilter_tcp_listen(struct exfilter *f, const struct dp_addr *addr, uint16_t port, bool add,
 		char *err, size_t errlen);
 
 /* Packets the table has dropped so far (its named counter), or 0 when it cannot be read. */

@@ -20,8 +20,13 @@ const struct validate_self *own_addrs(const struct dp *dp, int64_t now_ms)
 		struct dp_port_info pi;
 		dp_port_info(dp, p, &pi);
 		memcpy(names[p], pi.name, sizeof(names[p]));  /* self keeps the pointer */
-		for (unsigned a = 0; a < pi.n_addrs; a++)
-			validate_self_add4(&self, pi.addr[a], pi.prefix_len[a], names[p]);
+		for (unsigned a = 0; a < pi.n_addrs; a++) {
+			const struct dp_addr *x = &pi.addr[a];
+			if (dp_addr_is_v4(x))
+				validate_self_add4(&self, x->v4, pi.prefix_len[a], names[p]);
+			else if (dp_addr_is_v6(x))
+				validate_self_add6(&self, (const struct in6_addr *)x->v6, names[p]);
+		}
 	}
 	validate_self_add_kernel(&self);        /* none listed: the ports' own still hold */
 	built_ms = now_ms;

@@ -49,27 +49,25 @@ static grpc_status_code parse_endpoint(const Rtpproxy__Endpoint *e, const char *
 	if (e == NULL)
 		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT, "%s: is required", field);
 	const char *a = e->address ? e->address : "";
-	struct in_addr in;
-	if (strchr(a, ':') != NULL) {
-		struct in6_addr in6;
-		if (inet_pton(AF_INET6, a, &in6) == 1)
-			return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
-					"%s.address: \"%s\": IPv6 is not supported yet", field, a);
-	}
-	if (inet_pton(AF_INET, a, &in) != 1)
+	struct dp_addr in;
+	int bad = dp_addr_parse(a, &in);
+	if (bad == 0 && dp_addr_is_v6(&in))
+		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
+				"%s.address: \"%s\": IPv6 is not supported yet", field, a);
+	if (bad != 0)
 		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
 				"%s.address: \"%s\" is not an IP address", field, a);
 	if (e->port > 65535)
 		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
 				"%s.port: %u is not a port (1..65535)", field, e->port);
-	if (in.s_addr == 0 && role != EP_LISTEN)
+	if (dp_addr_is_any(&in) && role != EP_LISTEN)
 		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
 				"%s.address: the wildcard address is allowed on listen_endpoint only",
 				field);
 	if (e->port == 0 && role == EP_DEST)
 		return rpc_fail(err, GRPC_STATUS_INVALID_ARGUMENT,
 				"%s.port: 0 is not a destination port (1..65535)", field);
-	out->addr = in.s_addr;
+	out->addr = in;
 	out->port = (uint16_t)e->port;
 	return GRPC_STATUS_OK;
 }
@@ -138,9 +136,9 @@ static grpc_status_code parse_create(const Rtpproxy__CreateSessionRequest *r,
 static Rtpproxy__Endpoint *endpoint_msg(struct arena *a, const struct sess_ep *e)
 {
 	Rtpproxy__Endpoint *m = arena_alloc(a, sizeof(*m));
-	char buf[INET_ADDRSTRLEN];
+	char buf[DP_ADDR_STRLEN];
 	rtpproxy__endpoint__init(m);
-	inet_ntop(AF_INET, &e->addr, buf, sizeof(buf));
+	dp_addr_format(&e->addr, buf, sizeof(buf));
 	m->address = arena_strdup(a, buf);
 	m->port = e->port;
 	return m;

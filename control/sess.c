@@ -69,7 +69,7 @@ struct sess_mgr *sess_mgr_create(struct dp *dp, const struct sess_config *cfg,
 		struct dp_port_info pi;
 		dp_port_info(dp, p, &pi);
 		for (unsigned a = 0; a < pi.n_addrs; a++)
-			if (portalloc_add_addr(&m->ports, pi.addr[a]) != 0) {
+			if (portalloc_add_addr(&m->ports, pi.addr[a].v4) != 0) {
 				snprintf(err, errlen, "too many appliance addresses");
 				goto fail;
 			}
@@ -119,20 +119,22 @@ struct session *sess_find(struct sess_mgr *m, const char *id)
 	return data;
 }
 
-static bool allowed(const struct sess_mgr *m, uint32_t addr)
+/* allowed_destinations: IPv4 prefixes only so far */
+static bool allowed(const struct sess_mgr *m, const struct dp_addr *addr)
 {
 	if (m->cfg.n_allowed == 0)
 		return true;
+	if (!dp_addr_is_v4(addr))
+		return false;
 	for (unsigned i = 0; i < m->cfg.n_allowed; i++)
-		if ((addr & m->cfg.allowed_mask[i]) == m->cfg.allowed_addr[i])
+		if ((addr->v4 & m->cfg.allowed_mask[i]) == m->cfg.allowed_addr[i])
 			return true;
 	return false;
 }
 
-void sess_fmt_ip(uint32_t a, char out[16])
+void sess_fmt_ip(const struct dp_addr *a, char out[DP_ADDR_STRLEN])
 {
-	const uint8_t *b = (const uint8_t *)&a;
-	snprintf(out, 16, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+	dp_addr_format(a, out, DP_ADDR_STRLEN);
 }
 
 /* Take the listen and forward ports (allocating where 0); roll back on failure. */
@@ -141,39 +143,39 @@ static enum sess_err take_ports(struct sess_mgr *m, struct session *s, unsigned 
 {
 	struct portalloc *pa = &m->ports;
 	struct sess_ep *l = &s->listen, *f = &s->forward;
-	char a[16];
+	char a[DP_ADDR_STRLEN];
 
 	if (l->port == 0) {
-		if (portalloc_alloc(pa, l->addr, count, &l->port) != 0)
+		if (portalloc_alloc(pa, l->addr.v4, count, &l->port) != 0)
 			return sess_fail(err, SESS_EXHAUSTED,
 					"listen_endpoint.port: no free port left in %u..%u",
 					pa->min, pa->max);
-	} else if (!portalloc_free(pa, l->addr, l->port, count)) {
-		sess_fmt_ip(l->addr, a);
+	} else if (!portalloc_free(pa, l->addr.v4, l->port, count)) {
+		sess_fmt_ip(&l->addr, a);
 		return sess_fail(err, SESS_EXISTS,
 				"listen_endpoint: %s:%u%s is already in use", a, l->port,
 				count == 2 ? " (or its RTCP port +1)" : "");
 	} else {
-		portalloc_take(pa, l->addr, l->port, count);
+		portalloc_take(pa, l->addr.v4, l->port, count);
 	}
 
 	if (f->port == 0 && s->transport == SESS_TCP) {
 		return 0;       /* each connection gets its own ephemeral source port */
 	} else if (f->port == 0) {
-		if (portalloc_alloc(pa, f->addr, count, &f->port) == 0)
+		if (portalloc_alloc(pa, f->addr.v4, count, &f->port) == 0)
 			return 0;
 		sess_fail(err, SESS_EXHAUSTED,
 				"forward_endpoint.port: no free port left in %u..%u", pa->min, pa->max);
-	} else if (!portalloc_free(pa, f->addr, f->port, count)) {
-		sess_fmt_ip(f->addr, a);
+	} else if (!portalloc_free(pa, f->addr.v4, f->port, count)) {
+		sess_fmt_ip(&f->addr, a);
 		sess_fail(err, SESS_EXISTS,
 				"forward_endpoint: %s:%u%s is already in use", a, f->port,
 				count == 2 ? " (or its RTCP port +1)" : "");
 	} else {
-		portalloc_take(pa, f->addr, f->port, count);
+		portalloc_take(pa, f->addr.v4, f->port, count);
 		return 0;
 	}
-	portalloc_release(pa, l->addr, l->port, count);
+	portalloc_release(pa, l->addr.v4, l->port, count);
 	return err->code;
 }
 
@@ -182,9 +184,9 @@ static void release_ports(struct sess_mgr *m, struct session *s)
 	unsigned count = s->rtcp ? 2 : 1;
 	if (!s->ports_held)
 		return;
-	portalloc_release(&m->ports, s->listen.addr, s->listen.port, count);
+	portalloc_release(&m->ports, s->listen.addr.v4, s->listen.port, count);
 	if (s->forward.port != 0)
-		portalloc_release(&m->ports, s->forward.addr, s->forward.port, count);
+		portalloc_release(&m->ports, s->forward.addr.v4, s->forward.port, count);
 	s->ports_held = false;
 }
 
@@ -226,7 +228,7 @@ bool sess_latched(const struct sess_mgr *m, const struct session *s, struct sess
 	if (s->end == NULL)
 		return false;
 	*out = s->end->latched;
-	return out->addr != 0;
+	return !dp_addr_is_none(&out->addr) && !dp_addr_is_any(&out->addr);
 }
 
 void sess_set_state(struct sess_mgr *m, struct session *s, enum sess_state st)
@@ -300,22 +302,22 @@ static int copy_labels(struct session *s, const struct sess_params *p)
 struct session *sess_create(struct sess_mgr *m, const struct sess_params *p,
 		struct sess_error *err)
 {
-	char a[16];
+	char a[DP_ADDR_STRLEN];
 
-	if (p->listen.addr != 0 && dp_port_of_addr(m->dp, p->listen.addr) < 0) {
-		sess_fmt_ip(p->listen.addr, a);
+	if (!dp_addr_is_any(&p->listen.addr) && dp_port_of_addr(m->dp, &p->listen.addr) < 0) {
+		sess_fmt_ip(&p->listen.addr, a);
 		sess_fail(err, SESS_INVALID,
 				"listen_endpoint.address: %s is not an address of this appliance", a);
 		return NULL;
 	}
-	if (dp_port_of_addr(m->dp, p->forward.addr) < 0) {
-		sess_fmt_ip(p->forward.addr, a);
+	if (dp_port_of_addr(m->dp, &p->forward.addr) < 0) {
+		sess_fmt_ip(&p->forward.addr, a);
 		sess_fail(err, SESS_INVALID,
 				"forward_endpoint.address: %s is not an address of this appliance", a);
 		return NULL;
 	}
-	if (!allowed(m, p->dest.addr)) {
-		sess_fmt_ip(p->dest.addr, a);
+	if (!allowed(m, &p->dest.addr)) {
+		sess_fmt_ip(&p->dest.addr, a);
 		sess_fail(err, SESS_DENIED,
 				"destination_endpoint.address: %s is outside allowed_destinations", a);
 		return NULL;

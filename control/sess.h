@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "rp_addr.h"
+
 struct dp;
 struct dp_sess;
 struct tcp_relay;
@@ -49,7 +51,7 @@ struct sess_error {
 enum sess_latch { SESS_LATCH_SSRC = 0, SESS_LATCH_FIRST = 1, SESS_LATCH_ANY = 2 };
 
 struct sess_ep {
-	uint32_t addr;          /* network byte order; 0 = wildcard (listen only) */
+	struct dp_addr addr;    /* the wildcard (family set, all zero): listen only */
 	uint16_t port;          /* host byte order; 0 = allocate */
 };
 
@@ -182,13 +184,14 @@ void sess_tcp_poll(struct sess_mgr *m);
 
 /*
  * Told when a TCP session starts and stops listening, so that the exception filter admits TCP
- * to its listen endpoint (addr network byte order, 0 = every address; port host order) only
+ * to its listen endpoint (addr: the wildcard = every address; port host order) only
  * meanwhile. listen_added runs before the listener exists; -1 + err refuses the session.
  */
 struct sess_tcp_hook {
 	void *ctx;
-	int (*listen_added)(void *ctx, uint32_t addr, uint16_t port, char *err, size_t errlen);
-	void (*listen_removed)(void *ctx, uint32_t addr, uint16_t port);
+	int (*listen_added)(void *ctx, const struct dp_addr *addr, uint16_t port, char *err,
+			size_t errlen);
+	void (*listen_removed)(void *ctx, const struct dp_addr *addr, uint16_t port);
 };
 void sess_set_tcp_hook(struct sess_mgr *m, const struct sess_tcp_hook *h);
 

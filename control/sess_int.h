@@ -49,7 +49,8 @@ void sess_fail_session(struct sess_mgr *m, struct session *s, const char *fmt, .
 /* The session's end record, allocated the first time; NULL only when out of memory (the
  * session then ends with zero counters rather than not at all). */
 struct sess_end *sess_end_of(struct session *s);
-void sess_fmt_ip(uint32_t a, char out[16]);
+/* a's text form into out (DP_ADDR_STRLEN bytes). */
+void sess_fmt_ip(const struct dp_addr *a, char out[DP_ADDR_STRLEN]);
 int64_t sess_tsc_to_unix_ms(const struct sess_mgr *m, uint64_t tsc);
 
 /* ---- sess_udp.c: s->flows ---- */

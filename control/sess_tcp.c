@@ -27,7 +27,7 @@ enum sess_err sess_tcp_install(struct sess_mgr *m, struct session *s, struct ses
 	/* destination legs leave through the kernel interface of the port that owns the
 	 * forward address, never through another interface */
 	struct dp_port_info pi;
-	int port = dp_port_of_addr(m->dp, s->forward.addr);
+	int port = dp_port_of_addr(m->dp, &s->forward.addr);
 	bool have_dev = port >= 0 && dp_port_info(m->dp, (unsigned)port, &pi) == 0;
 	struct tcp_sess_params p = {
 		.id = s->serial,
@@ -44,13 +44,13 @@ enum sess_err sess_tcp_install(struct sess_mgr *m, struct session *s, struct ses
 	if (m->tcp == NULL)
 		return sess_fail(err, SESS_UNAVAILABLE, "transport: the TCP relay is not running");
 	/* the filter admits the listen endpoint first, so the first SYN finds it open */
-	if (h->listen_added != NULL && h->listen_added(h->ctx, s->listen.addr, s->listen.port,
+	if (h->listen_added != NULL && h->listen_added(h->ctx, &s->listen.addr, s->listen.port,
 				err->message, sizeof(err->message)) != 0)
 		return err->code = SESS_INTERNAL;
 	int ret = tcp_relay_add(m->tcp, &p, &bound, err->message, sizeof(err->message));
 	if (ret != 0) {
 		if (h->listen_removed != NULL)
-			h->listen_removed(h->ctx, s->listen.addr, s->listen.port);
+			h->listen_removed(h->ctx, &s->listen.addr, s->listen.port);
 		err->code = ret == -EADDRINUSE ? SESS_EXISTS :
 			ret == -EADDRNOTAVAIL ? SESS_INVALID :
 			ret == -EMFILE || ret == -ENFILE || ret == -ENOMEM ? SESS_EXHAUSTED :
@@ -100,7 +100,7 @@ void sess_tcp_uninstall(struct sess_mgr *m, struct session *s)
 	if (m->tcp != NULL && tcp_relay_remove(m->tcp, s->serial, &t) == 0 && e != NULL)
 		tcp_to_stats(&t, &e->final, &e->final_rev);
 	if (m->tcp_hook.listen_removed != NULL)
-		m->tcp_hook.listen_removed(m->tcp_hook.ctx, s->listen.addr, s->listen.port);
+		m->tcp_hook.listen_removed(m->tcp_hook.ctx, &s->listen.addr, s->listen.port);
 }
 
 /* TCP sessions: idle when no byte moved either way for the timeout. */

@@ -130,8 +130,9 @@ static void log_new_source(struct session *s, const struct dp_latch_read *l)
 	if (!l->latched || l->gen == s->latch_gen_seen)
 		return;
 	s->latch_gen_seen = l->gen;
-	const uint8_t *b = (const uint8_t *)&l->addr;
-	LOG(INFO, "%s: client source %u.%u.%u.%u:%u", s->id, b[0], b[1], b[2], b[3], l->port);
+	char a[DP_ADDR_STRLEN];
+	sess_fmt_ip(&l->addr, a);
+	LOG(INFO, "%s: client source %s:%u", s->id, a, l->port);
 }
 
 void sess_udp_tick(struct sess_mgr *m, struct session *s, int64_t now_ms)
@@ -145,8 +146,8 @@ void sess_udp_tick(struct sess_mgr *m, struct session *s, int64_t now_ms)
 	log_new_source(s, &st.latch);
 	/* a destination that never answered ARP: nothing of this session can leave */
 	if (s->state == SESS_CONNECTING && st.next_hop_failed) {
-		char a[16];
-		sess_fmt_ip(st.next_hop, a);
+		char a[DP_ADDR_STRLEN];
+		sess_fmt_ip(&st.next_hop, a);
 		sess_fail_session(m, s, "destination_endpoint: next hop %s does not answer ARP", a);
 		return;
 	}

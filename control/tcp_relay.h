@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include "rp_addr.h"
+
 struct tcp_relay;
 
 struct tcp_relay_config {
@@ -32,14 +34,14 @@ struct tcp_relay_config {
 #define TCP_RELAY_EVENT_QUEUE 4096      /* events held for tcp_relay_drain; beyond: dropped */
 #define TCP_RELAY_ACCEPT_PAUSE_MS 100   /* a listener rests this long after EMFILE/ENFILE */
 
-/* One TCP session's endpoints. Addresses network byte order, ports host byte order. */
+/* One TCP session's endpoints. Ports host byte order; addresses IPv4 only so far. */
 struct tcp_sess_params {
 	uint64_t id;                    /* the session manager's serial: names it in events */
-	uint32_t listen_addr;           /* 0 = every local address */
+	struct dp_addr listen_addr;     /* the wildcard (0.0.0.0) = every local address */
 	uint16_t listen_port;           /* 0 = let the kernel choose (the caller usually allocates) */
-	uint32_t forward_addr;          /* source of the destination leg */
+	struct dp_addr forward_addr;    /* source of the destination leg */
 	uint16_t forward_port;          /* 0 = ephemeral per connection; else one client at a time */
-	uint32_t dest_addr;
+	struct dp_addr dest_addr;
 	uint16_t dest_port;
 	uint32_t idle_timeout_ms;       /* a connection with no byte either way this long is reset
 					 * (both legs, RST); 0 = never */

@@ -224,8 +224,8 @@ static int leg_bind_dev(struct tcp_relay *r, struct conn *c)
 void relay_conn_connect(struct tcp_relay *r, struct conn *c)
 {
 	const struct tcp_sess_params *p = &c->s->p;
-	struct sockaddr_in fwd = sin_of(p->forward_addr, p->forward_port);
-	struct sockaddr_in dst = sin_of(p->dest_addr, p->dest_port);
+	struct sockaddr_in fwd = sin_of(p->forward_addr.v4, p->forward_port);
+	struct sockaddr_in dst = sin_of(p->dest_addr.v4, p->dest_port);
 	int fd = c->dst.fd;
 
 	if (leg_bind_dev(r, c) < 0)

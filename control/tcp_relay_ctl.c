@@ -225,7 +225,7 @@ void tcp_relay_counters(const struct tcp_relay *r, struct tcp_relay_counters *o)
 /* socket/bind/listen in the caller's thread, so the error comes back with the request. */
 static int listener_open(struct sess *s, uint16_t *bound_port, char *err, size_t errlen)
 {
-	struct sockaddr_in sa = sin_of(s->p.listen_addr, s->p.listen_port);
+	struct sockaddr_in sa = sin_of(s->p.listen_addr.v4, s->p.listen_port);
 	socklen_t len = sizeof(sa);
 	const char *what = "socket";
 	int fd, e;
@@ -245,7 +245,7 @@ static int listener_open(struct sess *s, uint16_t *bound_port, char *err, size_t
 		goto fail;
 	s->lfd = fd;
 	*bound_port = ntohs(sa.sin_port);
-	fmt_ep(s->listen_txt, sizeof(s->listen_txt), s->p.listen_addr, *bound_port);
+	fmt_ep(s->listen_txt, sizeof(s->listen_txt), s->p.listen_addr.v4, *bound_port);
 	return 0;
 fail:
 	e = errno;
@@ -268,9 +268,9 @@ static struct sess *sess_new(const struct tcp_sess_params *p)
 	s->p.bind_dev = s->dev;
 	s->ep.kind = EP_LISTEN;
 	s->lfd = -1;
-	fmt_ep(s->listen_txt, sizeof(s->listen_txt), p->listen_addr, p->listen_port);
-	fmt_ep(s->fwd_txt, sizeof(s->fwd_txt), p->forward_addr, p->forward_port);
-	fmt_ep(s->dest_txt, sizeof(s->dest_txt), p->dest_addr, p->dest_port);
+	fmt_ep(s->listen_txt, sizeof(s->listen_txt), p->listen_addr.v4, p->listen_port);
+	fmt_ep(s->fwd_txt, sizeof(s->fwd_txt), p->forward_addr.v4, p->forward_port);
+	fmt_ep(s->dest_txt, sizeof(s->dest_txt), p->dest_addr.v4, p->dest_port);
 	return s;
 }
 
@@ -289,8 +289,14 @@ int tcp_relay_add(struct tcp_relay *r, const struct tcp_sess_params *p, uint16_t
 	bool dup;
 	int rc;
 
-	if (p->dest_port == 0 || p->dest_addr == 0) {
-		snprintf(err, errlen, "destination_endpoint: an address and a port are required");
+	if (p->dest_port == 0 || !dp_addr_is_v4(&p->dest_addr) || p->dest_addr.v4 == 0) {
+		snprintf(err, errlen, "destination_endpoint: %s", dp_addr_is_v6(&p->dest_addr) ?
+				"IPv6 is not supported yet" : "an address and a port are required");
+		return -EINVAL;
+	}
+	if (dp_addr_is_v6(&p->listen_addr) || dp_addr_is_v6(&p->forward_addr)) {
+		snprintf(err, errlen, "%s: IPv6 is not supported yet",
+				dp_addr_is_v6(&p->listen_addr) ? "listen_endpoint" : "forward_endpoint");
 		return -EINVAL;
 	}
 	if (p->bind_dev != NULL && strlen(p->bind_dev) >= IFNAMSIZ) {

@@ -27,9 +27,9 @@ unsigned dp_n_ports(const struct dp *dp)
 	return dp->n_ports;
 }
 
-int dp_port_of_addr(const struct dp *dp, uint32_t addr)
+int dp_port_of_addr(const struct dp *dp, const struct dp_addr *addr)
 {
-	return dp_owner_of(dp, addr);
+	return dp_addr_is_v4(addr) ? dp_owner_of(dp, addr->v4) : -1;
 }
 
 int dp_port_info(const struct dp *dp, unsigned idx, struct dp_port_info *out)
@@ -43,11 +43,12 @@ int dp_port_info(const struct dp *dp, unsigned idx, struct dp_port_info *out)
 	out->eth_id = p->eth_id;
 	memcpy(out->mac, p->mac.addr_bytes, 6);
 	for (unsigned a = 0; a < p->n_addr; a++) {
-		out->addr[a] = p->addr[a];
+		out->addr[a] = dp_addr_v4(p->addr[a]);
 		out->prefix_len[a] = (uint8_t)__builtin_popcount(p->mask[a]);
 	}
 	out->n_addrs = p->n_addr;
-	out->gateway = p->gateway;
+	if (p->gateway != 0)
+		out->gateway = dp_addr_v4(p->gateway);
 	return 0;
 }
 

@@ -107,21 +107,21 @@ static struct flow *make_flow(struct dp *dp, const struct dp_sess_spec *sp, uint
 	f->tx_port = tx_port;
 	f->neigh = neigh;
 	if (!reverse) {
-		f->key = flow_key_make(sp->listen_addr, htons((uint16_t)(sp->listen_port + off)),
+		f->key = flow_key_make(sp->listen_addr.v4, htons((uint16_t)(sp->listen_port + off)),
 				PKT_IPPROTO_UDP);
-		f->src_ip = sp->forward_addr;
+		f->src_ip = sp->forward_addr.v4;
 		f->src_port = htons((uint16_t)(sp->forward_port + off));
-		f->dst_ip = sp->dest_addr;
+		f->dst_ip = sp->dest_addr.v4;
 		f->dst_port = htons((uint16_t)(sp->dest_port + off));
 		f->latch_rtp = UINT32_MAX;      /* RTCP: set once all flows exist */
 		flags |= latch_flags(sp);
 	} else {
 		/* back to whoever the forward flow latched, from the listen endpoint */
-		f->key = flow_key_make(sp->forward_addr, htons((uint16_t)(sp->forward_port + off)),
+		f->key = flow_key_make(sp->forward_addr.v4, htons((uint16_t)(sp->forward_port + off)),
 				PKT_IPPROTO_UDP);
 		f->src_port = htons((uint16_t)(sp->listen_port + off));
 		f->latch_flow = f->latch_fallback = UINT32_MAX;    /* set once all flows exist */
-		f->peer_ip = sp->dest_addr;
+		f->peer_ip = sp->dest_addr.v4;
 		f->peer_port = htons((uint16_t)(sp->dest_port + off));
 		flags |= FLOW_F_REVERSE;
 	}
@@ -145,26 +145,41 @@ static bool wanted(const struct dp_sess_spec *sp, int role)
 		(role == DP_FLOW_REV_RTCP && sp->bidirectional && sp->rtcp);
 }
 
+/* The flows relay IPv4 only so far: an IPv6 endpoint is not one of ours. */
+static int check_v4(const struct dp_sess_spec *sp, char *msg, size_t msglen)
+{
+	const struct dp_addr *addr[] = { &sp->listen_addr, &sp->forward_addr, &sp->dest_addr };
+	static const char *const field[] = { "listen_endpoint.address",
+		"forward_endpoint.address", "destination_endpoint.address" };
+	for (int i = 0; i < 3; i++)
+		if (dp_addr_is_v6(addr[i]))
+			return fail(msg, msglen, DP_SESS_NOT_OURS, "%s: IPv6 is not supported by "
+					"the data plane yet", field[i]);
+	return 0;
+}
+
 int dp_sess_install(struct dp *dp, const struct dp_sess_spec *sp, struct dp_sess **out,
 		char *msg, size_t msglen)
 {
-	int port = dp_owner_of(dp, sp->forward_addr);
+	int port = dp_owner_of(dp, sp->forward_addr.v4);
 	uint32_t nh;
 	char a[16];
-	int i, ret = 0;
+	int i, ret = check_v4(sp, msg, msglen);
 
-	if (sp->listen_addr != 0 && dp_owner_of(dp, sp->listen_addr) < 0) {
-		fmt_ip(sp->listen_addr, a);
+	if (ret != 0)
+		return ret;
+	if (sp->listen_addr.v4 != 0 && dp_owner_of(dp, sp->listen_addr.v4) < 0) {
+		fmt_ip(sp->listen_addr.v4, a);
 		return fail(msg, msglen, DP_SESS_NOT_OURS, "listen_endpoint.address: %s is not an "
 				"address of this appliance", a);
 	}
 	if (port < 0) {
-		fmt_ip(sp->forward_addr, a);
+		fmt_ip(sp->forward_addr.v4, a);
 		return fail(msg, msglen, DP_SESS_NOT_OURS, "forward_endpoint.address: %s is not "
 				"an address of this appliance", a);
 	}
-	if (next_hop(&dp->port[port], sp->dest_addr, &nh) != 0) {
-		fmt_ip(sp->dest_addr, a);
+	if (next_hop(&dp->port[port], sp->dest_addr.v4, &nh) != 0) {
+		fmt_ip(sp->dest_addr.v4, a);
 		return fail(msg, msglen, DP_SESS_NO_ROUTE, "destination_endpoint.address: %s is "
 				"not on a subnet of %s (which owns the forward address) and %s has no "
 				"gateway", a, dp->port[port].name, dp->port[port].name);
@@ -217,7 +232,7 @@ int dp_sess_install(struct dp *dp, const struct dp_sess_spec *sp, struct dp_sess
 	release_unpublished(dp, s);
 	if (ret == -EEXIST) {
 		/* only a reverse flow can collide: the caller keeps listen ports apart */
-		fmt_ip(sp->forward_addr, a);
+		fmt_ip(sp->forward_addr.v4, a);
 		return fail(msg, msglen, DP_SESS_IN_USE, "forward_endpoint: %s:%u already "
 				"receives for another session", a, sp->forward_port);
 	}
@@ -264,17 +279,17 @@ static void read_latch(const struct dp_sess *s, struct dp_latch_read *out)
 	if (s->flow[DP_FLOW_RTP] == NULL || !flow_latch_read(&s->flow[DP_FLOW_RTP]->latch, &l))
 		return;
 	out->latched = true;
-	out->addr = l.ip;
+	out->addr = dp_addr_v4(l.ip);
 	out->port = ntohs(l.port);
 	out->gen = l.seq;
 }
 
 static void read_next_hop(const struct dp *dp, const struct dp_sess *s, bool *failed,
-		uint32_t *addr)
+		struct dp_addr *addr)
 {
 	const struct neigh_entry *e = &dp->neigh->ent[s->neigh];
 	*failed = e->state == NEIGH_FAILED;
-	*addr = e->ip;
+	*addr = dp_addr_v4(e->ip);
 }
 
 void dp_sess_read(const struct dp *dp, const struct dp_sess *s, struct dp_sess_read *out)

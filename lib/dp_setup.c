@@ -50,10 +50,10 @@ static void port_from_conf(struct dp *dp, unsigned idx, const struct dp_port_con
 	p->eth_id = p->tap_id = UINT16_MAX;
 	p->n_addr = c->n_addrs;
 	for (unsigned i = 0; i < c->n_addrs; i++) {
-		p->addr[i] = c->addrs[i].addr;
+		p->addr[i] = c->addrs[i].addr.v4;
 		p->mask[i] = mask_of(c->addrs[i].len);
 	}
-	p->gateway = c->gateway;
+	p->gateway = dp_addr_is_v4(&c->gateway) ? c->gateway.v4 : 0;
 	dp_set_exception_rate(dp, idx, c->exception_rate_pps);
 	for (unsigned s = 0; s < c->n_udp_allow; s++)
 		dp_port_allow_udp(p, c->udp_allow[s]);
@@ -85,10 +85,10 @@ static int setup_kernel(const struct dp_port *p, unsigned idx, const struct dp_p
 	if (kif_up(p->tap_name, e, sizeof(e)) != 0)
 		return fail(err, errlen, "%s: %s", p->name, e);
 	for (unsigned a = 0; a < c->n_addrs; a++)
-		if (kif_add_ipv4(p->tap_name, c->addrs[a].addr, c->addrs[a].len, e, sizeof(e)) != 0)
+		if (kif_add_ipv4(p->tap_name, c->addrs[a].addr.v4, c->addrs[a].len, e, sizeof(e)) != 0)
 			return fail(err, errlen, "%s: %s", p->name, e);
 	for (unsigned a = 0; p->gateway != 0 && a < c->n_addrs; a++)
-		if (kif_add_onlink(p->tap_name, c->addrs[a].addr, c->addrs[a].len,
+		if (kif_add_onlink(p->tap_name, c->addrs[a].addr.v4, c->addrs[a].len,
 					KIF_TABLE_BASE + idx, e, sizeof(e)) != 0)
 			return fail(err, errlen, "%s: %s", p->name, e);
 	if (p->gateway != 0 && kif_add_gateway(p->tap_name, p->gateway, p->addr, p->n_addr,
@@ -118,7 +118,7 @@ static int setup_ports(struct dp *dp, const struct dp_conf *conf, char *err, siz
 		if (p->exc_device[0] == '\0' && setup_kernel(p, i, c, err, errlen) != 0)
 			return -1;
 		for (unsigned n = 0; n < c->n_neighbors; n++)
-			if (neigh_add_static(dp->neigh, (uint16_t)i, c->neighbors[n].addr,
+			if (neigh_add_static(dp->neigh, (uint16_t)i, c->neighbors[n].addr.v4,
 						c->neighbors[n].mac) == NEIGH_NONE)
 				return fail(err, errlen, "%s: neighbors: the neighbour table is full",
 						c->name);
@@ -177,6 +177,26 @@ static int assign_queues(struct dp *dp, char *err, size_t errlen)
 	return 0;
 }
 
+/* The data plane relays IPv4 only so far: a port's addresses, gateway and neighbours too. */
+static int check_port_v4(const struct dp_port_conf *p, char *err, size_t errlen)
+{
+	for (unsigned a = 0; a < p->n_addrs; a++)
+		if (!dp_addr_is_v4(&p->addrs[a].addr) || p->addrs[a].len > 32)
+			return fail(err, errlen, "%s: address: %s", p->name,
+					dp_addr_is_v6(&p->addrs[a].addr) ? "IPv6 is not supported "
+					"by the data plane yet" : "not an IPv4 prefix");
+	if (!dp_addr_is_none(&p->gateway) && !dp_addr_is_v4(&p->gateway))
+		return fail(err, errlen, "%s: gateway: not an IPv4 address", p->name);
+	if (!dp_addr_is_none(&p->gateway6))
+		return fail(err, errlen, "%s: gateway6: IPv6 is not supported by the data plane "
+				"yet", p->name);
+	for (unsigned n = 0; n < p->n_neighbors && n < DP_MAX_NEIGHBORS; n++)
+		if (!dp_addr_is_v4(&p->neighbors[n].addr))
+			return fail(err, errlen, "%s: neighbors: IPv6 is not supported by the data "
+					"plane yet", p->name);
+	return 0;
+}
+
 static int check_conf(const struct dp_conf *c, char *err, size_t errlen)
 {
 	if (c->n_ports == 0 || c->n_ports > DP_MAX_PORTS)
@@ -194,6 +214,8 @@ static int check_conf(const struct dp_conf *c, char *err, size_t errlen)
 					p->name);
 		if (p->exception[0] == '\0' && p->exception_device[0] == '\0')
 			return fail(err, errlen, "%s: exception: no kernel interface name", p->name);
+		if (check_port_v4(p, err, errlen) != 0)
+			return -1;
 	}
 	return 0;
 }

@@ -6,7 +6,8 @@
  * control lcore, and install a session's flows from a dp_sess_spec: the handle that comes
  * back reads the session's counters, RTP state and latch and takes the flows out again.
  * Every call here belongs to the control lcore (one thread), except where said.
- * Addresses are IPv4 in network byte order, ports in host byte order.
+ * Addresses are struct dp_addr (rp_addr.h; the data plane still relays IPv4 only), ports in
+ * host byte order.
  */
 #ifndef RTPPROXY_RP_DP_H
 #define RTPPROXY_RP_DP_H
@@ -14,6 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "rp_addr.h"
 
 #define DP_MAX_PORTS 8
 #define DP_MAX_ADDRS 32         /* addresses per port */
@@ -50,12 +53,12 @@ struct dp_sess;                 /* one session's flows in it */
 /* ---- building one ---- */
 
 struct dp_prefix {
-	uint32_t addr;
-	uint8_t len;                    /* 0..32 */
+	struct dp_addr addr;
+	uint8_t len;                    /* 0..32 (IPv4), 0..128 (IPv6) */
 };
 
 struct dp_neighbor {
-	uint32_t addr;
+	struct dp_addr addr;
 	uint8_t mac[6];
 };
 
@@ -68,7 +71,8 @@ struct dp_port_conf {
 	char exception_device[64];
 	struct dp_prefix addrs[DP_MAX_ADDRS];   /* the appliance's addresses on it, >= 1 */
 	unsigned n_addrs;
-	uint32_t gateway;               /* 0 = none */
+	struct dp_addr gateway;         /* IPv4; family 0 = none */
+	struct dp_addr gateway6;        /* IPv6; family 0 = none */
 	struct dp_neighbor neighbors[DP_MAX_NEIGHBORS];  /* static ARP entries */
 	unsigned n_neighbors;
 	uint16_t udp_allow[DP_MAX_UDP_ALLOW];   /* UDP ports the kernel may serve (kernel_allow) */
@@ -119,17 +123,18 @@ void dp_poll(struct dp *dp);
 
 unsigned dp_n_ports(const struct dp *dp);
 /* The port that owns address addr, or -1. */
-int dp_port_of_addr(const struct dp *dp, uint32_t addr);
+int dp_port_of_addr(const struct dp *dp, const struct dp_addr *addr);
 
 struct dp_port_info {
 	char name[DP_NAME_LEN];
 	char exception[DP_NAME_LEN];    /* kernel interface name */
 	uint16_t eth_id;                /* DPDK port id */
 	uint8_t mac[6];
-	uint32_t addr[DP_MAX_ADDRS];
+	struct dp_addr addr[DP_MAX_ADDRS];
 	uint8_t prefix_len[DP_MAX_ADDRS];
 	unsigned n_addrs;
-	uint32_t gateway;               /* 0 = none */
+	struct dp_addr gateway;         /* family 0 = none */
+	struct dp_addr gateway6;        /* family 0 = none */
 };
 /* Port idx as configured and started. -1 when there is no such port. */
 int dp_port_info(const struct dp *dp, unsigned idx, struct dp_port_info *out);
@@ -140,11 +145,11 @@ int dp_port_info(const struct dp *dp, unsigned idx, struct dp_port_info *out);
 enum dp_latch { DP_LATCH_SSRC = 0, DP_LATCH_FIRST = 1, DP_LATCH_ANY = 2 };
 
 struct dp_sess_spec {
-	uint32_t listen_addr;           /* 0 = every address of the appliance */
+	struct dp_addr listen_addr;     /* the wildcard (0.0.0.0) = every address of the appliance */
 	uint16_t listen_port;
-	uint32_t forward_addr;          /* an address of the appliance */
+	struct dp_addr forward_addr;    /* an address of the appliance */
 	uint16_t forward_port;
-	uint32_t dest_addr;
+	struct dp_addr dest_addr;
 	uint16_t dest_port;
 	bool rtcp;                      /* port + 1 too */
 	bool bidirectional;             /* destination -> forward endpoint -> latched client */
@@ -194,7 +199,7 @@ struct dp_flow_read {
 
 struct dp_latch_read {
 	bool latched;                   /* the client has sent (addr/port valid) */
-	uint32_t addr;
+	struct dp_addr addr;
 	uint16_t port;
 	uint32_t gen;                   /* changes each time the latch moves */
 };
@@ -203,7 +208,7 @@ struct dp_sess_read {
 	struct dp_flow_read flow[DP_FLOW_ROLES];
 	struct dp_latch_read latch;     /* the forward RTP flow's: the client's source */
 	bool next_hop_failed;           /* the next hop does not answer ARP */
-	uint32_t next_hop;              /* its address */
+	struct dp_addr next_hop;        /* its address */
 };
 
 /* Everything about a session's flows now (any thread may call it while the handle lives). */
@@ -215,7 +220,7 @@ struct dp_sess_status {
 	uint64_t last_tsc;
 	struct dp_latch_read latch;
 	bool next_hop_failed;
-	uint32_t next_hop;
+	struct dp_addr next_hop;
 };
 void dp_sess_status(const struct dp *dp, const struct dp_sess *s, struct dp_sess_status *out);
 

@@ -356,12 +356,13 @@ static void setup(void)
 		snprintf(pc->exception, sizeof(pc->exception), "bw%u", p);
 		snprintf(pc->exception_device, sizeof(pc->exception_device), "net_null%u", 2 + p);
 		for (uint32_t a = 0; a < n_addr(); a++)
-			pc->addrs[a] = (struct dp_prefix){ p == 0 ? listen_ip(a) : fwd_ip(a), 24 };
+			pc->addrs[a] = (struct dp_prefix){
+				dp_addr_v4(p == 0 ? listen_ip(a) : fwd_ip(a)), 24 };
 		pc->n_addrs = n_addr();
 	}
 	/* the destinations' next hops, as `neighbors =` in [port1] makes them */
 	for (uint32_t a = 0; a < n_addr(); a++) {
-		c.port[1].neighbors[a].addr = dest_ip(a);
+		c.port[1].neighbors[a].addr = dp_addr_v4(dest_ip(a));
 		dest_mac(a, c.port[1].neighbors[a].mac);
 	}
 	c.port[1].n_neighbors = n_addr();
@@ -397,9 +398,9 @@ static void setup(void)
 		uint32_t a = s / PORTS_PER_ADDR;
 		uint16_t port = (uint16_t)(BASE_PORT + s % PORTS_PER_ADDR);
 		struct dp_sess_spec sp = {
-			.listen_addr = listen_ip(a), .listen_port = port,
-			.forward_addr = fwd_ip(a), .forward_port = port,
-			.dest_addr = dest_ip(a), .dest_port = port,
+			.listen_addr = dp_addr_v4(listen_ip(a)), .listen_port = port,
+			.forward_addr = dp_addr_v4(fwd_ip(a)), .forward_port = port,
+			.dest_addr = dp_addr_v4(dest_ip(a)), .dest_port = port,
 			.bidirectional = o.bidir, .tag = s,
 		};
 		struct dp_sess *h;

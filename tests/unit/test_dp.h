@@ -28,7 +28,7 @@ static inline struct dp *test_dp_create(uint32_t max_flows, const struct dp_neig
 		snprintf(p->device, sizeof(p->device), "net_null%u", i);
 		snprintf(p->exception, sizeof(p->exception), "rtp%u", i);
 		snprintf(p->exception_device, sizeof(p->exception_device), "net_null%u", 2 + i);
-		p->addrs[0] = (struct dp_prefix){ inet_addr(addrs[i]), 24 };
+		p->addrs[0] = (struct dp_prefix){ dp_addr_v4(inet_addr(addrs[i])), 24 };
 		p->n_addrs = 1;
 	}
 	if (neighbor != NULL) {

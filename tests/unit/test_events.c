@@ -95,9 +95,9 @@ static void make_many(unsigned n)
 		memset(&p, 0, sizeof(p));
 		snprintf(id, sizeof(id), "many-%u", i);
 		p.id = id;
-		p.listen = (struct sess_ep){ inet_addr("198.18.1.1"), (uint16_t)(10000 + i) };
-		p.forward = (struct sess_ep){ inet_addr("198.18.2.1"), (uint16_t)(10000 + i) };
-		p.dest = (struct sess_ep){ inet_addr("198.18.2.2"), 40000 };
+		p.listen = (struct sess_ep){ dp_addr_v4(inet_addr("198.18.1.1")), (uint16_t)(10000 + i) };
+		p.forward = (struct sess_ep){ dp_addr_v4(inet_addr("198.18.2.1")), (uint16_t)(10000 + i) };
+		p.dest = (struct sess_ep){ dp_addr_v4(inet_addr("198.18.2.2")), 40000 };
 		if (sess_create(ctx.sessions, &p, &err) == NULL) {
 			fprintf(stderr, "make_many: %s\n", err.message);
 			CHECK(0);
@@ -914,7 +914,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* the usual destination answers ARP (statically); 198.18.2.99 is left unresolved */
-	struct dp_neighbor dst = { .addr = inet_addr("198.18.2.2"), .mac = { 2, 0, 0, 0, 2, 2 } };
+	struct dp_neighbor dst = { .addr = dp_addr_v4(inet_addr("198.18.2.2")), .mac = { 2, 0, 0, 0, 2, 2 } };
 	dp = test_dp_create(2 * (MANY + 64), &dst);
 	CHECK(dp != NULL);
 	if (dp == NULL)

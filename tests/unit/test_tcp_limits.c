@@ -34,6 +34,7 @@
 #define MAX_ID 64
 
 static uint32_t lo;     /* 127.0.0.1, network order */
+#define lo_addr dp_addr_v4(lo)
 
 static int64_t now_ms(void)
 {
@@ -289,8 +290,8 @@ static struct tcp_relay *start(unsigned per_session)
 static uint16_t add(struct tcp_relay *r, uint64_t id, uint32_t idle_ms, const char *dev)
 {
 	struct tcp_sess_params p = {
-		.id = id, .listen_addr = lo, .forward_addr = lo,
-		.dest_addr = lo, .dest_port = echo.port, .idle_timeout_ms = idle_ms,
+		.id = id, .listen_addr = lo_addr, .forward_addr = lo_addr,
+		.dest_addr = lo_addr, .dest_port = echo.port, .idle_timeout_ms = idle_ms,
 		.bind_dev = dev,
 	};
 	char err[256] = "";
@@ -503,8 +504,8 @@ static void test_bind_dev(void)
 
 	/* a name the kernel could not hold is refused up front, naming the field */
 	{
-		struct tcp_sess_params p = { .id = 8, .listen_addr = lo, .forward_addr = lo,
-			.dest_addr = lo, .dest_port = echo.port, .bind_dev = "sixteen-bytes-xx" };
+		struct tcp_sess_params p = { .id = 8, .listen_addr = lo_addr, .forward_addr = lo_addr,
+			.dest_addr = lo_addr, .dest_port = echo.port, .bind_dev = "sixteen-bytes-xx" };
 		char err[200] = "";
 		struct tcp_stats st;
 		uint16_t bp;

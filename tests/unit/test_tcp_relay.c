@@ -36,6 +36,7 @@
 #define MAX_ID 2048
 
 static uint32_t lo;     /* 127.0.0.1, network order */
+#define lo_addr dp_addr_v4(lo)
 
 static int64_t now_ms(void)
 {
@@ -566,9 +567,9 @@ static struct echo_srv echo;
 static struct tcp_sess_params params(uint64_t id, uint16_t fwd_port, uint16_t dest_port)
 {
 	struct tcp_sess_params p = {
-		.id = id, .listen_addr = lo, .listen_port = 0,
-		.forward_addr = lo, .forward_port = fwd_port,
-		.dest_addr = lo, .dest_port = dest_port,
+		.id = id, .listen_addr = lo_addr, .listen_port = 0,
+		.forward_addr = lo_addr, .forward_port = fwd_port,
+		.dest_addr = lo_addr, .dest_port = dest_port,
 	};
 	return p;
 }
@@ -655,10 +656,24 @@ static void test_api(struct tcp_relay *r)
 	snprintf(want, sizeof(want), "listen_endpoint: 127.0.0.1:%u: Address already in use", port);
 	CHECK(strcmp(err, want) == 0);
 	/* an address that is not local */
-	p.listen_addr = inet_addr("198.18.1.1");
+	p.listen_addr = dp_addr_v4(inet_addr("198.18.1.1"));
 	p.listen_port = 20000;
 	CHECK(tcp_relay_add(r, &p, &bp, err, sizeof(err)) == -EADDRNOTAVAIL);
 	CHECK(strncmp(err, "listen_endpoint: 198.18.1.1:20000: ", 35) == 0);
+	/* IPv6 (2001:db8::1) is refused up front, naming the field */
+	struct dp_addr v6 = { .family = DP_AF_INET6, .v6 = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 } };
+	p = params(2, 0, echo.port);
+	p.dest_addr = v6;
+	CHECK(tcp_relay_add(r, &p, &bp, err, sizeof(err)) == -EINVAL);
+	CHECK(strcmp(err, "destination_endpoint: IPv6 is not supported yet") == 0);
+	p = params(2, 0, echo.port);
+	p.listen_addr = v6;
+	CHECK(tcp_relay_add(r, &p, &bp, err, sizeof(err)) == -EINVAL);
+	CHECK(strcmp(err, "listen_endpoint: IPv6 is not supported yet") == 0);
+	p = params(2, 0, echo.port);
+	p.forward_addr = v6;
+	CHECK(tcp_relay_add(r, &p, &bp, err, sizeof(err)) == -EINVAL);
+	CHECK(strcmp(err, "forward_endpoint: IPv6 is not supported yet") == 0);
 	/* unknown ids */
 	CHECK(tcp_relay_stats(r, 2, &st) == -ENOENT);
 	CHECK(tcp_relay_remove(r, 2, &st) == -ENOENT);

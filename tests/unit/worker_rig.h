@@ -207,11 +207,11 @@ static inline void setup(unsigned n_workers)
 		tap_ring[p] = tap_ring_q[p][0];
 		snprintf(pc->exception_device, sizeof(pc->exception_device), "net_ring_%s", name);
 		for (unsigned a = 0; a < 2 && addr[p][a] != NULL; a++) {
-			pc->addrs[a] = (struct dp_prefix){ inet_addr(addr[p][a]), 24 };
+			pc->addrs[a] = (struct dp_prefix){ dp_addr_v4(inet_addr(addr[p][a])), 24 };
 			pc->n_addrs = a + 1;
 		}
 	}
-	c.port[P1].neighbors[0].addr = inet_addr("198.18.2.100");
+	c.port[P1].neighbors[0].addr = dp_addr_v4(inet_addr("198.18.2.100"));
 	memcpy(c.port[P1].neighbors[0].mac, dest_mac, 6);
 	c.port[P1].n_neighbors = 1;
 	c.workers = n_workers;
@@ -282,9 +282,9 @@ static inline void check_quiet(void)
 static inline struct dp_sess_spec spec(const char *listen, uint16_t lport, uint16_t fport,
 		const char *dst, uint16_t dport)
 {
-	return (struct dp_sess_spec){ .listen_addr = listen ? inet_addr(listen) : 0,
-		.listen_port = lport, .forward_addr = inet_addr("198.18.2.10"),
-		.forward_port = fport, .dest_addr = inet_addr(dst), .dest_port = dport };
+	return (struct dp_sess_spec){ .listen_addr = dp_addr_v4(listen ? inet_addr(listen) : 0),
+		.listen_port = lport, .forward_addr = dp_addr_v4(inet_addr("198.18.2.10")),
+		.forward_port = fport, .dest_addr = dp_addr_v4(inet_addr(dst)), .dest_port = dport };
 }
 
 static inline struct dp_sess *install(const struct dp_sess_spec *sp)

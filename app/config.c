@@ -200,6 +200,7 @@ static const struct key_rule dataplane_keys[] = {
 static const struct key_rule port_keys[] = {
 	{ .key = "device", .parse = cfg_parse_device, .required = true,
 	  .what = "a DPDK vdev spec or a PCI address such as 0000:03:00.0" },
+	UINT_KEY(struct config_port, vlan, 0, 4094),
 	{ .key = "address", .parse = cfg_parse_port_addrs, .required = true,
 	  .what = "IPv4 addresses with their prefix length, such as 198.18.1.1/24 or "
 		  "198.18.1.10-198.18.1.41/24" },

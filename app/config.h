@@ -44,6 +44,7 @@ struct config_port {
 	char name[16];                /* the section name: "port0" */
 	char device[CONFIG_STR];      /* vdev spec ("net_af_packet0,iface=x") or PCI address */
 	bool is_pci;                  /* device looked like a PCI address */
+	unsigned vlan;                /* 802.1Q VID 1..4094, 0 = untagged (default) */
 	struct config_prefix addrs[CONFIG_MAX_ADDRS];
 	unsigned n_addrs;             /* >= 1 */
 	bool has_gateway;

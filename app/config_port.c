@@ -279,7 +279,7 @@ device_key(const char *dev, char *buf, size_t len)
 		*buf = tolower((unsigned char)*buf);
 }
 
-/* Port a and port b (a < b) must not share an address, a device or an exception name. */
+/* Port a and port b (a < b) must not share an address, a device's VLAN or an exception name. */
 static int
 check_port_pair(struct load_ctx *ctx, const struct config_port *a, const struct config_port *b)
 {
@@ -297,9 +297,15 @@ check_port_pair(struct load_ctx *ctx, const struct config_port *a, const struct 
 	}
 	device_key(a->device, ka, sizeof(ka));
 	device_key(b->device, kb, sizeof(kb));
-	if (strcmp(ka, kb) == 0)
-		return cfg_fail(ctx, "[%s] device: expected a device no other port uses, "
-			        "got \"%s\" (also on [%s])", b->name, b->device, a->name);
+	/* one device, several sections told apart by their 802.1Q tag (API.md 1.5) */
+	if (strcmp(ka, kb) == 0 && strcmp(a->device, b->device) != 0)
+		return cfg_fail(ctx, "[%s] device: expected the same spec as [%s] for a device "
+			        "both use (\"%s\"), got \"%s\"", b->name, a->name, a->device,
+			        b->device);
+	if (strcmp(ka, kb) == 0 && a->vlan == b->vlan)
+		return cfg_fail(ctx, "[%s] vlan: expected a VLAN no other section of device "
+			        "\"%s\" uses, got %u%s (also on [%s])", b->name, b->device, b->vlan,
+			        b->vlan == 0 ? ", untagged" : "", a->name);
 	if (strcmp(a->exception, b->exception) == 0)
 		return cfg_fail(ctx, "[%s] exception: expected a name no other port uses, "
 			        "got \"%s\" (also on [%s])", b->name, b->exception, a->name);

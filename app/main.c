@@ -244,6 +244,7 @@ static void dp_conf_from(struct dp_conf *dc, const struct config *cfg)
 			if (c->kernel_allow[k].proto == IPPROTO_UDP)
 				p->udp_allow[p->n_udp_allow++] = c->kernel_allow[k].port;
 		p->exception_rate_pps = c->exception_rate_pps;
+		p->vlan = (uint16_t)c->vlan;
 	}
 	dc->workers = cfg->workers;
 	dc->mbufs = cfg->mbufs;

@@ -28,6 +28,16 @@ struct dp_port {
 	uint16_t nb_queues;             /* rx = tx queues on eth_id: one per worker */
 	bool rss_dst;                   /* RSS on the destination only: a flow's packets all
 	                                 * reach one worker, which writes it (no hand-off) */
+	/* 802.1Q (lib/vlan.h): port sections may share one device, told apart by their tag;
+	 * here, in the line to_port reads anyway (vid_port[] is at the end) */
+	uint16_t vlan;                  /* VID of its traffic; 0 = untagged */
+	uint16_t dev_owner;             /* the dp port that set up and polls its device: the
+	                                 * device's first section (itself when alone) */
+	bool dev_shared;                /* other sections use its device too */
+	bool vlan_tx;                   /* to_port tags (and, shared, counts) what it sends */
+	bool vlan_tx_offload;           /* the device inserts the tag (TX VLAN_INSERT) */
+	bool vlan_demux;                /* (owner) rx goes through vlan_rx: tags or sharing */
+	bool vlan_rx_strip;             /* (owner) the device strips tags (RX VLAN_STRIP) */
 	struct rte_ether_addr mac;
 	uint32_t addr[DP_MAX_ADDRS];    /* owned addresses, network byte order */
 	uint32_t mask[DP_MAX_ADDRS];
@@ -40,6 +50,8 @@ struct dp_port {
 	uint64_t exc_cost;              /* credit one packet to the kernel takes; 0 = no limit */
 	uint64_t exc_burst;             /* the most credit a bucket holds */
 	uint64_t udp_allow[65536 / 64]; /* bit per UDP port (host order) the kernel may serve */
+	int8_t vid_port[4096];          /* (owner) the dp port of each VID, -1: none; [0] is
+	                                 * the untagged (and priority-tagged) section */
 };
 
 static inline bool dp_port_udp_allowed(const struct dp_port *p, uint16_t port)
@@ -56,6 +68,10 @@ struct worker_stats {
 	uint64_t iterations, busy_iterations;
 	uint64_t busy_cycles;               /* TSC cycles of the iterations that found work */
 	uint64_t handed_off;                /* packets passed to their flow's owning worker */
+	/* sections of a shared device (lib/vlan.h): frames and wire bytes (tag included) that
+	 * the demultiplexer gave them and that they handed to the device */
+	uint64_t sec_rx[DP_MAX_PORTS], sec_rx_bytes[DP_MAX_PORTS];
+	uint64_t sec_tx[DP_MAX_PORTS], sec_tx_bytes[DP_MAX_PORTS];
 };
 
 /* A worker's share of a port's exception_rate_pps. */
@@ -163,6 +179,8 @@ int dp_owner_of(const struct dp *dp, uint32_t a);
  * -ENOMEM. worker_free_buffers gives them back, with the packets still in the ring. */
 int worker_init_buffers(struct worker *w);
 void worker_free_buffers(struct worker *w);
+/* A packet to_port could not send (no room for its tag): refused as the device would. */
+void worker_tx_refused(struct worker *w, struct rte_mbuf *m);
 
 /* The lcore entry point of a worker (arg: struct worker *). */
 int worker_main(void *arg);
@@ -172,6 +190,11 @@ int worker_main(void *arg);
  * busy cycles, RCU quiescent state): for the in-process benchmark
  * (tests/bench/bench_worker.c), on a worker registered with dp->qsv. */
 void worker_handle_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
+		uint64_t now);
+/* A burst as rx_burst gave it on the device that dp port `port` owns: demultiplexed by
+ * 802.1Q tag first where the device carries several sections or tags (lib/vlan.h), then
+ * worker_handle_burst. What worker_main does; for tests. */
+void worker_rx_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
 		uint64_t now);
 /* What other workers handed to this one, a burst at most (as the loop does at its top);
  * the number of packets taken. For tests that drive several workers in one thread. */

@@ -59,6 +59,10 @@ void dp_stats_sum(const struct dp *dp, struct worker_stats *out)
 		for (int p = 0; p < DP_MAX_PORTS; p++) {
 			out->exception[p] += s->exception[p];
 			out->tx_failed[p] += s->tx_failed[p];
+			out->sec_rx[p] += s->sec_rx[p];
+			out->sec_rx_bytes[p] += s->sec_rx_bytes[p];
+			out->sec_tx[p] += s->sec_tx[p];
+			out->sec_tx_bytes[p] += s->sec_tx_bytes[p];
 		}
 		out->relayed += s->relayed;
 		out->iterations += s->iterations;

@@ -69,6 +69,16 @@ void dp_stats_read(const struct dp *dp, struct dp_stats *out)
 		p->rx_bytes = es.ibytes;
 		p->tx_bytes = es.obytes;
 		p->rx_missed = es.imissed;
+		if (dp->port[i].dev_shared) {
+			/* sections of one device (VLANs): what each received and sent, as the
+			 * data plane counted it; what the device missed is its owner's */
+			p->rx_packets = ws.sec_rx[i];
+			p->rx_bytes = ws.sec_rx_bytes[i];
+			p->tx_packets = ws.sec_tx[i];
+			p->tx_bytes = ws.sec_tx_bytes[i];
+			if (dp->port[i].dev_owner != i)
+				p->rx_missed = 0;
+		}
 		p->tx_failed = ws.tx_failed[i];
 		p->exception = ws.exception[i];
 	}

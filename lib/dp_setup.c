@@ -21,6 +21,7 @@
 #include "log.h"
 #include "port.h"
 #include "rtp.h"
+#include "vlan.h"
 
 #define KIF_TABLE_BASE 100      /* kernel routing table of port i: 100 + i */
 #define NEIGH_CAPACITY 4096
@@ -48,6 +49,7 @@ static void port_from_conf(struct dp *dp, unsigned idx, const struct dp_port_con
 	snprintf(p->tap_name, sizeof(p->tap_name), "%s", c->exception);
 	snprintf(p->exc_device, sizeof(p->exc_device), "%s", c->exception_device);
 	p->eth_id = p->tap_id = UINT16_MAX;
+	p->dev_owner = (uint16_t)idx;           /* until vlan_plan groups the sections */
 	p->n_addr = c->n_addrs;
 	for (unsigned i = 0; i < c->n_addrs; i++) {
 		p->addr[i] = c->addrs[i].addr.v4;
@@ -100,13 +102,19 @@ static int setup_kernel(const struct dp_port *p, unsigned idx, const struct dp_p
 static int setup_ports(struct dp *dp, const struct dp_conf *conf, char *err, size_t errlen)
 {
 	char e[256];
+	/* every device first: sections that share one (VLANs) are known before it starts */
+	for (unsigned i = 0; i < conf->n_ports; i++) {
+		const struct dp_port_conf *c = &conf->port[i];
+		port_from_conf(dp, i, c);
+		dp->n_ports = i + 1;
+		if (port_probe(c->device, &dp->port[i].eth_id, e, sizeof(e)) != 0)
+			return fail(err, errlen, "%s: %s", c->name, e);
+	}
+	if (vlan_plan(dp, conf, err, errlen) != 0)
+		return -1;
 	for (unsigned i = 0; i < conf->n_ports; i++) {
 		const struct dp_port_conf *c = &conf->port[i];
 		struct dp_port *p = &dp->port[i];
-		port_from_conf(dp, i, c);
-		dp->n_ports = i + 1;
-		if (port_probe(c->device, &p->eth_id, e, sizeof(e)) != 0)
-			return fail(err, errlen, "%s: %s", c->name, e);
 		struct rte_mempool *pool = pool_on(dp, conf->mbufs,
 				rte_eth_dev_socket_id(p->eth_id), err, errlen);
 		if (pool == NULL)
@@ -122,8 +130,8 @@ static int setup_ports(struct dp *dp, const struct dp_conf *conf, char *err, siz
 						c->neighbors[n].mac) == NEIGH_NONE)
 				return fail(err, errlen, "%s: neighbors: the neighbour table is full",
 						c->name);
-		RTE_LOG(INFO, DP, "%s: %s, %u queue(s), kernel interface %s\n", c->name,
-				c->device, p->nb_queues,
+		RTE_LOG(INFO, DP, "%s: %s, VLAN %u, %u queue(s), kernel interface %s\n", c->name,
+				c->device, p->vlan, p->nb_queues,
 				p->exc_device[0] ? p->exc_device : p->tap_name);
 	}
 	return 0;
@@ -166,6 +174,8 @@ static int assign_queues(struct dp *dp, char *err, size_t errlen)
 	for (unsigned w = 0; w < dp->n_workers; w++) {
 		struct worker *wk = &dp->workers[w];
 		for (unsigned p = 0; p < dp->n_ports; p++) {
+			if (dp->port[p].dev_owner != p)
+				continue;       /* its device's owner polls for it (vlan.h) */
 			if (wk->n_rxq == DP_MAX_RXQ)
 				return fail(err, errlen, "workers: too many rx queues per worker");
 			wk->rxq[wk->n_rxq].port = (uint16_t)p;
@@ -212,6 +222,8 @@ static int check_conf(const struct dp_conf *c, char *err, size_t errlen)
 		if (p->n_neighbors > DP_MAX_NEIGHBORS || p->n_udp_allow > DP_MAX_UDP_ALLOW)
 			return fail(err, errlen, "%s: too many neighbors or kernel_allow entries",
 					p->name);
+		if (p->vlan > 4094)
+			return fail(err, errlen, "%s: vlan: %u, expected 0..4094", p->name, p->vlan);
 		if (p->exception[0] == '\0' && p->exception_device[0] == '\0')
 			return fail(err, errlen, "%s: exception: no kernel interface name", p->name);
 		if (check_port_v4(p, err, errlen) != 0)

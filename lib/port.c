@@ -82,8 +82,32 @@ static uint64_t rss_choice(const struct rte_eth_dev_info *info, const char *what
 	return hf;
 }
 
+/* The 802.1Q offloads a device's sections want and it offers (vlan.h): strip when it
+ * demultiplexes by tag, insert when a section is tagged. */
+static void vlan_offloads(struct dp *dp, unsigned idx, const struct rte_eth_dev_info *info,
+		struct rte_eth_conf *conf)
+{
+	struct dp_port *p = &dp->port[idx];
+	bool tagged = false;
+	for (unsigned i = 0; i < dp->n_ports; i++)
+		tagged |= dp->port[i].dev_owner == idx && dp->port[i].vlan != 0;
+	p->vlan_rx_strip = p->vlan_demux &&
+		(info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_VLAN_STRIP);
+	p->vlan_tx_offload = tagged && (info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_VLAN_INSERT);
+	if (p->vlan_rx_strip)
+		conf->rxmode.offloads |= RTE_ETH_RX_OFFLOAD_VLAN_STRIP;
+	if (p->vlan_tx_offload)
+		conf->txmode.offloads |= RTE_ETH_TX_OFFLOAD_VLAN_INSERT;
+	if (p->vlan_demux)
+		RTE_LOG(INFO, DP, "%s: 802.1Q tags stripped %s, inserted %s\n", p->name,
+				p->vlan_rx_strip ? "by the device" : "in software",
+				!tagged ? "nowhere (no tagged section)" :
+				p->vlan_tx_offload ? "by the device" : "in software");
+}
+
 static int start_dev(uint16_t id, uint16_t nb_rx, uint16_t nb_tx, struct rte_mempool *pool,
-		const char *what, bool *rss_dst, char *err, size_t errlen)
+		const char *what, bool *rss_dst, struct dp *vlan_dp, unsigned vlan_idx,
+		char *err, size_t errlen)
 {
 	struct rte_eth_dev_info info;
 	int ret = rte_eth_dev_info_get(id, &info);
@@ -100,6 +124,8 @@ static int start_dev(uint16_t id, uint16_t nb_rx, uint16_t nb_tx, struct rte_mem
 	 * (RTE_MBUF_F_RX_*_CKSUM_GOOD/BAD) instead of summing the header again */
 	conf.rxmode.offloads = info.rx_offload_capa &
 		(RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
+	if (vlan_dp != NULL)
+		vlan_offloads(vlan_dp, vlan_idx, &info, &conf);
 	if (nb_rx > 1 && rss_dst != NULL) {
 		/* Flows are keyed on their destination: hash on it alone where the device can, so
 		 * a flow stays on one worker even when its source moves (latching, NAT
@@ -146,12 +172,22 @@ int port_start(struct dp *dp, unsigned idx, struct rte_mempool *pool, char *err,
 	struct dp_port *p = &dp->port[idx];
 	uint16_t nq = (uint16_t)dp->n_workers;
 
-	if (start_dev(p->eth_id, nq, nq, pool, p->name, &p->rss_dst, err, errlen) != 0)
-		return -1;
-	p->nb_queues = nq;
-	if (rte_eth_macaddr_get(p->eth_id, &p->mac) != 0)
-		return fail(err, errlen, -1, "%s: cannot read its MAC address", p->name);
-	dp->port_of_eth[p->eth_id] = (int16_t)idx;
+	if (p->dev_owner != idx) {
+		/* another section of a device its owner (an earlier section) has started */
+		const struct dp_port *o = &dp->port[p->dev_owner];
+		p->nb_queues = o->nb_queues;
+		p->rss_dst = o->rss_dst;
+		p->mac = o->mac;
+		p->vlan_tx_offload = o->vlan_tx_offload;
+	} else {
+		if (start_dev(p->eth_id, nq, nq, pool, p->name, &p->rss_dst, dp, idx, err,
+					errlen) != 0)
+			return -1;
+		p->nb_queues = nq;
+		if (rte_eth_macaddr_get(p->eth_id, &p->mac) != 0)
+			return fail(err, errlen, -1, "%s: cannot read its MAC address", p->name);
+		dp->port_of_eth[p->eth_id] = (int16_t)idx;
+	}
 
 	/* The kernel twin carries the port's MAC, so the kernel answers ARP and ping as us. */
 	char spec[128], mac[RTE_ETHER_ADDR_FMT_SIZE], what[48];
@@ -164,7 +200,7 @@ int port_start(struct dp *dp, unsigned idx, struct rte_mempool *pool, char *err,
 		return -1;
 	/* net_tap wants as many rx as tx queues: every worker sends to the kernel on its own tx
 	 * queue, and worker 0 polls all the rx queues (the kernel spreads its traffic on them) */
-	return start_dev(p->tap_id, nq, nq, pool, what, NULL, err, errlen);
+	return start_dev(p->tap_id, nq, nq, pool, what, NULL, NULL, 0, err, errlen);
 }
 
 static void close_dev(uint16_t id)
@@ -187,7 +223,8 @@ void port_close_all(struct dp *dp)
 		struct dp_port *p = &dp->port[i];
 		if (p->tap_id != UINT16_MAX && rte_eth_dev_is_valid_port(p->tap_id))
 			close_dev(p->tap_id);
-		if (p->eth_id != UINT16_MAX && rte_eth_dev_is_valid_port(p->eth_id))
-			close_dev(p->eth_id);
+		if (p->eth_id != UINT16_MAX && p->dev_owner == i &&
+				rte_eth_dev_is_valid_port(p->eth_id))
+			close_dev(p->eth_id);       /* a shared device once, by its owner */
 	}
 }

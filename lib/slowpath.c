@@ -130,7 +130,8 @@ static void release_pending(struct dp *dp, uint32_t idx)
 
 static void learn_arp(struct dp *dp, struct rte_mbuf *m, uint64_t now_ms)
 {
-	int port = m->port < RTE_MAX_ETHPORTS ? dp->port_of_eth[m->port] : -1;
+	/* the section it came in on (a device may carry several, one per VLAN) */
+	int port = dp_meta_aux(m) < dp->n_ports ? (int)dp_meta_aux(m) : -1;
 	if (port < 0) {
 		rte_pktmbuf_free(m);
 		return;

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "pkt.h"
 #include "rtp.h"
+#include "vlan.h"
 
 static inline void drop(struct worker *w, struct rte_mbuf *m, enum dp_drop why)
 {
@@ -69,6 +70,8 @@ static inline void exception(struct worker *w, uint16_t port, struct rte_mbuf *m
 
 static inline void to_port(struct worker *w, uint16_t port, struct rte_mbuf *m)
 {
+	if (unlikely(w->dp->port[port].vlan_tx) && !vlan_tx(w, port, m))
+		return;
 	rte_eth_tx_buffer(w->dp->port[port].eth_id, w->index, w->txb[port], m);
 }
 
@@ -369,6 +372,7 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 		}
 		case PKT_ARP:
 			/* control learns from it, then passes it on to the kernel */
+			dp_meta_set(m, DP_META_NONE, port);     /* the section it came in on */
 			if (rte_ring_mp_enqueue(dp->arp_ring, m) != 0)
 				to_kernel(w, port, m);
 			break;
@@ -387,7 +391,10 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 			drop(w, m, DROP_MALFORMED);
 			break;
 		case PKT_OTHER:
-			exception(w, port, m, now);
+			if (unlikely(pkt_rd16(frame + 12) == RTE_ETHER_TYPE_VLAN))
+				vlan_other(w, port, m, now);    /* a tag nobody took off */
+			else
+				exception(w, port, m, now);
 			break;
 		}
 	}
@@ -546,6 +553,15 @@ void worker_handle_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts
 	handle_burst(w, port, pkts, n, now, false);
 }
 
+void worker_rx_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
+		uint64_t now)
+{
+	if (w->dp->port[port].vlan_demux)
+		vlan_rx(w, port, pkts, n, now);
+	else
+		handle_burst(w, port, pkts, n, now, false);
+}
+
 unsigned worker_poll_handoff(struct worker *w, uint64_t now)
 {
 	return w->handoff != NULL ? poll_handoff(w, now) : 0;
@@ -594,7 +610,11 @@ int worker_main(void *arg)
 			uint16_t port = w->rxq[q].port;
 			uint16_t n = rte_eth_rx_burst(dp->port[port].eth_id, w->rxq[q].queue,
 					pkts, DP_BURST);
-			if (n > 0)
+			if (n == 0)
+				;
+			else if (unlikely(dp->port[port].vlan_demux))
+				vlan_rx(w, port, pkts, n, t0);
+			else
 				handle_burst(w, port, pkts, n, t0, false);
 			work += n;
 		}

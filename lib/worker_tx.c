@@ -15,6 +15,8 @@ static inline uint16_t udp_payload_of(const struct rte_mbuf *m)
 {
 	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
 	const uint8_t *ip = p + PKT_ETHER_HLEN;
+	if (pkt_rd16(p + 12) == RTE_ETHER_TYPE_VLAN)
+		ip += RTE_VLAN_HLEN;    /* tagged in software on its way out */
 	const uint8_t *udp = ip + (ip[0] & 0x0f) * 4;
 	return (uint16_t)(((udp[4] << 8) | udp[5]) - 8);
 }
@@ -63,6 +65,11 @@ static void tap_refused(struct rte_mbuf **pkts, uint16_t n, void *arg)
 	}
 	w->stats.drops[DROP_TX_FULL] += n;
 	rte_pktmbuf_free_bulk(pkts, n);
+}
+
+void worker_tx_refused(struct worker *w, struct rte_mbuf *m)
+{
+	tx_refused(&m, 1, w);
 }
 
 int worker_init_buffers(struct worker *w)

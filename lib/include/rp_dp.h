@@ -78,6 +78,9 @@ struct dp_port_conf {
 	uint16_t udp_allow[DP_MAX_UDP_ALLOW];   /* UDP ports the kernel may serve (kernel_allow) */
 	unsigned n_udp_allow;
 	uint32_t exception_rate_pps;    /* to the kernel, per port; 0 = unlimited */
+	/* 802.1Q VID of its traffic, 1..4094; 0 = untagged. Ports with the same `device`
+	 * share one ethdev, told apart by this (at most one untagged). */
+	uint16_t vlan;
 };
 
 struct dp_conf {
@@ -232,6 +235,9 @@ void dp_sess_remove(struct dp *dp, struct dp_sess *s, struct dp_sess_read *final
 
 /* ---- appliance-wide stats ---- */
 
+/* Sections of one shared device (vlan): rx/tx packets and bytes are the section's own as the
+ * data plane counted them (frames the tag demultiplexer gave it, frames it handed to the
+ * device; wire bytes, tag included); rx_missed is the device's, on its first section only. */
 struct dp_port_stats {
 	uint16_t eth_id;
 	uint64_t rx_packets, tx_packets, rx_bytes, tx_bytes, rx_missed;  /* the device's */

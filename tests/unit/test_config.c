@@ -314,6 +314,15 @@ test_accepted(void)
 	CHECK(cfg.idle_timeout_secs == 86400 && cfg.closed_retention_secs == 0);
 	CHECK(cfg.n_allowed == 3 && cfg.allowed[1].len == 32 && cfg.allowed[2].len == 0);
 
+	/* one device, three sections: untagged, VLAN 100, VLAN 4094 */
+	CHECK(load_text(PORT0 "[port1]\ndevice = net_tap0\naddress = 198.18.2.1/24\nvlan = 100\n"
+			"[port2]\ndevice = net_tap0\naddress = 198.18.3.1/24\nvlan = 4094\n",
+			&cfg, err, sizeof(err)) == 0);
+	CHECK_STR(err, "");
+	CHECK(cfg.n_ports == 3 && p0->vlan == 0 && p1->vlan == 100 && cfg.ports[2].vlan == 4094);
+	CHECK_STR(p1->device, "net_tap0");
+	CHECK_STR(p1->exception, "rtp1");
+
 	CHECK(load_text(api_example, &cfg, err, sizeof(err)) == 0);
 	CHECK_STR(err, "");
 	CHECK(cfg.n_ports == 1 && p0->n_neighbors == 1 && p0->has_gateway);
@@ -438,7 +447,7 @@ static const struct bad_case bad_cases[] = {
 	{ L, DP "worker = 2\n" PORT0,
 	  "[dataplane] worker: unknown key (expected one of: workers, mbufs, idle_sleep_us)" },
 	{ L, "[port0]\ndevice = net_tap0\naddress = 198.18.1.1/24\nmac = 1\n",
-	  "[port0] mac: unknown key (expected one of: device, address, gateway, exception, "
+	  "[port0] mac: unknown key (expected one of: device, vlan, address, gateway, exception, "
 	  "neighbors, kernel_allow, exception_rate_pps)" },
 	{ L, SESS "port-min = 1\n",
 	  "[sessions] port-min: unknown key (expected one of: max_sessions, port_min, port_max, "
@@ -607,13 +616,24 @@ static const struct bad_case bad_cases[] = {
 	{ L, "[port0]\ndevice = net tap0\naddress = 198.18.1.1/24\n",
 	  "[port0] device: expected a DPDK vdev spec or a PCI address such as 0000:03:00.0, "
 	  "got \"net tap0\"" },
-	{ L, PORT0 "[port1]\ndevice = net_tap0,iface=x\naddress = 198.18.2.1/24\n",
-	  "[port1] device: expected a device no other port uses, got \"net_tap0,iface=x\" "
-	  "(also on [port0])" },
+	{ L, PORT0 "[port1]\ndevice = net_tap0,iface=x\naddress = 198.18.2.1/24\nvlan = 7\n",
+	  "[port1] device: expected the same spec as [port0] for a device both use "
+	  "(\"net_tap0\"), got \"net_tap0,iface=x\"" },
 	{ L, "[port0]\ndevice = 03:00.0\naddress = 198.18.1.1/24\n"
 	  "[port1]\ndevice = 0000:03:00.0\naddress = 198.18.2.1/24\n",
-	  "[port1] device: expected a device no other port uses, got \"0000:03:00.0\" "
+	  "[port1] device: expected the same spec as [port0] for a device both use "
+	  "(\"03:00.0\"), got \"0000:03:00.0\"" },
+	/* vlan: one device, several sections with different tags (API.md 1.5) */
+	{ L, PORT0 "[port1]\ndevice = net_tap0\naddress = 198.18.2.1/24\n",
+	  "[port1] vlan: expected a VLAN no other section of device \"net_tap0\" uses, got 0, "
+	  "untagged (also on [port0])" },
+	{ L, PORT0 "vlan = 100\n[port1]\ndevice = net_tap1\naddress = 198.18.2.1/24\n"
+	  "[port2]\ndevice = net_tap0\naddress = 198.18.3.1/24\nvlan = 100\n",
+	  "[port2] vlan: expected a VLAN no other section of device \"net_tap0\" uses, got 100 "
 	  "(also on [port0])" },
+	{ L, PORT0 "vlan = 4095\n", "[port0] vlan: expected an integer 0..4094, got \"4095\"" },
+	{ L, PORT0 "vlan = -1\n", "[port0] vlan: expected an integer 0..4094, got \"-1\"" },
+	{ L, PORT0 "vlan = 0x10\n", "[port0] vlan: expected an integer 0..4094, got \"0x10\"" },
 	{ L, PORT0 "exception = a-very-long-name\n",
 	  "[port0] exception: expected an interface name of 1..15 characters [A-Za-z0-9_.-], "
 	  "got \"a-very-long-name\"" },

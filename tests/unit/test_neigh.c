@@ -189,6 +189,7 @@ static void arp_in(uint16_t op, uint32_t sip, const uint8_t sha[6], uint32_t tip
 	memcpy(&ah->arp_data.arp_tha, dp->port[1].mac.addr_bytes, 6);
 	ah->arp_data.arp_tip = tip;
 	m->port = dp->port[1].eth_id;
+	dp_meta_set(m, DP_META_NONE, 1);        /* the section it came in on, as the worker says */
 	CHECK(rte_ring_enqueue(dp->arp_ring, m) == 0);
 	slowpath_poll(dp, now);
 }

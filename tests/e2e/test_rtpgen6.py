@@ -13,7 +13,8 @@ exactly 10000 back, none lost, reordered or duplicated; the sessions' stats agre
 2. IPv4 -> IPv6 and IPv6 -> IPv4 (interworking): the same, exact, each way.
 3. VLANs: port0 on VLAN 100, port1 on VLAN 200 (two devices); rtpgen tags 100 and requires
    200: exact. Then rtpgen sends on VLAN 300 to the same sessions: nothing comes back, and
-   GetProxyStats counts every frame under unknown_vlan.
+   GetProxyStats counts every frame under unknown_vlan. Then both sections on one device
+   (veth-dut0), rtpgen on its one port gen0 sending on 100 and receiving on 200: exact.
 
 An appliance that refuses IPv6 or VLAN configuration as "not supported yet" / an unknown key
 (main before issue 13) makes the test SKIP (77), saying so.
@@ -41,6 +42,9 @@ CONFIG6 = {"port0": dict(PORTS["port0"], address="198.18.1.1/24, 2001:db8:1::1/6
            "port1": dict(PORTS["port1"], address="198.18.2.1/24, 2001:db8:2::1/64")}
 CONFIG_VLAN = {"port0": dict(PORTS["port0"], vlan="100"),
                "port1": dict(PORTS["port1"], vlan="200")}
+# one link, two networks: both sections on veth-dut0
+CONFIG_VLAN1 = {"port0": dict(PORTS["port0"], vlan="100"),
+                "port1": dict(PORTS["port0"], vlan="200")}
 # what main answered before issue 13: the feature is not there yet (SKIP, not FAIL)
 NOT_YET = re.compile(r"not supported yet|vlan: unknown key")
 not_yet = []            # what the appliance refused as not there yet
@@ -50,7 +54,7 @@ class NotYet(Exception):
     pass
 
 
-def run_rtpgen(L, tag, sender, receiver, args=(), count=COUNT):
+def run_rtpgen(L, tag, sender, receiver, args=(), count=COUNT, rx_port=1):
     """rtpgen in PREFIX-gen: streams from sender's family to rtpproxy's listen address, the
     sessions' forward endpoint and sink in receiver's family. (exit code, JSON, process)"""
     cmd = ["ip", "netns", "exec", L.gen, str(RTPGEN), "-l", "0", "--no-huge", "-m", "512",
@@ -58,7 +62,7 @@ def run_rtpgen(L, tag, sender, receiver, args=(), count=COUNT):
            "--log-level", "warning",
            "--vdev", f"net_af_packet0,iface={GEN0_IF},framecnt={FRAMES}",
            "--vdev", f"net_af_packet1,iface={GEN1_IF},framecnt={FRAMES}",
-           "--", "--tx-port", "0", "--rx-port", "1", "--streams", str(STREAMS),
+           "--", "--tx-port", "0", "--rx-port", str(rx_port), "--streams", str(STREAMS),
            "--count", str(count), "--rate", str(RATE), "--warmup", str(WARMUP),
            "--dst-mac", L.link_mac("dut", DUT0_IF), "--dst-base", sender["listen"],
            "--src", sender["src"], "--fwd-addr", receiver["fwd"], "--sink-addr", receiver["sink"],
@@ -133,6 +137,18 @@ def test_vlans(t, L, app):
         app.stub.DestroySession(pb.DestroySessionRequest(session_id=f"vl-{i}"))
 
 
+def test_vlans_one_device(t, L, app):
+    desc = "one link, VLAN 100 in, 200 out"
+    code, r, p = run_rtpgen(L, "o", V4, V4, ["--create-sessions", f"unix:{app.sock}",
+                                             "--tx-vlan", "100", "--rx-vlan", "200"], rx_port=0)
+    t.eq(code, 0, f"{desc}: rtpgen exits 0")
+    if not t.check(r, f"{desc}: rtpgen printed its JSON", p.stdout[-500:] + p.stderr[-1000:]):
+        return
+    check_exact(t, r, desc)
+    t.check(r.get("arp_replies", 0) >= 1, f"{desc}: rtpgen answered rtpproxy's ARP on VLAN 200",
+            str(r.get("arp_replies")))
+
+
 def appliance(L, config, what):
     """The appliance with config, started; NotYet when it refuses `what` as not there yet."""
     app = lab.Appliance(L, config=config, name=f"rtpproxy-{what}")
@@ -153,7 +169,7 @@ def body(t):
         for config, what, steps in (
                 (CONFIG6, "ipv6", [("IPv6 -> IPv6", V6, V6, "a"), ("IPv4 -> IPv6", V4, V6, "b"),
                                    ("IPv6 -> IPv4", V6, V4, "c")]),
-                (CONFIG_VLAN, "vlan", None)):
+                (CONFIG_VLAN, "vlan", None), (CONFIG_VLAN1, "vlan1", None)):
             try:
                 app = appliance(L, config, what)
             except NotYet as e:
@@ -163,8 +179,11 @@ def body(t):
             try:
                 for desc, sender, receiver, tag in steps or []:
                     t.run(desc, test_families, t, L, app, sender, receiver, tag, desc)
-                if steps is None:
+                if what == "vlan":
                     t.run("VLANs 100 and 200 on two devices", test_vlans, t, L, app)
+                if what == "vlan1":
+                    t.run("VLANs 100 and 200 on one device, rtpgen on one port",
+                          test_vlans_one_device, t, L, app)
             finally:
                 app.stop()
     for x in not_yet:

@@ -288,6 +288,7 @@ static const struct section_rule section_rules[] = {
 	{ "sessions", false, sessions_keys, RTE_DIM(sessions_keys), finish_sessions },
 	{ "rtp", false, rtp_keys, RTE_DIM(rtp_keys), NULL },
 	{ "tcp", false, tcp_keys, RTE_DIM(tcp_keys), NULL },
+	{ "state", false, cfg_state_keys, CFG_N_STATE_KEYS, cfg_finish_state },
 };
 
 static int
@@ -398,7 +399,7 @@ static void *
 fail_unknown_section(struct load_ctx *ctx, const char *sec)
 {
 	cfg_fail(ctx, "[%s]: unknown section (expected eal, dataplane, portN, grpc, audit, http, "
-	         "sessions, rtp, tcp)", sec);
+	         "sessions, rtp, tcp, state)", sec);
 	return NULL;
 }
 

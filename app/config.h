@@ -13,6 +13,7 @@
 #define CONFIG_MAX_SERVICES 32   /* kernel_allow entries per port */
 #define CONFIG_MAX_PEERS 32      /* [grpc] allowed_peers CIDRs */
 #define CONFIG_STR 256
+#define CONFIG_STATE_NAME 65      /* [state] instance, peer_instance, key_prefix: 64 + NUL */
 #define CONFIG_EXCEPTION_RATE_DEFAULT 10000   /* [portN] exception_rate_pps */
 #define CONFIG_CLOCK_RATE_DEFAULT 8000   /* Hz, a payload type [rtp] clock_rates omits */
 #define CONFIG_CLOCK_RATE_MAX 1000000
@@ -97,6 +98,18 @@ struct config {
 
 	/* [rtp] clock_rates: RTP clock (Hz) per payload type, for jitter_ms; default 8000 each */
 	uint32_t clock_rate[128];
+
+	/* [state] (API.md 1.6): where sessions outlive the process */
+	bool state_redis;               /* backend = redis (default none) */
+	char state_redis_host[CONFIG_STR];      /* redis = host:port, default 127.0.0.1:6379 */
+	uint16_t state_redis_port;
+	char state_key_prefix[CONFIG_STATE_NAME];       /* default "rtpproxy:" */
+	char state_instance[CONFIG_STATE_NAME];         /* default: the host name */
+	bool state_standby;             /* role = standby (default active) */
+	char state_peer_instance[CONFIG_STATE_NAME];    /* standby: the active's instance */
+	unsigned state_lease_ms;        /* default 1000 */
+	unsigned state_checkpoint_secs; /* default 5 */
+	unsigned state_restore_wait_secs;       /* default 10 */
 };
 
 /* Fill *cfg with every default (no ports). */

@@ -95,6 +95,13 @@ int cfg_parse_writable(const struct key_rule *r, void *obj, const char *val, str
 /* [http] listen: "IPv4:port", "[IPv6]:port" or "" (config_values.c). */
 int cfg_parse_http_listen(const struct key_rule *r, void *obj, const char *val, struct bad *bad);
 
+/* The [state] section (config_state.c): defaults, keys, and its checks across keys. */
+void cfg_state_defaults(struct config *cfg);
+#define CFG_N_STATE_KEYS 9
+extern const struct key_rule cfg_state_keys[CFG_N_STATE_KEYS];
+int cfg_finish_state(struct load_ctx *ctx, const struct section_rule *sr, const char *sec,
+		     void *obj, uint32_t seen);
+
 /* Key parsers of the [portN] sections (config_port.c); OBJ is the struct config_port. */
 int cfg_parse_device(const struct key_rule *r, void *obj, const char *val, struct bad *bad);
 int cfg_parse_port_addrs(const struct key_rule *r, void *obj, const char *val, struct bad *bad);

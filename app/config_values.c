@@ -172,6 +172,7 @@ config_defaults(struct config *cfg)
 	cfg->max_streams = 64;
 	cfg->stream_queue = 4096;
 	strlcpy(cfg->http_listen, "127.0.0.1:9464", sizeof(cfg->http_listen));
+	cfg_state_defaults(cfg);
 	for (i = 0; i < RTE_DIM(cfg->clock_rate); i++)
 		cfg->clock_rate[i] = CONFIG_CLOCK_RATE_DEFAULT;
 }

@@ -37,6 +37,9 @@
 #include "rtpproxy.pb-c.h"
 #include "sdnotify.h"
 #include "sess.h"
+#include "standby.h"
+#include "state.h"
+#include "state_standby.h"
 #include "tcp_relay.h"
 #include "telemetry.h"
 
@@ -62,6 +65,8 @@ static FILE *log_stream;        /* rte_log's, in memory: written out by the cont
 static struct http_srv *http;   /* [http] listen: /metrics, /healthz, /, /api/ */
 static struct ctlq *ctlq;       /* HTTP (and telemetry) requests for the control loop */
 static struct ctl_jobs jobs;    /* what ctlq requests run on the control loop */
+static struct state *state_store;       /* [state] backend = redis (1.6), else NULL */
+static struct state_standby *standby;   /* [state] lease and mirror; NULL without a backend */
 
 static void on_signal(int sig)
 {
@@ -326,8 +331,11 @@ static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *s
 	bool serving = false;
 	while (!quit) {
 		/* a scrape in steps goes on at once, not after an idle poll */
-		grpc_srv_poll(srv, ctlq_pending(ctlq) ? 0 : CONTROL_POLL_MS);
-		if (!serving && workers_polling(dp)) {
+		grpc_srv_poll(srv, ctlq_pending(ctlq) ||
+				(state_store != NULL && state_busy(state_store)) ? 0 : CONTROL_POLL_MS);
+		/* with a state backend: once the stored sessions are back (or given up on) */
+		if (!serving && workers_polling(dp) &&
+				(state_store == NULL || state_ready(state_store))) {
 			serving = true;
 			announce_serving();
 		}
@@ -346,7 +354,13 @@ static void control_loop(struct grpc_srv *srv, struct dp *dp, struct sess_mgr *s
 		}
 		dp_poll(dp);
 		sess_tcp_poll(sm);
-		tick_sessions(sm, &tp, now);
+		if (standby != NULL)
+			state_standby_poll(standby, now);
+		/* a standby's sessions are the active's: their timers run there */
+		if (standby == NULL || state_standby_relaying(standby))
+			tick_sessions(sm, &tp, now);
+		if (state_store != NULL)
+			state_poll(state_store, now);
 		events_tick(ev, now);   /* events: snapshots and StatsUpdates due */
 		sdnotify_watchdog(now); /* systemd's WatchdogSec: proof the loop still turns */
 	}
@@ -409,6 +423,38 @@ static struct guard *guard_from(const struct config *cfg, char *err, size_t errl
 	return guard_create(&gc, err, errlen);
 }
 
+/* For the RPCs: a standby changes no session. */
+static bool standing_by(void *arg)
+{
+	(void)arg;              /* the global: NULL once it has stopped at shutdown */
+	return standby != NULL && !state_standby_relaying(standby);
+}
+
+/* The lease's verdict for the store: a standby writes nothing; StateBackendStats. */
+static void standby_role(void *ctx, bool active, uint64_t epoch)
+{
+	if (ctx != NULL)
+		state_set_role(ctx, !active, epoch);
+}
+
+/* [state] backend = redis: the store of API.md 1.6 (its writer thread starts here). */
+static struct state *state_from(const struct config *cfg, struct sess_mgr *sm, struct dp *dp,
+		char *err, size_t errlen)
+{
+	struct state_config c = {
+		.host = cfg->state_redis_host, .port = cfg->state_redis_port,
+		.key_prefix = cfg->state_key_prefix, .instance = cfg->state_instance,
+		.store_instance = cfg->state_standby ? cfg->state_peer_instance :
+			cfg->state_instance,
+		/* what the lease decided: a configured active that found a newer holder stands by */
+		.standby = standby != NULL && !state_standby_relaying(standby),
+		.checkpoint_secs = cfg->state_checkpoint_secs,
+		.restore_wait_secs = cfg->state_restore_wait_secs,
+		.max_sessions = cfg->max_sessions,
+	};
+	return state_create(&c, sm, dp, err, errlen);
+}
+
 /* [http] listen: the server on its own threads, asking the control loop through ctlq. */
 static int start_http(const struct config *cfg, char *err, size_t errlen)
 {
@@ -449,7 +495,13 @@ static int run(const struct config *cfg)
 	exf = exception_filter_start(cfg);
 	if (exf == NULL)
 		goto out;
+	standby = standby_start(cfg, err, sizeof(err));
+	if (standby == NULL && err[0] != '\0') {
+		fail("[state]", err);
+		goto out;
+	}
 	dp_conf_from(&dc, cfg);
+	dc.passive = standby != NULL && !state_standby_relaying(standby);
 	dp = dp_create(&dc, err, sizeof(err));
 	if (dp == NULL) {
 		RTE_LOG(ERR, APP, "%s\n", err);       /* it names the port or the key */
@@ -495,7 +547,23 @@ static int run(const struct config *cfg)
 		goto out;
 	}
 	metrics_src_observe(msrc, &obs);
+	if (cfg->state_redis) {
+		state_store = state_from(cfg, sm, dp, err, sizeof(err));
+		if (state_store == NULL) {
+			fail("[state]", err);
+			goto out;
+		}
+		state_observe(state_store, &obs);
+		ctx.state = state_store;
+	}
 	sess_set_observer(sm, &obs);
+	struct state_standby_hooks sh = { .ctx = state_store, .role = standby_role };
+	ctx.standing_by = standing_by;
+	if (standby != NULL &&
+			state_standby_attach(standby, dp, sm, ev, &sh, err, sizeof(err)) != 0) {
+		fail("[state]", err);
+		goto out;
+	}
 	jobs = (struct ctl_jobs){ .rpc = &ctx, .metrics = msrc,
 		.sessions_per_step = METRICS_SESSIONS_PER_STEP };
 	if (telemetry_start(ctlq, CTLQ_TIMEOUT_MS) != 0)
@@ -548,6 +616,12 @@ static int run(const struct config *cfg)
 out:
 	ctlq_close(ctlq);       /* HTTP requests waiting fail now: the loop serves no more */
 	telemetry_stop();       /* the commands answer null from now on */
+	/* a last checkpoint; closing them below is a shutdown, not a destroy: keys stay */
+	state_shutdown(state_store);
+	/* then the lease goes (a standby takes over at once); a standby's mirrored sessions
+	 * leave quietly: they are the active's, not ours to close */
+	state_standby_stop(standby, true);
+	standby = NULL;
 	/* sessions end first, so every event stream sees their "shutdown" before it ends */
 	if (sm != NULL)
 		close_sessions_paced(sm, srv, ev, cfg->stream_queue);
@@ -562,6 +636,8 @@ out:
 	if (dp != NULL)
 		dp_stop(dp);
 	sess_mgr_free(sm);
+	state_free(state_store);        /* after the sessions: it observed them to the end */
+	state_store = NULL;
 	guard_free(guard);
 	ctlq_free(ctlq);
 	ctlq = NULL;

@@ -157,6 +157,19 @@ void print_proxy_stats(const Rtpproxy__GetProxyStatsResponse *r)
 			printf(", %.1f cycles/packet", (double)w->busy_cycles / (double)w->relayed);
 		printf("\n");
 	}
+	if (r->state != NULL) {
+		const Rtpproxy__StateBackendStats *st = r->state;
+		printf("%-16s %s %s, %s %s of %s, lease epoch %" PRIu64 "\n", "state",
+			st->backend, st->up ? "up" : "DOWN", st->role, st->instance,
+			st->store_instance, st->lease_epoch);
+		printf("%-16s queue %" PRIu64 ", last checkpoint ", "", st->queue_depth);
+		if (st->last_checkpoint_age_ms < 0)
+			printf("none yet");
+		else
+			printf("%.1f s ago", (double)st->last_checkpoint_age_ms / 1000.0);
+		printf(", writes %" PRIu64 ", resyncs %" PRIu64 ", restored %" PRIu64 "\n",
+			st->writes_total, st->resyncs_total, st->restored_sessions);
+	}
 	printf("%-16s", "drops");
 	if (r->n_drops == 0)
 		printf(" none");

@@ -506,6 +506,25 @@ static void on_closed(void *c, const struct session *s, const char *reason)
 	reg_remove(ev, s);      /* nothing follows `closed`: no snapshot, no stats */
 }
 
+void events_adopt(struct events *ev, const struct session *s)
+{
+	if (s->serial > ev->last_serial)
+		ev->last_serial = s->serial;
+	reg_add(ev, s);
+}
+
+void events_resnapshot(struct events *ev, uint64_t from)
+{
+	struct sub *u;
+	TAILQ_FOREACH(u, &ev->subs, link) {
+		if (!sub_all(u))
+			continue;
+		if (u->snap_next >= u->snap_end || from < u->snap_next)
+			u->snap_next = from;
+		u->snap_end = ev->last_serial + 1;
+	}
+}
+
 /* ---- the rest ---- */
 
 struct events *events_create(struct rpc_ctx *ctx)

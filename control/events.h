@@ -20,6 +20,7 @@
 struct events;
 struct rpc_ctx;
 struct sess_observer;
+struct session;
 
 /* stats_interval_ms below this (but not 0) is raised to it. */
 #define EVENTS_MIN_INTERVAL_MS 100
@@ -53,6 +54,15 @@ void events_free(struct events *ev);
 grpc_status_code events_subscribe(void *ctx, const ProtobufCMessage *req,
 		struct grpc_srv_stream *stream, struct rpc_error *err);
 void events_unsubscribe(void *ctx, struct grpc_srv_stream *stream);
+
+/*
+ * A session that came without `created` (a standby's mirror, API.md 1.6): streams opened from
+ * now on get it in their snapshot. Call in serial order, after its newest registered one.
+ */
+void events_adopt(struct events *ev, const struct session *s);
+/* Every open every-session stream gets a snapshot of the sessions from serial `from` on (a
+ * take-over: they saw none of them), paced as any snapshot. */
+void events_resnapshot(struct events *ev, uint64_t from);
 
 /* The most messages any stream has waiting (to pace a mass close, e.g. at shutdown). */
 unsigned events_backlog(const struct events *ev);

@@ -166,6 +166,27 @@ static void grpc(FILE *f, const struct metrics_snap *m)
 	}
 }
 
+static void state_backend(FILE *f, const struct metrics_state *s)
+{
+	if (!s->present)
+		return;
+	family(f, "state_backend_up", "gauge", "Whether the session store (Redis) is connected "
+			"and written to.");
+	fprintf(f, "rtpproxy_state_backend_up %d\n", s->up ? 1 : 0);
+	family(f, "state_queue_depth", "gauge", "Session changes waiting to be written to the "
+			"store.");
+	fprintf(f, "rtpproxy_state_queue_depth %" PRIu64 "\n", s->queue_depth);
+	family(f, "state_last_checkpoint_age_seconds", "gauge", "Since the last complete counter "
+			"checkpoint; -1 = none yet.");
+	fprintf(f, "rtpproxy_state_last_checkpoint_age_seconds %.3f\n", s->last_checkpoint_age_s);
+	family(f, "state_lease_epoch", "gauge", "The lease epoch held (active) or last seen "
+			"(standby); 0 = none.");
+	fprintf(f, "rtpproxy_state_lease_epoch %" PRIu64 "\n", s->lease_epoch);
+	family(f, "state_role", "gauge", "What this appliance is now (value 1 for its role).");
+	fprintf(f, "rtpproxy_state_role{role=\"active\"} %d\n", s->standby ? 0 : 1);
+	fprintf(f, "rtpproxy_state_role{role=\"standby\"} %d\n", s->standby ? 1 : 0);
+}
+
 void metrics_render(FILE *f, const struct metrics_snap *m)
 {
 	sessions(f, m);
@@ -177,6 +198,7 @@ void metrics_render(FILE *f, const struct metrics_snap *m)
 	fprintf(f, "rtpproxy_event_streams %" PRIu64 "\n", m->event_streams);
 	family(f, "tcp_connections", "gauge", "Open TCP client connections of TCP sessions.");
 	fprintf(f, "rtpproxy_tcp_connections %" PRIu64 "\n", m->tcp_connections);
+	state_backend(f, &m->state);
 	family(f, "build_info", "gauge", "The running version (value 1).");
 	fprintf(f, "rtpproxy_build_info{version=\"%s\"} 1\n", m->version ? m->version : "");
 }

@@ -6,6 +6,7 @@
 #ifndef RTPPROXY_METRICS_H
 #define RTPPROXY_METRICS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -36,6 +37,15 @@ struct metrics_grpc {
 	struct metrics_hist duration[METRICS_GRPC_METHODS];
 };
 
+/* The state backend (API.md 1.6); rendered only when present ([state] backend = redis). */
+struct metrics_state {
+	bool present, up;
+	uint64_t queue_depth;
+	double last_checkpoint_age_s;   /* -1 = none yet */
+	uint64_t lease_epoch;
+	bool standby;
+};
+
 struct metrics_snap {
 	uint64_t sessions[METRICS_STATES][METRICS_TRANSPORTS];
 	uint64_t created_total;
@@ -48,6 +58,7 @@ struct metrics_snap {
 	uint64_t event_streams;
 	uint64_t tcp_connections;
 	const char *version;
+	struct metrics_state state;
 };
 
 /* The whole exposition into f. */

@@ -7,6 +7,7 @@
 #include "events.h"
 #include "rp_dp.h"
 #include "rpc.h"
+#include "state.h"
 #include "tcp_relay.h"
 
 #define SERVICE_PREFIX "/rtpproxy.RtpProxy/"
@@ -185,6 +186,15 @@ void metrics_src_begin(struct metrics_src *m, struct metrics_snap *s)
 		s->tcp_connections = tc.connections_open;
 	}
 	s->version = RTPPROXY_VERSION;
+	if (m->rpc->state != NULL) {
+		struct state_stats ss;
+		state_stats(m->rpc->state, sess_now_ms(), &ss);
+		s->state = (struct metrics_state){ .present = true, .up = ss.up,
+			.queue_depth = ss.queue_depth, .lease_epoch = ss.lease_epoch,
+			.standby = strcmp(ss.role, "standby") == 0,
+			.last_checkpoint_age_s = ss.last_checkpoint_age_ms < 0 ? -1.0 :
+				(double)ss.last_checkpoint_age_ms / 1000.0 };
+	}
 	dp_stats_read(m->rpc->dp, &s->dp);
 	if (m->rpc->kernel_filtered != NULL)
 		s->dp.drops[DROP_FILTERED] += m->rpc->kernel_filtered(m->rpc->kernel_filtered_arg);

@@ -11,6 +11,7 @@
 #include "rp_dp.h"
 #include "rtpproxy.pb-c.h"
 #include "sess.h"
+#include "state.h"
 #include "validate.h"
 
 #define LIST_PAGE_DEFAULT 1000
@@ -131,6 +132,12 @@ static grpc_status_code parse_create(const Rtpproxy__CreateSessionRequest *r,
 	return GRPC_STATUS_OK;
 }
 
+grpc_status_code rpc_parse_create(const Rtpproxy__CreateSessionRequest *r,
+		struct sess_params *p, struct sess_label *labels, struct rpc_error *err)
+{
+	return parse_create(r, p, labels, err);
+}
+
 /* ---- internal -> responses (everything lives in the call's arena) ---- */
 
 static Rtpproxy__Endpoint *endpoint_msg(struct arena *a, const struct sess_ep *e)
@@ -204,6 +211,15 @@ Rtpproxy__SessionInfo *rpc_session_info(struct rpc_ctx *ctx, struct arena *a,
 
 /* ---- handlers ---- */
 
+/* A standby's sessions are the active's: changes go there (API.md 1.6). */
+static grpc_status_code refuse_on_standby(struct rpc_ctx *ctx, struct rpc_error *err)
+{
+	if (ctx->standing_by != NULL && ctx->standing_by(ctx->standing_by_arg))
+		return rpc_fail(err, GRPC_STATUS_UNAVAILABLE, "standby: this appliance does not "
+				"hold the lease; the active one changes sessions");
+	return GRPC_STATUS_OK;
+}
+
 static grpc_status_code create_session(void *c, const ProtobufCMessage *req,
 		ProtobufCMessage **resp, struct arena *a, struct rpc_error *err)
 {
@@ -212,7 +228,8 @@ static grpc_status_code create_session(void *c, const ProtobufCMessage *req,
 	struct sess_params p;
 	struct sess_label *labels = arena_alloc(a, sizeof(*labels) * (r->n_labels + 1));
 
-	if (parse_create(r, &p, labels, err) != GRPC_STATUS_OK)
+	if (refuse_on_standby(ctx, err) != GRPC_STATUS_OK ||
+			parse_create(r, &p, labels, err) != GRPC_STATUS_OK)
 		return err->code;
 	/* the limits and forbidden destinations of API.md 1.3, whatever the config allows */
 	if (validate_create(r, own_addrs(ctx->dp, sess_now_ms()), err) != GRPC_STATUS_OK)
@@ -236,6 +253,8 @@ static grpc_status_code destroy_session(void *c, const ProtobufCMessage *req,
 	struct session final;
 	struct sess_error se;
 
+	if (refuse_on_standby(ctx, err) != GRPC_STATUS_OK)
+		return err->code;
 	if (sess_destroy(ctx->sessions, r->session_id, &final, &se) != SESS_OK)
 		return sess_failed(&se, err);
 	Rtpproxy__DestroySessionResponse *out = arena_alloc(a, sizeof(*out));
@@ -334,6 +353,29 @@ static grpc_status_code list_sessions(void *c, const ProtobufCMessage *req,
 	return GRPC_STATUS_OK;
 }
 
+/* Where the session store stands (1.6); NULL (absent) with backend = none. */
+static Rtpproxy__StateBackendStats *state_stats_msg(struct rpc_ctx *ctx, struct arena *a)
+{
+	struct state_stats ss;
+	if (ctx->state == NULL)
+		return NULL;
+	state_stats(ctx->state, sess_now_ms(), &ss);
+	Rtpproxy__StateBackendStats *m = arena_alloc(a, sizeof(*m));
+	rtpproxy__state_backend_stats__init(m);
+	m->backend = "redis";
+	m->up = ss.up;
+	m->queue_depth = ss.queue_depth;
+	m->last_checkpoint_age_ms = ss.last_checkpoint_age_ms;
+	m->role = arena_strdup(a, ss.role);
+	m->lease_epoch = ss.lease_epoch;
+	m->instance = arena_strdup(a, ss.instance);
+	m->store_instance = arena_strdup(a, ss.store_instance);
+	m->writes_total = ss.writes_total;
+	m->resyncs_total = ss.resyncs_total;
+	m->restored_sessions = ss.restored_sessions;
+	return m;
+}
+
 static grpc_status_code proxy_stats(void *c, const ProtobufCMessage *req,
 		ProtobufCMessage **resp, struct arena *a, struct rpc_error *err)
 {
@@ -399,6 +441,7 @@ static grpc_status_code proxy_stats(void *c, const ProtobufCMessage *req,
 		e->value = ds.drops[d];
 		out->drops[d] = e;
 	}
+	out->state = state_stats_msg(ctx, a);
 	*resp = &out->base;
 	return GRPC_STATUS_OK;
 }

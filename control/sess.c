@@ -101,7 +101,7 @@ fail:
 	return NULL;
 }
 
-static void id_key(const char *id, char key[SESS_ID_MAX])
+void id_key(const char *id, char key[SESS_ID_MAX])
 {
 	memset(key, 0, SESS_ID_MAX);
 	memcpy(key, id, strnlen(id, SESS_ID_MAX));
@@ -120,7 +120,7 @@ struct session *sess_find(struct sess_mgr *m, const char *id)
 }
 
 /* allowed_destinations: IPv4 prefixes only so far */
-static bool allowed(const struct sess_mgr *m, const struct dp_addr *addr)
+bool allowed(const struct sess_mgr *m, const struct dp_addr *addr)
 {
 	if (m->cfg.n_allowed == 0)
 		return true;
@@ -138,7 +138,7 @@ void sess_fmt_ip(const struct dp_addr *a, char out[DP_ADDR_STRLEN])
 }
 
 /* Take the listen and forward ports (allocating where 0); roll back on failure. */
-static enum sess_err take_ports(struct sess_mgr *m, struct session *s, unsigned count,
+enum sess_err take_ports(struct sess_mgr *m, struct session *s, unsigned count,
 		struct sess_error *err)
 {
 	struct portalloc *pa = &m->ports;
@@ -179,7 +179,7 @@ static enum sess_err take_ports(struct sess_mgr *m, struct session *s, unsigned 
 	return err->code;
 }
 
-static void release_ports(struct sess_mgr *m, struct session *s)
+void release_ports(struct sess_mgr *m, struct session *s)
 {
 	unsigned count = s->rtcp ? 2 : 1;
 	if (!s->ports_held)
@@ -190,7 +190,7 @@ static void release_ports(struct sess_mgr *m, struct session *s)
 	s->ports_held = false;
 }
 
-void sess_read_stats(const struct sess_mgr *m, const struct session *s, struct sess_stats *rtp,
+static void read_now(const struct sess_mgr *m, const struct session *s, struct sess_stats *rtp,
 		struct sess_stats *rev, struct sess_stats *rtcp)
 {
 	if (sess_tcp_read(m, s, rtp, rev, rtcp))
@@ -204,6 +204,17 @@ void sess_read_stats(const struct sess_mgr *m, const struct session *s, struct s
 		return;
 	}
 	sess_udp_read(m, s, rtp, rev, rtcp);
+}
+
+void sess_read_stats(const struct sess_mgr *m, const struct session *s, struct sess_stats *rtp,
+		struct sess_stats *rev, struct sess_stats *rtcp)
+{
+	read_now(m, s, rtp, rev, rtcp);
+	if (s->base != NULL) {
+		sess_stats_add(rtp, &s->base->rtp);
+		sess_stats_add(rev, &s->base->rev);
+		sess_stats_add(rtcp, &s->base->rtcp);
+	}
 }
 
 struct sess_end *sess_end_of(struct session *s)
@@ -257,7 +268,7 @@ void sess_close(struct sess_mgr *m, struct session *s, const char *reason)
 		m->obs.closed(m->obs.ctx, s, reason);
 }
 
-static void free_session(struct session *s)
+void free_session(struct session *s)
 {
 	for (unsigned i = 0; i < s->n_labels; i++) {
 		free(s->labels[i].key);
@@ -265,6 +276,7 @@ static void free_session(struct session *s)
 	}
 	free(s->labels);
 	free(s->end);
+	free(s->base);
 	free(s);
 }
 
@@ -282,7 +294,7 @@ static void forget(struct sess_mgr *m, struct session *s)
 	free_session(s);
 }
 
-static int copy_labels(struct session *s, const struct sess_params *p)
+int copy_labels(struct session *s, const struct sess_params *p)
 {
 	if (p->n_labels == 0)
 		return 0;
@@ -419,6 +431,7 @@ enum sess_err sess_destroy(struct sess_mgr *m, const char *id, struct session *f
 	final->labels = NULL;
 	final->n_labels = 0;
 	s->end = NULL;
+	s->base = NULL;         /* and the restored counters' base */
 	forget(m, s);
 	return 0;
 }
@@ -427,6 +440,8 @@ void sess_final_free(struct session *final)
 {
 	free(final->end);
 	final->end = NULL;
+	free(final->base);
+	final->base = NULL;
 }
 
 struct session *sess_first(struct sess_mgr *m, uint64_t from_serial)

@@ -14,6 +14,7 @@
 
 struct dp;
 struct dp_sess;
+struct dp_latch_state;
 struct tcp_relay;
 
 #define SESS_ID_MAX 64
@@ -83,6 +84,12 @@ struct sess_stats {
  * What a session keeps once its flows are gone: allocated then, so that the 100 000s of live
  * sessions do not carry it (it is most of a closed session's size).
  */
+/* A restored session's counters up to its last checkpoint, added to what its flows count now. */
+struct sess_base {
+	struct sess_stats rtp, rev, rtcp;
+	int64_t restored_ms;            /* unix ms: idle since then at the earliest */
+};
+
 struct sess_end {
 	struct sess_stats final, final_rev, final_rtcp;
 	struct sess_ep latched;
@@ -109,6 +116,7 @@ struct session {
 	struct sess_end *end;           /* once the flows are gone or it failed, else NULL */
 	struct sess_label *labels;
 	unsigned n_labels;
+	struct sess_base *base;         /* restored from the store: counters before, else NULL */
 	TAILQ_ENTRY(session) link;
 };
 
@@ -137,6 +145,8 @@ struct sess_observer {
 			enum sess_state new_state);
 	void (*error)(void *ctx, const struct session *s, const char *message);
 	void (*closed)(void *ctx, const struct session *s, const char *reason);
+	/* the client's source moved (or was first seen): the state store writes it through */
+	void (*latch_moved)(void *ctx, const struct session *s);
 };
 void sess_set_observer(struct sess_mgr *m, const struct sess_observer *o);
 
@@ -153,6 +163,24 @@ void sess_mgr_free(struct sess_mgr *m);
 /* Create and install a session. NULL and err on failure. */
 struct session *sess_create(struct sess_mgr *m, const struct sess_params *p,
 		struct sess_error *err);
+/*
+ * A session as the state store kept it (control/state_*.c): sess_restore re-creates it with
+ * the same id, ports, state and created time, counting nothing and telling no observer.
+ */
+struct sess_restore {
+	enum sess_state state;          /* CONNECTING, ACTIVE or ERROR (CREATED: CONNECTING) */
+	int64_t created_ms;
+	const char *error;              /* ERROR: why ("" otherwise) */
+	const struct sess_base *base;   /* counters so far; NULL = none */
+	/* the client's latched sources (RTP, RTCP), preloaded into the data plane; NULL = none */
+	const struct dp_latch_state *latch, *latch_rtcp;
+	/* what does not fit (address, port, route): false = restored as ERROR with the reason,
+	 * true = refused (NULL and err), e.g. a port taken by a session created meanwhile */
+	bool refuse_conflicts;
+};
+struct session *sess_restore(struct sess_mgr *m, const struct sess_params *p,
+		const struct sess_restore *r, struct sess_error *err);
+
 /* Close (if not closed) and forget a session; *final gets a copy of it as it ended, to be
  * given back with sess_final_free. SESS_OK, or SESS_NOT_FOUND and err. */
 enum sess_err sess_destroy(struct sess_mgr *m, const char *id, struct session *final,

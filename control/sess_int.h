@@ -53,6 +53,23 @@ struct sess_end *sess_end_of(struct session *s);
 void sess_fmt_ip(const struct dp_addr *a, char out[DP_ADDR_STRLEN]);
 int64_t sess_tsc_to_unix_ms(const struct sess_mgr *m, uint64_t tsc);
 
+/* sess.c's parts that sess_restore.c shares */
+void id_key(const char *id, char key[SESS_ID_MAX]);
+bool allowed(const struct sess_mgr *m, const struct dp_addr *addr);
+enum sess_err take_ports(struct sess_mgr *m, struct session *s, unsigned count,
+		struct sess_error *err);
+void release_ports(struct sess_mgr *m, struct session *s);
+void free_session(struct session *s);
+int copy_labels(struct session *s, const struct sess_params *p);
+
+/* ---- sess_restore.c ---- */
+
+/* Counters before a restart plus those since (what sess_read_stats reports). */
+void sess_stats_add(struct sess_stats *now, const struct sess_stats *base);
+/* When a session last moved anything as far as its timeout knows: restored sessions count
+ * from their restore at the earliest. */
+int64_t sess_idle_since(const struct session *s, int64_t last_ms);
+
 /* ---- sess_udp.c: s->flows ---- */
 
 enum sess_err sess_udp_install(struct sess_mgr *m, struct session *s, struct sess_error *err);

@@ -109,7 +109,8 @@ void sess_tcp_tick(struct sess_mgr *m, struct session *s, int64_t now_ms)
 	struct tcp_stats t;
 	if (m->tcp == NULL || tcp_relay_stats(m->tcp, s->serial, &t) != 0)
 		return;
-	int64_t active_ms = t.last_activity_ms > s->created_ms ? t.last_activity_ms : s->created_ms;
+	int64_t active_ms = sess_idle_since(s, t.last_activity_ms > s->created_ms ?
+			t.last_activity_ms : s->created_ms);
 	if (now_ms - active_ms >= (int64_t)s->idle_timeout_secs * 1000)
 		sess_close(m, s, "idle_timeout");
 }

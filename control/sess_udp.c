@@ -143,6 +143,8 @@ void sess_udp_tick(struct sess_mgr *m, struct session *s, int64_t now_ms)
 	dp_sess_status(m->dp, s->flows, &st);
 	if (s->state == SESS_CONNECTING && st.last_tsc != 0)
 		sess_set_state(m, s, SESS_ACTIVE);
+	if (st.latch.latched && st.latch.gen != s->latch_gen_seen && m->obs.latch_moved != NULL)
+		m->obs.latch_moved(m->obs.ctx, s);
 	log_new_source(s, &st.latch);
 	/* a destination that never answered ARP: nothing of this session can leave */
 	if (s->state == SESS_CONNECTING && st.next_hop_failed) {
@@ -151,7 +153,8 @@ void sess_udp_tick(struct sess_mgr *m, struct session *s, int64_t now_ms)
 		sess_fail_session(m, s, "destination_endpoint: next hop %s does not answer ARP", a);
 		return;
 	}
-	int64_t active_ms = st.last_tsc ? sess_tsc_to_unix_ms(m, st.last_tsc) : s->created_ms;
+	int64_t active_ms = sess_idle_since(s, st.last_tsc ? sess_tsc_to_unix_ms(m, st.last_tsc) :
+			s->created_ms);
 	if (now_ms - active_ms >= (int64_t)s->idle_timeout_secs * 1000)
 		sess_close(m, s, "idle_timeout");
 }

@@ -133,6 +133,10 @@ struct dp {
 	uint64_t ctl_drops[DROP_MAX];   /* drops decided by the control lcore */
 	uint64_t slow_timer_ms;         /* last run of the neighbour timers */
 	volatile bool stop;
+	bool passive;                   /* a standby: relay nothing (dp_role.c; workers read
+	                                 * it once per iteration, relaxed) */
+	unsigned announce_left;         /* announcement rounds still to send (dp_role.c) */
+	uint64_t announce_next_ms;
 	bool workers_inline;            /* the caller drives the workers (dp_conf) */
 	bool running;                   /* dp_start launched the workers */
 };
@@ -214,6 +218,17 @@ void dp_clock_defaults(struct dp *dp);
  * start full. Before the workers run. UDP ports of kernel_allow: dp_port_allow_udp. */
 void dp_set_exception_rate(struct dp *dp, unsigned port, uint32_t pps);
 void dp_port_allow_udp(struct dp_port *p, uint16_t port);
+
+/* A standby's loop (dp_role.c): what a passive worker does with an rx burst (ARP to the
+ * control lcore, the rest freed) and with its TAPs (drained, nothing sent). */
+void worker_passive_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkts, uint16_t n);
+unsigned worker_passive_taps(struct worker *w);
+static inline bool dp_passive(const struct dp *dp)
+{
+	return __atomic_load_n(&dp->passive, __ATOMIC_RELAXED);
+}
+/* Repeat the announcement rounds dp_announce left (dp_poll). */
+void dp_announce_poll(struct dp *dp, uint64_t now_ms);
 
 /* The slow path's clock: CLOCK_MONOTONIC in ms. */
 uint64_t dp_now_ms(void);

@@ -19,7 +19,10 @@ uint64_t dp_now_ms(void)
 
 void dp_poll(struct dp *dp)
 {
-	slowpath_poll(dp, dp_now_ms());
+	uint64_t now = dp_now_ms();
+	slowpath_poll(dp, now);
+	if (dp->announce_left)
+		dp_announce_poll(dp, now);
 }
 
 unsigned dp_n_ports(const struct dp *dp)

@@ -245,6 +245,7 @@ struct dp *dp_create(const struct dp_conf *conf, char *err, size_t errlen)
 	memset(dp->port_of_eth, -1, sizeof(dp->port_of_eth));
 	dp->idle_sleep_us = conf->idle_sleep_us;
 	dp->workers_inline = conf->workers_inline;
+	dp->passive = conf->passive;
 	for (unsigned pt = 0; pt < 128; pt++)
 		dp_set_clock_rate(dp, pt, conf->clock_rate[pt] ? conf->clock_rate[pt] :
 				RTP_CLOCK_DEFAULT);

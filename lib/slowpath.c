@@ -85,7 +85,8 @@ static void arp_request(struct dp *dp, uint16_t port, uint32_t target)
 	ah->arp_plen = 4;
 	ah->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
 	rte_ether_addr_copy(&p->mac, &ah->arp_data.arp_sha);
-	ah->arp_data.arp_sip = source_for(p, target);
+	/* a standby probes (RFC 5227: sender 0.0.0.0) so that no neighbour learns it */
+	ah->arp_data.arp_sip = dp_passive(dp) ? 0 : source_for(p, target);
 	memset(&ah->arp_data.arp_tha, 0, sizeof(ah->arp_data.arp_tha));
 	ah->arp_data.arp_tip = target;
 	ctl_send(dp, m, port, DP_TO_PORT);
@@ -143,13 +144,15 @@ static void learn_arp(struct dp *dp, struct rte_mbuf *m, uint64_t now_ms)
 		/* only what is addressed to us: a reply to our request, or a request for one
 		 * of our addresses; and a neighbour's announcement of itself (gratuitous ARP,
 		 * sender = target), which answers a request of ours as a reply would
-		 * (neigh_learn decides what each may change: none creates an entry) */
+		 * (neigh_learn decides what each may change: none creates an entry); and the
+		 * answer to a standby's probe, whose target is 0.0.0.0 */
 		bool announce = ah->arp_data.arp_sip == ah->arp_data.arp_tip;
 		if (ah->arp_hardware == rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) &&
 				ah->arp_protocol == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) &&
 				ah->arp_hlen == RTE_ETHER_ADDR_LEN && ah->arp_plen == 4 &&
 				(op == RTE_ARP_OP_REPLY || op == RTE_ARP_OP_REQUEST) &&
-				(announce || dp_port_owns(&dp->port[port], ah->arp_data.arp_tip))) {
+				(announce || dp_port_owns(&dp->port[port], ah->arp_data.arp_tip) ||
+				 (op == RTE_ARP_OP_REPLY && ah->arp_data.arp_tip == 0))) {
 			uint32_t idx = neigh_learn(dp->neigh, (uint16_t)port,
 					ah->arp_data.arp_sip, ah->arp_data.arp_sha.addr_bytes,
 					op == RTE_ARP_OP_REPLY || announce, now_ms);
@@ -157,8 +160,12 @@ static void learn_arp(struct dp *dp, struct rte_mbuf *m, uint64_t now_ms)
 				release_pending(dp, idx);
 		}
 	}
-	/* the kernel answers requests for our addresses and keeps its own table */
-	ctl_send(dp, m, (uint16_t)port, DP_TO_KERNEL);
+	/* the kernel answers requests for our addresses and keeps its own table; a standby
+	 * owns no address, so its kernel hears nothing */
+	if (dp_passive(dp))
+		rte_pktmbuf_free(m);
+	else
+		ctl_send(dp, m, (uint16_t)port, DP_TO_KERNEL);
 }
 
 static void hold_pending(struct dp *dp, struct rte_mbuf *m, uint64_t now_ms)

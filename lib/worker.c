@@ -603,6 +603,7 @@ int worker_main(void *arg)
 		/* one TSC read for the iteration: the bursts' arrival time, the busy time's start */
 		uint64_t t0 = rte_rdtsc();
 		unsigned work = 0;
+		bool passive = dp_passive(dp);         /* a hot standby relays nothing */
 
 		if (w->handoff != NULL)
 			work += poll_handoff(w, t0);
@@ -612,6 +613,8 @@ int worker_main(void *arg)
 					pkts, DP_BURST);
 			if (n == 0)
 				;
+			else if (unlikely(passive))
+				worker_passive_burst(w, port, pkts, n);   /* VLAN sections: there */
 			else if (unlikely(dp->port[port].vlan_demux))
 				vlan_rx(w, port, pkts, n, t0);
 			else
@@ -619,7 +622,7 @@ int worker_main(void *arg)
 			work += n;
 		}
 		if (w->polls_taps && taps_due(w, work)) {
-			unsigned n = poll_taps(w);
+			unsigned n = unlikely(passive) ? worker_passive_taps(w) : poll_taps(w);
 			w->taps_busy = n > 0;
 			work += n;
 		}

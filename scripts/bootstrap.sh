@@ -17,6 +17,7 @@ REQUIRED=(
 	nftables libnftables-dev openssl   # the exception path's filter (1.3); test certificates
 	libssl-dev                     # gRPC TLS: the key checked against the certificate at start
 	libmicrohttpd-dev              # [http]: /metrics, /healthz, the web view (API.md 1.4)
+	libhiredis-dev redis-server python3-redis   # [state] backend = redis (1.6); its tests
 	prometheus                     # tests: promtool check metrics, a real server scraping /metrics
 	chromium chromium-driver python3-selenium   # the web view's browser test (e2e_webview)
 )

@@ -97,6 +97,9 @@ struct dp_conf {
 	uint32_t max_flows;             /* flow table capacity: a session takes up to 4 */
 	uint32_t max_neighbors;         /* next hops; 0 = 4096 */
 	uint32_t clock_rate[128];       /* RTP clock (Hz) per payload type; 0 = 8000 */
+	/* Start passive (a hot standby, API.md 1.6): ports up, flows installable, nothing
+	 * relayed or answered until dp_set_active(dp, true). */
+	bool passive;
 };
 
 /*
@@ -121,6 +124,23 @@ void dp_stop(struct dp *dp);
  * learning, packets held until their next hop resolves, neighbour timers.
  */
 void dp_poll(struct dp *dp);
+
+/* ---- hot standby (API.md 1.6) ---- */
+
+/*
+ * Passive (active = false): the ports stay up and sessions' flows may be installed (ready),
+ * but workers relay nothing: what arrives is freed uncounted (it is the peer's traffic: a
+ * standby owns no address), except ARP, which the control lcore still learns from; nothing
+ * reaches or leaves the kernel interfaces (no ARP answers, nothing the kernel would say in
+ * our addresses' name), and the data plane's own ARP requests are probes (sender 0.0.0.0)
+ * so no neighbour's cache learns our MAC. Workers read the flag once per loop iteration.
+ */
+void dp_set_active(struct dp *dp, bool active);
+bool dp_is_active(const struct dp *dp);
+/* Announce every port's addresses out of that port (gratuitous ARP now and twice more,
+ * 250 ms apart, from dp_poll), so neighbours move their caches to this appliance. The
+ * number of announcements queued now. */
+unsigned dp_announce(struct dp *dp);
 
 /* ---- ports ---- */
 
@@ -226,6 +246,27 @@ struct dp_sess_status {
 	struct dp_addr next_hop;
 };
 void dp_sess_status(const struct dp *dp, const struct dp_sess *s, struct dp_sess_status *out);
+
+/*
+ * A forward flow's latch in full (role DP_FLOW_RTP or DP_FLOW_RTCP): what the reverse
+ * direction needs to reach the client. The state store keeps it across restarts.
+ */
+struct dp_latch_state {
+	struct dp_addr addr;            /* the client's address; family 0 = none */
+	uint16_t port;                  /* its port, host byte order */
+	uint8_t mac[6];                 /* its L2 source: the next hop back */
+	uint16_t rx_port;               /* the data-plane port (index) it arrived on */
+	struct dp_addr local_addr;      /* the appliance address it was sent to */
+	bool has_ssrc;
+	uint32_t ssrc;                  /* host byte order */
+};
+/* False when the flow has not latched (or the session has no such flow). */
+bool dp_sess_get_latch(const struct dp *dp, const struct dp_sess *s, enum dp_flow_role role,
+		struct dp_latch_state *out);
+/* Preload a just-installed flow's latch (a restored session): 0, or -1 when the flow already
+ * latched, does not exist, or the port/address is not the appliance's (IPv4 only so far). */
+int dp_sess_set_latch(struct dp *dp, struct dp_sess *s, enum dp_flow_role role,
+		const struct dp_latch_state *in);
 
 /*
  * Take the flows out, wait until no worker touches them, and give their final counters in

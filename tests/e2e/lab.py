@@ -13,6 +13,15 @@ receives in one process, so both its ports live in one namespace):
 
 The gen ends carry no address: rtpgen owns them through net_af_packet and answers ARP itself.
 
+Lab(topology="pair") builds the hot-standby rig (API.md 1.6): two appliances, PREFIX-dut and
+PREFIX-sby, with the same addresses on the same client and destination segments (a bridge in
+the client's and in the destination's namespace, the host's address on the bridge), and a
+management link between them for Redis (PAIR_MGMT_ADDR in dut, PAIR_MGMT_PEER in sby):
+
+    PREFIX-cli br-cli ─ cli-a <-> veth-dut0  PREFIX-dut  veth-dut1 <-> dst-a ─ br-dst PREFIX-dst
+    198.18.1.2/24    └ cli-b <-> veth-dut0  PREFIX-sby  veth-dut1 <-> dst-b ┘ 198.18.2.2/24
+                                 mgmt0 198.18.3.1/24 (dut) <-> mgmt0 198.18.3.2/24 (sby)
+
 One test process plays client, destination and gRPC client at once: `socket_in()` creates a
 socket inside a namespace (setns there and back; a socket keeps the namespace it was made in),
 and rtpproxy's gRPC server listens on a unix socket, which any namespace can reach.
@@ -61,6 +70,12 @@ GEN0_MAC, GEN1_MAC = "02:52:50:01:00:12", "02:52:50:02:00:12"
 GEN_ROLES = ("gen", "dut")
 TOPOLOGIES = {"three": ROLES, "gen": GEN_ROLES}
 ALL_ROLES = ("cli", "dut", "dst", "gen")
+# topology="pair": the hot standby in PREFIX-sby next to PREFIX-dut (module docstring).
+PAIR_ROLES = ("cli", "dut", "sby", "dst")
+TOPOLOGIES["pair"] = PAIR_ROLES
+ALL_ROLES += ("sby",)
+SBY0_MAC, SBY1_MAC = "02:52:50:01:00:03", "02:52:50:02:00:03"
+PAIR_MGMT_IF, PAIR_MGMT_ADDR, PAIR_MGMT_PEER = "mgmt0", "198.18.3.1", "198.18.3.2"
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -150,6 +165,7 @@ class Lab:
         self.topology = topology
         self.cli, self.dut, self.dst = (f"{self.prefix}-{r}" for r in ROLES)
         self.gen = f"{self.prefix}-gen"
+        self.sby = f"{self.prefix}-sby"
         self.create = create
         self._old_handlers = {}
         self._is_up = False
@@ -238,6 +254,9 @@ class Lab:
         if self.topology == "gen":
             self._up_gen()
             return
+        if self.topology == "pair":
+            self._up_pair()
+            return
         run(["ip", "-n", self.cli, "link", "add", CLI_IF, "address", CLI_MAC, "type", "veth",
              "peer", "name", DUT0_IF, "address", DUT0_MAC, "netns", self.dut])
         run(["ip", "-n", self.dst, "link", "add", DST_IF, "address", DST_MAC, "type", "veth",
@@ -254,16 +273,49 @@ class Lab:
             run(["ip", "-n", ns, "link", "set", ifc, "up"])
             run(["ip", "-n", ns, "route", "add", net, "via", gw, "dev", ifc])
 
-    def _up_dut_ifaces(self):
+    def _up_dut_ifaces(self, dut=None):
+        dut = dut or self.dut
         for ifc in (DUT0_IF, DUT1_IF):
             # DPDK owns these: the dut kernel must neither answer ARP nor accept IP on them.
-            run(["ip", "netns", "exec", self.dut, "sysctl", "-q", "-w",
+            run(["ip", "netns", "exec", dut, "sysctl", "-q", "-w",
                  f"net.ipv6.conf.{ifc}.disable_ipv6=1",
                  f"net.ipv4.conf.{ifc}.arp_ignore=8",
                  f"net.ipv4.conf.{ifc}.rp_filter=1"])
-            run(["ip", "netns", "exec", self.dut, "ethtool", "-K", ifc,
+            run(["ip", "netns", "exec", dut, "ethtool", "-K", ifc,
                  "tso", "off", "gso", "off", "gro", "off"])
-            run(["ip", "-n", self.dut, "link", "set", ifc, "promisc", "on", "up"])
+            run(["ip", "-n", dut, "link", "set", ifc, "promisc", "on", "up"])
+
+    def _up_pair(self):
+        """Two appliances (dut, sby) on one client and one destination segment: a bridge in
+        each host namespace carries the host's address and a veth to each appliance."""
+        for ns, br, mac, addr, net, gw, ports in (
+                (self.cli, "br-cli", CLI_MAC, CLI_ADDR, "198.18.2.0/24", DUT0_ADDR,
+                 (("cli-a", self.dut, DUT0_IF, DUT0_MAC), ("cli-b", self.sby, DUT0_IF, SBY0_MAC))),
+                (self.dst, "br-dst", DST_MAC, DST_ADDR, "198.18.1.0/24", DUT1_ADDR,
+                 (("dst-a", self.dut, DUT1_IF, DUT1_MAC), ("dst-b", self.sby, DUT1_IF, SBY1_MAC)))):
+            run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w",
+                 "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])
+            run(["ip", "-n", ns, "link", "add", br, "address", mac, "type", "bridge",
+                 "forward_delay", "0", "stp_state", "0"])
+            for ifc, peer_ns, peer_if, peer_mac in ports:
+                run(["ip", "-n", ns, "link", "add", ifc, "type", "veth", "peer", "name", peer_if,
+                     "address", peer_mac, "netns", peer_ns])
+                run(["ip", "netns", "exec", ns, "ethtool", "-K", ifc,
+                     "tx", "off", "tso", "off", "gso", "off", "gro", "off", "rx", "off"])
+                run(["ip", "-n", ns, "link", "set", ifc, "master", br, "up"])
+            # Real frames with complete checksums (TESTING.md): the host sends on the bridge.
+            run(["ip", "netns", "exec", ns, "ethtool", "-K", br,
+                 "tx", "off", "tso", "off", "gso", "off", "gro", "off"], check=False)
+            run(["ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", br])
+            run(["ip", "-n", ns, "link", "set", br, "up"])
+            run(["ip", "-n", ns, "route", "add", net, "via", gw, "dev", br])
+        for dut in (self.dut, self.sby):
+            self._up_dut_ifaces(dut)
+        run(["ip", "-n", self.dut, "link", "add", PAIR_MGMT_IF, "type", "veth", "peer", "name",
+             PAIR_MGMT_IF, "netns", self.sby])
+        for ns, addr in ((self.dut, PAIR_MGMT_ADDR), (self.sby, PAIR_MGMT_PEER)):
+            run(["ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", PAIR_MGMT_IF])
+            run(["ip", "-n", ns, "link", "set", PAIR_MGMT_IF, "up"])
 
     def _up_gen(self):
         """gen0 <-> veth-dut0 and gen1 <-> veth-dut1: rtpgen (net_af_packet on gen0 and gen1)
@@ -636,8 +688,10 @@ class Appliance:
 
     def __init__(self, lab, config=None, build_dir=None, name="rtpproxy", exe=None,
                  start_timeout=20, stop_timeout=15, log_level="info", extra_args=(),
-                 channel_factory=None, metadata=None, ready_code=None, grpc_tcp=None):
+                 channel_factory=None, metadata=None, ready_code=None, grpc_tcp=None,
+                 netns=None):
         self.lab = lab
+        self.netns = lab.ns(netns) if netns else lab.dut   # topology "pair": "sby" too
         self.build_dir = Path(build_dir or BUILD_DIR)
         self.exe = Path(exe or self.build_dir / "app" / "rtpproxy")
         self.tag = f"{lab.prefix}-{name}"
@@ -695,11 +749,11 @@ class Appliance:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.sock)
         if self.grpc_tcp is not None:
-            self.forwarder = NetnsForwarder(self.lab.dut, *self.grpc_tcp, self.sock)
+            self.forwarder = NetnsForwarder(self.netns, *self.grpc_tcp, self.sock)
         env = dict(os.environ, RTPPROXY_LOG=self.log_level)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                ["ip", "netns", "exec", self.lab.dut, str(self.exe), *self.extra_args,
+                ["ip", "netns", "exec", self.netns, str(self.exe), *self.extra_args,
                  "-c", str(self.config_path)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
         if self.channel_factory is not None:

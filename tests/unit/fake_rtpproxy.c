@@ -310,6 +310,19 @@ static grpc_status_code proxy_stats(void *ctx, const ProtobufCMessage *m,
 		w->tsc_hz = 2600000000ULL;
 		out->workers[out->n_workers++] = w;
 	}
+	Rtpproxy__StateBackendStats *st = new_msg(a, &rtpproxy__state_backend_stats__descriptor);
+	st->backend = "redis";
+	st->up = false;
+	st->queue_depth = 12;
+	st->last_checkpoint_age_ms = 2500;
+	st->role = "active";
+	st->lease_epoch = 7;
+	st->instance = "edge-1";
+	st->store_instance = "edge-1";
+	st->writes_total = 99;
+	st->resyncs_total = 1;
+	st->restored_sessions = 3;
+	out->state = st;
 	*resp = &out->base;
 	return GRPC_STATUS_OK;
 }

@@ -429,11 +429,11 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
 	/* sections */
 	{ L, PORT0 "[foo]\n",
-	  "[foo]: unknown section (expected eal, dataplane, portN, grpc, audit, http, sessions, rtp, tcp)" },
+	  "[foo]: unknown section (expected eal, dataplane, portN, grpc, audit, http, sessions, rtp, tcp, state)" },
 	{ L, PORT0 "[Port1]\n",
-	  "[Port1]: unknown section (expected eal, dataplane, portN, grpc, audit, http, sessions, rtp, tcp)" },
+	  "[Port1]: unknown section (expected eal, dataplane, portN, grpc, audit, http, sessions, rtp, tcp, state)" },
 	{ L, PORT0 "[port01]\n",
-	  "[port01]: unknown section (expected eal, dataplane, portN, grpc, audit, http, sessions, rtp, tcp)" },
+	  "[port01]: unknown section (expected eal, dataplane, portN, grpc, audit, http, sessions, rtp, tcp, state)" },
 	{ L, PORT0 "[port8]\n", "[port8]: expected a port section port0..port7, got \"port8\"" },
 	{ L, PORT0 "[port0]\n", "[port0]: expected each section once, got a second [port0]" },
 	{ L, DP DP PORT0, "[dataplane]: expected each section once, got a second [dataplane]" },

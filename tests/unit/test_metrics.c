@@ -211,6 +211,45 @@ static void test_render(void)
 	free(want);
 }
 
+/* With a state backend: its five families, exactly, before build_info. */
+static void test_state(void)
+{
+	struct metrics_snap m;
+	char *got = NULL;
+	size_t glen = 0;
+	FILE *f = open_memstream(&got, &glen);
+
+	known_snapshot(&m);
+	m.state = (struct metrics_state){ .present = true, .up = false, .queue_depth = 42,
+		.last_checkpoint_age_s = 1.5, .lease_epoch = 3, .standby = true };
+	metrics_render(f, &m);
+	fclose(f);
+	static const char want[] =
+		"# HELP rtpproxy_state_backend_up Whether the session store (Redis) is connected "
+		"and written to.\n"
+		"# TYPE rtpproxy_state_backend_up gauge\n"
+		"rtpproxy_state_backend_up 0\n"
+		"# HELP rtpproxy_state_queue_depth Session changes waiting to be written to the "
+		"store.\n"
+		"# TYPE rtpproxy_state_queue_depth gauge\n"
+		"rtpproxy_state_queue_depth 42\n"
+		"# HELP rtpproxy_state_last_checkpoint_age_seconds Since the last complete counter "
+		"checkpoint; -1 = none yet.\n"
+		"# TYPE rtpproxy_state_last_checkpoint_age_seconds gauge\n"
+		"rtpproxy_state_last_checkpoint_age_seconds 1.500\n"
+		"# HELP rtpproxy_state_lease_epoch The lease epoch held (active) or last seen "
+		"(standby); 0 = none.\n"
+		"# TYPE rtpproxy_state_lease_epoch gauge\n"
+		"rtpproxy_state_lease_epoch 3\n"
+		"# HELP rtpproxy_state_role What this appliance is now (value 1 for its role).\n"
+		"# TYPE rtpproxy_state_role gauge\n"
+		"rtpproxy_state_role{role=\"active\"} 0\n"
+		"rtpproxy_state_role{role=\"standby\"} 1\n"
+		"# HELP rtpproxy_build_info";
+	CHECK(strstr(got, want) != NULL);
+	free(got);
+}
+
 static void test_bucket(void)
 {
 	CHECK_EQ_U(metrics_bucket(metrics_jitter_bounds, METRICS_JITTER_BUCKETS, 0), 0);
@@ -223,6 +262,7 @@ static void test_bucket(void)
 int main(void)
 {
 	test_render();
+	test_state();
 	test_bucket();
 	return check_summary("test_metrics");
 }

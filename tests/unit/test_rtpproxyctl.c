@@ -433,6 +433,9 @@ static void test_stats(void)
 	OUT_HAS(&r, "worker 0         lcore 1, relayed 1000, busy 25.0% of iterations, "
 		"123.5 cycles/packet\n");
 	OUT_HAS(&r, "worker 1         lcore 2, relayed 0, busy 0.0% of iterations\n");
+	OUT_HAS(&r, "state            redis DOWN, active edge-1 of edge-1, lease epoch 7\n"
+		"                 queue 12, last checkpoint 2.5 s ago, writes 99, resyncs 1, "
+		"restored 3\n");
 
 	CTL(&r, "stats", "--json");
 	CHECK(r.status == 0 && count_lines(r.out) == 1);
@@ -442,7 +445,8 @@ static void test_stats(void)
 		"assert d['uptime_ms'] == 90061001 and d['version'] == '9.9.9'\n"
 		"assert d['sessions_active'] == 3\n"
 		"assert d['workers'][0]['busy_cycles'] == 123456\n"
-		"assert d['workers'][0]['tsc_hz'] == 2600000000\n");
+		"assert d['workers'][0]['tsc_hz'] == 2600000000\n"
+		"assert d['state']['queue_depth'] == 12 and d['state']['role'] == 'active'\n");
 }
 
 static void test_watch(void)

@@ -394,8 +394,8 @@ def dut_refusal(name):
         return "?"
 
 
-def addrs(net):
-    return f"198.18.{net}.10-198.18.{net}.{10 + ADDRS - 1}/24"
+def addrs(net, n=ADDRS):
+    return f"198.18.{net}.10-198.18.{net}.{10 + n - 1}/24"
 
 
 def rtpproxy_conf(max_sessions, idle_sleep_us, variant=None):
@@ -407,7 +407,11 @@ def rtpproxy_conf(max_sessions, idle_sleep_us, variant=None):
     n6 = {1: "", 2: ""}
     vlan = {1: "", 2: ""}
     dests = "198.18.0.0/15"
+    a4 = {k: addrs(k) for k in (1, 2)}
     if variant == "ipv6":
+        # a port owns at most 32 addresses of both families: one IPv4 fewer (the variants
+        # use only the first)
+        a4 = {k: addrs(k, ADDRS - 1) for k in (1, 2)}
         a6 = {k: f", 2001:db8:{k}::10/64" for k in (1, 2)}
         n6 = {1: f", [2001:db8:1::2]@{MAC_GEN0}", 2: f", [2001:db8:2::2]@{MAC_GEN1}"}
         dests += ", 2001:db8::/32"
@@ -420,12 +424,12 @@ workers = 1
 idle_sleep_us = {idle_sleep_us}
 [port0]
 device = {memif(0, 'server', MAC_DUT0)}
-address = {addrs(1)}{a6[1]}
+address = {a4[1]}{a6[1]}
 exception = {S.pfx}a
 neighbors = 198.18.1.2@{MAC_GEN0}{n6[1]}
 {vlan[1]}[port1]
 device = {memif(1, 'server', MAC_DUT1)}
-address = {addrs(2)}{a6[2]}
+address = {a4[2]}{a6[2]}
 exception = {S.pfx}b
 neighbors = 198.18.2.2@{MAC_GEN1}{n6[2]}
 {vlan[2]}[grpc]

@@ -430,31 +430,6 @@ static bool standing_by(void *arg)
 	return standby != NULL && !state_standby_relaying(standby);
 }
 
-/* The lease's verdict for the store: a standby writes nothing; StateBackendStats. */
-static void standby_role(void *ctx, bool active, uint64_t epoch)
-{
-	if (ctx != NULL)
-		state_set_role(ctx, !active, epoch);
-}
-
-/* [state] backend = redis: the store of API.md 1.6 (its writer thread starts here). */
-static struct state *state_from(const struct config *cfg, struct sess_mgr *sm, struct dp *dp,
-		char *err, size_t errlen)
-{
-	struct state_config c = {
-		.host = cfg->state_redis_host, .port = cfg->state_redis_port,
-		.key_prefix = cfg->state_key_prefix, .instance = cfg->state_instance,
-		.store_instance = cfg->state_standby ? cfg->state_peer_instance :
-			cfg->state_instance,
-		/* what the lease decided: a configured active that found a newer holder stands by */
-		.standby = standby != NULL && !state_standby_relaying(standby),
-		.checkpoint_secs = cfg->state_checkpoint_secs,
-		.restore_wait_secs = cfg->state_restore_wait_secs,
-		.max_sessions = cfg->max_sessions,
-	};
-	return state_create(&c, sm, dp, err, errlen);
-}
-
 /* [http] listen: the server on its own threads, asking the control loop through ctlq. */
 static int start_http(const struct config *cfg, char *err, size_t errlen)
 {
@@ -548,7 +523,7 @@ static int run(const struct config *cfg)
 	}
 	metrics_src_observe(msrc, &obs);
 	if (cfg->state_redis) {
-		state_store = state_from(cfg, sm, dp, err, sizeof(err));
+		state_store = state_start(cfg, standby, sm, dp, ev, err, sizeof(err));
 		if (state_store == NULL) {
 			fail("[state]", err);
 			goto out;
@@ -557,10 +532,8 @@ static int run(const struct config *cfg)
 		ctx.state = state_store;
 	}
 	sess_set_observer(sm, &obs);
-	struct state_standby_hooks sh = { .ctx = state_store, .role = standby_role };
 	ctx.standing_by = standing_by;
-	if (standby != NULL &&
-			state_standby_attach(standby, dp, sm, ev, &sh, err, sizeof(err)) != 0) {
+	if (standby_attach(standby, state_store, dp, sm, ev, err, sizeof(err)) != 0) {
 		fail("[state]", err);
 		goto out;
 	}

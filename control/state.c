@@ -58,8 +58,11 @@ struct state *state_create(const struct state_config *c, struct sess_mgr *m, str
 		free(st);
 		return NULL;
 	}
+	/* the pair's lease (state_lease.c names it so): the writer's fence */
+	char lease_key[sizeof(st->base) + 8];
+	snprintf(lease_key, sizeof(lease_key), "%s#lease", st->base);
 	struct state_writer_config wc = { .host = st->host, .port = c->port, .base = st->base,
-		.instance = st->instance };
+		.instance = st->instance, .lease_key = lease_key };
 	st->w = state_writer_start(&wc, st->q, err, errlen);
 	if (st->w == NULL) {
 		state_queue_free(st->q);

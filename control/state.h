@@ -15,6 +15,7 @@
 #include "sess.h"
 
 struct dp;
+struct events;
 struct state;
 
 struct state_config {
@@ -28,6 +29,7 @@ struct state_config {
 	unsigned checkpoint_secs;
 	unsigned restore_wait_secs;
 	unsigned max_sessions;          /* sizes the queue */
+	struct events *events;          /* restored sessions join its registry (NULL: none) */
 };
 
 struct state *state_create(const struct state_config *c, struct sess_mgr *m, struct dp *dp,

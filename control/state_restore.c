@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "state_codec.h"
 #include "state_int.h"
 
@@ -64,6 +65,11 @@ static void restore_some(struct state *st, unsigned max)
 		const struct state_loaded *l = &st->loaded[st->next_loaded++];
 		int rc = state_restore_one(st, l->id, l->def, l->def_len, l->ctr, l->ctr_len,
 				st->late, err, sizeof(err));
+		/* sess_restore calls no observer: the events learn of it here, so that every
+		 * stream opened from now on has it in its snapshot (API.md 1.6) */
+		const struct session *s = rc >= 0 ? sess_find(st->m, l->id) : NULL;
+		if (s != NULL && st->cfg.events != NULL)
+			events_adopt(st->cfg.events, s);
 		if (rc == 0) {
 			st->restored++;
 		} else if (rc == 1) {

@@ -2,7 +2,9 @@
  * The writer thread (state_writer.h). Entries leave the queue only once Redis has answered
  * them, so a connection lost mid-batch loses nothing: the batch is written again (every
  * command here may be repeated). A definition change is one MULTI/EXEC with its "#changes"
- * entry, so a reader (the standby, a restore) never sees one without the other.
+ * entry, so a reader (the standby, a restore) never sees one without the other. With a lease
+ * key the whole batch is one MULTI/EXEC under WATCH of the lease, written only while no other
+ * appliance holds it (the fence: a cut-off former active drops what it had queued).
  */
 #define _GNU_SOURCE            /* pthread_setname_np */
 #include "state_writer.h"
@@ -35,6 +37,9 @@ struct state_writer {
 	int port;
 	char base[160];
 	char marker[STATE_KEY_MAX];     /* base "#writer:" instance */
+	char lease_key[STATE_KEY_MAX];  /* "" = no fence */
+	char instance[80];              /* the lease's holder when it is ours */
+	bool fenced_out;                /* the last batch was refused (logged once) */
 	char token[40];                 /* its value: this process's writes */
 	struct state_queue *q;
 	pthread_t thread;
@@ -50,7 +55,7 @@ struct state_writer {
 	/* shared with the control thread (atomics) */
 	int stop, up, resync_req, load_req, load_done;
 	int64_t last_ckpt_ms;
-	uint64_t writes;
+	uint64_t writes, refused;
 	struct state_loaded *loaded;
 	unsigned n_loaded;
 };
@@ -264,6 +269,84 @@ static int load(struct state_writer *w)
 	return 0;
 }
 
+/* ---- the fence: write only while no other appliance holds the lease ---- */
+
+/*
+ * WATCH the lease and read it: 1 = ours or nobody's (MULTI appended: the caller appends its
+ * commands and fence_close), 0 = another holder's (nothing appended; the WATCH is dropped),
+ * -1 = disconnected. Without a lease key: 1 and nothing appended.
+ */
+static int fence_open(struct state_writer *w)
+{
+	if (w->lease_key[0] == '\0')
+		return 1;
+	const char *watch[] = { "WATCH", w->lease_key };
+	redisReply *r = command(w, 2, watch, NULL);
+	if (r == NULL)
+		return -1;
+	freeReplyObject(r);
+	const char *get[] = { "GET", w->lease_key };
+	r = command(w, 2, get, NULL);
+	if (r == NULL)
+		return -1;
+	const char *holder = r->type == REDIS_REPLY_STRING ? strchr(r->str, ' ') : NULL;
+	bool ours = holder == NULL || strcmp(holder + 1, w->instance) == 0;
+	if (!ours && !w->fenced_out)
+		LOG(WARNING, "the lease is \"%s\" now: this appliance's queued writes are dropped, "
+				"not written over the new holder's", r->str);
+	if (ours && w->fenced_out)
+		LOG(NOTICE, "the lease is this appliance's again (%llu queued write(s) were "
+				"dropped while it was another's)", (unsigned long long)
+				__atomic_load_n(&w->refused, __ATOMIC_RELAXED));
+	w->fenced_out = !ours;
+	freeReplyObject(r);
+	if (!ours) {
+		const char *unwatch[] = { "UNWATCH" };
+		r = command(w, 1, unwatch, NULL);
+		if (r == NULL)
+			return -1;
+		freeReplyObject(r);
+		return 0;
+	}
+	const char *multi[] = { "MULTI" };
+	redisAppendCommandArgv(w->c, 1, multi, NULL);
+	return 1;
+}
+
+/* After fence_open's 1: the EXEC; how many replies fence_open and this add. */
+static unsigned fence_close(struct state_writer *w)
+{
+	if (w->lease_key[0] == '\0')
+		return 0;
+	const char *exec[] = { "EXEC" };
+	redisAppendCommandArgv(w->c, 1, exec, NULL);
+	return 2;
+}
+
+/*
+ * Read `replies` pipelined replies. 1 = written, 0 = the fence's EXEC was aborted (the lease
+ * changed in between, a renewal too: write again after a new look), -1 = disconnected.
+ */
+static int read_replies(struct state_writer *w, unsigned replies)
+{
+	unsigned refused = 0;
+	int rc = 1;
+	for (unsigned i = 0; i < replies; i++) {
+		redisReply *r;
+		if (redisGetReply(w->c, (void **)&r) != REDIS_OK) {
+			disconnect(w, w->c->errstr);
+			return -1;
+		}
+		if (r->type == REDIS_REPLY_ERROR && refused++ == 0)    /* once a batch */
+			LOG(ERR, "Redis refused a write: %s", r->str);
+		if (w->lease_key[0] != '\0' && i == replies - 1 && r->type == REDIS_REPLY_NIL)
+			rc = 0;
+		freeReplyObject(r);
+	}
+	__atomic_add_fetch(&w->writes, replies, __ATOMIC_RELAXED);
+	return rc;
+}
+
 /* ---- a full resync: which keys did it not name? ---- */
 
 static void stale_clear(struct state_writer *w)
@@ -344,27 +427,33 @@ static int resync_end(struct state_writer *w)
 {
 	size_t n = 0, plen = strlen(w->base) + 1;
 	unsigned replies = 0;
-	for (size_t i = 0; i < w->n_stale; i++) {
+	int fence = fence_open(w);
+	if (fence < 0)
+		return -1;
+	bool wrap = w->lease_key[0] == '\0';   /* fenced: the whole batch is one MULTI */
+	for (size_t i = 0; fence == 1 && i < w->n_stale; i++) {
 		if (w->seen[i] || strlen(w->stale[i]) <= plen)
 			continue;
 		const char *multi[] = { "MULTI" }, *exec[] = { "EXEC" };
 		const char *del[] = { "DEL", w->stale[i] };
-		redisAppendCommandArgv(w->c, 1, multi, NULL);
+		if (wrap)
+			redisAppendCommandArgv(w->c, 1, multi, NULL);
 		redisAppendCommandArgv(w->c, 2, del, NULL);
-		replies += 3 + append_changes(w, w->stale[i] + plen, "del");
-		redisAppendCommandArgv(w->c, 1, exec, NULL);
+		replies += 1 + append_changes(w, w->stale[i] + plen, "del");
+		if (wrap) {
+			redisAppendCommandArgv(w->c, 1, exec, NULL);
+			replies += 2;
+		}
 		n++;
 	}
-	for (unsigned i = 0; i < replies; i++) {
-		redisReply *r;
-		if (redisGetReply(w->c, (void **)&r) != REDIS_OK) {
-			disconnect(w, w->c->errstr);
-			return -1;
-		}
-		freeReplyObject(r);
+	if (fence == 1) {
+		replies += fence_close(w);
+		int rc = read_replies(w, replies);
+		if (rc <= 0)
+			return rc < 0 ? -1 : 2;         /* aborted: the barrier is tried again */
 	}
-	__atomic_add_fetch(&w->writes, replies, __ATOMIC_RELAXED);
-	LOG(INFO, "full resync done: %zu stale key(s) deleted", n);
+	LOG(INFO, "full resync done: %zu stale key(s) deleted%s", fence == 1 ? n : 0,
+			fence == 1 ? "" : " (none: the lease is another's)");
 	stale_clear(w);
 	w->drop_ctr = false;
 	return 0;
@@ -382,31 +471,37 @@ static unsigned append_changes(struct state_writer *w, const char *id, const cha
 	return 1;
 }
 
-/* Append e's commands; how many replies they give. */
-static unsigned append_entry(struct state_writer *w, const struct state_entry *e)
+/* Append e's commands; how many replies they give. wrap: a definition change is its own
+ * MULTI/EXEC (else the caller's fence makes the whole batch one). */
+static unsigned append_entry(struct state_writer *w, const struct state_entry *e, bool wrap)
 {
 	char key[STATE_KEY_MAX];
 	key_of(w, e->id, key, sizeof(key));
 	const char *multi[] = { "MULTI" }, *exec[] = { "EXEC" };
+	unsigned extra = wrap ? 2 : 0;
 	switch (e->op) {
 	case STATE_SET: {
 		const char *argv[] = { "HSET", key, "def", (const char *)e->data };
 		size_t lens[] = { 4, strlen(key), 3, e->len };
 		resync_saw(w, key);
-		redisAppendCommandArgv(w->c, 1, multi, NULL);
+		if (wrap)
+			redisAppendCommandArgv(w->c, 1, multi, NULL);
 		redisAppendCommandArgv(w->c, 4, argv, lens);
 		append_changes(w, e->id, "set");
-		redisAppendCommandArgv(w->c, 1, exec, NULL);
-		return 4;
+		if (wrap)
+			redisAppendCommandArgv(w->c, 1, exec, NULL);
+		return 2 + extra;
 	}
 	case STATE_DEL: {
 		const char *argv[] = { "DEL", key };
 		resync_saw(w, key);
-		redisAppendCommandArgv(w->c, 1, multi, NULL);
+		if (wrap)
+			redisAppendCommandArgv(w->c, 1, multi, NULL);
 		redisAppendCommandArgv(w->c, 2, argv, NULL);
 		append_changes(w, e->id, "del");
-		redisAppendCommandArgv(w->c, 1, exec, NULL);
-		return 4;
+		if (wrap)
+			redisAppendCommandArgv(w->c, 1, exec, NULL);
+		return 2 + extra;
 	}
 	case STATE_CTR: {
 		if (w->drop_ctr)
@@ -442,28 +537,32 @@ static int write_some(struct state_writer *w)
 			rc = w->resyncing ? resync_end(w) : 0;
 		else if (!w->drop_ctr)
 			__atomic_store_n(&w->last_ckpt_ms, e->ms, __ATOMIC_RELEASE);
+		if (rc == 2)
+			return 1;
 		if (rc != 0)
 			return -1;
 		free(state_queue_pop(w->q));
 		return 1;
 	}
+	int fence = fence_open(w);
+	if (fence < 0)
+		return -1;
 	unsigned n = 0, replies = 0;
 	while (n < BATCH && (e = state_queue_at(w->q, n)) != NULL && !is_barrier(e)) {
-		replies += append_entry(w, e);
+		if (fence == 1)
+			replies += append_entry(w, e, w->lease_key[0] == '\0');
 		n++;
 	}
-	unsigned refused = 0;
-	for (unsigned i = 0; i < replies; i++) {
-		redisReply *r;
-		if (redisGetReply(w->c, (void **)&r) != REDIS_OK) {
-			disconnect(w, w->c->errstr);
+	if (fence == 1) {
+		replies += fence_close(w);
+		int rc = read_replies(w, replies);
+		if (rc < 0)
 			return -1;
-		}
-		if (r->type == REDIS_REPLY_ERROR && refused++ == 0)    /* once a batch */
-			LOG(ERR, "Redis refused a write: %s", r->str);
-		freeReplyObject(r);
+		if (rc == 0)
+			return 1;       /* the lease changed meanwhile: looked at again, then written */
+	} else {
+		__atomic_add_fetch(&w->refused, n, __ATOMIC_RELAXED);
 	}
-	__atomic_add_fetch(&w->writes, replies, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < n; i++)
 		free(state_queue_pop(w->q));
 	return 1;
@@ -508,6 +607,8 @@ struct state_writer *state_writer_start(const struct state_writer_config *c,
 	w->port = c->port;
 	snprintf(w->base, sizeof(w->base), "%s", c->base);
 	snprintf(w->marker, sizeof(w->marker), "%s#writer:%s", c->base, c->instance);
+	snprintf(w->lease_key, sizeof(w->lease_key), "%s", c->lease_key ? c->lease_key : "");
+	snprintf(w->instance, sizeof(w->instance), "%s", c->instance);
 	if (ids_uuid4(w->token) != 0)
 		snprintf(w->token, sizeof(w->token), "%d-%ld", (int)getpid(), (long)time(NULL));
 	w->q = q;
@@ -552,6 +653,11 @@ int64_t state_writer_last_checkpoint(const struct state_writer *w)
 uint64_t state_writer_writes(const struct state_writer *w)
 {
 	return __atomic_load_n(&w->writes, __ATOMIC_RELAXED);
+}
+
+uint64_t state_writer_refused(const struct state_writer *w)
+{
+	return __atomic_load_n(&w->refused, __ATOMIC_RELAXED);
 }
 
 void state_writer_request_load(struct state_writer *w)

@@ -25,6 +25,10 @@ struct state_writer_config {
 	uint16_t port;
 	const char *base;               /* key_prefix + store instance */
 	const char *instance;           /* this appliance's: names its "#writer:" marker */
+	/* the pair's lease ("EPOCH HOLDER", state_lease.h); NULL = write unconditionally. Each
+	 * batch is one MULTI/EXEC under WATCH of it, refused (dropped, counted) while another
+	 * holder has it: a cut-off former active does not overwrite the new active's store */
+	const char *lease_key;
 };
 
 /* One stored session as loaded: its hash's "def" and "ctr" (ctr NULL when none). */
@@ -51,6 +55,8 @@ bool state_writer_take_resync_request(struct state_writer *w);
 int64_t state_writer_last_checkpoint(const struct state_writer *w);
 /* Commands written so far. */
 uint64_t state_writer_writes(const struct state_writer *w);
+/* Entries dropped because another appliance held the lease. */
+uint64_t state_writer_refused(const struct state_writer *w);
 
 /* Load every stored session of the base once connected (before writing anything). */
 void state_writer_request_load(struct state_writer *w);

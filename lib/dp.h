@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <rte_common.h>
 #include <rte_ether.h>
 #include <rte_mbuf.h>
@@ -28,6 +29,8 @@ struct dp_port {
 	uint16_t nb_queues;             /* rx = tx queues on eth_id: one per worker */
 	bool rss_dst;                   /* RSS on the destination only: a flow's packets all
 	                                 * reach one worker, which writes it (no hand-off) */
+	uint16_t mtu;                   /* the device's (1500 unless it says otherwise): what
+	                                 * a packet translated 4 -> 6 may grow to (too_big) */
 	/* 802.1Q (lib/vlan.h): port sections may share one device, told apart by their tag;
 	 * here, in the line to_port reads anyway (vid_port[] is at the end) */
 	uint16_t vlan;                  /* VID of its traffic; 0 = untagged */
@@ -43,6 +46,14 @@ struct dp_port {
 	uint32_t mask[DP_MAX_ADDRS];
 	unsigned n_addr;
 	uint32_t gateway;               /* 0 = none */
+	/* IPv6 (network byte order): owned addresses with their prefix lengths, and the next hop
+	 * for off-link destinations (all zero = none) */
+	uint8_t addr6[DP_MAX_ADDRS][16];
+	uint8_t plen6[DP_MAX_ADDRS];
+	unsigned n_addr6;
+	uint8_t gateway6[16];
+	uint8_t ll6[16];                /* its link-local (fe80:: + EUI-64 of mac), the TAP's */
+	bool has_ll6;                   /* set when it has IPv6 addresses */
 	char tap_name[16];
 	char exc_device[64];            /* tests: this vdev instead of a TAP (dp_port_conf) */
 	/* The exception path (API.md 1.3): a token bucket per worker, in TSC cycles of credit
@@ -123,7 +134,7 @@ struct dp {
 	struct flow_table *flows;
 	struct neigh_table *neigh;
 	struct rte_rcu_qsbr *qsv;
-	struct rte_ring *arp_ring;      /* workers -> control: ARP to learn from */
+	struct rte_ring *arp_ring;      /* workers -> control: ARP, NS/NA to learn from */
 	struct rte_ring *pending_ring;  /* workers -> control: next hop not resolved yet */
 	struct rte_mempool *pools[RTE_MAX_NUMA_NODES];  /* per NUMA socket, for its ports */
 	struct rte_mempool *pool;       /* the control lcore's (the first port's socket) */
@@ -175,8 +186,19 @@ static inline bool dp_port_owns(const struct dp_port *p, uint32_t a)
 	return false;
 }
 
+/* Does port p own IPv6 address a? */
+static inline bool dp_port_owns6(const struct dp_port *p, const uint8_t a[16])
+{
+	for (unsigned i = 0; i < p->n_addr6; i++)
+		if (memcmp(p->addr6[i], a, 16) == 0)
+			return true;
+	return false;
+}
+
 /* The dp port index that owns address a, or -1. */
 int dp_owner_of(const struct dp *dp, uint32_t a);
+/* The same for an IPv6 address (16 bytes, network order). */
+int dp_owner_of6(const struct dp *dp, const uint8_t *a);
 
 /* Allocate a worker's TX buffers and, with more than one worker, its hand-off ring (before
  * it starts; dp->n_workers set; tells the flow table how many owners there are). 0 or

@@ -37,6 +37,14 @@ int dp_owner_of(const struct dp *dp, uint32_t a)
 	return -1;
 }
 
+int dp_owner_of6(const struct dp *dp, const uint8_t *a)
+{
+	for (unsigned p = 0; p < dp->n_ports; p++)
+		if (dp_port_owns6(&dp->port[p], a))
+			return (int)p;
+	return -1;
+}
+
 void dp_set_clock_rate(struct dp *dp, unsigned pt, uint32_t hz)
 {
 	dp->clk_rate[pt & 0x7f] = hz;

@@ -32,6 +32,8 @@ unsigned dp_n_ports(const struct dp *dp)
 
 int dp_port_of_addr(const struct dp *dp, const struct dp_addr *addr)
 {
+	if (dp_addr_is_v6(addr))
+		return dp_owner_of6(dp, addr->v6);
 	return dp_addr_is_v4(addr) ? dp_owner_of(dp, addr->v4) : -1;
 }
 
@@ -49,9 +51,20 @@ int dp_port_info(const struct dp *dp, unsigned idx, struct dp_port_info *out)
 		out->addr[a] = dp_addr_v4(p->addr[a]);
 		out->prefix_len[a] = (uint8_t)__builtin_popcount(p->mask[a]);
 	}
-	out->n_addrs = p->n_addr;
+	for (unsigned a = 0; a < p->n_addr6 && p->n_addr + a < DP_MAX_ADDRS; a++) {
+		struct dp_addr *x = &out->addr[p->n_addr + a];
+		x->family = DP_AF_INET6;
+		memcpy(x->v6, p->addr6[a], 16);
+		out->prefix_len[p->n_addr + a] = p->plen6[a];
+	}
+	out->n_addrs = RTE_MIN(p->n_addr + p->n_addr6, (unsigned)DP_MAX_ADDRS);
 	if (p->gateway != 0)
 		out->gateway = dp_addr_v4(p->gateway);
+	static const uint8_t zero[16];
+	if (memcmp(p->gateway6, zero, 16) != 0) {
+		out->gateway6.family = DP_AF_INET6;
+		memcpy(out->gateway6.v6, p->gateway6, 16);
+	}
 	return 0;
 }
 

@@ -14,6 +14,8 @@
 
 #include "dp.h"
 #include "log.h"
+#include "ndp.h"
+#include "slowpath_nd.h"
 #include "vlan.h"
 
 #define ANNOUNCE_ROUNDS 3               /* now and twice more: one lost frame is not fatal */
@@ -77,9 +79,8 @@ static unsigned announce_round(struct dp *dp)
 	for (unsigned p = 0; p < dp->n_ports; p++)
 		for (unsigned i = 0; i < dp->port[p].n_addr; i++)
 			sent += garp(dp, (uint16_t)p, dp->port[p].addr[i]);
-	/* IPv6: the unsolicited NA (RFC 4861 7.2.6, override flag) of every IPv6 address of
-	 * the port belongs here, once the data plane has IPv6 addresses (NDP, issue 13). */
-	return sent;
+	/* IPv6: an unsolicited NA (RFC 4861 7.2.6, override flag) of every IPv6 address */
+	return sent + dp_announce_na(dp);
 }
 
 unsigned dp_announce(struct dp *dp)
@@ -124,12 +125,14 @@ void worker_passive_burst(struct worker *w, uint16_t port, struct rte_mbuf **pkt
 	const struct dp_port *dev = &w->dp->port[port];
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
-		/* ARP keeps the neighbour table warm (answers to our probes, announcements);
-		 * the control lcore frees it instead of passing it to the kernel */
+		/* ARP and NS/NA keep the neighbour table warm (answers to our probes,
+		 * announcements); the control lcore frees them instead of passing them to the
+		 * kernel */
 		int sec = passive_section(dev, port, m);
 		const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 		if (sec >= 0 && m->data_len >= sizeof(*eh) &&
-				eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
+				(eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP) ||
+				 ndp_is_ns_na(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len))) {
 			dp_meta_set(m, DP_META_NONE, (uint32_t)sec);    /* learn_arp: its section */
 			if (rte_ring_mp_enqueue(w->dp->arp_ring, m) == 0)
 				continue;

@@ -13,6 +13,7 @@
 
 #include "dp.h"
 #include "dp_sess.h"
+#include "nexthop.h"
 #include "pkt.h"
 #include "slowpath.h"
 
@@ -31,6 +32,19 @@ static void fmt_ip(uint32_t a, char out[16])
 {
 	const uint8_t *b = (const uint8_t *)&a;
 	snprintf(out, 16, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+}
+
+/* The port that owns a (either family), or -1. */
+static int owner_of(const struct dp *dp, const struct dp_addr *a)
+{
+	return dp_addr_is_v6(a) ? dp_owner_of6(dp, a->v6) : dp_owner_of(dp, a->v4);
+}
+
+/* An unpublished flow's key: addr of either family (the wildcard of its family included). */
+static struct flow_key key_of(const struct dp_addr *a, uint16_t port)
+{
+	return dp_addr_is_v6(a) ? flow_key_make6(a->v6, htons(port), PKT_IPPROTO_UDP) :
+		flow_key_make(a->v4, htons(port), PKT_IPPROTO_UDP);
 }
 
 /* Next hop towards dest from port p: dest itself on a connected subnet, else the gateway. */
@@ -106,22 +120,36 @@ static struct flow *make_flow(struct dp *dp, const struct dp_sess_spec *sp, uint
 	f->session = sp->tag;
 	f->tx_port = tx_port;
 	f->neigh = neigh;
+	/* the client's side is the listen address's family, the destination's the other's
+	 * (forward and destination share one) */
+	bool client6 = dp_addr_is_v6(&sp->listen_addr), dest6 = dp_addr_is_v6(&sp->dest_addr);
+	flags |= reverse ? (dest6 ? FLOW_F_IN6 : 0) | (client6 ? FLOW_F_OUT6 : 0) :
+		(client6 ? FLOW_F_IN6 : 0) | (dest6 ? FLOW_F_OUT6 : 0);
+	struct flow6 *f6 = NULL;
+	if ((flags & FLOW_F_V6) && (f6 = flow6_attach(dp->flows, f)) == NULL) {
+		flow_release(dp->flows, f);
+		return NULL;
+	}
 	if (!reverse) {
-		f->key = flow_key_make(sp->listen_addr.v4, htons((uint16_t)(sp->listen_port + off)),
-				PKT_IPPROTO_UDP);
-		f->src_ip = sp->forward_addr.v4;
+		f->key = key_of(&sp->listen_addr, (uint16_t)(sp->listen_port + off));
+		f->src_ip = dest6 ? 0 : sp->forward_addr.v4;
 		f->src_port = htons((uint16_t)(sp->forward_port + off));
-		f->dst_ip = sp->dest_addr.v4;
+		f->dst_ip = dest6 ? 0 : sp->dest_addr.v4;
 		f->dst_port = htons((uint16_t)(sp->dest_port + off));
+		if (dest6) {
+			memcpy(f6->src_ip, sp->forward_addr.v6, 16);
+			memcpy(f6->dst_ip, sp->dest_addr.v6, 16);
+		}
 		f->latch_rtp = UINT32_MAX;      /* RTCP: set once all flows exist */
 		flags |= latch_flags(sp);
 	} else {
 		/* back to whoever the forward flow latched, from the listen endpoint */
-		f->key = flow_key_make(sp->forward_addr.v4, htons((uint16_t)(sp->forward_port + off)),
-				PKT_IPPROTO_UDP);
+		f->key = key_of(&sp->forward_addr, (uint16_t)(sp->forward_port + off));
 		f->src_port = htons((uint16_t)(sp->listen_port + off));
 		f->latch_flow = f->latch_fallback = UINT32_MAX;    /* set once all flows exist */
-		f->peer_ip = sp->dest_addr.v4;
+		f->peer_ip = dest6 ? 0 : sp->dest_addr.v4;
+		if (dest6)
+			memcpy(f6->peer_ip, sp->dest_addr.v6, 16);
 		f->peer_port = htons((uint16_t)(sp->dest_port + off));
 		flags |= FLOW_F_REVERSE;
 	}
@@ -145,53 +173,69 @@ static bool wanted(const struct dp_sess_spec *sp, int role)
 		(role == DP_FLOW_REV_RTCP && sp->bidirectional && sp->rtcp);
 }
 
-/* The flows relay IPv4 only so far: an IPv6 endpoint is not one of ours. */
-static int check_v4(const struct dp_sess_spec *sp, char *msg, size_t msglen)
+/* Every address has a family (the listen address may be of either: IPv4 <-> IPv6
+ * interworking). */
+static int check_families(const struct dp_sess_spec *sp, char *msg, size_t msglen)
 {
 	const struct dp_addr *addr[] = { &sp->listen_addr, &sp->forward_addr, &sp->dest_addr };
 	static const char *const field[] = { "listen_endpoint.address",
 		"forward_endpoint.address", "destination_endpoint.address" };
 	for (int i = 0; i < 3; i++)
-		if (dp_addr_is_v6(addr[i]))
-			return fail(msg, msglen, DP_SESS_NOT_OURS, "%s: IPv6 is not supported by "
-					"the data plane yet", field[i]);
+		if (!dp_addr_is_v4(addr[i]) && !dp_addr_is_v6(addr[i]))
+			return fail(msg, msglen, DP_SESS_NOT_OURS, "%s: no address", field[i]);
+	return 0;
+}
+
+/* The next hop's neighbour entry towards an IPv4 destination, referenced. */
+static int next_hop4(struct dp *dp, int port, uint32_t dest, uint32_t *neigh, char *msg,
+		size_t msglen)
+{
+	uint32_t nh;
+	char a[16];
+	if (next_hop(&dp->port[port], dest, &nh) != 0) {
+		fmt_ip(dest, a);
+		return fail(msg, msglen, DP_SESS_NO_ROUTE, "destination_endpoint.address: %s is "
+				"not on a subnet of %s (which owns the forward address) and %s has no "
+				"gateway", a, dp->port[port].name, dp->port[port].name);
+	}
+	*neigh = neigh_get(dp->neigh, (uint16_t)port, nh);
+	if (*neigh == NEIGH_NONE)
+		return fail(msg, msglen, DP_SESS_FULL,
+				"destination_endpoint: the neighbour table is full");
 	return 0;
 }
 
 int dp_sess_install(struct dp *dp, const struct dp_sess_spec *sp, struct dp_sess **out,
 		char *msg, size_t msglen)
 {
-	int port = dp_owner_of(dp, sp->forward_addr.v4);
-	uint32_t nh;
-	char a[16];
-	int i, ret = check_v4(sp, msg, msglen);
+	int port = owner_of(dp, &sp->forward_addr);
+	char a[DP_ADDR_STRLEN];
+	int i, ret = check_families(sp, msg, msglen);
 
 	if (ret != 0)
 		return ret;
-	if (sp->listen_addr.v4 != 0 && dp_owner_of(dp, sp->listen_addr.v4) < 0) {
-		fmt_ip(sp->listen_addr.v4, a);
+	if (!dp_addr_is_any(&sp->listen_addr) && owner_of(dp, &sp->listen_addr) < 0)
 		return fail(msg, msglen, DP_SESS_NOT_OURS, "listen_endpoint.address: %s is not an "
-				"address of this appliance", a);
-	}
-	if (port < 0) {
-		fmt_ip(sp->forward_addr.v4, a);
+				"address of this appliance", dp_addr_format(&sp->listen_addr, a,
+					sizeof(a)));
+	if (port < 0)
 		return fail(msg, msglen, DP_SESS_NOT_OURS, "forward_endpoint.address: %s is not "
-				"an address of this appliance", a);
-	}
-	if (next_hop(&dp->port[port], sp->dest_addr.v4, &nh) != 0) {
-		fmt_ip(sp->dest_addr.v4, a);
-		return fail(msg, msglen, DP_SESS_NO_ROUTE, "destination_endpoint.address: %s is "
-				"not on a subnet of %s (which owns the forward address) and %s has no "
-				"gateway", a, dp->port[port].name, dp->port[port].name);
-	}
+				"an address of this appliance", dp_addr_format(&sp->forward_addr, a,
+					sizeof(a)));
+	/* the forward address is the source of what goes to the destination */
+	if (sp->forward_addr.family != sp->dest_addr.family)
+		return fail(msg, msglen, DP_SESS_NO_ROUTE, "destination_endpoint.address: an IPv%u "
+				"destination needs an IPv%u forward_endpoint.address",
+				sp->dest_addr.family, sp->dest_addr.family);
 	struct dp_sess *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return fail(msg, msglen, DP_SESS_FULL, "out of memory");
-	s->neigh = neigh_get(dp->neigh, (uint16_t)port, nh);
-	if (s->neigh == NEIGH_NONE) {
+	ret = dp_addr_is_v6(&sp->dest_addr) ?
+		dp_next_hop6(dp, (unsigned)port, sp->dest_addr.v6, &s->neigh, msg, msglen) :
+		next_hop4(dp, port, sp->dest_addr.v4, &s->neigh, msg, msglen);
+	if (ret != 0) {
 		free(s);
-		return fail(msg, msglen, DP_SESS_FULL,
-				"destination_endpoint: the neighbour table is full");
+		return ret;
 	}
 
 	for (i = 0; i < DP_FLOW_ROLES; i++)
@@ -232,9 +276,11 @@ int dp_sess_install(struct dp *dp, const struct dp_sess_spec *sp, struct dp_sess
 	release_unpublished(dp, s);
 	if (ret == -EEXIST) {
 		/* only a reverse flow can collide: the caller keeps listen ports apart */
-		fmt_ip(sp->forward_addr.v4, a);
-		return fail(msg, msglen, DP_SESS_IN_USE, "forward_endpoint: %s:%u already "
-				"receives for another session", a, sp->forward_port);
+		dp_addr_format(&sp->forward_addr, a, sizeof(a));
+		return fail(msg, msglen, DP_SESS_IN_USE, "forward_endpoint: %s%s%s:%u already "
+				"receives for another session", dp_addr_is_v6(&sp->forward_addr) ?
+				"[" : "", a, dp_addr_is_v6(&sp->forward_addr) ? "]" : "",
+				sp->forward_port);
 	}
 	return fail(msg, msglen, DP_SESS_FULL, "the flow table is full");
 }
@@ -272,11 +318,24 @@ static void read_flow(const struct dp *dp, const struct flow *f, struct dp_flow_
 	}
 }
 
-static void read_latch(const struct dp_sess *s, struct dp_latch_read *out)
+static void read_latch(const struct dp *dp, const struct dp_sess *s,
+		struct dp_latch_read *out)
 {
+	const struct flow *f = s->flow[DP_FLOW_RTP];
 	struct flow_latch l;
 	memset(out, 0, sizeof(*out));
-	if (s->flow[DP_FLOW_RTP] == NULL || !flow_latch_read(&s->flow[DP_FLOW_RTP]->latch, &l))
+	if (f != NULL && (f->flags & FLOW_F_IN6)) {
+		struct flow_latch6 l6;
+		if (!flow_latch6_read(&flow6_of(dp->flows, f)->latch, &l6))
+			return;
+		out->latched = true;
+		out->addr.family = DP_AF_INET6;
+		memcpy(out->addr.v6, l6.ip, 16);
+		out->port = ntohs(l6.port);
+		out->gen = l6.seq;
+		return;
+	}
+	if (f == NULL || !flow_latch_read(&f->latch, &l))
 		return;
 	out->latched = true;
 	out->addr = dp_addr_v4(l.ip);
@@ -289,14 +348,20 @@ static void read_next_hop(const struct dp *dp, const struct dp_sess *s, bool *fa
 {
 	const struct neigh_entry *e = &dp->neigh->ent[s->neigh];
 	*failed = e->state == NEIGH_FAILED;
-	*addr = dp_addr_v4(e->ip);
+	if (e->v6) {
+		memset(addr, 0, sizeof(*addr));
+		addr->family = DP_AF_INET6;
+		memcpy(addr->v6, e->ip6, 16);
+	} else {
+		*addr = dp_addr_v4(e->ip);
+	}
 }
 
 void dp_sess_read(const struct dp *dp, const struct dp_sess *s, struct dp_sess_read *out)
 {
 	for (int i = 0; i < DP_FLOW_ROLES; i++)
 		read_flow(dp, s->flow[i], &out->flow[i]);
-	read_latch(s, &out->latch);
+	read_latch(dp, s, &out->latch);
 	read_next_hop(dp, s, &out->next_hop_failed, &out->next_hop);
 }
 
@@ -306,7 +371,7 @@ void dp_sess_status(const struct dp *dp, const struct dp_sess *s, struct dp_sess
 	for (int i = 0; i < DP_FLOW_ROLES; i++)
 		if (s->flow[i] != NULL && s->flow[i]->stats.last_tsc > out->last_tsc)
 			out->last_tsc = s->flow[i]->stats.last_tsc;
-	read_latch(s, &out->latch);
+	read_latch(dp, s, &out->latch);
 	read_next_hop(dp, s, &out->next_hop_failed, &out->next_hop);
 }
 

@@ -18,6 +18,7 @@
 
 #include "dp.h"
 #include "kif.h"
+#include "kif6.h"
 #include "log.h"
 #include "port.h"
 #include "rtp.h"
@@ -50,12 +51,19 @@ static void port_from_conf(struct dp *dp, unsigned idx, const struct dp_port_con
 	snprintf(p->exc_device, sizeof(p->exc_device), "%s", c->exception_device);
 	p->eth_id = p->tap_id = UINT16_MAX;
 	p->dev_owner = (uint16_t)idx;           /* until vlan_plan groups the sections */
-	p->n_addr = c->n_addrs;
 	for (unsigned i = 0; i < c->n_addrs; i++) {
-		p->addr[i] = c->addrs[i].addr.v4;
-		p->mask[i] = mask_of(c->addrs[i].len);
+		const struct dp_prefix *a = &c->addrs[i];
+		if (dp_addr_is_v6(&a->addr)) {
+			memcpy(p->addr6[p->n_addr6], a->addr.v6, 16);
+			p->plen6[p->n_addr6++] = a->len;
+			continue;
+		}
+		p->addr[p->n_addr] = a->addr.v4;
+		p->mask[p->n_addr++] = mask_of(a->len);
 	}
 	p->gateway = dp_addr_is_v4(&c->gateway) ? c->gateway.v4 : 0;
+	if (dp_addr_is_v6(&c->gateway6))
+		memcpy(p->gateway6, c->gateway6.v6, 16);
 	dp_set_exception_rate(dp, idx, c->exception_rate_pps);
 	for (unsigned s = 0; s < c->n_udp_allow; s++)
 		dp_port_allow_udp(p, c->udp_allow[s]);
@@ -78,6 +86,28 @@ static struct rte_mempool *pool_on(struct dp *dp, unsigned mbufs, int socket, ch
 	return dp->pools[socket];
 }
 
+/* IPv6 on the port's kernel interface: its link-local (the data plane's too, for NS to a
+ * link-local gateway6) and addresses, and with a gateway6 the same table as IPv4's (kif6.h). */
+static int setup_kernel6(const struct dp_port *p, unsigned idx, char *err, size_t errlen)
+{
+	static const uint8_t zero[16];
+	bool gw6 = memcmp(p->gateway6, zero, 16) != 0;
+	char e[256];
+	if (p->n_addr6 == 0)
+		return 0;
+	if (kif_add_ipv6(p->tap_name, p->ll6, 64, e, sizeof(e)) != 0)
+		return fail(err, errlen, "%s: %s", p->name, e);
+	for (unsigned a = 0; a < p->n_addr6; a++)
+		if (kif_add_ipv6(p->tap_name, p->addr6[a], p->plen6[a], e, sizeof(e)) != 0 ||
+				(gw6 && kif_add_onlink6(p->tap_name, p->addr6[a], p->plen6[a],
+							KIF_TABLE_BASE + idx, e, sizeof(e)) != 0))
+			return fail(err, errlen, "%s: %s", p->name, e);
+	if (gw6 && kif_add_gateway6(p->tap_name, p->gateway6, (const uint8_t (*)[16])p->addr6,
+				p->n_addr6, KIF_TABLE_BASE + idx, e, sizeof(e)) != 0)
+		return fail(err, errlen, "%s: %s", p->name, e);
+	return 0;
+}
+
 /* The port's kernel interface: up, with the port's addresses and, with a gateway, a routing
  * table of its own (kif.h). */
 static int setup_kernel(const struct dp_port *p, unsigned idx, const struct dp_port_conf *c,
@@ -87,16 +117,52 @@ static int setup_kernel(const struct dp_port *p, unsigned idx, const struct dp_p
 	if (kif_up(p->tap_name, e, sizeof(e)) != 0)
 		return fail(err, errlen, "%s: %s", p->name, e);
 	for (unsigned a = 0; a < c->n_addrs; a++)
-		if (kif_add_ipv4(p->tap_name, c->addrs[a].addr.v4, c->addrs[a].len, e, sizeof(e)) != 0)
+		if (dp_addr_is_v4(&c->addrs[a].addr) && kif_add_ipv4(p->tap_name,
+					c->addrs[a].addr.v4, c->addrs[a].len, e, sizeof(e)) != 0)
 			return fail(err, errlen, "%s: %s", p->name, e);
 	for (unsigned a = 0; p->gateway != 0 && a < c->n_addrs; a++)
-		if (kif_add_onlink(p->tap_name, c->addrs[a].addr.v4, c->addrs[a].len,
+		if (dp_addr_is_v4(&c->addrs[a].addr) &&
+				kif_add_onlink(p->tap_name, c->addrs[a].addr.v4, c->addrs[a].len,
 					KIF_TABLE_BASE + idx, e, sizeof(e)) != 0)
 			return fail(err, errlen, "%s: %s", p->name, e);
 	if (p->gateway != 0 && kif_add_gateway(p->tap_name, p->gateway, p->addr, p->n_addr,
 				KIF_TABLE_BASE + idx, e, sizeof(e)) != 0)
 		return fail(err, errlen, "%s: %s", p->name, e);
-	return 0;
+	return setup_kernel6(p, idx, err, errlen);
+}
+
+/* Neighbour solicitations for the port's IPv6 addresses go to their solicited-node groups,
+ * unsolicited advertisements to all nodes: let those multicast frames in (the device's
+ * multicast filter, else all multicast; a promiscuous device takes them anyway). The filter
+ * is the device's: it lists the groups of every section (VLAN) that shares it. */
+static void port_join_nd(const struct dp *dp, const struct dp_port *p)
+{
+	struct rte_ether_addr mc[DP_MAX_PORTS * (DP_MAX_ADDRS + 1) + 1] = {
+		{ { 0x33, 0x33, 0, 0, 0, 1 } } };
+	uint32_t n = 1;
+	if (p->n_addr6 == 0 || rte_eth_promiscuous_get(p->eth_id) == 1)
+		return;
+	for (unsigned s = 0; s < dp->n_ports; s++) {
+		const struct dp_port *q = &dp->port[s];
+		if (q->dev_owner != p->dev_owner || q->n_addr6 == 0)
+			continue;
+		for (unsigned a = 0; a <= q->n_addr6; a++) {
+			/* the link-local last: the sections share the device's MAC, so one */
+			const uint8_t *x = a < q->n_addr6 ? q->addr6[a] : p->ll6;
+			struct rte_ether_addr g = { { 0x33, 0x33, 0xff, x[13], x[14], x[15] } };
+			bool dup = false;
+			for (uint32_t k = 0; k < n; k++)
+				dup |= rte_is_same_ether_addr(&mc[k], &g);
+			if (!dup)
+				mc[n++] = g;
+		}
+	}
+	if (rte_eth_dev_set_mc_addr_list(p->eth_id, mc, n) == 0 ||
+			rte_eth_allmulticast_enable(p->eth_id) == 0)
+		return;
+	RTE_LOG(INFO, DP, "%s: the device takes no multicast list and no all-multicast mode: "
+			"neighbour solicitations reach it only if it delivers multicast anyway "
+			"(raw-socket devices do)\n", p->name);
 }
 
 static int setup_ports(struct dp *dp, const struct dp_conf *conf, char *err, size_t errlen)
@@ -123,11 +189,20 @@ static int setup_ports(struct dp *dp, const struct dp_conf *conf, char *err, siz
 			dp->pool = pool;    /* the control lcore's ARP requests */
 		if (port_start(dp, i, pool, e, sizeof(e)) != 0)
 			return fail(err, errlen, "%s: %s", c->name, e);
+		if (p->n_addr6 > 0) {
+			kif6_link_local(p->mac.addr_bytes, p->ll6);
+			p->has_ll6 = true;
+			port_join_nd(dp, p);
+		}
 		if (p->exc_device[0] == '\0' && setup_kernel(p, i, c, err, errlen) != 0)
 			return -1;
 		for (unsigned n = 0; n < c->n_neighbors; n++)
-			if (neigh_add_static(dp->neigh, (uint16_t)i, c->neighbors[n].addr.v4,
-						c->neighbors[n].mac) == NEIGH_NONE)
+			if ((dp_addr_is_v6(&c->neighbors[n].addr) ?
+						neigh_add_static6(dp->neigh, (uint16_t)i,
+							c->neighbors[n].addr.v6, c->neighbors[n].mac) :
+						neigh_add_static(dp->neigh, (uint16_t)i,
+							c->neighbors[n].addr.v4, c->neighbors[n].mac))
+					== NEIGH_NONE)
 				return fail(err, errlen, "%s: neighbors: the neighbour table is full",
 						c->name);
 		RTE_LOG(INFO, DP, "%s: %s, VLAN %u, %u queue(s), kernel interface %s\n", c->name,
@@ -187,23 +262,28 @@ static int assign_queues(struct dp *dp, char *err, size_t errlen)
 	return 0;
 }
 
-/* The data plane relays IPv4 only so far: a port's addresses, gateway and neighbours too. */
-static int check_port_v4(const struct dp_port_conf *p, char *err, size_t errlen)
+/* A port's addresses, gateways and neighbours: each of its family (IPv4 or IPv6). */
+static int check_port_addrs(const struct dp_port_conf *p, char *err, size_t errlen)
 {
-	for (unsigned a = 0; a < p->n_addrs; a++)
-		if (!dp_addr_is_v4(&p->addrs[a].addr) || p->addrs[a].len > 32)
-			return fail(err, errlen, "%s: address: %s", p->name,
-					dp_addr_is_v6(&p->addrs[a].addr) ? "IPv6 is not supported "
-					"by the data plane yet" : "not an IPv4 prefix");
+	bool has6 = false;
+	for (unsigned a = 0; a < p->n_addrs; a++) {
+		const struct dp_prefix *x = &p->addrs[a];
+		if (!(dp_addr_is_v4(&x->addr) && x->len <= 32) &&
+				!(dp_addr_is_v6(&x->addr) && x->len <= 128))
+			return fail(err, errlen, "%s: address: not an IPv4 or IPv6 prefix", p->name);
+		has6 |= dp_addr_is_v6(&x->addr);
+	}
 	if (!dp_addr_is_none(&p->gateway) && !dp_addr_is_v4(&p->gateway))
 		return fail(err, errlen, "%s: gateway: not an IPv4 address", p->name);
-	if (!dp_addr_is_none(&p->gateway6))
-		return fail(err, errlen, "%s: gateway6: IPv6 is not supported by the data plane "
-				"yet", p->name);
+	if (!dp_addr_is_none(&p->gateway6) && (!dp_addr_is_v6(&p->gateway6) ||
+				dp_addr_is_any(&p->gateway6) || p->gateway6.v6[0] == 0xff))
+		return fail(err, errlen, "%s: gateway6: not a unicast IPv6 address", p->name);
+	if (!dp_addr_is_none(&p->gateway6) && !has6)
+		return fail(err, errlen, "%s: gateway6: the port has no IPv6 address to reach it "
+				"from", p->name);
 	for (unsigned n = 0; n < p->n_neighbors && n < DP_MAX_NEIGHBORS; n++)
-		if (!dp_addr_is_v4(&p->neighbors[n].addr))
-			return fail(err, errlen, "%s: neighbors: IPv6 is not supported by the data "
-					"plane yet", p->name);
+		if (!dp_addr_is_v4(&p->neighbors[n].addr) && !dp_addr_is_v6(&p->neighbors[n].addr))
+			return fail(err, errlen, "%s: neighbors: not an IP address", p->name);
 	return 0;
 }
 
@@ -226,7 +306,7 @@ static int check_conf(const struct dp_conf *c, char *err, size_t errlen)
 			return fail(err, errlen, "%s: vlan: %u, expected 0..4094", p->name, p->vlan);
 		if (p->exception[0] == '\0' && p->exception_device[0] == '\0')
 			return fail(err, errlen, "%s: exception: no kernel interface name", p->name);
-		if (check_port_v4(p, err, errlen) != 0)
+		if (check_port_addrs(p, err, errlen) != 0)
 			return -1;
 	}
 	return 0;

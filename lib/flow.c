@@ -50,6 +50,10 @@ struct flow_table *flow_table_create(const char *name, uint32_t capacity, int so
 				socket) != 0)
 		goto fail_nomem;
 
+	ft->flows6 = rte_zmalloc_socket(name, sizeof(*ft->flows6) * ft->flows.max_chunks, 0,
+			socket);
+	if (ft->flows6 == NULL)
+		goto fail_nomem;
 	flow_dir_init(&ft->dir, socket);
 
 	char dqname[RTE_RCU_QSBR_DQ_NAMESIZE];
@@ -86,6 +90,10 @@ void flow_table_free(struct flow_table *ft)
 	if (ft->dq != NULL)
 		rte_rcu_qsbr_dq_delete(ft->dq);   /* waits for the grace period, frees the rest */
 	flow_dir_fini(&ft->dir);
+	if (ft->flows6 != NULL)
+		for (uint32_t c = 0; c < ft->flows.max_chunks; c++)
+			rte_free(ft->flows6[c]);
+	rte_free(ft->flows6);
 	idpool_fini(&ft->flows);
 	idpool_fini(&ft->meters);
 	rte_free(ft);
@@ -131,9 +139,31 @@ struct flow_meter *flow_meter_attach(struct flow_table *ft, struct flow *f)
 	return fm;
 }
 
+struct flow6 *flow6_attach(struct flow_table *ft, struct flow *f)
+{
+	uint32_t c = f->id >> IDPOOL_CHUNK_SHIFT;
+	if (ft->flows6[c] == NULL) {
+		/* published before the flow that needs it (flow_add: release) */
+		ft->flows6[c] = rte_zmalloc_socket("flow6", sizeof(struct flow6) * IDPOOL_CHUNK,
+				RTE_CACHE_LINE_SIZE, ft->flows.socket);
+		if (ft->flows6[c] == NULL)
+			return NULL;
+	}
+	struct flow6 *f6 = flow6_of(ft, f);
+	/* the old life's latch sequence goes on, so a reader never mistakes one for the other */
+	uint32_t seq = f6->latch.seq;
+	memset(f6, 0, sizeof(*f6));
+	f6->latch.seq = (seq + 1) & ~1u;
+	return f6;
+}
+
 size_t flow_table_bytes(const struct flow_table *ft)
 {
-	return idpool_bytes(&ft->flows) + idpool_bytes(&ft->meters) + flow_dir_bytes(&ft->dir);
+	size_t n6 = 0;
+	for (uint32_t c = 0; c < ft->flows.max_chunks; c++)
+		n6 += ft->flows6[c] != NULL ? sizeof(struct flow6) * IDPOOL_CHUNK : 0;
+	return idpool_bytes(&ft->flows) + idpool_bytes(&ft->meters) + flow_dir_bytes(&ft->dir) +
+		n6;
 }
 
 void flow_table_set_owners(struct flow_table *ft, unsigned n)
@@ -147,11 +177,12 @@ int flow_add(struct flow_table *ft, struct flow *f)
 		return -EINVAL;
 	f->owner = ft->n_owners > 1 ?
 		(uint8_t)((rte_be_to_cpu_16(f->key.port) >> 1) % ft->n_owners) : 0;
-	if (f->key.addr == 0)
+	if (f->key.v6 ? flow_dir_any6(f->key.addr6) : f->key.addr == 0)
 		f->flags |= FLOW_F_WILDCARD;
 	/* the entry is complete before its id becomes visible (flow_dir_add stores it with
 	 * release order) */
-	int ret = flow_dir_add(&ft->dir, f->key.addr, f->key.port, f->id);
+	int ret = f->key.v6 ? flow_dir_add6(&ft->dir, f->key.addr6, f->key.port, f->id) :
+		flow_dir_add(&ft->dir, f->key.addr, f->key.port, f->id);
 	if (ret < 0)
 		return ret;
 	ft->n_flows++;
@@ -160,7 +191,8 @@ int flow_add(struct flow_table *ft, struct flow *f)
 
 int flow_del(struct flow_table *ft, struct flow *f)
 {
-	int ret = flow_dir_del(&ft->dir, f->key.addr, f->key.port, f->id);
+	int ret = f->key.v6 ? flow_dir_del6(&ft->dir, f->key.addr6, f->key.port, f->id) :
+		flow_dir_del(&ft->dir, f->key.addr, f->key.port, f->id);
 	if (ret < 0)
 		return ret;
 	ft->n_flows--;
@@ -180,6 +212,7 @@ struct flow *flow_lookup(const struct flow_table *ft, const struct flow_key *key
 {
 	if (key->proto != PKT_IPPROTO_UDP)
 		return NULL;
-	uint32_t id = flow_dir_get(&ft->dir, key->addr, key->port);
+	uint32_t id = key->v6 ? flow_dir_get6(&ft->dir, key->addr6, key->port) :
+		flow_dir_get(&ft->dir, key->addr, key->port);
 	return id == FLOW_DIR_NONE ? NULL : flow_at(ft, id);
 }

@@ -25,13 +25,15 @@
 
 /*
  * The lookup key. Address and port in network byte order; addr 0 = the wildcard listen.
- * UDP only (the direct table has no protocol dimension).
+ * UDP only (the direct table has no protocol dimension). An IPv6 key has v6 set and its
+ * address in addr6 (all zero: the IPv6 wildcard `::`); addr is then 0.
  */
 struct flow_key {
 	uint32_t addr;
 	uint16_t port;
 	uint8_t proto;
-	uint8_t pad;        /* always zero */
+	uint8_t v6;         /* 0: IPv4 (addr), 1: IPv6 (addr6) */
+	uint8_t addr6[16];  /* zero for IPv4 keys */
 } __rte_aligned(8);
 
 /* Counters of one flow. Written only by the worker that owns the flow, read by control. */
@@ -72,7 +74,38 @@ struct flow_latch {
 #define FLOW_F_LATCH_FIRST 0x40     /* never: the first source stays */
 #define FLOW_F_LATCH_ANY 0x80       /* every new source */
 #define FLOW_F_STRICT 0x100         /* drop what is not from the latched source */
-#define FLOW_F_WILDCARD 0x200       /* keyed on 0.0.0.0 (flow_add sets it) */
+#define FLOW_F_WILDCARD 0x200       /* keyed on 0.0.0.0 or :: (flow_add sets it) */
+/* IPv6 (API.md 1.5): the flow's packets arrive as IPv6 (its key is IPv6), leave as IPv6.
+ * Either one: the flow has a struct flow6 (flow6_of) with its IPv6 addresses. */
+#define FLOW_F_IN6 0x400
+#define FLOW_F_OUT6 0x800
+#define FLOW_F_V6 (FLOW_F_IN6 | FLOW_F_OUT6)
+
+/* An IPv6 client's latch: struct flow_latch with IPv6 addresses, the same sequence count. */
+struct flow_latch6 {
+	uint32_t seq;
+	uint8_t ip[16];                 /* client address; all zero = none yet */
+	uint16_t port;                  /* client port, network byte order */
+	uint16_t rx_port;               /* dp port it arrived on */
+	uint8_t local_ip[16];           /* the appliance address it was sent to */
+	uint8_t mac[6];                 /* its L2 source */
+	uint8_t has_ssrc;
+	uint8_t pad;
+	uint32_t ssrc;
+};
+
+/*
+ * The IPv6 half of a flow that has FLOW_F_IN6 or FLOW_F_OUT6, two cache lines beside the
+ * flow pool, indexed by the flow's id (flow6_of): IPv4 flows neither have nor touch it.
+ * Written by the control lcore before the flow is published, except the latch (the forward
+ * flow's worker, as struct flow's).
+ */
+struct flow6 {
+	struct flow_latch6 latch;       /* forward flows with FLOW_F_IN6: the client's source */
+	uint8_t src_ip[16] __rte_cache_aligned;  /* forward flows with FLOW_F_OUT6: rewrite */
+	uint8_t dst_ip[16];
+	uint8_t peer_ip[16];            /* reverse flows with FLOW_F_IN6: the destination */
+} __rte_cache_aligned;
 
 /*
  * One direction of a session: four cache lines, of which a packet touches the first three.
@@ -207,6 +240,8 @@ struct flow_table {
 	struct rte_rcu_qsbr_dq *dq;     /* deleted entries waiting out their grace period */
 	struct idpool flows;            /* struct flow, by id, on the table's NUMA socket */
 	struct idpool meters;           /* struct flow_meter, by flow->meter */
+	struct flow6 **flows6;          /* per flow pool chunk: its flows' struct flow6, NULL
+	                                 * until one of them has IPv6 (flow6_attach) */
 	uint32_t capacity;
 	uint32_t n_flows;
 	struct rte_rcu_qsbr *qsv;
@@ -226,6 +261,41 @@ static inline struct flow *flow_if_same(const struct flow_table *ft, uint32_t id
 		return NULL;
 	struct flow *f = flow_at(ft, id);
 	return f->gen == gen ? f : NULL;
+}
+
+/* The IPv6 half of a flow with FLOW_F_V6 (any thread holding the flow). */
+static inline struct flow6 *flow6_of(const struct flow_table *ft, const struct flow *f)
+{
+	return &ft->flows6[f->id >> IDPOOL_CHUNK_SHIFT][f->id & (IDPOOL_CHUNK - 1)];
+}
+
+/* Read an IPv6 latch consistently (any thread). False when nothing is latched yet. */
+static inline bool flow_latch6_read(const struct flow_latch6 *l, struct flow_latch6 *out)
+{
+	uint32_t s1, s2;
+	do {
+		s1 = __atomic_load_n(&l->seq, __ATOMIC_ACQUIRE);
+		if (s1 & 1)
+			continue;
+		memcpy(out, l, sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&l->seq, __ATOMIC_RELAXED);
+		if (s1 == s2)
+			break;
+	} while (1);
+	out->seq = s1;
+	return !flow_dir_any6(out->ip);
+}
+
+/* The single writer's update: the latch becomes v (all but its seq). */
+static inline void flow_latch6_write(struct flow_latch6 *l, const struct flow_latch6 *v)
+{
+	uint32_t s = l->seq;
+	__atomic_store_n(&l->seq, s + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy((uint8_t *)l + sizeof(l->seq), (const uint8_t *)v + sizeof(v->seq),
+			sizeof(*l) - sizeof(l->seq));
+	__atomic_store_n(&l->seq, s + 2, __ATOMIC_RELEASE);
 }
 
 static inline struct flow_meter *flow_meter_of(const struct flow_table *ft, const struct flow *f)
@@ -253,6 +323,10 @@ void flow_release(struct flow_table *ft, struct flow *f);
 /* Give an unpublished flow rate-limit state (zeroed); NULL when out of memory. The caller
  * configures it and sets FLOW_F_METER_*; it goes back with the flow. */
 struct flow_meter *flow_meter_attach(struct flow_table *ft, struct flow *f);
+
+/* Give an unpublished flow its IPv6 half (zeroed): NULL when out of memory. The caller sets
+ * FLOW_F_IN6 / FLOW_F_OUT6 and fills it. */
+struct flow6 *flow6_attach(struct flow_table *ft, struct flow *f);
 
 /* Bytes of flow and meter storage in use (chunks allocated so far). */
 size_t flow_table_bytes(const struct flow_table *ft);
@@ -290,7 +364,15 @@ struct flow *flow_lookup(const struct flow_table *ft, const struct flow_key *key
 
 static inline struct flow_key flow_key_make(uint32_t addr, uint16_t port, uint8_t proto)
 {
-	struct flow_key k = { .addr = addr, .port = port, .proto = proto, .pad = 0 };
+	struct flow_key k = { .addr = addr, .port = port, .proto = proto, .v6 = 0 };
+	return k;
+}
+
+/* An IPv6 key (addr: 16 bytes, network order; all zero = `::`). */
+static inline struct flow_key flow_key_make6(const uint8_t *addr, uint16_t port, uint8_t proto)
+{
+	struct flow_key k = { .addr = 0, .port = port, .proto = proto, .v6 = 1 };
+	memcpy(k.addr6, addr, 16);
 	return k;
 }
 

@@ -57,6 +57,79 @@ static uint32_t index_get(struct flow_dir *d, uint32_t addr, int *err)
 	return idx;
 }
 
+/* A new index for an address, its id array published first; 0 with *err on failure. */
+static uint32_t index_new(struct flow_dir *d, int *err)
+{
+	if (d->n_index == FLOW_DIR_ADDRS) {
+		*err = -ENOSPC;
+		return 0;
+	}
+	uint32_t idx = d->n_index;
+	*err = ids_create(d, idx);
+	if (*err != 0)
+		return 0;
+	d->n_index++;
+	return idx;
+}
+
+/* An IPv6 address's index (`::`: the IPv6 wildcard's), given one if it has none; 0 with
+ * *err set on failure. */
+static uint32_t index_get6(struct flow_dir *d, const uint8_t *addr, int *err)
+{
+	uint64_t a[2];
+	memcpy(a, addr, 16);
+	if ((a[0] | a[1]) == 0) {
+		if (d->wild6 == 0) {
+			uint32_t idx = index_new(d, err);
+			if (idx != 0)
+				__atomic_store_n(&d->wild6, idx, __ATOMIC_RELEASE);
+		}
+		return d->wild6;
+	}
+	uint32_t h = flow_dir_hash6(a);
+	for (;;) {
+		struct flow_dir_slot6 *s = &d->slot6[h];
+		if (s->index == 0)
+			break;
+		if (s->addr[0] == a[0] && s->addr[1] == a[1])
+			return s->index;
+		h = (h + 1) & (FLOW_DIR_SLOTS - 1);
+	}
+	uint32_t idx = index_new(d, err);
+	if (idx == 0)
+		return 0;
+	d->slot6[h].addr[0] = a[0];
+	d->slot6[h].addr[1] = a[1];
+	__atomic_store_n(&d->slot6[h].index, idx, __ATOMIC_RELEASE);
+	return idx;
+}
+
+/* Install id in an index's array (which exists): 0 or -EEXIST. */
+static int ids_put(struct flow_dir *d, uint32_t idx, uint16_t port, uint32_t id)
+{
+	uint32_t *ids = d->ids[idx];
+	if (ids[port] != FLOW_DIR_NONE)
+		return -EEXIST;
+	__atomic_store_n(&ids[port], id, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int flow_dir_add6(struct flow_dir *d, const uint8_t *addr, uint16_t port, uint32_t id)
+{
+	int err = 0;
+	uint32_t idx = index_get6(d, addr, &err);
+	return idx == 0 ? err : ids_put(d, idx, port, id);
+}
+
+int flow_dir_del6(struct flow_dir *d, const uint8_t *addr, uint16_t port, uint32_t id)
+{
+	uint32_t idx = flow_dir_any6(addr) ? d->wild6 : flow_dir_index6(d, addr);
+	if (idx == 0 || d->ids[idx] == NULL || d->ids[idx][port] != id)
+		return -ENOENT;
+	__atomic_store_n(&d->ids[idx][port], FLOW_DIR_NONE, __ATOMIC_RELEASE);
+	return 0;
+}
+
 int flow_dir_add(struct flow_dir *d, uint32_t addr, uint16_t port, uint32_t id)
 {
 	uint32_t idx = 0;

@@ -29,12 +29,10 @@ void handoff_fini(struct worker *w)
 	w->handoff = NULL;
 }
 
-/* UDP payload bytes of a classified IPv4/UDP frame. */
+/* UDP payload bytes of a classified IPv4 or IPv6/UDP frame. */
 static uint16_t udp_payload(const struct rte_mbuf *m)
 {
-	const uint8_t *ip = rte_pktmbuf_mtod_offset(m, const uint8_t *, PKT_ETHER_HLEN);
-	const uint8_t *udp = ip + (ip[0] & 0x0f) * 4;
-	return (uint16_t)(pkt_rd16(udp + 4) - 8);
+	return pkt_udp_payload_of(rte_pktmbuf_mtod(m, const uint8_t *));
 }
 
 /*

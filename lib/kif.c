@@ -1,4 +1,5 @@
 #include "kif.h"
+#include "kif6.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -231,4 +232,15 @@ int kif_add_gateway(const char *ifname, uint32_t gateway, const uint32_t *addrs,
 		}
 	}
 	return 0;
+}
+
+/* For kif6.c (kif6.h). */
+void kif_nl_attr(struct nlmsghdr *nh, unsigned short type, const void *data, size_t len)
+{
+	add_attr(nh, type, data, len);
+}
+
+int kif_nl_request(struct nlmsghdr *nh)
+{
+	return nl_request(nh);
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "flow.h"
 
@@ -40,6 +41,14 @@ static inline bool latch_same(const struct flow_latch *l, const struct flow_latc
 		l->rx_port == src->rx_port && memcmp(l->mac, src->mac, 6) == 0;
 }
 
+/* The same for an IPv6 latch. */
+static inline bool latch6_same(const struct flow_latch6 *l, const struct flow_latch6 *src)
+{
+	return memcmp(l->ip, src->ip, 16) == 0 && l->port == src->port &&
+		memcmp(l->local_ip, src->local_ip, 16) == 0 && l->rx_port == src->rx_port &&
+		memcmp(l->mac, src->mac, 6) == 0;
+}
+
 /*
  * A packet from src, whose payload carries ssrc when has_ssrc, reached a forward flow with
  * latch l and flags (FLOW_F_LATCH_*), and src is not exactly what l holds (or l has no SSRC
@@ -58,5 +67,36 @@ static inline bool latch_same(const struct flow_latch *l, const struct flow_latc
  */
 bool latch_update(struct flow_latch *l, uint16_t flags, const struct flow_latch *rtp,
 		const struct flow_latch *src, bool has_ssrc, uint32_t ssrc);
+/* The same rules for an IPv6 client (an IPv6 listen address). */
+bool latch_update6(struct flow_latch6 *l, uint16_t flags, const struct flow_latch6 *rtp,
+		const struct flow_latch6 *src, bool has_ssrc, uint32_t ssrc);
+
+/* Where a reverse flow's packet goes when its client is IPv4: the client its forward flow
+ * latched (RTCP: its own, or the RTP one with port + 1 until RTCP has been seen). False when
+ * no client was seen yet. */
+static inline bool latch_reverse_target(const struct flow_table *ft, const struct flow *f,
+		struct flow_latch *t)
+{
+	if (flow_latch_read(&flow_at(ft, f->latch_flow)->latch, t))
+		return true;
+	if (f->latch_fallback == UINT32_MAX ||
+			!flow_latch_read(&flow_at(ft, f->latch_fallback)->latch, t))
+		return false;
+	t->port = htons((uint16_t)(ntohs(t->port) + f->latch_port_add));
+	return true;
+}
+
+/* The same when the client is IPv6 (the forward flows have FLOW_F_IN6). */
+static inline bool latch_reverse_target6(const struct flow_table *ft, const struct flow *f,
+		struct flow_latch6 *t)
+{
+	if (flow_latch6_read(&flow6_of(ft, flow_at(ft, f->latch_flow))->latch, t))
+		return true;
+	if (f->latch_fallback == UINT32_MAX ||
+			!flow_latch6_read(&flow6_of(ft, flow_at(ft, f->latch_fallback))->latch, t))
+		return false;
+	t->port = htons((uint16_t)(ntohs(t->port) + f->latch_port_add));
+	return true;
+}
 
 #endif

@@ -1,6 +1,8 @@
 #include "neigh.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
@@ -60,16 +62,40 @@ static uint32_t slot_of_entry(const struct neigh_table *nt, uint32_t idx)
 	return i;
 }
 
-uint32_t neigh_find(const struct neigh_table *nt, uint16_t port, uint32_t ip)
+/* The entry for (port, key) or NEIGH_NONE; ip6 NULL for IPv4 (ip the address), else ip is
+ * its fold. */
+static uint32_t find_key(const struct neigh_table *nt, uint16_t port, uint32_t ip,
+		const uint8_t *ip6)
 {
+	bool v6 = ip6 != NULL;
 	/* never full (at most half), so an empty slot ends every probe */
 	for (uint32_t i = home_slot(nt, port, ip);; i = (i + 1) & nt->slot_mask) {
 		uint32_t idx = nt->slot[i];
 		if (idx == NEIGH_NONE)
 			return NEIGH_NONE;
-		if (nt->ent[idx].ip == ip && nt->ent[idx].port == port)
+		const struct neigh_entry *e = &nt->ent[idx];
+		if (e->ip == ip && e->port == port && e->v6 == v6 &&
+				(!v6 || memcmp(e->ip6, ip6, 16) == 0))
 			return idx;
 	}
+}
+
+uint32_t neigh_find(const struct neigh_table *nt, uint16_t port, uint32_t ip)
+{
+	return find_key(nt, port, ip, NULL);
+}
+
+/* An IPv6 address folded to 32 bits for the index's hash (the probe compares all of it). */
+static uint32_t fold6(const uint8_t ip6[16])
+{
+	uint32_t w[4];
+	memcpy(w, ip6, 16);
+	return w[0] ^ w[1] ^ w[2] ^ (w[3] * 0x85ebca6bu);
+}
+
+uint32_t neigh_find6(const struct neigh_table *nt, uint16_t port, const uint8_t ip6[16])
+{
+	return find_key(nt, port, fold6(ip6), ip6);
 }
 
 static void slot_insert(struct neigh_table *nt, uint32_t idx)
@@ -105,7 +131,8 @@ static void slot_remove(struct neigh_table *nt, uint32_t idx)
 	nt->slot[hole] = NEIGH_NONE;
 }
 
-static uint32_t neigh_new(struct neigh_table *nt, uint16_t port, uint32_t ip)
+static uint32_t neigh_new(struct neigh_table *nt, uint16_t port, uint32_t ip,
+		const uint8_t *ip6)
 {
 	uint32_t idx;
 	if (nt->n_free > 0)
@@ -118,20 +145,33 @@ static uint32_t neigh_new(struct neigh_table *nt, uint16_t port, uint32_t ip)
 	memset(e, 0, sizeof(*e));
 	e->ip = ip;
 	e->port = port;
+	e->v6 = ip6 != NULL;
+	if (ip6 != NULL)
+		memcpy(e->ip6, ip6, 16);
 	e->state = NEIGH_INCOMPLETE;
 	__atomic_store_n(&nt->mac[idx], 0, __ATOMIC_RELEASE);
 	slot_insert(nt, idx);
 	return idx;
 }
 
-uint32_t neigh_get(struct neigh_table *nt, uint16_t port, uint32_t ip)
+static uint32_t get_key(struct neigh_table *nt, uint16_t port, uint32_t ip, const uint8_t *ip6)
 {
-	uint32_t idx = neigh_find(nt, port, ip);
+	uint32_t idx = find_key(nt, port, ip, ip6);
 	if (idx == NEIGH_NONE)
-		idx = neigh_new(nt, port, ip);
+		idx = neigh_new(nt, port, ip, ip6);
 	if (idx != NEIGH_NONE)
 		nt->ent[idx].refs++;
 	return idx;
+}
+
+uint32_t neigh_get(struct neigh_table *nt, uint16_t port, uint32_t ip)
+{
+	return get_key(nt, port, ip, NULL);
+}
+
+uint32_t neigh_get6(struct neigh_table *nt, uint16_t port, const uint8_t ip6[16])
+{
+	return get_key(nt, port, fold6(ip6), ip6);
 }
 
 void neigh_put(struct neigh_table *nt, uint32_t idx)
@@ -159,16 +199,28 @@ static void neigh_set_mac(struct neigh_table *nt, uint32_t idx, const uint8_t ma
 	__atomic_store_n(&nt->mac[idx], v, __ATOMIC_RELEASE);
 }
 
-uint32_t neigh_add_static(struct neigh_table *nt, uint16_t port, uint32_t ip, const uint8_t mac[6])
+static uint32_t add_static(struct neigh_table *nt, uint16_t port, uint32_t ip, const uint8_t *ip6,
+		const uint8_t mac[6])
 {
-	uint32_t idx = neigh_find(nt, port, ip);
+	uint32_t idx = find_key(nt, port, ip, ip6);
 	if (idx == NEIGH_NONE)
-		idx = neigh_new(nt, port, ip);
+		idx = neigh_new(nt, port, ip, ip6);
 	if (idx == NEIGH_NONE)
 		return NEIGH_NONE;
 	nt->ent[idx].state = NEIGH_STATIC;
 	neigh_set_mac(nt, idx, mac);
 	return idx;
+}
+
+uint32_t neigh_add_static(struct neigh_table *nt, uint16_t port, uint32_t ip, const uint8_t mac[6])
+{
+	return add_static(nt, port, ip, NULL, mac);
+}
+
+uint32_t neigh_add_static6(struct neigh_table *nt, uint16_t port, const uint8_t ip6[16],
+		const uint8_t mac[6])
+{
+	return add_static(nt, port, fold6(ip6), ip6, mac);
 }
 
 /* Does the entry's published MAC equal mac? */
@@ -178,10 +230,11 @@ static bool mac_is(const struct neigh_table *nt, uint32_t idx, const uint8_t mac
 	return neigh_mac_get(nt, idx, cur) && memcmp(cur, mac, 6) == 0;
 }
 
-uint32_t neigh_learn(struct neigh_table *nt, uint16_t port, uint32_t ip, const uint8_t mac[6],
-		bool reply, uint64_t now_ms)
+/* What an ARP or NDP message may do to entry idx (neigh.h): `complete` lets it settle an entry
+ * we resolve, `confirm` lets it re-confirm a settled one with the same MAC. */
+static uint32_t learn(struct neigh_table *nt, uint32_t idx, const uint8_t mac[6], bool complete,
+		bool confirm, uint64_t now_ms)
 {
-	uint32_t idx = neigh_find(nt, port, ip);
 	if (idx == NEIGH_NONE)
 		return NEIGH_NONE;      /* never create an entry from what others send */
 	struct neigh_entry *e = &nt->ent[idx];
@@ -189,7 +242,7 @@ uint32_t neigh_learn(struct neigh_table *nt, uint16_t port, uint32_t ip, const u
 		e->probes > 0;
 	bool settled = e->state == NEIGH_REACHABLE || e->state == NEIGH_STALE;
 
-	if (reply ? !resolving : !(settled && mac_is(nt, idx, mac)))
+	if (!(complete && resolving) && !(confirm && settled && mac_is(nt, idx, mac)))
 		return NEIGH_NONE;
 	bool was_usable = settled;
 	e->state = NEIGH_REACHABLE;
@@ -197,6 +250,26 @@ uint32_t neigh_learn(struct neigh_table *nt, uint16_t port, uint32_t ip, const u
 	e->probes = 0;
 	neigh_set_mac(nt, idx, mac);
 	return was_usable && e->n_pending == 0 ? NEIGH_NONE : idx;
+}
+
+uint32_t neigh_learn(struct neigh_table *nt, uint16_t port, uint32_t ip, const uint8_t mac[6],
+		bool reply, uint64_t now_ms)
+{
+	return learn(nt, neigh_find(nt, port, ip), mac, reply, !reply, now_ms);
+}
+
+uint32_t neigh_learn6(struct neigh_table *nt, uint16_t port, const uint8_t ip6[16],
+		const uint8_t mac[6], bool na, uint64_t now_ms)
+{
+	return learn(nt, neigh_find6(nt, port, ip6), mac, na, true, now_ms);
+}
+
+const char *neigh_format(const struct neigh_entry *e, char *buf, size_t len)
+{
+	if (inet_ntop(e->v6 ? AF_INET6 : AF_INET, e->v6 ? (const void *)e->ip6 :
+				(const void *)&e->ip, buf, (socklen_t)len) == NULL)
+		snprintf(buf, len, "?");
+	return buf;
 }
 
 void neigh_invalidate(struct neigh_table *nt, uint32_t idx)

@@ -1,5 +1,6 @@
 /*
- * The neighbour (ARP) table: next-hop MAC addresses the data plane resolves itself.
+ * The neighbour table: next-hop MAC addresses the data plane resolves itself, with ARP
+ * (IPv4) or neighbour discovery (IPv6), keyed on (port, address of either family).
  *
  * Workers read one 64-bit word per entry (MAC + valid bit), written atomically by the
  * control lcore, so a MAC is never seen half-updated. Everything else (state, retries,
@@ -8,12 +9,15 @@
  *
  * Learning trusts only what it asked for: an ARP reply updates an entry we are resolving (a
  * request of ours is out), never creates one and never changes a settled entry; an ARP
- * request addressed to us only re-confirms an entry whose MAC it repeats.
+ * request addressed to us only re-confirms an entry whose MAC it repeats. IPv6 alike: an NA
+ * completes an entry we resolve, or re-confirms one whose MAC it repeats; an NS to us with a
+ * source address option only re-confirms.
  */
 #ifndef RTPPROXY_NEIGH_H
 #define RTPPROXY_NEIGH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <rte_common.h>
@@ -39,8 +43,10 @@ enum neigh_state {
 };
 
 struct neigh_entry {
-	uint32_t ip;                /* network byte order */
+	uint32_t ip;                /* network byte order; IPv6: a fold of ip6 (the index's hash) */
 	uint16_t port;              /* data-plane port index the next hop is on */
+	bool v6;                    /* an IPv6 next hop (ip6), resolved with NDP */
+	uint8_t ip6[16];
 	enum neigh_state state;
 	uint32_t refs;              /* flows using it */
 	uint8_t probes;
@@ -92,6 +98,12 @@ uint32_t neigh_find(const struct neigh_table *nt, uint16_t port, uint32_t ip);
 /* Make an entry static (from the config) with this MAC. */
 uint32_t neigh_add_static(struct neigh_table *nt, uint16_t port, uint32_t ip, const uint8_t mac[6]);
 
+/* The same for IPv6 next hops (the key includes the family: no IPv4 entry ever matches). */
+uint32_t neigh_get6(struct neigh_table *nt, uint16_t port, const uint8_t ip6[16]);
+uint32_t neigh_find6(const struct neigh_table *nt, uint16_t port, const uint8_t ip6[16]);
+uint32_t neigh_add_static6(struct neigh_table *nt, uint16_t port, const uint8_t ip6[16],
+		const uint8_t mac[6]);
+
 /*
  * An ARP packet from ip/mac, addressed to one of our addresses, arrived on port: a reply
  * (reply = true) or a request. A reply completes or refreshes the entry for ip only while we
@@ -102,6 +114,18 @@ uint32_t neigh_add_static(struct neigh_table *nt, uint16_t port, uint32_t ip, co
  */
 uint32_t neigh_learn(struct neigh_table *nt, uint16_t port, uint32_t ip, const uint8_t mac[6],
 		bool reply, uint64_t now_ms);
+
+/*
+ * An NDP message about ip6 with link-layer address mac arrived on port, addressed to us: an
+ * NA (na = true; its target and target address option) completes or refreshes an entry we
+ * are resolving, or re-confirms a settled one whose MAC it repeats; an NS (na = false; its
+ * source and source address option) only re-confirms. Otherwise as neigh_learn.
+ */
+uint32_t neigh_learn6(struct neigh_table *nt, uint16_t port, const uint8_t ip6[16],
+		const uint8_t mac[6], bool na, uint64_t now_ms);
+
+/* An entry's address as text ("198.18.2.1", "2001:db8::1"): for messages. */
+const char *neigh_format(const struct neigh_entry *e, char *buf, size_t len);
 
 /* Mark an entry unusable for workers (they hand its packets to control again). */
 void neigh_invalidate(struct neigh_table *nt, uint32_t idx);

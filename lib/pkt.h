@@ -1,6 +1,6 @@
 /*
- * Packet parsing and rewriting for the fast path: Ethernet / IPv4 / UDP.
- * Pure functions over bytes, so the unit tests need no EAL.
+ * Packet parsing and rewriting for the fast path: Ethernet / IPv4 / UDP (IPv6: pkt6.h,
+ * included at the end). Pure functions over bytes, so the unit tests need no EAL.
  */
 #ifndef RTPPROXY_PKT_H
 #define RTPPROXY_PKT_H
@@ -13,24 +13,34 @@
 #define PKT_ETHER_HLEN 14
 #define PKT_ETHERTYPE_IPV4 0x0800
 #define PKT_ETHERTYPE_ARP 0x0806
+#define PKT_ETHERTYPE_IPV6 0x86dd
+#define PKT_ETHERTYPE_VLAN 0x8100
 #define PKT_IPPROTO_UDP 17
 #define PKT_IPPROTO_TCP 6
 
 enum pkt_class {
 	PKT_UDP4,       /* well-formed, unfragmented IPv4/UDP: a flow candidate */
 	PKT_ARP,        /* ARP: the neighbour table learns from it, the kernel answers it */
-	PKT_OTHER,      /* anything else the kernel should see (ICMP, TCP, IPv6, VLAN...) */
-	PKT_FRAGMENT,   /* IPv4 fragment: never relayed */
-	PKT_MALFORMED,  /* bad Ethernet/IPv4/UDP header: dropped and counted */
+	PKT_OTHER,      /* anything else the kernel should see (ICMP, TCP, IPv6 extension
+	                 * headers, ICMPv6 other than ND, VLAN...) */
+	PKT_FRAGMENT,   /* IPv4 fragment, or IPv6 with a fragment header: never relayed */
+	PKT_MALFORMED,  /* bad Ethernet/IPv4/IPv6/UDP header: dropped and counted */
+	PKT_UDP6,       /* well-formed IPv6/UDP, UDP directly after the fixed header */
+	PKT_ND,         /* ICMPv6 neighbour discovery (types 133-137): the neighbour table's */
 };
 
-/* Where the headers are, for a PKT_UDP4 packet. */
+/* Where the headers are, for a PKT_UDP4 or PKT_UDP6 packet. */
 struct pkt_info {
-	uint16_t l3_off;        /* IPv4 header offset */
+	uint16_t l3_off;        /* IPv4 / IPv6 header offset */
 	uint16_t l4_off;        /* UDP header offset */
-	uint16_t ip_len;        /* IPv4 total length */
+	uint16_t ip_len;        /* IPv4 total length; IPv6: 40 + payload length */
 	uint16_t udp_payload;   /* UDP payload bytes */
 };
+
+/* What the NIC has verified of a frame (pkt_classify_ck): not summed again. */
+#define PKT_CK_IP_GOOD 1u       /* the IPv4 header checksum */
+#define PKT_CK_L4_GOOD 2u       /* the UDP checksum (IPv6, where it is the only one), or
+                                 * the caller verifies it itself (pkt_udp6_csum_ok) */
 
 /* RFC 1071 checksum of buf, folded, not inverted; start with `sum` = 0. Byte by byte: the
  * reference the tests hold the fast path's word-wise sums against. */
@@ -62,20 +72,26 @@ static inline uint16_t pkt_csum_fold64(uint64_t s)
 	return (uint16_t)((s & 0xffff) + (s >> 16));
 }
 
-/* Classify a frame of `len` bytes; fills *info for PKT_UDP4. ip_ck_good: the NIC has
- * verified the IPv4 header checksum (RTE_MBUF_F_RX_IP_CKSUM_GOOD), so it is not summed again;
- * the UDP checksum is never verified here (a NIC that finds it bad makes the frame malformed
- * in the worker). */
+static inline enum pkt_class pkt_classify6(const uint8_t *frame, uint32_t len,
+		uint32_t l3_off, struct pkt_info *info, unsigned ck_good);
+
+/* Classify a frame of `len` bytes; fills *info for PKT_UDP4 and PKT_UDP6. ck_good
+ * (PKT_CK_*): what the NIC has verified (RTE_MBUF_F_RX_*_CKSUM_GOOD), so it is not summed
+ * again. The IPv4 UDP checksum is never verified here (a NIC that finds it bad makes the
+ * frame malformed in the worker); the IPv6 one is, unless the NIC has. */
 static inline enum pkt_class pkt_classify_ck(const uint8_t *frame, uint32_t len,
-		struct pkt_info *info, bool ip_ck_good)
+		struct pkt_info *info, unsigned ck_good)
 {
 	if (len < PKT_ETHER_HLEN)
 		return PKT_MALFORMED;
 	uint16_t etype = pkt_rd16(frame + 12);
 	if (etype == PKT_ETHERTYPE_ARP)
 		return PKT_ARP;
-	if (etype != PKT_ETHERTYPE_IPV4)
+	if (etype != PKT_ETHERTYPE_IPV4) {
+		if (etype == PKT_ETHERTYPE_IPV6)
+			return pkt_classify6(frame, len, PKT_ETHER_HLEN, info, ck_good);
 		return PKT_OTHER;
+	}
 
 	const uint8_t *ip = frame + PKT_ETHER_HLEN;
 	uint32_t l3_room = len - PKT_ETHER_HLEN;
@@ -85,7 +101,7 @@ static inline enum pkt_class pkt_classify_ck(const uint8_t *frame, uint32_t len,
 	uint16_t tot = pkt_rd16(ip + 2);
 	if (ihl < 20 || ihl > tot || tot > l3_room || ihl > l3_room)
 		return PKT_MALFORMED;
-	if (!ip_ck_good) {
+	if (!(ck_good & PKT_CK_IP_GOOD)) {
 		/* five words without options (nearly always), a loop only for the options */
 		uint64_t sum = (uint64_t)pkt_ld32(ip) + pkt_ld32(ip + 4) + pkt_ld32(ip + 8) +
 			pkt_ld32(ip + 12) + pkt_ld32(ip + 16);
@@ -118,7 +134,7 @@ static inline enum pkt_class pkt_classify_ck(const uint8_t *frame, uint32_t len,
 static inline enum pkt_class pkt_classify(const uint8_t *frame, uint32_t len,
 		struct pkt_info *info)
 {
-	return pkt_classify_ck(frame, len, info, false);
+	return pkt_classify_ck(frame, len, info, 0);
 }
 
 /* RFC 1624 incremental update of a checksum field when a 16/32-bit word changes. */
@@ -189,5 +205,7 @@ static inline void pkt_rewrite_udp4(uint8_t *frame, const struct pkt_info *info,
 		memcpy(udp + 6, &udpck, 2);
 	}
 }
+
+#include "pkt6.h"
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "dp.h"
 #include "kif.h"
+#include "kif6.h"
 #include "log.h"
 
 static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
@@ -72,7 +73,7 @@ static uint64_t rss_choice(const struct rte_eth_dev_info *info, const char *what
 	if (*dst_only) {
 		RTE_LOG(INFO, DP, "%s: RSS on the destination address and port: no hand-off\n",
 				what);
-		return dst;
+		return dst | (offered & RTE_ETH_RSS_NONFRAG_IPV6_UDP);
 	}
 	uint64_t hf = offered & (RTE_ETH_RSS_NONFRAG_IPV4_UDP | RTE_ETH_RSS_IPV4);
 	RTE_LOG(NOTICE, DP, "%s: the device cannot hash on the destination alone (RSS offers "
@@ -177,13 +178,17 @@ int port_start(struct dp *dp, unsigned idx, struct rte_mempool *pool, char *err,
 		const struct dp_port *o = &dp->port[p->dev_owner];
 		p->nb_queues = o->nb_queues;
 		p->rss_dst = o->rss_dst;
+		p->mtu = o->mtu;
 		p->mac = o->mac;
 		p->vlan_tx_offload = o->vlan_tx_offload;
+		p->mtu = o->mtu;
 	} else {
 		if (start_dev(p->eth_id, nq, nq, pool, p->name, &p->rss_dst, dp, idx, err,
 					errlen) != 0)
 			return -1;
 		p->nb_queues = nq;
+		if (rte_eth_dev_get_mtu(p->eth_id, &p->mtu) != 0 || p->mtu == 0)
+			p->mtu = RTE_ETHER_MTU;
 		if (rte_eth_macaddr_get(p->eth_id, &p->mac) != 0)
 			return fail(err, errlen, -1, "%s: cannot read its MAC address", p->name);
 		dp->port_of_eth[p->eth_id] = (int16_t)idx;
@@ -197,6 +202,9 @@ int port_start(struct dp *dp, unsigned idx, struct rte_mempool *pool, char *err,
 		snprintf(spec, sizeof(spec), "%s", p->exc_device);     /* tests: no kernel */
 	snprintf(what, sizeof(what), "%s exception %s", p->name, p->tap_name);
 	if (port_probe(spec, &p->tap_id, err, errlen) != 0)
+		return -1;
+	/* IPv6 on the TAP as the port has it, quiet, before it comes up (kif6.h) */
+	if (p->exc_device[0] == '\0' && kif6_prepare(p->tap_name, p->n_addr6 > 0, err, errlen) != 0)
 		return -1;
 	/* net_tap wants as many rx as tx queues: every worker sends to the kernel on its own tx
 	 * queue, and worker 0 polls all the rx queues (the kernel spreads its traffic on them) */

@@ -8,16 +8,17 @@
 #include <rte_ring.h>
 
 #include "dp.h"
+#include "pkt.h"
 #include "log.h"
+#include "ndp.h"
+#include "slowpath_nd.h"
 
 #define SLOWPATH_TIMER_MS 100
 
-/* UDP payload bytes of a relayed IPv4 frame (what its flow counted). */
+/* UDP payload bytes of a relayed IPv4 or IPv6 frame (what its flow counted). */
 static uint16_t udp_payload_len(const struct rte_mbuf *m)
 {
-	const uint8_t *ip = rte_pktmbuf_mtod_offset(m, const uint8_t *, RTE_ETHER_HDR_LEN);
-	const uint8_t *udp = ip + (ip[0] & 0x0f) * 4;
-	return (uint16_t)(((udp[4] << 8) | udp[5]) - 8);
+	return pkt_udp_payload_of(rte_pktmbuf_mtod(m, const uint8_t *));
 }
 
 /*
@@ -97,7 +98,13 @@ static void probe(struct dp *dp, uint32_t idx, uint64_t now_ms)
 	struct neigh_entry *e = &dp->neigh->ent[idx];
 	e->probes++;
 	e->probe_ms = now_ms;
-	arp_request(dp, e->port, e->ip);
+	if (!e->v6) {
+		arp_request(dp, e->port, e->ip);
+		return;
+	}
+	struct rte_mbuf *m = nd_solicit(dp, e);
+	if (m != NULL)
+		ctl_send(dp, m, e->port, DP_TO_PORT);
 }
 
 void slowpath_resolve(struct dp *dp, uint32_t idx, uint64_t now_ms)
@@ -135,6 +142,19 @@ static void learn_arp(struct dp *dp, struct rte_mbuf *m, uint64_t now_ms)
 	int port = dp_meta_aux(m) < dp->n_ports ? (int)dp_meta_aux(m) : -1;
 	if (port < 0) {
 		rte_pktmbuf_free(m);
+		return;
+	}
+	if (m->data_len >= RTE_ETHER_HDR_LEN && rte_pktmbuf_mtod(m, const struct rte_ether_hdr *)
+			->ether_type == rte_cpu_to_be_16(NDP_ETHERTYPE_IPV6)) {
+		/* neighbour discovery: learnt from as ARP is, then the kernel's too (it answers
+		 * solicitations for our addresses and resolves its own connections' peers) */
+		uint32_t idx = nd_learn(dp, (uint16_t)port, m, now_ms);
+		if (idx != NEIGH_NONE)
+			release_pending(dp, idx);
+		if (dp_passive(dp))
+			rte_pktmbuf_free(m);    /* a standby's kernel hears nothing (below) */
+		else
+			ctl_send(dp, m, (uint16_t)port, DP_TO_KERNEL);
 		return;
 	}
 	if (m->data_len >= sizeof(struct rte_ether_hdr) + sizeof(struct rte_arp_hdr)) {
@@ -233,10 +253,10 @@ static void run_timers(struct dp *dp, uint64_t now_ms)
 		case NEIGH_STALE:
 			if (now_ms - e->probe_ms >= NEIGH_RETRY_MS) {
 				if (e->probes >= NEIGH_MAX_PROBES) {
-					RTE_LOG(INFO, DP, "neighbour " "%u.%u.%u.%u"
-						" stopped answering ARP\n",
-						e->ip & 0xff, (e->ip >> 8) & 0xff,
-						(e->ip >> 16) & 0xff, e->ip >> 24);
+					char a[48];
+					RTE_LOG(INFO, DP, "neighbour %s stopped answering %s\n",
+						neigh_format(e, a, sizeof(a)),
+						e->v6 ? "NDP" : "ARP");
 					e->state = NEIGH_FAILED;
 					neigh_invalidate(nt, i);
 				} else {

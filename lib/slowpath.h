@@ -1,6 +1,7 @@
 /*
- * The control lcore's share of the data plane: ARP learning and resolution, packets held
- * until their next hop resolves, neighbour expiry. Polled from the control loop.
+ * The control lcore's share of the data plane: ARP and NDP (slowpath_nd.c) learning and
+ * resolution, packets held until their next hop resolves, neighbour expiry. Polled from the
+ * control loop.
  */
 #ifndef RTPPROXY_SLOWPATH_H
 #define RTPPROXY_SLOWPATH_H

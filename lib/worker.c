@@ -19,6 +19,7 @@
 #include "lookup.h"
 #include "log.h"
 #include "pkt.h"
+#include "relay6.h"
 #include "rtp.h"
 #include "vlan.h"
 
@@ -155,9 +156,12 @@ static inline bool latch_source(struct worker *w, struct flow *f, const uint8_t 
 	return latch_changed(w, f, frame, info, rx_port);
 }
 
-/* Per-flow policy before relaying: who may send, what may pass, how fast. false = dropped. */
-static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_t *frame,
-		const struct pkt_info *info, struct flow *f, uint16_t rx_port, uint64_t now)
+/* Per-flow policy before relaying: who may send, what may pass, how fast. false = dropped.
+ * in6: the flow's packets are IPv6 (FLOW_F_IN6), a constant where it is called, so that the
+ * IPv4 copy is what it was before IPv6. */
+static __rte_always_inline bool flow_admit(struct worker *w, struct rte_mbuf *m,
+		const uint8_t *frame, const struct pkt_info *info, struct flow *f, uint16_t rx_port,
+		uint64_t now, const bool in6)
 {
 	const uint8_t *ip = frame + info->l3_off;
 	const uint8_t *udp = frame + info->l4_off;
@@ -169,7 +173,8 @@ static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_
 		uint16_t sport;
 		memcpy(&src, ip + 12, 4);
 		memcpy(&sport, udp, 2);
-		if (src != f->peer_ip || sport != f->peer_port) {
+		if (in6 ? !relay6_from_peer(w->dp, f, frame, info) :
+				src != f->peer_ip || sport != f->peer_port) {
 			flow_drop(w, f, m, DROP_NOT_FROM_DESTINATION);
 			return false;
 		}
@@ -183,7 +188,8 @@ static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_
 		}
 	}
 	/* before RTP stats and rate limits: a stranger's packets touch neither under strict */
-	if (!(flags & FLOW_F_REVERSE) && !latch_source(w, f, frame, info, rx_port) &&
+	if (!(flags & FLOW_F_REVERSE) && !(in6 ? relay6_latch_source(w, f, frame, info, rx_port) :
+				latch_source(w, f, frame, info, rx_port)) &&
 			(flags & FLOW_F_STRICT)) {
 		flow_drop(w, f, m, DROP_NOT_FROM_CLIENT);
 		return false;
@@ -214,25 +220,70 @@ static inline bool flow_admit(struct worker *w, struct rte_mbuf *m, const uint8_
 			return false;
 		}
 	}
-	if (unlikely(ip[8] <= 1)) {
+	/* TTL, or IPv6's hop limit */
+	if (unlikely(ip[in6 ? 7 : 8] <= 1)) {
 		flow_drop(w, f, m, DROP_TTL_EXCEEDED);
 		return false;
 	}
 	return true;
 }
 
-/* Where a reverse packet goes: the client its forward flow latched (RTCP: its own, or the RTP
- * one with port + 1 until RTCP has been seen). False when no client was seen yet. */
+/* Where a reverse packet goes: the client its forward flow latched (latch.h). */
 static inline bool reverse_target(const struct dp *dp, const struct flow *f, struct flow_latch *t)
 {
-	const struct flow_table *ft = dp->flows;
-	if (flow_latch_read(&flow_at(ft, f->latch_flow)->latch, t))
-		return true;
-	if (f->latch_fallback == UINT32_MAX ||
-			!flow_latch_read(&flow_at(ft, f->latch_fallback)->latch, t))
-		return false;
-	t->port = htons((uint16_t)(ntohs(t->port) + f->latch_port_add));
-	return true;
+	return latch_reverse_target(dp->flows, f, t);
+}
+
+/* A rewritten packet of flow f leaves by tx_port, or waits for its next hop's MAC. */
+static __rte_always_inline void relay_out(struct worker *w, struct rte_mbuf *m,
+		const struct pkt_info *info, struct flow *f, uint16_t tx_port, bool resolved,
+		uint64_t now)
+{
+	struct dp *dp = w->dp;
+	struct flow_stats *st = &f->stats;
+
+	st->pkts_tx++;
+	st->bytes_tx += info->udp_payload;
+	st->last_tsc = now;
+	w->stats.relayed++;
+	if (likely(resolved)) {
+		dp_meta_set(m, f->id, tx_port);
+		to_port(w, tx_port, m);
+		if (w->n_lat < RTE_DIM(w->lat))
+			w->lat[w->n_lat++] = (struct worker_lat){ .flow = f, .rx_tsc = now };
+		return;
+	}
+	/* The control lcore holds it until the next hop answers ARP, and fills in the MAC; it
+	 * stays counted as sent unless control gives it up (then flow->ctl_dropped). */
+	dp_meta_set(m, f->id, __atomic_load_n(&f->gen, __ATOMIC_RELAXED));
+	if (rte_ring_mp_enqueue(dp->pending_ring, m) != 0) {
+		st->pkts_tx--;
+		st->bytes_tx -= info->udp_payload;
+		w->stats.relayed--;
+		flow_drop(w, f, m, DROP_NO_NEIGHBOR);
+	}
+}
+
+/* A packet of a flow with IPv6 on either side (relay6.c rewrites it): out of line, so that
+ * the IPv4 relay below stays what it was. */
+static __rte_noinline void relay_v6(struct worker *w, struct rte_mbuf *m,
+		const struct pkt_info *info, struct flow *f, uint16_t rx_port, uint64_t now)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint16_t tx_port;
+	bool resolved;
+
+	f->stats.pkts_rx++;
+	f->stats.bytes_rx += info->udp_payload;
+	if (!((f->flags & FLOW_F_IN6) ? flow_admit(w, m, frame, info, f, rx_port, now, true) :
+				flow_admit(w, m, frame, info, f, rx_port, now, false)))
+		return;
+	enum dp_drop why = relay6_rewrite(w, m, info, f, &tx_port, &resolved);
+	if (why != DROP_MAX) {
+		flow_drop(w, f, m, why);
+		return;
+	}
+	relay_out(w, m, info, f, tx_port, resolved, now);
 }
 
 /* always inlined: handle_burst has two copies now (worker_main's, worker_handle_burst), and
@@ -247,9 +298,13 @@ static __rte_always_inline void relay(struct worker *w, struct rte_mbuf *m,
 	uint16_t tx_port;
 	bool resolved;
 
+	if (unlikely(f->flags & FLOW_F_V6)) {
+		relay_v6(w, m, info, f, rx_port, now);
+		return;
+	}
 	st->pkts_rx++;
 	st->bytes_rx += info->udp_payload;
-	if (!flow_admit(w, m, frame, info, f, rx_port, now))
+	if (!flow_admit(w, m, frame, info, f, rx_port, now, false))
 		return;
 
 	if (f->flags & FLOW_F_REVERSE) {
@@ -276,45 +331,25 @@ static __rte_always_inline void relay(struct worker *w, struct rte_mbuf *m,
 	}
 	memcpy(rw.src_mac, dp->port[tx_port].mac.addr_bytes, 6);
 	pkt_rewrite_udp4(frame, info, &rw);
-
-	st->pkts_tx++;
-	st->bytes_tx += info->udp_payload;
-	st->last_tsc = now;
-	w->stats.relayed++;
 	if (unlikely(w->debug))
 		RTE_LOG(DEBUG, DP, "worker %u: flow %u relayed %u payload bytes to %u.%u.%u.%u:%u "
 				"via %s\n", w->index, f->id, info->udp_payload,
 				((uint8_t *)&rw.dst_ip)[0], ((uint8_t *)&rw.dst_ip)[1],
 				((uint8_t *)&rw.dst_ip)[2], ((uint8_t *)&rw.dst_ip)[3],
 				ntohs(rw.dst_port), dp->port[tx_port].name);
-	if (likely(resolved)) {
-		dp_meta_set(m, f->id, tx_port);
-		to_port(w, tx_port, m);
-		if (w->n_lat < RTE_DIM(w->lat))
-			w->lat[w->n_lat++] = (struct worker_lat){ .flow = f, .rx_tsc = now };
-		return;
-	}
-	/* The control lcore holds it until the next hop answers ARP, and fills in the MAC; it
-	 * stays counted as sent unless control gives it up (then flow->ctl_dropped). */
-	dp_meta_set(m, f->id, __atomic_load_n(&f->gen, __ATOMIC_RELAXED));
-	if (rte_ring_mp_enqueue(dp->pending_ring, m) != 0) {
-		st->pkts_tx--;
-		st->bytes_tx -= info->udp_payload;
-		w->stats.relayed--;
-		flow_drop(w, f, m, DROP_NO_NEIGHBOR);
-	}
+	relay_out(w, m, info, f, tx_port, resolved, now);
 }
 
 /* A UDP packet no flow claims: ours is the kernel's only for a kernel_allow service of the
  * port, else nobody listens; anyone else's (broadcasts...) is the kernel's to judge. */
 static inline void no_flow(struct worker *w, uint16_t port, struct rte_mbuf *m,
-		const struct pkt_info *info, uint64_t now)
+		const struct pkt_info *info, bool v6, uint64_t now)
 {
 	const uint8_t *ip = rte_pktmbuf_mtod_offset(m, const uint8_t *, info->l3_off);
 	const uint8_t *udp = rte_pktmbuf_mtod_offset(m, const uint8_t *, info->l4_off);
 	uint32_t dst;
 	memcpy(&dst, ip + 16, 4);
-	if (dp_owner_of(w->dp, dst) >= 0 &&
+	if ((unlikely(v6) ? dp_owner_of6(w->dp, ip + 24) : dp_owner_of(w->dp, dst)) >= 0 &&
 			!dp_port_udp_allowed(&w->dp->port[port], pkt_rd16(udp + 2)))
 		drop(w, m, DROP_NO_FLOW);
 	else
@@ -347,6 +382,8 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 	uint16_t dports[DP_BURST];
 	uint16_t udp_idx[DP_BURST];
 	uint16_t n_udp = 0;
+	uint16_t udp6_idx[DP_BURST];    /* IPv6 ones: relayed after the IPv4 ones */
+	uint16_t n_udp6 = 0;
 
 	for (uint16_t i = 0; i < n && i < PF_PKT_AHEAD; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -357,9 +394,11 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 		if (i + PF_PKT_AHEAD < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PF_PKT_AHEAD], void *));
 		enum rx_ck ck = rx_checksums(m);
+		/* (an IPv6 UDP checksum is verified below, in its case: IPv4 pays nothing) */
 		enum pkt_class c = m->nb_segs != 1 ? PKT_OTHER :
 			unlikely(ck == RX_CK_BAD) ? PKT_MALFORMED :
-			pkt_classify_ck(frame, m->data_len, &info[i], ck == RX_CK_IP_GOOD);
+			pkt_classify_ck(frame, m->data_len, &info[i],
+					(ck == RX_CK_IP_GOOD) | PKT_CK_L4_GOOD);
 
 		switch (c) {
 		case PKT_UDP4: {
@@ -370,6 +409,15 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 			udp_idx[n_udp++] = i;
 			break;
 		}
+		case PKT_UDP6:
+			/* the checksum is IPv6's only one: the NIC's verdict, else summed */
+			if (!rx_l4_good(m) && !pkt_udp6_csum_ok(frame, &info[i]))
+				drop(w, m, DROP_MALFORMED);
+			else
+				udp6_idx[n_udp6++] = i;
+			break;
+		case PKT_ND:
+			/* neighbour discovery, IPv6's ARP (slowpath_nd.c): the same way */
 		case PKT_ARP:
 			/* control learns from it, then passes it on to the kernel */
 			dp_meta_set(m, DP_META_NONE, port);     /* the section it came in on */
@@ -416,13 +464,37 @@ static __rte_always_inline void handle_burst(struct worker *w, uint16_t port,
 		uint16_t i = udp_idx[j];
 		struct flow *f = flows[j];
 		if (f == NULL) {
-			no_flow(w, port, pkts[i], &info[i], now);
+			no_flow(w, port, pkts[i], &info[i], false, now);
 		} else if (unlikely(check_owner && f->owner != w->index &&
 					(!rss_dst || (f->flags & FLOW_F_WILDCARD)))) {
 			ho_pkts[n_ho] = pkts[i];
 			ho_flows[n_ho++] = f;
 		} else {
 			relay(w, pkts[i], &info[i], f, port, now);
+		}
+	}
+	/* IPv6 after IPv4, in their order (a flow is of one family: its packets keep theirs);
+	 * every flow looked up and its lines (and IPv6 half) loading before the first relay */
+	for (uint16_t j = 0; j < n_udp6; j++) {
+		uint16_t i = udp6_idx[j];
+		const uint8_t *frame = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
+		uint16_t dport;
+		memcpy(&dport, frame + info[i].l4_off + 2, 2);
+		flows[j] = dp_flow_of6(dp, frame + info[i].l3_off + 24, dport);
+		if (flows[j] != NULL)
+			prefetch_flow6(dp->flows, flows[j]);
+	}
+	for (uint16_t j = 0; j < n_udp6; j++) {
+		uint16_t i = udp6_idx[j];
+		struct flow *f = flows[j];
+		if (f == NULL) {
+			no_flow(w, port, pkts[i], &info[i], true, now);
+		} else if (unlikely(check_owner && f->owner != w->index &&
+					(!rss_dst || (f->flags & FLOW_F_WILDCARD)))) {
+			ho_pkts[n_ho] = pkts[i];
+			ho_flows[n_ho++] = f;
+		} else {
+			relay_v6(w, pkts[i], &info[i], f, port, now);
 		}
 	}
 	if (n_ho)

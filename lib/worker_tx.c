@@ -13,12 +13,7 @@
 
 static inline uint16_t udp_payload_of(const struct rte_mbuf *m)
 {
-	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
-	const uint8_t *ip = p + PKT_ETHER_HLEN;
-	if (pkt_rd16(p + 12) == RTE_ETHER_TYPE_VLAN)
-		ip += RTE_VLAN_HLEN;    /* tagged in software on its way out */
-	const uint8_t *udp = ip + (ip[0] & 0x0f) * 4;
-	return (uint16_t)(((udp[4] << 8) | udp[5]) - 8);
+	return pkt_udp_payload_of(rte_pktmbuf_mtod(m, const uint8_t *));
 }
 
 /*

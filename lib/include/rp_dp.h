@@ -73,7 +73,7 @@ struct dp_port_conf {
 	unsigned n_addrs;
 	struct dp_addr gateway;         /* IPv4; family 0 = none */
 	struct dp_addr gateway6;        /* IPv6; family 0 = none */
-	struct dp_neighbor neighbors[DP_MAX_NEIGHBORS];  /* static ARP entries */
+	struct dp_neighbor neighbors[DP_MAX_NEIGHBORS];  /* static ARP/NDP entries */
 	unsigned n_neighbors;
 	uint16_t udp_allow[DP_MAX_UDP_ALLOW];   /* UDP ports the kernel may serve (kernel_allow) */
 	unsigned n_udp_allow;
@@ -120,7 +120,7 @@ int dp_start(struct dp *dp, char *err, size_t errlen);
 void dp_stop(struct dp *dp);
 
 /*
- * The control lcore's share of the data plane, to call every few milliseconds: ARP
+ * The control lcore's share of the data plane, to call every few milliseconds: ARP/NDP
  * learning, packets held until their next hop resolves, neighbour timers.
  */
 void dp_poll(struct dp *dp);
@@ -230,7 +230,7 @@ struct dp_latch_read {
 struct dp_sess_read {
 	struct dp_flow_read flow[DP_FLOW_ROLES];
 	struct dp_latch_read latch;     /* the forward RTP flow's: the client's source */
-	bool next_hop_failed;           /* the next hop does not answer ARP */
+	bool next_hop_failed;           /* the next hop does not answer ARP/NDP */
 	struct dp_addr next_hop;        /* its address */
 };
 

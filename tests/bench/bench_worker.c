@@ -14,7 +14,10 @@
  * At the end every flow must have sent exactly what it was given, with no drop and no loss.
  *
  *   bench_worker [--flows N] [--packets P] [--payload B] [--reps R] [--order rr|random]
- *                [--bidir] [--cpu C] [--mem MB] [--json]
+ *                [--bidir] [--family 4|6|4to6|6to4] [--cpu C] [--mem MB] [--json]
+ *
+ * --family: the clients' (listen) family, then the destinations' (forward and destination):
+ * 4 (the default), 6, or across families (IPv4 <-> IPv6 interworking).
  *
  * Not a test (not registered with meson test): figures depend on the machine.
  */
@@ -44,7 +47,8 @@
 
 #define PORTS_PER_ADDR 50000u       /* listen ports 10000..59999 on each address */
 #define BASE_PORT 10000u
-#define HDR 64                      /* bytes of each frame the worker may rewrite */
+#define HDR 64                      /* bytes of each IPv4 frame the worker may rewrite */
+#define HDR6 96                     /* the same for IPv6 (RTP's header starts at 62) */
 #define N_MBUFS 8191
 #define HIST_MAX (1u << 17)         /* cycles per iteration, for the median */
 #define MAX_REPS 64
@@ -56,6 +60,7 @@ struct opts {
 	unsigned reps;
 	bool random;
 	bool bidir;
+	bool client6, dest6;        /* --family */
 	bool json;
 	unsigned cpu;
 	unsigned mem_mb;
@@ -63,7 +68,7 @@ struct opts {
 
 /* One direction's frame for address index a: headers with the per-stream fields zero. */
 struct tmpl {
-	uint8_t hdr[HDR] __rte_aligned(64);
+	uint8_t hdr[HDR6] __rte_aligned(64);
 	uint32_t sum;               /* ones' complement sum of what the UDP checksum covers */
 };
 
@@ -74,13 +79,15 @@ struct dir {
 	uint32_t next;              /* round-robin cursor */
 	uint64_t rng;
 	bool reverse;
+	bool v6;                    /* its frames are IPv6 */
+	uint16_t frame_len;
+	uint16_t udp;               /* the UDP header's offset */
 	uint16_t rx_port, tx_port;  /* dp port it arrives on; where the baseline sends it */
 };
 
 static struct opts o = {
 	.flows = 1000, .packets = 20000000, .payload = 160, .reps = 5, .cpu = 0, .mem_mb = 0,
 };
-static uint16_t frame_len;
 static struct rte_mempool *pool;
 static struct dp *dp;
 static struct worker *w;
@@ -92,6 +99,34 @@ static uint32_t fwd_ip(uint32_t a) { return htonl(0xc6120200u + 10 + a); }      
 static uint32_t dest_ip(uint32_t a) { return htonl(0xc6120200u + 100 + a); }    /* 198.18.2.100+a */
 static const uint32_t client_ip = 0x640112c6u;  /* 198.18.1.100, network byte order */
 static const uint16_t client_port = 40000;
+/* IPv6: 2001:db8:1::10+a, 2001:db8:2::10+a, 2001:db8:2::100+a, the client 2001:db8:1::100 */
+static void v6_of(uint8_t net, uint32_t host, uint8_t out[16])
+{
+	static const uint8_t pre[6] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0 };
+	memset(out, 0, 16);
+	memcpy(out, pre, 6);
+	out[7] = net;
+	out[14] = (uint8_t)(host >> 8);
+	out[15] = (uint8_t)host;
+}
+static struct dp_addr addr6(uint8_t net, uint32_t host)
+{
+	struct dp_addr x = { .family = DP_AF_INET6 };
+	v6_of(net, host, x.v6);
+	return x;
+}
+static struct dp_addr listen_addr(uint32_t a)
+{
+	return o.client6 ? addr6(1, 0x10 + a) : dp_addr_v4(listen_ip(a));
+}
+static struct dp_addr fwd_addr(uint32_t a)
+{
+	return o.dest6 ? addr6(2, 0x10 + a) : dp_addr_v4(fwd_ip(a));
+}
+static struct dp_addr dest_addr(uint32_t a)
+{
+	return o.dest6 ? addr6(2, 0x100 + a) : dp_addr_v4(dest_ip(a));
+}
 static const uint8_t port_mac[2][6] = { { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 } };
 static const uint8_t client_mac[6] = { 2, 0, 0, 0, 1, 1 };
 static void dest_mac(uint32_t a, uint8_t mac[6])
@@ -124,30 +159,41 @@ static uint16_t fold(uint32_t s)
 
 /* Frame bytes for address index a of a direction, per-stream fields (ports that vary, RTP
  * sequence number and timestamp, checksum) zero; the payload is PAYLOAD_BYTE. */
-static void build_frame(uint8_t *f, bool reverse, uint32_t a)
+static void build_frame(uint8_t *f, const struct dir *d, uint32_t a)
 {
+	bool reverse = d->reverse;
 	uint16_t udp_len = (uint16_t)(8 + RTP_HDR_LEN + o.payload);
 	uint32_t sip = reverse ? dest_ip(a) : client_ip, dip = reverse ? fwd_ip(a) : listen_ip(a);
 	uint8_t smac[6];
 
-	memset(f, 0, frame_len);
+	memset(f, 0, d->frame_len);
 	memcpy(f, port_mac[reverse ? 1 : 0], 6);
 	if (reverse)
 		dest_mac(a, smac);
 	else
 		memcpy(smac, client_mac, 6);
 	memcpy(f + 6, smac, 6);
-	put16(f + 12, PKT_ETHERTYPE_IPV4);
 	uint8_t *ip = f + 14;
-	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)(20 + udp_len));
-	put16(ip + 6, 0x4000);                  /* DF */
-	ip[8] = 64;
-	ip[9] = PKT_IPPROTO_UDP;
-	memcpy(ip + 12, &sip, 4);
-	memcpy(ip + 16, &dip, 4);
-	put16(ip + 10, (uint16_t)~fold(sum16(ip, 20, 0)));
-	uint8_t *udp = ip + 20;
+	if (d->v6) {
+		put16(f + 12, PKT_ETHERTYPE_IPV6);
+		ip[0] = 0x60;
+		put16(ip + 4, udp_len);
+		ip[6] = PKT_IPPROTO_UDP;
+		ip[7] = 64;
+		v6_of(reverse ? 2 : 1, reverse ? 0x100 + a : 0x100, ip + 8);
+		v6_of(reverse ? 2 : 1, 0x10 + a, ip + 24);
+	} else {
+		put16(f + 12, PKT_ETHERTYPE_IPV4);
+		ip[0] = 0x45;
+		put16(ip + 2, (uint16_t)(20 + udp_len));
+		put16(ip + 6, 0x4000);                  /* DF */
+		ip[8] = 64;
+		ip[9] = PKT_IPPROTO_UDP;
+		memcpy(ip + 12, &sip, 4);
+		memcpy(ip + 16, &dip, 4);
+		put16(ip + 10, (uint16_t)~fold(sum16(ip, 20, 0)));
+	}
+	uint8_t *udp = f + d->udp;
 	if (!reverse)
 		put16(udp, client_port);
 	put16(udp + 4, udp_len);
@@ -161,18 +207,19 @@ static void build_frame(uint8_t *f, bool reverse, uint32_t a)
 
 static void build_templates(struct dir *d)
 {
-	uint8_t *f = malloc(frame_len);
+	uint8_t *f = calloc(1, RTE_MAX(d->frame_len, (uint16_t)HDR6));
 	d->t = rte_zmalloc(NULL, sizeof(struct tmpl) * n_addr(), 64);
 	if (f == NULL || d->t == NULL)
 		rte_exit(1, "out of memory\n");
 	for (uint32_t a = 0; a < n_addr(); a++) {
-		build_frame(f, d->reverse, a);
-		memcpy(d->t[a].hdr, f, HDR);
+		build_frame(f, d, a);
+		memcpy(d->t[a].hdr, f, d->v6 ? HDR6 : HDR);
 		const uint8_t *ip = f + 14;
-		uint16_t udp_len = (uint16_t)(frame_len - 34);
+		uint16_t udp_len = (uint16_t)(d->frame_len - d->udp);
 		/* pseudo header + UDP header and data, with the per-stream fields zero */
-		uint32_t s = sum16(ip + 12, 8, 0) + PKT_IPPROTO_UDP + udp_len;
-		d->t[a].sum = sum16(f + 34, udp_len, s);
+		uint32_t s = (d->v6 ? sum16(ip + 8, 32, 0) : sum16(ip + 12, 8, 0)) +
+			PKT_IPPROTO_UDP + udp_len;
+		d->t[a].sum = sum16(f + d->udp, udp_len, s);
 	}
 	free(f);
 }
@@ -203,9 +250,12 @@ static inline void fill(struct rte_mbuf *m, const struct dir *d, uint32_t s, uin
 	const struct tmpl *t = &d->t[a];
 	uint8_t *f = rte_pktmbuf_mtod(m, uint8_t *);
 
-	m->data_len = frame_len;
-	m->pkt_len = frame_len;
-	memcpy(f, t->hdr, HDR);
+	m->data_len = d->frame_len;
+	m->pkt_len = d->frame_len;
+	if (d->v6)
+		memcpy(f, t->hdr, HDR6);
+	else
+		memcpy(f, t->hdr, HDR);
 	uint32_t sum = t->sum + port + seq + (ts >> 16) + (ts & 0xffff);
 	if (d->reverse)
 		sum += port;             /* source port: the destination's, same number */
@@ -216,12 +266,13 @@ static inline void fill(struct rte_mbuf *m, const struct dir *d, uint32_t s, uin
 		ck = 0xffff;
 	uint16_t nport = htons(port), nseq = htons(seq), nck = htons(ck);
 	uint32_t nts = htonl(ts);
+	uint8_t *udp = f + d->udp;
 	if (d->reverse)
-		memcpy(f + 34, &nport, 2);
-	memcpy(f + 36, &nport, 2);
-	memcpy(f + 40, &nck, 2);
-	memcpy(f + 44, &nseq, 2);
-	memcpy(f + 46, &nts, 4);
+		memcpy(udp, &nport, 2);
+	memcpy(udp + 2, &nport, 2);
+	memcpy(udp + 6, &nck, 2);
+	memcpy(udp + 10, &nseq, 2);
+	memcpy(udp + 12, &nts, 4);
 }
 
 static inline void make_burst(struct dir *d, struct rte_mbuf **pkts, bool worker_run)
@@ -291,7 +342,8 @@ static struct run run(bool worker_run, uint64_t packets)
 static void usage(int rc)
 {
 	fprintf(rc ? stderr : stdout, "usage: bench_worker [--flows N] [--packets P] [--payload B] "
-			"[--reps R] [--order rr|random] [--bidir] [--cpu C] [--mem MB] [--json]\n");
+			"[--reps R] [--order rr|random] [--bidir] [--family 4|6|4to6|6to4] [--cpu C] "
+			"[--mem MB] [--json]\n");
 	exit(rc);
 }
 
@@ -304,6 +356,7 @@ static void parse(int argc, char **argv)
 		{ "reps", required_argument, NULL, 'r' },
 		{ "order", required_argument, NULL, 'o' },
 		{ "bidir", no_argument, NULL, 'd' },
+		{ "family", required_argument, NULL, 'f' },
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "mem", required_argument, NULL, 'm' },
 		{ "json", no_argument, NULL, 'j' },
@@ -326,6 +379,15 @@ static void parse(int argc, char **argv)
 				usage(2);
 			break;
 		case 'd': o.bidir = true; break;
+		case 'f':
+			if (strcmp(optarg, "4") == 0 || strcmp(optarg, "6") == 0 ||
+					strcmp(optarg, "4to6") == 0 || strcmp(optarg, "6to4") == 0) {
+				o.client6 = optarg[0] == '6';
+				o.dest6 = optarg[strlen(optarg) - 1] == '6';
+			} else {
+				usage(2);
+			}
+			break;
 		case 'c': o.cpu = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'm': o.mem_mb = (unsigned)strtoul(optarg, NULL, 0); break;
 		case 'j': o.json = true; break;
@@ -334,8 +396,9 @@ static void parse(int argc, char **argv)
 		}
 	}
 	if (optind != argc || o.flows == 0 || o.flows > PORTS_PER_ADDR * DP_MAX_ADDRS ||
-			o.packets < 64 || o.reps == 0 || o.reps > MAX_REPS || o.payload > 1400)
-		usage(2);
+			o.packets < 64 || o.reps == 0 || o.reps > MAX_REPS || o.payload > 1400 ||
+			((o.client6 || o.dest6) && o.flows > PORTS_PER_ADDR * DP_MAX_ADDRS / 2))
+		usage(2);      /* (with IPv6 a port has addresses of both families) */
 	if (o.mem_mb == 0)   /* flows (256 B, bidir 2x) + hash; 1 GiB holds a million forward */
 		o.mem_mb = o.bidir && o.flows > 500000 ? 2048 : 1024;
 }
@@ -356,13 +419,15 @@ static void setup(void)
 		snprintf(pc->exception, sizeof(pc->exception), "bw%u", p);
 		snprintf(pc->exception_device, sizeof(pc->exception_device), "net_null%u", 2 + p);
 		for (uint32_t a = 0; a < n_addr(); a++)
-			pc->addrs[a] = (struct dp_prefix){
+			pc->addrs[pc->n_addrs++] = (struct dp_prefix){
 				dp_addr_v4(p == 0 ? listen_ip(a) : fwd_ip(a)), 24 };
-		pc->n_addrs = n_addr();
+		for (uint32_t a = 0; (p == 0 ? o.client6 : o.dest6) && a < n_addr(); a++)
+			pc->addrs[pc->n_addrs++] = (struct dp_prefix){
+				p == 0 ? listen_addr(a) : fwd_addr(a), 64 };
 	}
 	/* the destinations' next hops, as `neighbors =` in [port1] makes them */
 	for (uint32_t a = 0; a < n_addr(); a++) {
-		c.port[1].neighbors[a].addr = dp_addr_v4(dest_ip(a));
+		c.port[1].neighbors[a].addr = dest_addr(a);
 		dest_mac(a, c.port[1].neighbors[a].mac);
 	}
 	c.port[1].n_neighbors = n_addr();
@@ -378,14 +443,27 @@ static void setup(void)
 	pool = dp->pool;
 	(void)socket;
 
-	/* every mbuf carries a whole frame from the start: the runs rewrite only the headers */
+	fwd = (struct dir){ .reverse = false, .v6 = o.client6, .rx_port = 0, .tx_port = 1,
+		.rng = 0x9e3779b97f4a7c15ull };
+	rev = (struct dir){ .reverse = true, .v6 = o.dest6, .rx_port = 1, .tx_port = 0,
+		.rng = 0x2545f4914f6cdd1dull };
+	for (struct dir *d = &fwd; d != NULL; d = d == &fwd ? &rev : NULL) {
+		d->udp = d->v6 ? 14 + 40 : 14 + 20;
+		d->frame_len = (uint16_t)(d->udp + 8 + RTP_HDR_LEN + o.payload);
+	}
+
+	/* every mbuf carries a whole frame from the start: the runs rewrite only the headers
+	 * (an IPv4 frame's payload bytes cover an IPv6 frame's after its template too) */
 	{
 		struct rte_mbuf **all = calloc(N_MBUFS, sizeof(*all));
-		uint8_t *f = malloc(frame_len);
+		uint16_t len = RTE_MAX(fwd.frame_len, rev.frame_len);
+		uint8_t *f = malloc(len);
 		unsigned n = 0;
-		build_frame(f, false, 0);
+		memset(f, PAYLOAD_BYTE, len);
+		build_frame(f, &fwd, 0);
+		memset(f + fwd.frame_len, PAYLOAD_BYTE, len - fwd.frame_len);
 		while (n < N_MBUFS && (all[n] = rte_pktmbuf_alloc(pool)) != NULL) {
-			memcpy(rte_pktmbuf_mtod(all[n], uint8_t *), f, frame_len);
+			memcpy(rte_pktmbuf_mtod(all[n], uint8_t *), f, len);
 			n++;
 		}
 		rte_pktmbuf_free_bulk(all, n);
@@ -398,9 +476,9 @@ static void setup(void)
 		uint32_t a = s / PORTS_PER_ADDR;
 		uint16_t port = (uint16_t)(BASE_PORT + s % PORTS_PER_ADDR);
 		struct dp_sess_spec sp = {
-			.listen_addr = dp_addr_v4(listen_ip(a)), .listen_port = port,
-			.forward_addr = dp_addr_v4(fwd_ip(a)), .forward_port = port,
-			.dest_addr = dp_addr_v4(dest_ip(a)), .dest_port = port,
+			.listen_addr = listen_addr(a), .listen_port = port,
+			.forward_addr = fwd_addr(a), .forward_port = port,
+			.dest_addr = dest_addr(a), .dest_port = port,
 			.bidirectional = o.bidir, .tag = s,
 		};
 		struct dp_sess *h;
@@ -408,8 +486,6 @@ static void setup(void)
 			rte_exit(1, "session %u: %s\n", s, err);
 	}
 
-	fwd = (struct dir){ .reverse = false, .rx_port = 0, .tx_port = 1, .rng = 0x9e3779b97f4a7c15ull };
-	rev = (struct dir){ .reverse = true, .rx_port = 1, .tx_port = 0, .rng = 0x2545f4914f6cdd1dull };
 	build_templates(&fwd);
 	fwd.cnt = calloc(o.flows, sizeof(uint32_t));
 	fwd.cnt_a = calloc(o.flows, sizeof(uint32_t));
@@ -449,8 +525,10 @@ static int verify(uint64_t worker_pkts)
 		for (uint32_t s = 0; s < o.flows; s++) {
 			uint32_t a = s / PORTS_PER_ADDR;
 			uint16_t port = htons((uint16_t)(BASE_PORT + s % PORTS_PER_ADDR));
-			struct flow_key k = flow_key_make(dir ? fwd_ip(a) : listen_ip(a), port,
-					PKT_IPPROTO_UDP);
+			struct dp_addr ka = dir ? fwd_addr(a) : listen_addr(a);
+			struct flow_key k = dp_addr_is_v6(&ka) ?
+				flow_key_make6(ka.v6, port, PKT_IPPROTO_UDP) :
+				flow_key_make(ka.v4, port, PKT_IPPROTO_UDP);
 			struct flow *f = flow_lookup(dp->flows, &k);
 			if (f == NULL || f->stats.pkts_tx != d->cnt[s] ||
 					f->stats.pkts_rx != d->cnt[s] || f->stats.dropped != 0) {
@@ -527,14 +605,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_worker: EAL init failed\n");
 		return 1;
 	}
-	frame_len = (uint16_t)(14 + 20 + 8 + RTP_HDR_LEN + o.payload);
 	uint64_t t_setup = rte_rdtsc();
 	setup();
 	double hz = (double)rte_get_tsc_hz();
 	if (!o.json)
-		printf("bench_worker: %u %s flows, %" PRIu64 " packets x %u reps, %u-byte frames, "
-				"order %s, TSC %.0f MHz, set-up %.1f s\n", o.flows,
-				o.bidir ? "bidirectional" : "forward", o.packets, o.reps, frame_len,
+		printf("bench_worker: %u %s IPv%c -> IPv%c flows, %" PRIu64 " packets x %u reps, "
+				"%u-byte frames, order %s, TSC %.0f MHz, set-up %.1f s\n", o.flows,
+				o.bidir ? "bidirectional" : "forward", o.client6 ? '6' : '4',
+				o.dest6 ? '6' : '4', o.packets, o.reps, fwd.frame_len,
 				o.random ? "random" : "round-robin", hz / 1e6,
 				(double)(rte_rdtsc() - t_setup) / hz);
 
@@ -586,9 +664,11 @@ int main(int argc, char **argv)
 	double wk_med = median(work_med, o.reps);
 	if (o.json) {
 		printf("{\n  \"flows\": %u,\n  \"bidirectional\": %s,\n  \"order\": \"%s\",\n"
+				"  \"family\": \"%s\",\n"
 				"  \"packets_per_rep\": %" PRIu64 ",\n  \"frame_bytes\": %u,\n"
 				"  \"tsc_hz\": %.0f,\n", o.flows, o.bidir ? "true" : "false",
-				o.random ? "random" : "rr", pkts, frame_len, hz);
+				o.random ? "random" : "rr", o.client6 ? (o.dest6 ? "6" : "6to4") :
+				(o.dest6 ? "4to6" : "4"), pkts, fwd.frame_len, hz);
 		print_list("baseline_cycles_per_pkt", base, o.reps, ",");
 		print_list("total_cycles_per_pkt", with, o.reps, ",");
 		print_list("worker_cycles_per_pkt_reps", work, o.reps, ",");

@@ -32,7 +32,7 @@ and rtpproxy's gRPC server listens on a unix socket, which any namespace can rea
 
 Environment: RTPPROXY_BUILD_DIR, the meson build directory (default: <repo>/build); the
 generated messages are imported from $RTPPROXY_BUILD_DIR/proto/rtpproxy_pb2.py.
-scripts/lab.sh builds the same topology from the shell.
+scripts/lab.sh builds the same topology from the shell (up-pair: the topology "pair").
 """
 
 import contextlib

@@ -146,6 +146,42 @@ def check_lab_sh(t):
     t.check(not any(n.startswith(prefix + "-") for n in names), "lab.sh down removed everything")
 
 
+def check_lab_sh_pair(t):
+    """scripts/lab.sh up-pair: lab.py's topology "pair" from the shell (both appliances'
+    namespaces, the bridges with the hosts' addresses, the management link), down removes it."""
+    prefix = f"rpsp{os.getpid()}"
+    sh = str(lab.REPO / "scripts" / "lab.sh")
+    p = subprocess.run(["bash", sh, "up-pair", prefix], capture_output=True, text=True,
+                       timeout=60)
+    t.eq(p.returncode, 0, f"scripts/lab.sh up-pair {prefix}" +
+         (f": {p.stderr}" if p.returncode else ""))
+    names = lab._netns_list()
+    t.check(all(f"{prefix}-{r}" in names for r in lab.PAIR_ROLES),
+            "lab.sh up-pair made the four namespaces (cli, dut, sby, dst)")
+    for ns, dev, addr in (("cli", "br-cli", CLI_ADDR), ("dst", "br-dst", DST_ADDR),
+                          ("dut", lab.PAIR_MGMT_IF, lab.PAIR_MGMT_ADDR),
+                          ("sby", lab.PAIR_MGMT_IF, lab.PAIR_MGMT_PEER)):
+        out = lab.run(["ip", "-n", f"{prefix}-{ns}", "-o", "addr", "show", "dev", dev],
+                      check=False).stdout
+        t.check(f"inet {addr}/24" in out, f"lab.sh up-pair: {ns} has {addr}/24 on {dev}", out)
+    for ns, br in (("cli", "br-cli"), ("dst", "br-dst")):
+        out = lab.run(["ip", "-n", f"{prefix}-{ns}", "-o", "link", "show", "master", br],
+                      check=False).stdout
+        t.eq(out.count(" master " + br), 2, f"lab.sh up-pair: {br} has a port to each appliance")
+    for ns, mac in (("dut", DUT0_MAC), ("sby", lab.SBY0_MAC)):
+        out = lab.run(["ip", "-n", f"{prefix}-{ns}", "-o", "link", "show", "dev", DUT0_IF],
+                      check=False).stdout
+        t.check(mac in out, f"lab.sh up-pair: {ns}'s {DUT0_IF} is {mac}", out)
+    p = subprocess.run(["ip", "netns", "exec", f"{prefix}-dut", "ping", "-c", "1", "-W", "2",
+                        lab.PAIR_MGMT_PEER], capture_output=True, text=True, timeout=10)
+    t.eq(p.returncode, 0, "lab.sh up-pair: the management link carries traffic (dut -> sby)")
+    for _ in range(2):    # down twice: the second finds nothing and must not fail
+        p = subprocess.run(["bash", sh, "down", prefix], capture_output=True, text=True, timeout=60)
+        t.eq(p.returncode, 0, "scripts/lab.sh down")
+    names = lab._netns_list()
+    t.check(not any(n.startswith(prefix + "-") for n in names), "lab.sh down removed the pair")
+
+
 def check_sigkill_guard(t):
     """Killed outright (as meson does 0.5 s after its timeout SIGTERM), the guard cleans up."""
     prefix = f"rpkill{os.getpid()}"
@@ -245,6 +281,7 @@ def body(t):
     left = [n for n in lab._netns_list() if n.startswith(prefix + "-")]
     t.eq(left, [], "Lab exit removed every namespace")
     t.run("scripts/lab.sh", check_lab_sh, t)
+    t.run("scripts/lab.sh up-pair", check_lab_sh_pair, t)
     t.run("teardown on SIGTERM", check_sigterm_teardown, t)
     t.run("teardown after SIGKILL (guard)", check_sigkill_guard, t)
 

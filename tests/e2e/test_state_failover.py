@@ -22,7 +22,9 @@ link between them, lease_ms 500, checkpoint_secs 1.
    relays nothing, announces nothing, and the destination keeps getting every packet from b.
 6. b cut off from Redis (nftables in its namespace): a takes the lease (epoch 3) and the
    neighbours follow its announcement; healed, b sees the newer epoch, stands down, mirrors
-   again and relays nothing (no split brain); a's counters continue.
+   again and relays nothing (no split brain); a's counters continue. A session b destroyed
+   while cut off stays in the store: b's writer finds the lease a's and drops what it had
+   queued (the fence) instead of writing over a's store.
 """
 import socket
 import statistics
@@ -409,6 +411,10 @@ def body(t):
                 L.exec("sby", "nft", f"add rule {cut} out tcp dport {R.port} drop")
                 back = lab.wait_until(lambda: R.client.get(f"{PREFIX}a#lease") == b"3 a", 5, 0.01)
                 t.check(back, "b cut off from Redis: a takes the lease (epoch 3)")
+                # b still thinks it is active: what it changes now is queued for a store
+                # that is a's again; healed, its writer must not write it (the fence)
+                t.status(b.stub.DestroySession, pb.DestroySessionRequest(session_id=sid(0)),
+                         grpc.StatusCode.OK, "b (cut off, still active) destroys a session")
                 tr3 = Traffic(L, listens)
                 tr3.start(1.0)
                 tr3.finish()
@@ -425,6 +431,12 @@ def body(t):
                 t.check(lab.wait_until(lambda: len(b.stub.ListSessions(
                     pb.ListSessionsRequest()).sessions) == S + 1, 10),
                         "b mirrors the sessions again")
+                t.check(lab.wait_until(lambda: "queued writes are dropped" in b.log_text(), 5),
+                        "b's writer found the lease a's: its queued writes dropped",
+                        b.log_tail(10))
+                t.check(R.client.hget(f"{PREFIX}a:{sid(0)}", "def") is not None and
+                        a2.session(sid(0)) is not None,
+                        "the session b destroyed while cut off is still a's, in the store too")
                 b_relayed = sum(w.relayed for w in b.proxy_stats().workers)
                 tr4 = Traffic(L, listens)
                 tr4.start(1.0)

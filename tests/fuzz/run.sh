@@ -2,7 +2,7 @@
 # Build one libFuzzer target with clang (ASan + UBSan) and run it for a bounded time on its seed
 # corpus, as `meson test --suite fuzz` does; exits 77 (skip) when clang or libFuzzer is missing.
 #
-#   tests/fuzz/run.sh pkt|rtp|create [libFuzzer args...]
+#   tests/fuzz/run.sh pkt|rtp|ndp|create [libFuzzer args...]
 #
 # Environment: FUZZ_RUNS (default 200000), FUZZ_TIME (seconds, default 30), FUZZ_OUT (where the
 # binary, the grown corpus and crash files go; default a temporary directory), CLANG (clang).
@@ -21,9 +21,10 @@ libs=()
 case "$target" in
 pkt) srcs=("$here/fuzz_pkt.c" "$root/lib/pkt.c") ;;
 rtp) srcs=("$here/fuzz_rtp.c" "$root/lib/rtp.c") ;;
+ndp) srcs=("$here/fuzz_ndp.c" "$root/lib/ndp.c" "$root/lib/pkt.c") ;;
 # CreateSessionRequest decoding (protobuf-c, its C generated here) + control/validate.c
 create) srcs=("$here/fuzz_create.c" "$root/control/validate.c") ;;
-*) echo "usage: $0 pkt|rtp|create [libFuzzer args...]" >&2; exit 2 ;;
+*) echo "usage: $0 pkt|rtp|ndp|create [libFuzzer args...]" >&2; exit 2 ;;
 esac
 
 skip() { echo "$name: SKIP: $*"; exit 77; }

@@ -59,20 +59,32 @@ static void test_create_errors(void)
 	CHECK(dp_create(&c, err, sizeof(err)) == NULL);
 	CHECK(contains(err, "port1: address"));
 
-	/* the data plane relays IPv4 only so far: IPv6 on a port is refused, naming it */
+	/* addresses of either family, each key with its own: refused naming port and key */
 	conf_two_ports(&c);
 	CHECK(dp_addr_parse("2001:db8::1", &c.port[1].addrs[0].addr) == 0);
-	c.port[1].addrs[0].len = 64;
+	c.port[1].addrs[0].len = 129;
 	CHECK(dp_create(&c, err, sizeof(err)) == NULL);
-	CHECK(strcmp(err, "port1: address: IPv6 is not supported by the data plane yet") == 0);
+	CHECK(strcmp(err, "port1: address: not an IPv4 or IPv6 prefix") == 0);
 	conf_two_ports(&c);
 	CHECK(dp_addr_parse("2001:db8::ff", &c.port[0].gateway6) == 0);
 	CHECK(dp_create(&c, err, sizeof(err)) == NULL);
-	CHECK(strcmp(err, "port0: gateway6: IPv6 is not supported by the data plane yet") == 0);
+	CHECK(strcmp(err, "port0: gateway6: the port has no IPv6 address to reach it from") == 0);
+	conf_two_ports(&c);
+	CHECK(dp_addr_parse("ff02::1", &c.port[0].gateway6) == 0);
+	CHECK(dp_create(&c, err, sizeof(err)) == NULL);
+	CHECK(strcmp(err, "port0: gateway6: not a unicast IPv6 address") == 0);
+	conf_two_ports(&c);
+	CHECK(dp_addr_parse("198.18.1.254", &c.port[0].gateway6) == 0);
+	CHECK(dp_create(&c, err, sizeof(err)) == NULL);
+	CHECK(strcmp(err, "port0: gateway6: not a unicast IPv6 address") == 0);
+	conf_two_ports(&c);
+	CHECK(dp_addr_parse("2001:db8::fe", &c.port[0].gateway) == 0);
+	CHECK(dp_create(&c, err, sizeof(err)) == NULL);
+	CHECK(strcmp(err, "port0: gateway: not an IPv4 address") == 0);
 	conf_two_ports(&c);
 	memset(&c.port[0].addrs[0].addr, 0, sizeof(c.port[0].addrs[0].addr));
 	CHECK(dp_create(&c, err, sizeof(err)) == NULL);
-	CHECK(strcmp(err, "port0: address: not an IPv4 prefix") == 0);
+	CHECK(strcmp(err, "port0: address: not an IPv4 or IPv6 prefix") == 0);
 
 	/* port0 is up when port1's device fails: everything goes again, so the same vdev
 	 * names can be created once more below */
@@ -141,22 +153,22 @@ static void test_sessions(struct dp *dp)
 	sp.forward_addr = V4("198.18.2.9");
 	CHECK(dp_sess_install(dp, &sp, &a, msg, sizeof(msg)) == DP_SESS_NOT_OURS);
 	CHECK(contains(msg, "forward_endpoint.address: 198.18.2.9"));
-	/* an IPv6 endpoint is not one of the data plane's yet, whichever field */
+	/* IPv6 endpoints: ours or not, and the forward address of the destination's family */
 	sp = spec(20000, 30000, "198.18.2.2");
 	CHECK(dp_addr_parse("2001:db8::1", &sp.listen_addr) == 0);
 	CHECK(dp_sess_install(dp, &sp, &a, msg, sizeof(msg)) == DP_SESS_NOT_OURS);
-	CHECK(strcmp(msg, "listen_endpoint.address: IPv6 is not supported by the data plane "
-				"yet") == 0);
+	CHECK(strcmp(msg, "listen_endpoint.address: 2001:db8::1 is not an address of this "
+				"appliance") == 0);
 	sp = spec(20000, 30000, "198.18.2.2");
 	CHECK(dp_addr_parse("2001:db8::1", &sp.forward_addr) == 0);
 	CHECK(dp_sess_install(dp, &sp, &a, msg, sizeof(msg)) == DP_SESS_NOT_OURS);
-	CHECK(strcmp(msg, "forward_endpoint.address: IPv6 is not supported by the data plane "
-				"yet") == 0);
+	CHECK(strcmp(msg, "forward_endpoint.address: 2001:db8::1 is not an address of this "
+				"appliance") == 0);
 	sp = spec(20000, 30000, "198.18.2.2");
 	CHECK(dp_addr_parse("64:ff9b::c612:202", &sp.dest_addr) == 0);
-	CHECK(dp_sess_install(dp, &sp, &a, msg, sizeof(msg)) == DP_SESS_NOT_OURS);
-	CHECK(strcmp(msg, "destination_endpoint.address: IPv6 is not supported by the data "
-				"plane yet") == 0);
+	CHECK(dp_sess_install(dp, &sp, &a, msg, sizeof(msg)) == DP_SESS_NO_ROUTE);
+	CHECK(strcmp(msg, "destination_endpoint.address: an IPv6 destination needs an IPv6 "
+				"forward_endpoint.address") == 0);
 	sp = spec(20000, 30000, "10.0.0.1");
 	CHECK(dp_sess_install(dp, &sp, &a, msg, sizeof(msg)) == DP_SESS_NO_ROUTE);
 	CHECK(contains(msg, "destination_endpoint.address: 10.0.0.1 is not on a subnet of port1"));

@@ -1,12 +1,13 @@
 /*
  * The direct flow table (lib/flow_dir.h): insert, lookup, delete; many addresses up to the
  * index limit; the wildcard beside an address; a deleted flow's id reused only after a grace
- * period while its slot is free at once.
+ * period while its slot is free at once; IPv6 addresses and `::` in the same index space.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <rte_eal.h>
@@ -170,6 +171,88 @@ static void test_reuse_after_grace(void)
 	rte_free(qsv);
 }
 
+/* 2001:db8::<i> (i < 65536), and one that differs from it in the top half only. */
+static void addr6_of(uint32_t i, bool other_half, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	out[0] = 0x20;
+	out[1] = 0x01;
+	out[2] = 0x0d;
+	out[3] = 0xb8;
+	out[7] = other_half;
+	out[14] = (uint8_t)(i >> 8);
+	out[15] = (uint8_t)i;
+}
+
+/* IPv6 addresses get indexes from the same space as IPv4's; `::` has its own, apart from
+ * 0.0.0.0's index 0; an IPv4 address and an IPv6 one never find each other's flows. */
+static void test_ipv6(void)
+{
+	struct flow_dir *d = calloc(1, sizeof(*d));
+	flow_dir_init(d, SOCKET_ID_ANY);
+	uint8_t a[16], b[16], any[16] = { 0 };
+	addr6_of(0x10, false, a);
+	addr6_of(0x10, true, b);
+	uint16_t p = htons(4000);
+
+	CHECK(flow_dir_index6(d, a) == 0);
+	CHECK(flow_dir_get6(d, a, p) == FLOW_DIR_NONE);
+	CHECK(flow_dir_add(d, addr_of(10), p, 1) == 0);         /* index 1 */
+	CHECK(flow_dir_add6(d, a, p, 2) == 0);
+	CHECK(flow_dir_index6(d, a) == 2);
+	CHECK(flow_dir_get6(d, a, p) == 2);
+	CHECK(flow_dir_get6(d, b, p) == FLOW_DIR_NONE);         /* 64 bits apart */
+	CHECK(flow_dir_add6(d, b, p, 3) == 0);
+	CHECK(flow_dir_index6(d, b) == 3);
+	CHECK(flow_dir_add6(d, a, p, 4) == -EEXIST);
+	CHECK(flow_dir_get(d, addr_of(10), p) == 1);
+	/* an IPv4 address whose bytes are the IPv6 one's last four is another address */
+	uint32_t tail;
+	memcpy(&tail, a + 12, 4);
+	CHECK(flow_dir_get(d, tail, p) == FLOW_DIR_NONE);
+	/* the wildcards: both on port p, apart */
+	CHECK(d->wild6 == 0);
+	CHECK(flow_dir_get6(d, any, p) == FLOW_DIR_NONE);
+	CHECK(flow_dir_add(d, 0, p, 5) == 0);
+	CHECK(flow_dir_get6(d, any, p) == FLOW_DIR_NONE);
+	CHECK(flow_dir_add6(d, any, p, 6) == 0);
+	CHECK(d->wild6 == 4);
+	CHECK(flow_dir_index6(d, any) == 0);                    /* not in the address table */
+	CHECK(flow_dir_get6(d, any, p) == 6);
+	CHECK(flow_dir_get(d, 0, p) == 5);
+	CHECK(flow_dir_add6(d, any, p, 7) == -EEXIST);
+	CHECK(flow_dir_bytes(d) == 5 * IDS_BYTES);
+	/* delete: only the id installed there, of its family */
+	CHECK(flow_dir_del6(d, a, p, 3) == -ENOENT);
+	CHECK(flow_dir_del6(d, a, p, 2) == 0);
+	CHECK(flow_dir_get6(d, a, p) == FLOW_DIR_NONE);
+	CHECK(flow_dir_get6(d, b, p) == 3);
+	CHECK(flow_dir_del6(d, any, p, 5) == -ENOENT);
+	CHECK(flow_dir_del6(d, any, p, 6) == 0);
+	CHECK(flow_dir_get(d, 0, p) == 5);
+	CHECK(flow_dir_get6(d, any, p) == FLOW_DIR_NONE);
+	uint8_t c[16];
+	addr6_of(0x99, false, c);
+	CHECK(flow_dir_del6(d, c, p, 2) == -ENOENT);
+	/* many: the index space is shared with IPv4's (0 and four given), every one found */
+	unsigned ok = 0, found = 0;
+	for (uint32_t i = 0; i < FLOW_DIR_ADDRS - 5; i++) {
+		addr6_of(0x1000 + i, i & 1, c);
+		ok += flow_dir_add6(d, c, p, 100 + i) == 0;
+	}
+	CHECK_EQ_U(ok, FLOW_DIR_ADDRS - 5);
+	addr6_of(0x9999, false, c);
+	CHECK(flow_dir_add6(d, c, p, 1) == -ENOSPC);
+	CHECK(flow_dir_add(d, addr_of(200), p, 1) == -ENOSPC);
+	for (uint32_t i = 0; i < FLOW_DIR_ADDRS - 5; i++) {
+		addr6_of(0x1000 + i, i & 1, c);
+		found += flow_dir_get6(d, c, p) == 100 + i;
+	}
+	CHECK_EQ_U(found, FLOW_DIR_ADDRS - 5);
+	flow_dir_fini(d);
+	free(d);
+}
+
 int main(int argc, char **argv)
 {
 	char prefix[64];
@@ -184,6 +267,7 @@ int main(int argc, char **argv)
 	test_basics();
 	test_many_addresses();
 	test_reuse_after_grace();
+	test_ipv6();
 	rte_eal_cleanup();
 	return check_summary("test_flow_dir");
 }

@@ -183,6 +183,10 @@ static inline void ring_port(const char *name, unsigned nq, struct rte_ring **tx
 	}
 }
 
+/* A test's additions to the rig's configuration (IPv6 addresses, neighbours...), applied just
+ * before dp_create; NULL: none. */
+static void (*rig_conf_extra)(struct dp_conf *c);
+
 /* The data plane through dp_create, as app/main.c builds its own: port0 198.18.1.10/24 and
  * 198.18.1.11/24, port1 198.18.2.10/24 with a static neighbour 198.18.2.100, n_workers
  * workers that the test drives (workers_inline). */
@@ -219,6 +223,8 @@ static inline void setup(unsigned n_workers)
 	c.mbufs = N_MBUFS;
 	c.max_flows = 64;
 	c.max_neighbors = 64;
+	if (rig_conf_extra != NULL)
+		rig_conf_extra(&c);
 	dp = dp_create(&c, err, sizeof(err));
 	if (dp == NULL) {
 		fprintf(stderr, "dp_create: %s\n", err);

@@ -4,10 +4,13 @@
   sudo scripts/bench.sh [--quick] [--build-dir DIR] [--out FILE] [--cases A,B,...]
 
 --cases runs only those (reference, udp-1, udp-1000, udp-1000-bidir, udp-100000, udp-1000000,
-udp-N-bidir, control); the ratios need the reference in the same run.
+udp-N-bidir, udp6-1000, udp-4to6-1000, vlan-1000, control); the ratios need the reference (and
+for the last three udp-1000) in the same run.
 --quick (a few minutes): reference forwarder, rtpproxy with 1 and 1 000 sessions (and 1 000
-bidirectional), control plane. Full (about 10-15 minutes): the same with longer trials, plus
-100 000 and 1 000 000 sessions, each one-way and bidirectional. Both end by writing
+bidirectional), 1 000 sessions IPv6 -> IPv6, IPv4 -> IPv6 and VLAN 100 -> 200, control plane.
+Full (about 10-15 minutes): the same with longer trials, plus 100 000 and 1 000 000 sessions,
+each one-way and bidirectional. An appliance that refuses IPv6 (or VLAN) configuration or
+sessions has those cases skipped, with its reason in the table. Both end by writing
 bench-results.json (a JSON array, one object per case) in the current directory and printing a
 table; logs, rtpgen's raw JSON and perf profiles stay in BUILD_DIR/bench-logs/.
 
@@ -42,7 +45,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_results as res  # noqa: E402
 from bench_results import BenchError, spread, streams_args, session_parts  # noqa: E402
 from bench_rig import (S, L, log, DUT_CPU, MAC_DUT1, Testpmd, Rtpproxy, running,  # noqa: E402
-                       run_gen, wait_for, cpu_busy, cpu_ticks, thread_ctxsw, end_all)
+                       run_gen, wait_for, cpu_busy, cpu_ticks, thread_ctxsw, end_all,
+                       netns_ipv6, dut_refusal)
 
 WARM = 0.5                                  # s of traffic before a run counts
 LAT_RUNS = 3
@@ -58,7 +62,7 @@ TARGETS = ["app/rtpproxy", "app/rtpgen/rtpgen", "control/rtpproxyctl",
 def case_names():
     """Every case a run can have (--cases picks among them)."""
     return (["reference"] + [f"udp-{n}" for n in FULL_SIZES] +
-            [f"udp-{n}-bidir" for n in FULL_SIZES] + ["control"])
+            [f"udp-{n}-bidir" for n in FULL_SIZES] + list(res.VARIANTS) + ["control"])
 
 
 def timings(quick):
@@ -471,6 +475,45 @@ def run_udp(n, bidir, mem_base, base_out=None):
         return r
 
 
+def run_variant(name, n=1000):
+    """A VARIANTS case: udp-1000 with one thing changed (the address family of one or both
+    sides, or 802.1Q tags), measured the same way; its ratio to udp-1000 comes at the end. The
+    appliance refusing its configuration or its sessions skips it (not a failure)."""
+    what, extra, variant = res.VARIANTS[name]
+    dut = Rtpproxy(name, max_sessions=n, variant=variant)
+    log(f"{name}: rtpproxy, {what}, {n} sessions")
+    started = False
+    L.gen_extra = list(extra)
+    try:
+        if variant == "ipv6":
+            netns_ipv6(True)
+        busy = cpu_busy(0.5)
+        with running(dut, name):
+            started = True
+            try:
+                cps = create_sessions(n, False)
+            except BenchError as e:
+                return res.skipped(name, f"the appliance refuses these sessions: {e}")
+            st = dut.stats()
+            if st["sessions_active"] != n:
+                raise BenchError(f"{st['sessions_active']} sessions active, wanted {n}")
+            r = measure(name, dut, streams_args(n), n, False)
+            r["variant"] = what
+            r["rtpgen_creates_per_s"] = cps
+            r["cpu_busy_before_pct"] = round(busy, 1)
+            r["dut_idle_iteration_cycles"] = round(dut.idle_cycles, 1)
+            return r
+    except BenchError as e:
+        if not started and "exited at start" in str(e):
+            return res.skipped(name, f"the appliance refuses its configuration ({what}): "
+                               f"{dut_refusal(name)}")
+        raise
+    finally:
+        L.gen_extra = []
+        if variant == "ipv6":
+            netns_ipv6(False)
+
+
 def ctl_bench(args, tag):
     cmd = [S.ctl, "--server", S.grpc, "--json", "bench", *map(str, args)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -601,12 +644,17 @@ def run_cases():
         got = attempt(f"udp-{n}-bidir", lambda: run_udp(n, True, base.get("mem")))
         if got:
             results.append(got)
+    for name in res.VARIANTS:
+        got = attempt(name, lambda: run_variant(name))
+        if got:
+            results.append(got)
     ctl = attempt("control", run_control)
     if ctl:
         results.extend(ctl)
     if ref:
         attempt("reference", lambda: run_reference(again=ref))
         res.add_ratios(results, ref)
+    res.add_variant_ratios(results)
     return results
 
 

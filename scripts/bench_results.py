@@ -11,6 +11,20 @@ ADDRS = 32         # listen addresses on port0, forward addresses on port1: 198.
 PART_MAX = 32000   # sessions per listen address (32 256 RTP/RTCP port pairs in 1024..65535)
 
 
+# The cases that vary one thing against udp-1000 (issue 13), each reported as a ratio to
+# udp-1000 of the same run: what differs, rtpgen's options for every run of the case (after
+# the run's own: they win), the DUT's configuration variant (bench_rig.rtpproxy_conf).
+VARIANTS = {
+    "udp6-1000": ("IPv6 -> IPv6", ["--dst-base", "2001:db8:1::10", "--src", "2001:db8:1::2",
+                                   "--fwd-addr", "2001:db8:2::10", "--sink-addr",
+                                   "2001:db8:2::2"], "ipv6"),
+    "udp-4to6-1000": ("IPv4 -> IPv6 (interworking)", ["--fwd-addr", "2001:db8:2::10",
+                                                      "--sink-addr", "2001:db8:2::2"], "ipv6"),
+    "vlan-1000": ("802.1Q, VLAN 100 in, VLAN 200 out", ["--tx-vlan", 100, "--rx-vlan", 200],
+                  "vlan"),
+}
+
+
 class BenchError(Exception):
     """A case failed (recorded in its result as "error"); the other cases go on."""
 
@@ -264,11 +278,33 @@ def median_of_runs(values):
 def add_ratios(results, ref):
     """Each rtpproxy case against the reference of the same run."""
     for r in results:
-        if r["case"].startswith("udp-") and "error" not in r:
+        if (r["case"].startswith("udp-") or r["case"] in VARIANTS) and measured(r):
             r["ref_mpps_max"] = ref["mpps_max"]
             r["ratio"] = r["mpps_max"] / ref["mpps_max"] if ref["mpps_max"] else None
             r["ratio_zero_loss"] = r["mpps_zero_loss"] / ref["mpps_zero_loss"] \
                 if ref.get("mpps_zero_loss") else None
+
+
+def add_variant_ratios(results):
+    """Each VARIANTS case against udp-1000 of the same run (None without it)."""
+    base = next((r for r in results if r["case"] == "udp-1000" and "mpps_max" in r), None)
+    for r in results:
+        if r["case"] in VARIANTS and "mpps_max" in r:
+            r["udp_1000_mpps_max"] = base["mpps_max"] if base else None
+            r["ratio_to_udp_1000"] = r["mpps_max"] / base["mpps_max"] \
+                if base and base["mpps_max"] else None
+            r["ratio_to_udp_1000_zero_loss"] = r["mpps_zero_loss"] / base["mpps_zero_loss"] \
+                if base and base.get("mpps_zero_loss") and r.get("mpps_zero_loss") is not None \
+                else None
+
+
+def skipped(case, why):
+    """A case the appliance cannot run (yet): not a failure, said in the table."""
+    return {"case": case, "skipped": why}
+
+
+def measured(r):
+    return "error" not in r and "skipped" not in r
 
 
 def inproc_fields(j):
@@ -328,7 +364,7 @@ def table(results, meta):
            f"{'B/sess':>7}  limit")
     lines += [hdr, "-" * len(hdr)]
     for r in results:
-        if r["case"] == "control" or "error" in r:
+        if r["case"] == "control" or not measured(r):
             continue
         lat = f"{fmt(r.get('lat_p50_us'), '{:.1f}')}/{fmt(r.get('lat_p99_us'), '{:.1f}')}/" \
               f"{fmt(r.get('lat_p999_us'), '{:.1f}')}"
@@ -352,9 +388,19 @@ def table(results, meta):
                          f"destroy {r['destroys_per_s']:.0f}/s")
     if any(r["case"] == "control" for r in results):
         lines.append("(* the fastest client count: the figure the targets are judged on)")
+    variants = [r for r in results if r["case"] in VARIANTS and measured(r)]
+    if variants:
+        lines.append("against udp-1000 of this run (max / zero loss; IPv6 frames are 20 bytes "
+                     "longer):")
+    for r in variants:
+        lines.append(f"  {r['case']:<15} {VARIANTS[r['case']][0]:<34} "
+                     f"{fmt(r.get('ratio_to_udp_1000'))} x / "
+                     f"{fmt(r.get('ratio_to_udp_1000_zero_loss'))} x")
     for r in results:
         if "error" in r:
             lines.append(f"{r['case']}: FAILED: {r['error']}")
+        if "skipped" in r:
+            lines.append(f"{r['case']}: skipped: {r['skipped']}")
     if meta.get("runs_with_vcpus_apart"):
         lines.append("note: measured with the vCPUs apart (slower rig), after waiting: "
                      + ", ".join(meta["runs_with_vcpus_apart"]))
@@ -366,9 +412,10 @@ def table(results, meta):
 
 def targets(results):
     """One line per target of issue 5: MET, MISSED or n/a (not measured in this run)."""
-    by = {r["case"]: r for r in results if r["case"] != "control" and "error" not in r}
+    by = {r["case"]: r for r in results if r["case"] != "control" and measured(r)
+          and r["case"] not in VARIANTS}
     ctl = {r["sessions_present"]: r for r in results
-           if r["case"] == "control" and "error" not in r and r.get("headline", True)}
+           if r["case"] == "control" and measured(r) and r.get("headline", True)}
     big = max((r for r in by.values() if r["case"].startswith("udp-") and not r["bidirectional"]),
               key=lambda r: r["sessions"], default=None)
     k = by.get("udp-1000", {})

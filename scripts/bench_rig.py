@@ -51,6 +51,7 @@ class Live:
         self.dut_exits = []    # DUTs that exited while they should have run
         self.far_runs = []     # runs measured with the vCPUs apart
         self.gate_waited = 0.0
+        self.gen_extra = []    # rtpgen options of every run of the case (VARIANTS)
 
 
 L = Live()
@@ -187,9 +188,11 @@ def cpu_busy(secs=1.0):
 # ---------------------------------------------------------------- the generator
 
 def gen_line_args(args):
-    """A run's options: what every run shares, then its own (a later option wins)."""
+    """A run's options: what every run shares, then its own (a later option wins), then the
+    case's (L.gen_extra: a VARIANTS case's family or tags)."""
     return ["--tx-port", "0", "--rx-port", "1", "--dst-mac", MAC_DUT0, "--no-arp",
-            "--payload", str(PAYLOAD), "--link-wait", "10", "--json", *map(str, args)]
+            "--payload", str(PAYLOAD), "--link-wait", "10", "--json", *map(str, args),
+            *map(str, L.gen_extra)]
 
 
 def dut_alive(when):
@@ -370,13 +373,50 @@ class Testpmd:
         return self.p.returncode
 
 
-def addrs(net):
-    return f"198.18.{net}.10-198.18.{net}.{10 + ADDRS - 1}/24"
+def netns_ipv6(on):
+    """IPv6 in the DUT's namespace, for the IPv6 cases only (its TAPs carry the ports' IPv6
+    addresses): no router solicitations or duplicate address detection, which would only add
+    exception traffic and delays."""
+    keys = [f"net.ipv6.conf.{c}.disable_ipv6={0 if on else 1}" for c in ("all", "default")]
+    if on:
+        keys += ["net.ipv6.conf.default.router_solicitations=0",
+                 "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.default.accept_ra=0"]
+    subprocess.run(["ip", "netns", "exec", S.ns, "sysctl", "-qw", *keys], check=True)
 
 
-def rtpproxy_conf(max_sessions, idle_sleep_us):
+def dut_refusal(name):
+    """The last lines rtpproxy logged (why it would not start)."""
+    try:
+        with open(f"{S.logs}/{name}-rtpproxy.log", errors="replace") as f:
+            lines = [l for l in f.read().splitlines()[1:] if l.strip() and "TELEMETRY" not in l]
+        return " | ".join(lines[-2:])
+    except OSError:
+        return "?"
+
+
+def addrs(net, n=ADDRS):
+    return f"198.18.{net}.10-198.18.{net}.{10 + n - 1}/24"
+
+
+def rtpproxy_conf(max_sessions, idle_sleep_us, variant=None):
     """The DUT's configuration: one worker on DUT_CPU, the two memif servers, ADDRS addresses
-    on each port, the generator's ports as static neighbours, gRPC on a unix socket."""
+    on each port, the generator's ports as static neighbours, gRPC on a unix socket. variant
+    "ipv6": an IPv6 address on each port too (2001:db8:{1,2}::10) and rtpgen's as static
+    neighbours; "vlan": port0 on VLAN 100, port1 on VLAN 200."""
+    a6 = {1: "", 2: ""}
+    n6 = {1: "", 2: ""}
+    vlan = {1: "", 2: ""}
+    dests = "198.18.0.0/15"
+    a4 = {k: addrs(k) for k in (1, 2)}
+    if variant == "ipv6":
+        # a port owns at most 32 addresses of both families: one IPv4 fewer (the variants
+        # use only the first)
+        a4 = {k: addrs(k, ADDRS - 1) for k in (1, 2)}
+        a6 = {k: f", 2001:db8:{k}::10/64" for k in (1, 2)}
+        n6 = {1: f", [2001:db8:1::2]@{MAC_GEN0}", 2: f", [2001:db8:2::2]@{MAC_GEN1}"}
+        dests += ", 2001:db8::/32"
+    elif variant == "vlan":
+        vlan = {1: "vlan = 100\n", 2: "vlan = 200\n"}
     return f"""[eal]
 args = -l {MAIN_CPU}-{DUT_CPU} --main-lcore {MAIN_CPU} {' '.join(eal('dut'))}
 [dataplane]
@@ -384,22 +424,22 @@ workers = 1
 idle_sleep_us = {idle_sleep_us}
 [port0]
 device = {memif(0, 'server', MAC_DUT0)}
-address = {addrs(1)}
+address = {a4[1]}{a6[1]}
 exception = {S.pfx}a
-neighbors = 198.18.1.2@{MAC_GEN0}
-[port1]
+neighbors = 198.18.1.2@{MAC_GEN0}{n6[1]}
+{vlan[1]}[port1]
 device = {memif(1, 'server', MAC_DUT1)}
-address = {addrs(2)}
+address = {a4[2]}{a6[2]}
 exception = {S.pfx}b
-neighbors = 198.18.2.2@{MAC_GEN1}
-[grpc]
+neighbors = 198.18.2.2@{MAC_GEN1}{n6[2]}
+{vlan[2]}[grpc]
 listen = {S.grpc}
 [sessions]
 max_sessions = {max_sessions}
 port_min = 1024
 port_max = 65535
 idle_timeout_secs = 3600
-allowed_destinations = 198.18.0.0/15
+allowed_destinations = {dests}
 """
 
 
@@ -408,15 +448,16 @@ class Rtpproxy:
     kind = "rtpproxy"
     worker_comm = f"rte-worker-{DUT_CPU}"
 
-    def __init__(self, name, max_sessions, idle_sleep_us=0):
+    def __init__(self, name, max_sessions, idle_sleep_us=0, variant=None):
         self.name, self.max_sessions = name, max_sessions
         self.idle_sleep_us = idle_sleep_us
+        self.variant = variant
 
     def start(self):
         rm_sockets()
         conf = f"{S.tmp}/{self.name}.conf"
         with open(conf, "w") as f:
-            f.write(rtpproxy_conf(self.max_sessions, self.idle_sleep_us))
+            f.write(rtpproxy_conf(self.max_sessions, self.idle_sleep_us, self.variant))
         shutil.copy(conf, f"{S.logs}/{self.name}-rtpproxy.conf")
         self.p = spawn(["ip", "netns", "exec", S.ns, S.rtpproxy, "-c", conf],
                        f"{self.name}-rtpproxy.log")

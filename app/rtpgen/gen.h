@@ -12,6 +12,7 @@
 #include <rte_common.h>
 #include <rte_ether.h>
 
+#include "addr.h"
 #include "hist.h"
 #include "pattern.h"
 #include "seqwin.h"
@@ -22,14 +23,14 @@
 #define GEN_MAX_STREAMS 1000000u
 #define GEN_MAX_PORTS 4         /* ports set up (--serve: every --vdev port) */
 #define GEN_MAX_ADDRS 16        /* --arp-addr: addresses rtpgen answers ARP requests for */
+#define GEN_VLAN_NONE (-1)     /* untagged */
 #define ARP_ON_TX 1
 #define ARP_ON_RX 2
 
-/* Frame layout of what rtpgen sends: Ethernet / IPv4 (20) / UDP / RTP (12) / payload. */
-#define GEN_IP_OFF 14
-#define GEN_UDP_OFF 34
-#define GEN_RTP_OFF 42
-#define GEN_PL_OFF 54
+/* Frame layout of what rtpgen sends: Ethernet [/ 802.1Q] / IPv4 (20) or IPv6 (40) / UDP /
+ * RTP (12) / payload; the offsets are the loop state's (frame.h). */
+#define GEN_PAYLOAD_MAX 1460    /* IPv4, untagged: a 1514-byte frame */
+#define GEN_PAYLOAD_MAX6 1440   /* IPv6: a 1500-byte packet */
 
 /*
  * The marker at the start of every payload. The DUT rewrites headers, never the payload, so
@@ -51,10 +52,11 @@ struct gen_opts {
 	uint16_t tx_port, rx_port;
 	uint32_t streams;
 	bool streams_given;
-	uint32_t dst_base;              /* host order, like every address here */
+	struct gen_addr dst_base;       /* IPv4 or IPv6 (then + i on the low 32 bits) */
 	uint32_t dst_addrs;
 	uint16_t dst_port_base;
-	uint32_t src_addr;
+	struct gen_addr src_addr;       /* the family of the destinations */
+	int tx_vlan, rx_vlan;           /* 802.1Q VID sent / wanted; GEN_VLAN_NONE (-1): none */
 	uint16_t src_port_base;
 	bool have_src_mac, have_dst_mac;
 	struct rte_ether_addr src_mac, dst_mac;
@@ -73,18 +75,18 @@ struct gen_opts {
 	/* sessions */
 	const char *grpc_target;        /* --create-sessions */
 	const char *sessions_file;      /* --sessions */
-	uint32_t fwd_addr;
+	struct gen_addr fwd_addr;       /* the family of --sink-addr */
 	uint32_t fwd_addrs;             /* session i forwards from fwd_addr + i % fwd_addrs */
 	uint16_t fwd_port_base;         /* 0 = let the server allocate */
-	uint32_t sink_addr;
+	struct gen_addr sink_addr;
 	uint16_t sink_port_base;
 	bool bidirectional;
 	uint32_t idle_timeout;
 	uint32_t rpc_threads;
 	bool keep_sessions;
 	char session_prefix[48];
-	/* addresses answered by ARP: --src, --sink-addr and every --arp-addr */
-	uint32_t arp_addrs[GEN_MAX_ADDRS];
+	/* addresses answered by ARP or NDP: --src, --sink-addr and every --arp-addr */
+	struct gen_addr arp_addrs[GEN_MAX_ADDRS];
 	uint8_t arp_where[GEN_MAX_ADDRS];       /* ARP_ON_TX | ARP_ON_RX */
 	unsigned n_arp_addrs;
 	bool no_arp;
@@ -99,10 +101,11 @@ struct gen_opts {
  * are served strictly round-robin, so stream i has sent n_i(G) packets after G in total.
  */
 struct gen_stream {
-	uint32_t dst_ip;        /* network order */
+	uint32_t dst_ip;        /* network order; IPv6: the low 32 bits */
 	uint16_t dst_port;      /* network order */
 	uint16_t src_port;      /* network order */
-	uint16_t ip_csum;       /* this stream's IPv4 header checksum, as stored in the header */
+	uint16_t ip_csum;       /* IPv4: this stream's header checksum, as stored in the header;
+				 * IPv6: its UDP checksum's constant part (frame.h) */
 	uint16_t seq_off;       /* RTP sequence number of extended sequence 0 */
 	uint32_t ssrc;          /* host order */
 	struct seqwin rx;       /* the receiver's tracker */
@@ -134,6 +137,11 @@ struct gen_lcore {
 
 	uint8_t tmpl[1518] __rte_aligned(64);   /* the common frame */
 	uint16_t frame_len;
+	uint8_t af;                     /* 4 or 6: what is sent (any family is received) */
+	uint16_t l3_off, udp_off, rtp_off, pl_off;      /* in the common frame */
+	uint32_t csum_base;             /* IPv6: the common frame's UDP checksum sum */
+	int tx_vlan, rx_vlan;           /* GEN_VLAN_NONE or a VID (frame.h) */
+	struct gen_addr dst_prefix;     /* the family (and IPv6's upper 96 bits) of every dst */
 	uint16_t ts_step;               /* RTP timestamp units per packet */
 	uint32_t tag;                   /* marker tag of the current phase */
 	uint32_t run_tag;
@@ -144,7 +152,8 @@ struct gen_lcore {
 
 	struct gen_counters cur;        /* the phase running now */
 	uint64_t rx_other;              /* not ours and not ARP: no marker, another run, ... */
-	uint64_t rx_arp;                /* ARP frames, answered or not */
+	uint64_t rx_arp;                /* ARP and NDP (NS/NA) frames, answered or not */
+	uint64_t rx_wrong_vlan;         /* ours, but with a tag other than --rx-vlan's */
 	uint64_t rx_bad;                /* a marker with an impossible stream or sequence */
 	uint64_t rx_stale;              /* ours, but from the warm-up while measuring */
 	uint64_t arp_replies;
@@ -154,7 +163,7 @@ struct gen_lcore {
 	uint64_t max_gap_tsc;           /* longest time between two loop passes (a stalled loop) */
 
 	uint16_t rx_port;               /* the port --rx-port named (rx_ports[] holds every port) */
-	uint32_t my_addrs[GEN_MAX_ADDRS];       /* network order */
+	struct gen_addr my_addrs[GEN_MAX_ADDRS];
 	uint8_t my_addr_where[GEN_MAX_ADDRS];   /* ARP_ON_TX | ARP_ON_RX: where to announce it */
 	unsigned n_my_addrs;
 	struct rte_ether_addr rx_mac[GEN_MAX_PORTS];    /* each rx port's own MAC */

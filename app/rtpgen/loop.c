@@ -12,18 +12,22 @@
 #include <rte_prefetch.h>
 
 #include "arp.h"
+#include "frame.h"
 #include "gen.h"
+#include "ndp.h"
 
 #define POLL_NAP_US 200         /* gen_poll_until's nap when nothing came */
 
 /* What stage 1 of the receive path found in a packet. */
-enum rx_kind { RX_OURS, RX_ARP, RX_OTHER, RX_STALE, RX_BAD };
+enum rx_kind { RX_OURS, RX_ARP, RX_NDP, RX_OTHER, RX_STALE, RX_BAD, RX_WRONG_VLAN };
 
 struct rx_meta {
 	const uint8_t *rtp;
+	uint32_t l3;                    /* ARP / NDP: where the Ethernet header ends */
 	uint32_t stream;
 	uint32_t seq;
 	uint64_t tsc;
+	int vid;
 };
 
 static inline uint16_t rd16(const uint8_t *p)
@@ -40,36 +44,6 @@ static inline uint32_t rd32(const uint8_t *p)
 }
 
 /* ---- transmit ---- */
-
-static inline void build_one(const struct gen_lcore *lc, const struct gen_stream *st,
-		uint32_t idx, uint64_t n, struct rte_mbuf *m, uint64_t tsc)
-{
-	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
-	uint32_t seq = (uint32_t)pat_seq(lc->pattern, lc->pattern_k, n);
-	struct gen_mark mark = {
-		.magic = rte_cpu_to_be_32(GEN_MAGIC),
-		.tag = rte_cpu_to_be_32(lc->tag),
-		.stream = rte_cpu_to_be_32(idx),
-		.seq = rte_cpu_to_be_32(seq),
-		.tsc = tsc,
-	};
-	uint16_t rseq = rte_cpu_to_be_16((uint16_t)(st->seq_off + seq));
-	/* the timestamp advances by the payload's duration; it starts at a per-stream value */
-	uint32_t rts = rte_cpu_to_be_32(~st->ssrc + seq * lc->ts_step);
-	uint32_t ssrc = rte_cpu_to_be_32(st->ssrc);
-
-	rte_memcpy(p, lc->tmpl, lc->frame_len);
-	memcpy(p + GEN_IP_OFF + 10, &st->ip_csum, 2);
-	memcpy(p + GEN_IP_OFF + 16, &st->dst_ip, 4);
-	memcpy(p + GEN_UDP_OFF, &st->src_port, 2);
-	memcpy(p + GEN_UDP_OFF + 2, &st->dst_port, 2);
-	memcpy(p + GEN_RTP_OFF + 2, &rseq, 2);
-	memcpy(p + GEN_RTP_OFF + 4, &rts, 4);
-	memcpy(p + GEN_RTP_OFF + 8, &ssrc, 4);
-	memcpy(p + GEN_PL_OFF, &mark, sizeof(mark));
-	m->data_len = lc->frame_len;
-	m->pkt_len = lc->frame_len;
-}
 
 /*
  * Build n packets for the next streams in round-robin order and offer them to the NIC. What
@@ -91,7 +65,7 @@ static void send_burst(struct gen_lcore *lc, unsigned n, uint64_t tsc)
 	for (unsigned k = 0; k < n; k++) {
 		if (cursor + GEN_PREFETCH < lc->n_streams)
 			rte_prefetch0(&lc->streams[cursor + GEN_PREFETCH]);
-		build_one(lc, &lc->streams[cursor], cursor, round, pkts[k], tsc);
+		frame_build(lc, &lc->streams[cursor], cursor, round, pkts[k], tsc);
 		if (++cursor == lc->n_streams) {
 			cursor = 0;
 			round++;
@@ -124,26 +98,33 @@ static inline enum rx_kind rx_parse(const struct gen_lcore *lc, const struct rte
 {
 	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint32_t len = m->data_len;
-	uint32_t off = RTE_ETHER_HDR_LEN;
 	uint16_t etype;
+	uint32_t off = frame_l2(p, len, m, &etype, &meta->vid);
+	const uint8_t *ip = p + off;
 
-	if (unlikely(len < RTE_ETHER_HDR_LEN))
+	meta->l3 = off;
+	if (unlikely(off == 0))
 		return RX_OTHER;
-	etype = rd16(p + 12);
-	if (etype == RTE_ETHER_TYPE_VLAN && len >= RTE_ETHER_HDR_LEN + 4) {
-		etype = rd16(p + 16);
-		off += 4;
-	}
 	if (etype == RTE_ETHER_TYPE_ARP)
 		return RX_ARP;
-	if (etype != RTE_ETHER_TYPE_IPV4 || len < off + 20 + 8 + 12)
+	if (etype == RTE_ETHER_TYPE_IPV4) {
+		uint32_t ihl = (uint32_t)(ip[0] & 0x0f) * 4;
+		if (len < off + 20 + 8 + 12 || (ip[0] & 0xf0) != 0x40 || ihl < 20 ||
+				ip[9] != IPPROTO_UDP || (rd16(ip + 6) & 0x3fff))
+			return RX_OTHER;
+		off += ihl + 8;                         /* the RTP header */
+	} else if (etype == RTE_ETHER_TYPE_IPV6) {
+		/* no extension header: rtpgen's streams and the DUT's rewrites have none */
+		if (len < off + 40 || (ip[0] & 0xf0) != 0x60)
+			return RX_OTHER;
+		if (ip[6] == IPPROTO_ICMPV6)
+			return ndp_is_nd(ip, len - off) ? RX_NDP : RX_OTHER;
+		if (ip[6] != IPPROTO_UDP || len < off + 40 + 8 + 12)
+			return RX_OTHER;
+		off += 40 + 8;
+	} else {
 		return RX_OTHER;
-
-	const uint8_t *ip = p + off;
-	uint32_t ihl = (uint32_t)(ip[0] & 0x0f) * 4;
-	if ((ip[0] & 0xf0) != 0x40 || ihl < 20 || ip[9] != IPPROTO_UDP || (rd16(ip + 6) & 0x3fff))
-		return RX_OTHER;
-	off += ihl + 8;                                 /* the RTP header */
+	}
 	if (len < off + 12)
 		return RX_OTHER;
 
@@ -165,6 +146,8 @@ static inline enum rx_kind rx_parse(const struct gen_lcore *lc, const struct rte
 		return RX_OTHER;
 	if (tag != lc->tag)
 		return RX_STALE;
+	if (unlikely(!frame_vlan_ok(meta->vid, lc->rx_vlan)))
+		return RX_WRONG_VLAN;
 	meta->rtp = rtp;
 	meta->stream = rd32(mk + 8);
 	meta->seq = rd32(mk + 12);
@@ -237,8 +220,15 @@ static unsigned rx_poll(struct gen_lcore *lc, unsigned pi)
 		case RX_ARP:
 			lc->rx_arp++;
 			/* a reply goes out in the same mbuf */
-			if (arp_answer(lc, pi, pkts[i]))
+			if (arp_answer(lc, pi, pkts[i], meta[i].l3))
 				continue;
+			break;
+		case RX_NDP:
+			lc->rx_arp++;
+			ndp_answer(lc, pi, pkts[i], meta[i].l3, meta[i].vid);
+			break;
+		case RX_WRONG_VLAN:
+			lc->rx_wrong_vlan++;
 			break;
 		case RX_STALE:
 			lc->rx_stale++;

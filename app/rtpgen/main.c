@@ -142,18 +142,18 @@ struct gen_ctx {
 	cpu_set_t cpus;                 /* where the gRPC client threads may run */
 };
 
-/* While the sessions are created: answer the DUT's ARP requests for the sink. */
+/* While the sessions are created: answer the DUT's ARP/NDP requests for the sink. */
 static void poll_while_creating(void *arg, volatile bool *done)
 {
 	gen_poll_until(arg, done);
 }
 
-/* The addresses rtpgen answers ARP for, and each rx port's MAC. */
+/* The addresses rtpgen answers ARP and NDP for, and each rx port's MAC. */
 static void setup_identity(struct gen_lcore *lc, struct gen_opts *o)
 {
 	for (unsigned i = 0; i < o->n_arp_addrs; i++) {
 		lc->my_addr_where[lc->n_my_addrs] = o->arp_where[i];
-		lc->my_addrs[lc->n_my_addrs++] = rte_cpu_to_be_32(o->arp_addrs[i]);
+		lc->my_addrs[lc->n_my_addrs++] = o->arp_addrs[i];
 	}
 	for (unsigned i = 0; i < lc->n_rx_ports; i++)
 		rte_eth_macaddr_get(lc->rx_ports[i], &lc->rx_mac[i]);
@@ -297,6 +297,8 @@ static void lcore_prepare(struct gen_ctx *ctx, struct gen_opts *o)
 	lc->pattern = o->pattern;
 	lc->pattern_k = o->pattern_k;
 	lc->idle_sleep_us = o->idle_sleep_us;
+	lc->tx_vlan = o->tx_vlan;
+	lc->rx_vlan = o->rx_vlan;
 	/* the top bit of a marker's tag tells the measured phase from the warm-up */
 	lc->run_tag = (uint32_t)(rte_rdtsc() ^ ((uint64_t)getpid() << 16)) & ~GEN_TAG_MEASURED;
 	hist_reset(&lc->lat);
@@ -308,8 +310,8 @@ static int sessions_create(struct gen_ctx *ctx, const struct gen_opts *o,
 {
 	struct gen_lcore *lc = ctx->lc;
 
-	if (sess_create_all(o, lc->streams, lc->n_streams, &ctx->cpus, poll_while_creating, lc,
-			sess) != 0) {
+	if (sess_create_all(o, lc->streams, lc->n_streams, &lc->dst_prefix, &ctx->cpus,
+			poll_while_creating, lc, sess) != 0) {
 		snprintf(err, errlen, "%s (%lu of %u sessions created)", sess->err,
 				(unsigned long)sess->created, lc->n_streams);
 		return -1;
@@ -385,6 +387,7 @@ static void run_traffic(struct gen_ctx *ctx, const struct gen_opts *o, struct re
 	report_latency(rep, &lc->lat, hz);
 	rep->rx_other = lc->rx_other;
 	rep->rx_arp = lc->rx_arp;
+	rep->rx_wrong_vlan = lc->rx_wrong_vlan;
 	rep->rx_bad = lc->rx_bad;
 	rep->rx_stale = lc->rx_stale;
 	rep->arp_replies = lc->arp_replies;

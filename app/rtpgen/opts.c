@@ -17,14 +17,20 @@ static const char usage_text[] =
 "\n"
 "Traffic (stream i goes to dst-base + (i % K) : dst-port-base + 2 * (i / K)):\n"
 "  --streams N            1..1000000 RTP streams (default 1)\n"
-"  --dst-base A.B.C.D     first destination address (default 198.18.1.1)\n"
+"  --dst-base ADDR        first destination address, IPv4 or IPv6 (default 198.18.1.1;\n"
+"                         IPv6: + i on the low 32 bits)\n"
 "  --dst-addrs K          destination addresses used (default 1)\n"
 "  --dst-port-base P      (default 20000)\n"
-"  --src A.B.C.D          source address (default 198.18.1.2)\n"
+"  --src ADDR             source address, the family of --dst-base (default 198.18.1.2)\n"
 "  --src-port-base P      stream i sends from P + 2 * i, wrapping (default 10000)\n"
 "  --src-mac MAC          (default: the tx port's MAC)\n"
 "  --dst-mac MAC          the DUT port's MAC (default: broadcast)\n"
-"  --payload BYTES        RTP payload size, 24..1460 (default 160, G.711 20 ms)\n"
+"  --tx-vlan VID          802.1Q-tag what is sent (and --src's announcements) with VID,\n"
+"                         0..4094 (0: priority tag only; default untagged)\n"
+"  --rx-vlan VID          received RTP must carry VID, 1..4094 (default: untagged or VID\n"
+"                         0; else counted as rx_wrong_vlan); --sink-addr's announcements\n"
+"                         carry it\n"
+"  --payload BYTES        RTP payload size, 24..1460, IPv6 ..1440 (default 160, G.711 20 ms)\n"
 "  --pt N                 RTP payload type (default 0)\n"
 "  --rate PPS             packets per second, 0 = as fast as possible (default 0)\n"
 "  --duration SEC         sending time (default 5 s unless --count is given)\n"
@@ -34,9 +40,10 @@ static const char usage_text[] =
 "  --link-wait SEC        wait up to SEC for link up before sending (default 5)\n"
 "  --idle-sleep-us US     sleep when a loop pass found nothing to do (default 0: poll)\n"
 "  --mbufs N              mempool size (default 16383)\n"
-"  --arp-addr A.B.C.D     also answer and announce ARP for this address (repeatable)\n"
-"  --no-arp               neither answer ARP nor announce --src / --sink-addr (by default\n"
-"                         both, with gratuitous ARP before each phase)\n"
+"  --arp-addr ADDR        also answer and announce ARP (IPv4) or NDP (IPv6) for ADDR\n"
+"                         (repeatable)\n"
+"  --no-arp               neither answer ARP/NDP nor announce --src / --sink-addr (by\n"
+"                         default both: gratuitous ARP or unsolicited NA before each phase)\n"
 "  --json                 print one JSON object instead of the summary\n"
 "  --serve                set up the ports (--tx-port/--rx-port if given, else every port)\n"
 "                         and keep them; then run one phase per line read on stdin: the\n"
@@ -48,13 +55,16 @@ static const char usage_text[] =
 "Sessions (one per stream, listen endpoint = the stream's destination):\n"
 "  --create-sessions TARGET   create them through the gRPC API first (\"unix:/path\",\n"
 "                             \"127.0.0.1:50051\"), destroy them at the end\n"
-"  --sessions FILE        a prepared list: one \"ADDR:PORT\" (listen endpoint) per line;\n"
+"  --sessions FILE        a prepared list: one \"ADDR:PORT\" or \"[ADDR6]:PORT\" (listen\n"
+"                         endpoint) per line, one family (IPv6: one /96);\n"
 "                         streams = its lines (or the first --streams of them)\n"
-"  --fwd-addr A.B.C.D     forward endpoint address (default 198.18.2.1)\n"
+"  --fwd-addr ADDR        forward endpoint address, the family of --sink-addr (default\n"
+"                         198.18.2.1)\n"
 "  --fwd-addrs K          session i forwards from fwd-addr + (i % K) (default 1; a DUT's\n"
 "                         port range limits the sessions per forward address)\n"
 "  --fwd-port-base P      forward port P + 2 * (i / K) (default 0: the server allocates)\n"
-"  --sink-addr A.B.C.D    destination address (default 198.18.2.2; ARP answered)\n"
+"  --sink-addr ADDR       destination address, IPv4 or IPv6: may differ from --dst-base's\n"
+"                         (interworking) (default 198.18.2.2; ARP/NDP answered)\n"
 "  --sink-port-base P     destination port P + 2 * i, wrapping (default 40000)\n"
 "  --bidirectional        create bidirectional sessions\n"
 "  --idle-timeout SEC     sessions' idle timeout (default: the server's)\n"
@@ -67,7 +77,7 @@ enum {
 	O_SRC_PORT_BASE, O_SRC_MAC, O_DST_MAC, O_PAYLOAD, O_PT, O_RATE, O_DURATION, O_COUNT,
 	O_WARMUP, O_DRAIN_MS, O_LINK_WAIT, O_IDLE_SLEEP, O_MBUFS, O_ARP_ADDR, O_NO_ARP, O_JSON,
 	O_CREATE, O_SESSIONS, O_FWD_ADDR, O_FWD_ADDRS, O_FWD_PORT_BASE, O_SINK_ADDR, O_SINK_PORT_BASE,
-	O_BIDIR, O_IDLE_TIMEOUT, O_RPC_THREADS, O_KEEP, O_PREFIX,
+	O_BIDIR, O_IDLE_TIMEOUT, O_RPC_THREADS, O_KEEP, O_PREFIX, O_TX_VLAN, O_RX_VLAN,
 	O_SERVE, O_TEST_SKIP, O_TEST_DUP, O_TEST_SWAP, O_HELP,
 };
 
@@ -82,6 +92,8 @@ static const struct option long_opts[] = {
 	{ "src-port-base", required_argument, NULL, O_SRC_PORT_BASE },
 	{ "src-mac", required_argument, NULL, O_SRC_MAC },
 	{ "dst-mac", required_argument, NULL, O_DST_MAC },
+	{ "tx-vlan", required_argument, NULL, O_TX_VLAN },
+	{ "rx-vlan", required_argument, NULL, O_RX_VLAN },
 	{ "payload", required_argument, NULL, O_PAYLOAD },
 	{ "pt", required_argument, NULL, O_PT },
 	{ "rate", required_argument, NULL, O_RATE },
@@ -170,15 +182,6 @@ static bool parse_secs(const char *s, double max, double *out)
 	return true;
 }
 
-static bool parse_ip4(const char *s, uint32_t *out)
-{
-	struct in_addr a;
-
-	if (inet_pton(AF_INET, s, &a) != 1)
-		return false;
-	*out = ntohl(a.s_addr);
-	return true;
-}
 
 void opts_defaults(struct gen_opts *o)
 {
@@ -186,18 +189,20 @@ void opts_defaults(struct gen_opts *o)
 	o->tx_port = UINT16_MAX;
 	o->rx_port = UINT16_MAX;
 	o->streams = 1;
-	o->dst_base = 0xc6120101;       /* 198.18.1.1: the lab's DUT port0 */
+	o->dst_base = gen_addr4(0xc6120101);    /* 198.18.1.1: the lab's DUT port0 */
 	o->dst_addrs = 1;
 	o->dst_port_base = 20000;
-	o->src_addr = 0xc6120102;       /* 198.18.1.2 */
+	o->src_addr = gen_addr4(0xc6120102);    /* 198.18.1.2 */
+	o->tx_vlan = GEN_VLAN_NONE;
+	o->rx_vlan = GEN_VLAN_NONE;
 	o->src_port_base = 10000;
 	o->payload = 160;
 	o->drain_ms = 200;
 	o->link_wait = 5;
 	o->mbufs = 16383;
-	o->fwd_addr = 0xc6120201;       /* 198.18.2.1 */
+	o->fwd_addr = gen_addr4(0xc6120201);    /* 198.18.2.1 */
 	o->fwd_addrs = 1;
-	o->sink_addr = 0xc6120202;      /* 198.18.2.2 */
+	o->sink_addr = gen_addr4(0xc6120202);   /* 198.18.2.2 */
 	o->sink_port_base = 40000;
 	o->rpc_threads = 4;
 	snprintf(o->session_prefix, sizeof(o->session_prefix), "rtpgen-%d-", (int)getpid());
@@ -207,7 +212,7 @@ void opts_defaults(struct gen_opts *o)
 static int parse_one(struct gen_opts *o, int c, const char *arg, const char *name)
 {
 	uint64_t v;
-	uint32_t a;
+	struct gen_addr a;
 
 #define U64(min, max) do { \
 	if (!parse_u64(arg, (min), (max), &v)) \
@@ -219,9 +224,10 @@ static int parse_one(struct gen_opts *o, int c, const char *arg, const char *nam
 		return usage_error("--%s: expected seconds in 0..%g, got \"%s\"", name, \
 				(double)(max), arg); \
 } while (0)
-#define IP4(field) do { \
-	if (!parse_ip4(arg, &(field))) \
-		return usage_error("--%s: expected an IPv4 address, got \"%s\"", name, arg); \
+#define IP(field) do { \
+	if (!gen_addr_parse(arg, &(field))) \
+		return usage_error("--%s: expected an IPv4 or IPv6 address, got \"%s\"", name, \
+				arg); \
 } while (0)
 #define MAC(field, have) do { \
 	if (rte_ether_unformat_addr(arg, &(field)) != 0) \
@@ -237,14 +243,16 @@ static int parse_one(struct gen_opts *o, int c, const char *arg, const char *nam
 		o->streams = (uint32_t)v;
 		o->streams_given = true;
 		break;
-	case O_DST_BASE: IP4(o->dst_base); break;
+	case O_DST_BASE: IP(o->dst_base); break;
 	case O_DST_ADDRS: U64(1, GEN_MAX_STREAMS); o->dst_addrs = (uint32_t)v; break;
 	case O_DST_PORT_BASE: U64(1, 65535); o->dst_port_base = (uint16_t)v; break;
-	case O_SRC: IP4(o->src_addr); break;
+	case O_SRC: IP(o->src_addr); break;
 	case O_SRC_PORT_BASE: U64(1, 65535); o->src_port_base = (uint16_t)v; break;
 	case O_SRC_MAC: MAC(o->src_mac, o->have_src_mac); break;
 	case O_DST_MAC: MAC(o->dst_mac, o->have_dst_mac); break;
-	case O_PAYLOAD: U64(GEN_MARK_LEN, 1460); o->payload = (uint16_t)v; break;
+	case O_TX_VLAN: U64(0, 4094); o->tx_vlan = (int)v; break;
+	case O_RX_VLAN: U64(1, 4094); o->rx_vlan = (int)v; break;
+	case O_PAYLOAD: U64(GEN_MARK_LEN, GEN_PAYLOAD_MAX); o->payload = (uint16_t)v; break;
 	case O_PT: U64(0, 127); o->pt = (uint8_t)v; break;
 	case O_RATE: U64(0, 1000000000); o->rate = v; break;
 	case O_DURATION:
@@ -261,7 +269,7 @@ static int parse_one(struct gen_opts *o, int c, const char *arg, const char *nam
 	case O_ARP_ADDR:
 		if (o->n_arp_addrs == GEN_MAX_ADDRS - 2)
 			return usage_error("--arp-addr: at most %d", GEN_MAX_ADDRS - 2);
-		IP4(a);
+		IP(a);
 		o->arp_where[o->n_arp_addrs] = ARP_ON_TX | ARP_ON_RX;
 		o->arp_addrs[o->n_arp_addrs++] = a;
 		break;
@@ -269,10 +277,10 @@ static int parse_one(struct gen_opts *o, int c, const char *arg, const char *nam
 	case O_JSON: o->json = true; break;
 	case O_CREATE: o->grpc_target = arg; break;
 	case O_SESSIONS: o->sessions_file = arg; break;
-	case O_FWD_ADDR: IP4(o->fwd_addr); break;
+	case O_FWD_ADDR: IP(o->fwd_addr); break;
 	case O_FWD_ADDRS: U64(1, GEN_MAX_STREAMS); o->fwd_addrs = (uint32_t)v; break;
 	case O_FWD_PORT_BASE: U64(0, 65535); o->fwd_port_base = (uint16_t)v; break;
-	case O_SINK_ADDR: IP4(o->sink_addr); break;
+	case O_SINK_ADDR: IP(o->sink_addr); break;
 	case O_SINK_PORT_BASE: U64(1, 65535); o->sink_port_base = (uint16_t)v; break;
 	case O_BIDIR: o->bidirectional = true; break;
 	case O_IDLE_TIMEOUT: U64(0, UINT32_MAX); o->idle_timeout = (uint32_t)v; break;
@@ -298,7 +306,7 @@ static int parse_one(struct gen_opts *o, int c, const char *arg, const char *nam
 	return 0;
 #undef U64
 #undef SECS
-#undef IP4
+#undef IP
 #undef MAC
 }
 
@@ -313,8 +321,10 @@ int opts_validate(struct gen_opts *o)
 	if (o->sessions_file == NULL) {
 		uint64_t last_port = o->dst_port_base +
 				2 * (uint64_t)((o->streams - 1) / o->dst_addrs);
-		if ((uint64_t)o->dst_base + o->dst_addrs - 1 > UINT32_MAX)
-			return usage_error("--dst-base + --dst-addrs goes past 255.255.255.255");
+		if (!gen_addr_span_ok(&o->dst_base, o->dst_addrs))
+			return usage_error("--dst-base + --dst-addrs goes past %s",
+					o->dst_base.af == 4 ? "255.255.255.255" :
+					"the address's low 32 bits (IPv6: one /96)");
 		if (last_port > 65535) {
 			uint64_t per_addr = (65535u - o->dst_port_base) / 2 + 1;
 			return usage_error("%u streams over %u address(es) need ports up to %"
@@ -324,8 +334,20 @@ int opts_validate(struct gen_opts *o)
 					(o->streams + per_addr - 1) / per_addr);
 		}
 	}
-	if ((uint64_t)o->fwd_addr + o->fwd_addrs - 1 > UINT32_MAX)
-		return usage_error("--fwd-addr + --fwd-addrs goes past 255.255.255.255");
+	if (o->sessions_file == NULL && o->src_addr.af != o->dst_base.af)
+		return usage_error("--src: IPv%u, but --dst-base is IPv%u (one family is sent)",
+				o->src_addr.af, o->dst_base.af);
+	if (o->payload > GEN_PAYLOAD_MAX6 && o->src_addr.af == 6)
+		return usage_error("--payload: at most %d with IPv6 (a 1500-byte packet)",
+				GEN_PAYLOAD_MAX6);
+	if (o->grpc_target != NULL && o->fwd_addr.af != o->sink_addr.af)
+		return usage_error("--fwd-addr: IPv%u, but --sink-addr is IPv%u (the forward "
+				"endpoint sends to the destination)", o->fwd_addr.af,
+				o->sink_addr.af);
+	if (!gen_addr_span_ok(&o->fwd_addr, o->fwd_addrs))
+		return usage_error("--fwd-addr + --fwd-addrs goes past %s",
+				o->fwd_addr.af == 4 ? "255.255.255.255" :
+				"the address's low 32 bits (IPv6: one /96)");
 	if (o->grpc_target != NULL && o->fwd_port_base != 0 &&
 			o->fwd_port_base + 2 * (uint64_t)((o->streams - 1) / o->fwd_addrs) > 65535)
 		return usage_error("--fwd-port-base %u: %u streams over %u forward address(es) "

@@ -59,9 +59,9 @@ void report_print_human(FILE *f, const struct report *r)
 					r->sess_tx_pkts, r->sess_dropped, r->sess_lost);
 	}
 	fprintf(f, "  other       not ours %" PRIu64 ", bad %" PRIu64 ", stale %" PRIu64
-			", no mbuf %" PRIu64 "\n", r->rx_other, r->rx_bad, r->rx_stale,
-			r->tx_nombuf);
-	fprintf(f, "  ARP         received %" PRIu64 ", replies %" PRIu64 ", announced %" PRIu64
+			", wrong VLAN %" PRIu64 ", no mbuf %" PRIu64 "\n", r->rx_other, r->rx_bad,
+			r->rx_stale, r->rx_wrong_vlan, r->tx_nombuf);
+	fprintf(f, "  ARP/NDP     received %" PRIu64 ", replies %" PRIu64 ", announced %" PRIu64
 			"\n", r->rx_arp, r->arp_replies, r->arp_announced);
 	for (unsigned i = 0; i < r->n_ports; i++) {
 		const struct report_port *p = &r->ports[i];
@@ -94,6 +94,7 @@ void report_print_json(FILE *f, const struct report *r)
 			", \"tx_nombuf\": %" PRIu64 ", \"rx_arp\": %" PRIu64 ", \"arp_replies\": %"
 			PRIu64 ", \"arp_announced\": %" PRIu64, r->rx_other, r->rx_bad, r->rx_stale,
 			r->tx_nombuf, r->rx_arp, r->arp_replies, r->arp_announced);
+	fprintf(f, ", \"rx_wrong_vlan\": %" PRIu64, r->rx_wrong_vlan);
 	fprintf(f, ", \"loop_max_gap_us\": %.1f", r->loop_max_gap_us);
 	fprintf(f, ", \"warmup_s\": %.3f, \"warmup_tx_pkts\": %" PRIu64 ", \"warmup_rx_pkts\": %"
 			PRIu64, r->warmup_s, r->warmup_tx_pkts, r->warmup_rx_pkts);

@@ -23,6 +23,7 @@ struct report {
 	uint64_t lost;
 	double lat_min_us, lat_mean_us, lat_p50_us, lat_p99_us, lat_p999_us, lat_max_us;
 	uint64_t rx_other, rx_arp, rx_bad, rx_stale, arp_replies, arp_announced, tx_nombuf;
+	uint64_t rx_wrong_vlan;                 /* ours, with a tag other than --rx-vlan */
 	double loop_max_gap_us;                 /* the loop's longest stall (descheduled?) */
 	double warmup_s;
 	uint64_t warmup_tx_pkts, warmup_rx_pkts;

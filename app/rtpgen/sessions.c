@@ -16,6 +16,7 @@
 struct sess_job {
 	const struct gen_opts *o;
 	const struct gen_stream *streams;
+	const struct gen_addr *dst_prefix;
 	uint32_t n, t, threads;
 	bool destroy;
 	volatile bool *stop;
@@ -35,19 +36,13 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void ip_text(uint32_t host_order, char *buf)
-{
-	struct in_addr a = { .s_addr = htonl(host_order) };
-
-	inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
-}
-
 static grpc_status_code create_one(struct sess_job *j, struct rpc_client *c, uint32_t i,
 		struct rpc_status *st)
 {
 	const struct gen_opts *o = j->o;
 	const struct gen_stream *s = &j->streams[i];
-	char id[64], laddr[INET_ADDRSTRLEN], faddr[INET_ADDRSTRLEN], daddr[INET_ADDRSTRLEN];
+	char id[64], laddr[GEN_ADDR_TEXT], faddr[GEN_ADDR_TEXT], daddr[GEN_ADDR_TEXT];
+	struct gen_addr l, f;
 	Rtpproxy__Endpoint listen = RTPPROXY__ENDPOINT__INIT;
 	Rtpproxy__Endpoint fwd = RTPPROXY__ENDPOINT__INIT;
 	Rtpproxy__Endpoint dst = RTPPROXY__ENDPOINT__INIT;
@@ -57,9 +52,11 @@ static grpc_status_code create_one(struct sess_job *j, struct rpc_client *c, uin
 	grpc_status_code code;
 
 	snprintf(id, sizeof(id), "%s%u", o->session_prefix, i);
-	ip_text(ntohl(s->dst_ip), laddr);
-	ip_text(o->fwd_addr + i % o->fwd_addrs, faddr);
-	ip_text(o->sink_addr, daddr);
+	l = gen_addr_with_low32(j->dst_prefix, ntohl(s->dst_ip));
+	f = gen_addr_with_low32(&o->fwd_addr, gen_addr_low32(&o->fwd_addr) + i % o->fwd_addrs);
+	gen_addr_text(&l, laddr);
+	gen_addr_text(&f, faddr);
+	gen_addr_text(&o->sink_addr, daddr);
 	listen.address = laddr;
 	listen.port = ntohs(s->dst_port);
 	fwd.address = faddr;
@@ -190,7 +187,8 @@ static int run_jobs(struct sess_job *jobs, uint32_t threads, const cpu_set_t *cp
 }
 
 int sess_create_all(const struct gen_opts *o, const struct gen_stream *streams, uint32_t n,
-		const cpu_set_t *cpus, sess_wait_fn wait, void *wait_arg, struct sess_totals *t)
+		const struct gen_addr *dst_prefix, const cpu_set_t *cpus, sess_wait_fn wait,
+		void *wait_arg, struct sess_totals *t)
 {
 	struct sess_job jobs[SESS_MAX_THREADS];
 	volatile bool stop = false;
@@ -202,7 +200,8 @@ int sess_create_all(const struct gen_opts *o, const struct gen_stream *streams, 
 	memset(jobs, 0, sizeof(jobs));
 	t->threads = threads;
 	for (uint32_t k = 0; k < threads; k++)
-		jobs[k] = (struct sess_job){ .o = o, .streams = streams, .n = n, .t = k,
+		jobs[k] = (struct sess_job){ .o = o, .streams = streams,
+				.dst_prefix = dst_prefix, .n = n, .t = k,
 				.threads = threads, .stop = &stop };
 	t0 = now_s();
 	rc = run_jobs(jobs, threads, cpus, wait, wait_arg);

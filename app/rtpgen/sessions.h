@@ -32,14 +32,16 @@ struct sess_totals {
 typedef void (*sess_wait_fn)(void *arg, volatile bool *done);
 
 /*
- * Create a session per stream (listen = the stream's destination). On failure (-1, t->err
+ * Create a session per stream (listen = the stream's destination: dst_prefix, the streams'
+ * family and IPv6 /96, with the stream's low 32 bits). On failure (-1, t->err
  * set) the sessions created so far are recorded in t, for sess_destroy_all. `cpus`: where the
  * client threads may run (not pinned to the generator's lcore). `wait` (may be NULL) runs
  * meanwhile: rtpgen answers the DUT's ARP requests there, so that sessions whose next hop is
  * rtpgen's sink resolve while the rest are still being created.
  */
 int sess_create_all(const struct gen_opts *o, const struct gen_stream *streams, uint32_t n,
-		const cpu_set_t *cpus, sess_wait_fn wait, void *wait_arg, struct sess_totals *t);
+		const struct gen_addr *dst_prefix, const cpu_set_t *cpus, sess_wait_fn wait,
+		void *wait_arg, struct sess_totals *t);
 
 /* Destroy what sess_create_all created; -1 (t->err set) if any call failed. */
 int sess_destroy_all(const struct gen_opts *o, const cpu_set_t *cpus, struct sess_totals *t);

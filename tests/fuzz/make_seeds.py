@@ -84,6 +84,107 @@ def track_stream(records, flags=0):
                                                  a & 0xffffffff) for s, t, a in records)
 
 
+SRC6 = bytes.fromhex('20010db8000100000000000000000002')    # 2001:db8:1::2
+DST6 = bytes.fromhex('20010db8000100000000000000000001')    # 2001:db8:1::1
+
+
+def ext_hdr(nh, body=b'\0' * 6):
+    """An IPv6 extension header (hop-by-hop, routing, destination options): next header,
+    length in 8-byte units beyond the first, then body (6 + 8k bytes)."""
+    return bytes([nh, (len(body) - 6) // 8]) + body
+
+
+def frag_hdr(nh, offset=0, more=1, ident=0x1234):
+    return struct.pack('!BBHI', nh, 0, offset << 3 | more, ident)
+
+
+def l4_csum6(src, dst, nh, data):
+    return ~csum(src + dst + struct.pack('!IxxxB', len(data), nh) + data) & 0xffff or 0xffff
+
+
+def frame6_ext(payload, udp_csum=True, hlim=64, exts=(), nh=17, plen=None, tc=0, vlans=(),
+           src=SRC6, dst=DST6, l4=None):
+    """Ethernet [/ tags] / IPv6 [/ extension headers] / UDP / payload: frame6 with more
+    knobs. exts: [(type, bytes)] in order, each bytes' first byte rewritten to the next
+    header; plen: a payload length to lie with; l4: the upper-layer bytes as they are
+    (instead of UDP around payload)."""
+    if l4 is None:
+        udp = struct.pack('!HHHH', 40000, 20000, 8 + len(payload), 0) + payload
+        if udp_csum:
+            c = l4_csum6(src, dst, 17, udp)
+            udp = udp[:6] + struct.pack('!H', c) + udp[8:]
+        l4 = udp
+    chain, types = b'', [t for t, _ in exts] + [nh]
+    for i, (_, h) in enumerate(exts):
+        chain += bytes([types[i + 1]]) + h[1:]
+    first = types[0]
+    body = chain + l4
+    ip = struct.pack('!IHBB', 0x60000000 | tc << 20, len(body) if plen is None else plen, first,
+                     hlim) + src + dst
+    return eth_hdr(vlans, 0x86dd) + ip + body
+
+
+def eth_hdr(vlans, etype):
+    """Destination, source, then each (tpid, tci) tag, then the EtherType."""
+    h = bytes.fromhex('020000000101') + bytes.fromhex('020000000102')
+    for tpid, tci in vlans:
+        h += struct.pack('!HH', tpid, tci)
+    return h + struct.pack('!H', etype)
+
+
+def icmp6(src, dst, typ, body):
+    m = bytes([typ, 0, 0, 0]) + body
+    c = l4_csum6(src, dst, 58, m)
+    return m[:2] + struct.pack('!H', c) + m[4:]
+
+
+def seeds_ipv6_vlan():
+    """pkt seeds for issue 13 beyond the plain IPv6 ones: traffic class, extension header
+    chains, fragments, lying lengths, NDP, mapped addresses; 802.1Q tags, VID 0, QinQ."""
+    write('pkt', 'udp6_tclass', frame6_ext(rtp(), tc=0xb8))            # EF
+    write('pkt', 'udp6_hbh', frame6_ext(rtp(), exts=[(0, ext_hdr(0))]))
+    write('pkt', 'udp6_dstopt_routing', frame6_ext(rtp(), exts=[
+        (60, ext_hdr(0, b'\0' * 14)), (43, ext_hdr(0, b'\0\0' + b'\0' * 4 + SRC6))]))
+    write('pkt', 'frag6_first', frame6_ext(rtp(), exts=[(44, frag_hdr(0))]))
+    write('pkt', 'frag6_last', frame6_ext(rtp(), exts=[(44, frag_hdr(0, offset=22, more=0))]))
+    write('pkt', 'frag6_atomic', frame6_ext(rtp(), exts=[(44, frag_hdr(0, more=0))]))  # RFC 6946
+    write('pkt', 'hbh_then_frag6', frame6_ext(rtp(), exts=[(0, ext_hdr(0)), (44, frag_hdr(0))]))
+    cut = frame6_ext(b'', exts=[(60, ext_hdr(0, b'\0' * 30))])
+    write('pkt', 'ext6_truncated', cut[:14 + 40 + 12])
+    write('pkt', 'ext6_no_next', frame6_ext(b'', nh=59, l4=b''))       # no next header
+    good = frame6_ext(rtp())
+    write('pkt', 'udp6_truncated', good[:len(good) - 40])           # payload length says more
+    write('pkt', 'udp6_plen_short', frame6_ext(rtp(), plen=8 + 12))  # shorter than UDP's
+    write('pkt', 'udp6_plen_zero', frame6_ext(rtp(), plen=0))  # a jumbogram without HBH
+    write('pkt', 'udp6_plen_odd', frame6_ext(rtp(), plen=8 + 12 + 160 + 1))
+    write('pkt', 'ip6_header_only', good[:14 + 40])
+    write('pkt', 'ip6_short', good[:14 + 39])
+    write('pkt', 'ip6_version4', good[:14] + b'\x40' + good[15:])
+    write('pkt', 'trailer6', good + b'\0' * 6)
+    write('pkt', 'tcp6', frame6_ext(b'', nh=6, l4=struct.pack('!HHIIBBHHH', 40000, 80, 1, 0, 0x50,
+                                                          0x02, 65535, 0, 0)))
+    ns = icmp6(SRC6, DST6, 135, b'\0' * 4 + DST6 + b'\x01\x01' + bytes.fromhex('020000000102'))
+    write('pkt', 'ndp_ns', frame6_ext(b'', nh=58, hlim=255, l4=ns))
+    na = icmp6(DST6, SRC6, 136, b'\x60\0\0\0' + DST6 + b'\x02\x01' +
+               bytes.fromhex('020000000101'))
+    write('pkt', 'ndp_na', frame6_ext(b'', nh=58, hlim=255, l4=na))
+    echo = icmp6(SRC6, DST6, 128, b'\0\1\0\1' + b'x' * 56)
+    write('pkt', 'echo6', frame6_ext(b'', nh=58, l4=echo))
+    write('pkt', 'mapped6', frame6_ext(rtp(), dst=bytes(10) + b'\xff\xff' + bytes([198, 18, 1, 1])))
+    # 802.1Q: one tag, VID 0 (priority only), QinQ (802.1ad outer, and two 802.1Q), cut short
+    write('pkt', 'vlan100_udp', eth_hdr([(0x8100, 100)], 0x0800) + frame(rtp())[14:])
+    write('pkt', 'vlan200_udp6', frame6_ext(rtp(), vlans=[(0x8100, 0x6000 | 200)]))   # PCP 3
+    write('pkt', 'vlan0_udp', eth_hdr([(0x8100, 0)], 0x0800) + frame(rtp())[14:])
+    write('pkt', 'vlan4095_udp', eth_hdr([(0x8100, 4095)], 0x0800) + frame(rtp())[14:])
+    write('pkt', 'qinq_88a8', eth_hdr([(0x88a8, 10), (0x8100, 100)], 0x0800) + frame(rtp())[14:])
+    write('pkt', 'qinq_8100', eth_hdr([(0x8100, 10), (0x8100, 100)], 0x86dd) +
+          frame6_ext(rtp())[14:])
+    write('pkt', 'vlan_truncated', eth_hdr([], 0x8100) + b'\x00')
+    write('pkt', 'vlan_arp', eth_hdr([(0x8100, 100)], 0x0806) + bytes.fromhex(
+        '0001080006040001' '020000000102c6120102' '000000000000c6120101'))
+    write('pkt', 'vlan_ndp_ns', frame6_ext(b'', nh=58, hlim=255, l4=ns, vlans=[(0x8100, 100)]))
+
+
 # --- protobuf wire format, enough for rtpproxy.proto's requests (field numbers from it) ---
 
 def varint(n):
@@ -201,6 +302,7 @@ def main():
     write('create', 'no_endpoints', create_req(listen=None, forward=None, dest=None))
     write('create', 'unknown_field', create_req(extra=pb_varint(99, 7) + pb_bytes(98, 'x')))
     write('create', 'list_selector', list_req([('call', 'abc'), ('k' * 64, '')]))
+    seeds_ipv6_vlan()
 
 
 if __name__ == '__main__':

@@ -154,7 +154,8 @@ def check_figures(res):
 
 # ---------------------------------------------------------------- a --quick run, faked
 
-CAP = {"reference": 2.6}           # Mpps each DUT forwards without loss; rtpproxy: 1.3
+# Mpps each DUT forwards without loss; rtpproxy: 1.3
+CAP = {"reference": 2.6, "udp6-1000": 1.17, "udp-4to6-1000": 1.04}
 OFFERED = {"reference": 4.0}       # Mpps rtpgen offers at max; rtpproxy: 2.0
 OFFSETS = [0.0, -0.02, 0.02, -0.01, 0.01]
 HZ = 2.6e9
@@ -207,8 +208,9 @@ class FakeGen:
 class FakeDut:
     kind, worker_comm = "testpmd", "rte-worker-1"
 
-    def __init__(self, name="reference", max_sessions=0, idle_sleep_us=0):
+    def __init__(self, name="reference", max_sessions=0, idle_sleep_us=0, variant=None):
         self.name, self.max_sessions, self.pid = name, max_sessions, 1
+        self.variant = variant
         self.calls = self.mem_calls = self.sessions = 0
         self.idle_cycles = 123.44
 
@@ -248,6 +250,8 @@ def install_fakes(bench, rig):
     @contextlib.contextmanager
     def running(dut, case, gen=True):
         rig.L.case = case
+        if hasattr(dut, "start"):
+            dut.start()
         rig.L.gen = FakeGen(case) if gen else None
         yield dut
         rig.L.gen = None
@@ -259,7 +263,8 @@ def install_fakes(bench, rig):
                     "create_sessions": lambda n, bidir: 50000.0, "cpu_busy": lambda s=1: 1.0,
                     "ctl_bench": fake_ctl_bench, "log": lambda msg: None,
                     "thread_ctxsw": lambda pid, comm: next(ctxsw),
-                    "cpu_ticks": lambda pid, comm: next(ticks)}.items():
+                    "cpu_ticks": lambda pid, comm: next(ticks),
+                    "netns_ipv6": lambda on: None}.items():
         setattr(bench, name, v)
     rig.S.__dict__.update(bench.timings(True), quick=True, cases=[], hz=HZ, perf=None)
 
@@ -268,8 +273,8 @@ def check_quick_run(bench, rig, res, logs):
     install_fakes(bench, rig)
     results = bench.run_cases()
     eq([r["case"] for r in results],
-       ["reference", "udp-1", "udp-1000", "udp-1000-bidir"] + ["control"] * 6,
-       "--quick: the cases, in order")
+       ["reference", "udp-1", "udp-1000", "udp-1000-bidir", "udp6-1000", "udp-4to6-1000",
+        "vlan-1000"] + ["control"] * 6, "--quick: the cases, in order")
     by = {r["case"]: r for r in results}
     ref, k, b = by["reference"], by["udp-1000"], by["udp-1000-bidir"]
     eq(ref["mpps_max_runs"], [2.6, 2.58, 2.62, 2.59, 2.61] * 2, "reference: 5 + 5 max runs")
@@ -299,6 +304,14 @@ def check_quick_run(bench, rig, res, logs):
        (3, 123.4, 50000.0), "udp-1000: preemptions, idle cycles, creates/s")
     eq((b["reverse_mpps_max"], b["reverse_lost_at_max"]), (1.3, 1000),
        "udp-1000-bidir: the reverse direction")
+    for case, want in (("udp6-1000", 0.9), ("udp-4to6-1000", 0.8), ("vlan-1000", 1.0)):
+        v = by[case]
+        check(abs(v["ratio_to_udp_1000"] - want) < 1e-12 and
+              abs(v["ratio_to_udp_1000_zero_loss"] - want) < 0.03,
+              f"{case}: {want} x udp-1000 (max and zero loss)",
+              f"{v['ratio_to_udp_1000']} {v['ratio_to_udp_1000_zero_loss']}")
+        eq((v["udp_1000_mpps_max"], v["sessions"], v["bidirectional"], v["variant"]),
+           (1.3, 1000, False, res.VARIANTS[case][0]), f"{case}: its base, sessions, what varies")
     ctl = [r for r in results if r["case"] == "control"]
     eq([(r["sessions_present"], r["concurrency"], r["headline"]) for r in ctl],
        [(0, 8, False), (0, 16, True), (0, 32, False), (100000, 8, False),
@@ -326,6 +339,14 @@ def check_quick_run(bench, rig, res, logs):
     for case in ("reference", "udp-1", "udp-1000", "udp-1000-bidir"):
         got = set(by[case])
         eq(sorted(got ^ doc[case]), [], f"{case}: the keys of the documented run")
+    extra = {"variant", "udp_1000_mpps_max", "ratio_to_udp_1000", "ratio_to_udp_1000_zero_loss"}
+    for case in res.VARIANTS:
+        eq(sorted(set(by[case]) ^ (doc["udp-1000"] | extra) - {
+            "worker_cycles_per_pkt_inproc", "worker_cycles_per_pkt_inproc_min",
+            "worker_cycles_per_pkt_inproc_reps", "total_cycles_per_pkt_inproc",
+            "worker_inproc_ok", "rss_mib", "rss_mib_before_sessions", "heap_mib",
+            "bytes_per_session", "bytes_per_session_static", "bytes_per_session_dynamic"}), [],
+           f"{case}: udp-1000's keys (no memory or in-process figures) and its ratios")
     eq(sorted(set().union(*ctl) ^ doc["control"]), [], "control: the keys of the documented run")
     eq(k["worker_cycles_per_pkt_inproc"], 55.0, "udp-1000: bench_worker's figure merged")
     with open(f"{logs}/meta.json") as f:
@@ -343,7 +364,10 @@ def check_quick_run(bench, rig, res, logs):
                  "  MET    <= 2 KiB per UDP session: 1535 bytes",
                  "  MET    >= 20 000 CreateSession/s: 25000/s (with 100 000 present: 12500/s)",
                  "  MET    CreateSession p99 <= 5 ms with 100 000 present: 3.000 ms",
-                 "control plane *      0 sessions present: 25000 CreateSession/s"):
+                 "control plane *      0 sessions present: 25000 CreateSession/s",
+                 "  udp6-1000       IPv6 -> IPv6                       0.90 x / 0.90 x",
+                 "  udp-4to6-1000   IPv4 -> IPv6 (interworking)        0.80 x / 0.80 x",
+                 "  vlan-1000       802.1Q, VLAN 100 in, VLAN 200 out  1.00 x / 1.00 x"):
         check(line in t, f"table: {line.strip()[:60]}", t[-1500:])
 
     # a failing case is recorded and the others go on; exit status 1
@@ -356,6 +380,38 @@ def check_quick_run(bench, rig, res, logs):
     eq(len(results), 7, "--cases: only those cases, the control rows still made")
     with contextlib.redirect_stdout(io.StringIO()):
         eq(bench.write_results(results, meta, {}), 1, "a failed case: exit status 1")
+
+    # an appliance without IPv6: its configuration refused, or its sessions: skipped, not failed
+    def refuse(n, bidir):
+        if "--sink-addr" not in rig.L.gen_extra:       # IPv4 sessions: made
+            return 50000.0
+        raise res.BenchError("rtpgen (create0): CreateSession b0-0: INVALID_ARGUMENT: "
+                             "IPv6 is not supported yet")
+
+    def no_start(self):
+        raise res.BenchError("rtpproxy exited at start, see x.log")
+    bench.Rtpproxy = type("NoVlan", (FakeRtpproxy,), {"start": no_start})
+    bench.dut_refusal = lambda name: "x.conf: [port0] vlan: unknown key"
+    rig.S.cases = ["vlan-1000"]
+    results = bench.run_cases()
+    eq(results, [{"case": "vlan-1000", "skipped": "the appliance refuses its configuration "
+                  "(802.1Q, VLAN 100 in, VLAN 200 out): x.conf: [port0] vlan: unknown key"}],
+       "vlan-1000: skipped, with rtpproxy's reason")
+    bench.Rtpproxy = FakeRtpproxy
+    bench.create_sessions = refuse
+    rig.S.cases = ["udp-1000", "udp6-1000"]
+    results = bench.run_cases()
+    eq([(r["case"], r.get("skipped", "")[:37]) for r in results],
+       [("udp-1000", ""), ("udp6-1000", "the appliance refuses these sessions:")],
+       "udp6-1000: skipped when CreateSession refuses IPv6")
+    check("IPv6 is not supported yet" in results[1]["skipped"], "the skip says why")
+    eq(rig.L.gen_extra, [], "the case's rtpgen options are gone after it")
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        rc = bench.write_results(results, meta, {})
+    eq(rc, 0, "a skipped case: exit status 0")
+    check("udp6-1000: skipped: the appliance refuses these sessions" in text.getvalue(),
+          "the table says it was skipped", text.getvalue()[-800:])
 
 
 def check_driver(bench, rig):
@@ -392,8 +448,22 @@ def check_driver(bench, rig):
        ["--tx-port", "0", "--rx-port", "1", "--dst-mac", "02:00:00:00:01:01", "--no-arp",
         "--payload", "160", "--link-wait", "10", "--json", "--streams", "5", "--rate", "1000"],
        "rtpgen line: shared options, then the run's")
+    rig.L.gen_extra = ["--tx-vlan", 100]
+    eq(rig.gen_line_args(["--streams", 5])[-4:], ["--streams", "5", "--tx-vlan", "100"],
+       "rtpgen line: the case's options last")
+    rig.L.gen_extra = []
     rig.S.__dict__.update(pfx="rpb9", tmp="/tmp/t", huge="/tmp/t/huge", rsize=12,
                           grpc="unix:/tmp/t/grpc.sock")
+    conf = rig.rtpproxy_conf(1000, 50, "ipv6")
+    for want in ("address = 198.18.1.10-198.18.1.40/24, 2001:db8:1::10/64",
+                 "neighbors = 198.18.2.2@02:00:00:00:02:02, [2001:db8:2::2]@02:00:00:00:02:02",
+                 "allowed_destinations = 198.18.0.0/15, 2001:db8::/32"):
+        check(want in conf, f"rtpproxy config, IPv6: {want[:50]}", conf)
+    check("vlan" not in conf, "rtpproxy config, IPv6: no vlan key")
+    conf = rig.rtpproxy_conf(1000, 50, "vlan")
+    check("exception = rpb9a\nneighbors = 198.18.1.2@02:00:00:00:01:02\nvlan = 100\n[port1]"
+          in conf and "vlan = 200\n[grpc]" in conf and "2001:" not in conf,
+          "rtpproxy config, VLAN: port0 on 100, port1 on 200", conf)
     conf = rig.rtpproxy_conf(1000, 50)
     for want in ("max_sessions = 1000", "idle_sleep_us = 50", "exception = rpb9a",
                  "address = 198.18.2.10-198.18.2.41/24",

@@ -2,8 +2,9 @@
 """rtpgen_loop: rtpgen over a net_ring self-loop (the port's tx ring is its own rx ring), so
 every figure it reports is known exactly: sent, received, lost, reordered, duplicated, the
 hidden --test-* patterns that make it lose, duplicate and reorder on purpose, warm-up, pacing,
-1M streams, a prepared session list, --json and the human summary, usage errors, and --serve
-(several phases in one process, one JSON line each, errors answered without stopping).
+1M streams, a prepared session list, --json and the human summary, usage errors, --serve
+(several phases in one process, one JSON line each, errors answered without stopping), and the
+same over IPv6 and 802.1Q VLANs (tag required on receive: rx_wrong_vlan; VID 0 untagged).
 
 usage: test_rtpgen_loop.py BUILD/app/rtpgen/rtpgen
 No hugepages, no root needed beyond what EAL --no-huge asks for; each run has its own
@@ -153,6 +154,121 @@ def test_serve():
     eq(srv.close(), (0, ""), "EOF: exit 0")
 
 
+V6 = ["--dst-base", "2001:db8:1::10", "--src", "2001:db8:1::2", "--sink-addr", "2001:db8:2::2"]
+
+
+def check_vlan_counts(d, desc, tx, rx, wrong_vlan=0, lost=0):
+    check_counts(d, desc, tx, rx, lost=lost)
+    eq(d.get("rx_wrong_vlan"), wrong_vlan, f"{desc}: rx_wrong_vlan {wrong_vlan}")
+
+
+def test_ipv6_vlan():
+    print("- IPv6: 10000 packets over 100 streams come back exactly")
+    d = run_json("--tx-port", "0", "--streams", "100", "--count", "10000", *V6)
+    check_vlan_counts(d, "IPv6", 10000, 10000)
+    check_latency(d, "IPv6")
+    eq(d.get("frame_len"), 234, "234-byte frames: Ethernet, IPv6 (40), UDP, RTP, 160")
+    eq(d.get("arp_announced"), 2, "2 unsolicited NAs (--src, --sink-addr), back unanswered")
+
+    print("- IPv6: lost, duplicated and reordered count exactly, 1000 streams on 16 addresses")
+    for pat, kw in (("--test-skip-every", {"lost": 1100}), ("--test-dup-every", {"duplicated": 900}),
+                    ("--test-swap-every", {"reordered": 1000})):
+        d = run_json("--tx-port", "0", "--streams", "100", "--count", "10000", pat, "10", *V6)
+        check_counts(d, f"IPv6 {pat}", 10000, 10000, **kw)
+    d = run_json("--tx-port", "0", "--streams", "1000", "--dst-addrs", "16", "--count", "20000",
+                 "--dst-base", "2001:db8:1::ffff:fff0", "--src", "2001:db8:1::2")
+    check_counts(d, "IPv6, 16 addresses across a 16-bit boundary", 20000, 20000)
+
+    print("- VLAN: tagged on send, required on receive")
+    d = run_json("--tx-port", "0", "--streams", "100", "--count", "10000", "--tx-vlan", "100",
+                 "--rx-vlan", "100")
+    check_vlan_counts(d, "VLAN 100 both ways", 10000, 10000)
+    eq(d.get("frame_len"), 218, "218-byte frames: the 4-byte tag")
+    d = run_json("--tx-port", "0", "--streams", "100", "--count", "10000", "--tx-vlan", "4094",
+                 "--rx-vlan", "4094", "--test-swap-every", "10", *V6)
+    check_counts(d, "IPv6 on VLAN 4094, swapped pairs", 10000, 10000, reordered=1000)
+    eq((d.get("frame_len"), d.get("rx_wrong_vlan")), (238, 0), "IPv6 tagged: 238 bytes")
+    d = run_json("--tx-port", "0", "--streams", "10", "--count", "1000", "--tx-vlan", "100",
+                 "--rx-vlan", "200")
+    check_vlan_counts(d, "sent on 100, wanted 200", 1000, 0, wrong_vlan=1000, lost=1000)
+    d = run_json("--tx-port", "0", "--streams", "10", "--count", "1000", "--tx-vlan", "100")
+    check_vlan_counts(d, "sent on 100, wanted untagged", 1000, 0, wrong_vlan=1000, lost=1000)
+    d = run_json("--tx-port", "0", "--streams", "10", "--count", "1000", "--rx-vlan", "100")
+    check_vlan_counts(d, "sent untagged, wanted 100", 1000, 0, wrong_vlan=1000, lost=1000)
+    d = run_json("--tx-port", "0", "--streams", "10", "--count", "1000", "--tx-vlan", "0")
+    check_vlan_counts(d, "priority-tagged (VID 0) counts as untagged", 1000, 1000)
+    eq(d.get("frame_len"), 218, "VID 0: still a 4-byte tag")
+    # one port, two VLANs: --src announced on the tx tag, --sink-addr on the rx tag
+    d = run_json("--tx-port", "0", "--streams", "10", "--count", "1000", "--tx-vlan", "100",
+                 "--rx-vlan", "200", "--arp-addr", "198.18.3.3")
+    eq((d.get("arp_announced"), d.get("rx_arp")), (4, 4),
+       "one port, two tags: --src, --sink-addr, and --arp-addr on each tag")
+
+    print("- mixed families: IPv4 streams, an IPv6 sink (announced with NDP)")
+    d = run_json("--tx-port", "0", "--streams", "10", "--count", "1000",
+                 "--sink-addr", "2001:db8:2::2", "--arp-addr", "2001:db8:2::3")
+    check_counts(d, "IPv4 sent, IPv6 sink", 1000, 1000)
+    eq(d.get("arp_announced"), 3, "an ARP for --src, NAs for --sink-addr and --arp-addr")
+
+    print("- a prepared IPv6 session list")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:
+        f.write("[2001:db8:1::10]:20000\n[2001:db8:1::10]:20002  # comment\n"
+                "[2001:db8:1::1:7]:30000\n")
+        f.flush()
+        d = run_json("--tx-port", "0", "--sessions", f.name, "--count", "3000",
+                     "--src", "2001:db8:1::2")
+        check_counts(d, "IPv6 session list", 3000, 3000)
+        eq(d.get("streams"), 3, "3 streams from the file")
+    for body, line, what in (("[2001:db8:1::10]:20000\n2001:db8:1::11:20000\n", 2,
+                              "IPv6 without brackets"),
+                             ("[2001:db8:1::10]:20000\n[2001:db8:1::10]:0\n", 2, "port 0")):
+        with tempfile.NamedTemporaryFile("w", suffix=".txt") as bad:
+            bad.write(body)
+            bad.flush()
+            code, _, err = rtpgen("--tx-port", "0", "--sessions", bad.name,
+                                  "--src", "2001:db8:1::2")
+            eq(code, 1, f"a list with {what}: exit 1")
+            check(f"{bad.name}:{line}:" in err, f"{what}: the error names the file and line",
+                  err[-300:])
+    for body, what in (("[2001:db8:1::10]:20000\n198.18.1.1:20000\n", "mixed families"),
+                       ("[2001:db8:1::10]:20000\n[2001:db8:9::10]:20000\n", "two /96s")):
+        with tempfile.NamedTemporaryFile("w", suffix=".txt") as bad:
+            bad.write(body)
+            bad.flush()
+            code, _, err = rtpgen("--tx-port", "0", "--sessions", bad.name,
+                                  "--src", "2001:db8:1::2")
+            eq(code, 1, f"a list with {what}: exit 1")
+            check("endpoint 2" in err, f"{what}: the error names the endpoint", err[-300:])
+
+    print("- IPv6 and VLAN usage errors name their option")
+    for args, opt in ((["--dst-base", "2001:db8::1"], "--src"),
+                      (["--src", "2001:db8::1"], "--src"),
+                      (["--payload", "1441", *V6], "--payload"),
+                      (["--rx-vlan", "0"], "--rx-vlan"),
+                      (["--tx-vlan", "4095"], "--tx-vlan"),
+                      (["--dst-base", "2001:db8::zz"], "--dst-base"),
+                      (["--dst-base", "2001:db8::ffff:ffff", "--src", "2001:db8::1",
+                        "--dst-addrs", "2"], "--dst-base"),
+                      (["--sink-addr", "2001:db8:2::2", "--create-sessions", "unix:/nonexistent"],
+                       "--fwd-addr")):
+        code, _, err = rtpgen("--tx-port", "0", *args)
+        eq(code, 2, f"{' '.join(args)}: exit 2")
+        check(f"rtpgen: {opt}" in err, f"{' '.join(args)}: the message names {opt}", err[-300:])
+
+    print("- --serve: IPv4, IPv6 and tagged phases in one process")
+    srv = Server("--tx-port", "0")
+    d = srv.ask("--streams 10 --count 1000")
+    check_counts(d, "serve IPv4", 1000, 1000)
+    d = srv.ask("--streams 10 --count 1000 " + " ".join(V6))
+    check_counts(d, "serve IPv6 after IPv4", 1000, 1000)
+    d = srv.ask("--streams 10 --count 1000 --tx-vlan 7 --rx-vlan 7 " + " ".join(V6))
+    check_vlan_counts(d, "serve IPv6 on VLAN 7", 1000, 1000)
+    d = srv.ask("--streams 10 --count 1000")
+    check_vlan_counts(d, "serve: untagged IPv4 again (nothing kept from the phase before)",
+                      1000, 1000)
+    eq(srv.close("quit"), (0, ""), "quit: exit 0")
+
+
 def main():
     if not os.access(RTPGEN, os.X_OK):
         print(f"rtpgen_loop: {RTPGEN} not built")
@@ -259,6 +375,7 @@ def main():
     check(code == 0 and "--create-sessions" in out, "--help: exit 0 and the usage")
 
     test_serve()
+    test_ipv6_vlan()
 
     return summary("rtpgen_loop")
 

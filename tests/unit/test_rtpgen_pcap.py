@@ -6,6 +6,10 @@ sequence numbers and timestamps 160 apart, the marker (magic, stream, sequence) 
 before them, the two gratuitous ARP requests announcing --src and --sink-addr.
 tshark, a decoder nobody here wrote, must agree: 100 RTP frames, good IPv4 checksums, 10 SSRCs,
 2 gratuitous ARPs.
+Then IPv6 on VLANs: rtpgen reads neighbour solicitations and a tagged ARP request from a
+capture (net_pcap rx) and must answer exactly the ones for its addresses, on their tags; its
+IPv6 RTP must be tagged with --tx-vlan and carry right UDP checksums (checked here from scratch
+and by tshark), its NAs right ICMPv6 checksums.
 
 usage: test_rtpgen_pcap.py BUILD/app/rtpgen/rtpgen      prints "rtpgen_pcap: N passed, M failed"
 """
@@ -142,6 +146,183 @@ def check_tshark(path):
     eq(sorted(p.stdout.split()), sorted([SRC, SINK]), "tshark: 2 gratuitous ARPs")
 
 
+# ---- IPv6 and VLANs: rtpgen reads neighbour solicitations from a capture (net_pcap rx) and
+# writes its answers, announcements and IPv6 RTP into another
+
+V6_DST, V6_SRC, V6_SINK, V6_DUT = "2001:db8:1::10", "2001:db8:1::2", "2001:db8:2::2", "2001:db8:2::1"
+TX_VLAN, RX_VLAN = 100, 200
+DUT_MAC = bytes.fromhex("020000000001")
+
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def v6_upper_csum(ip6):
+    """The transport checksum of an IPv6 packet (no extension headers), summed with its own
+    checksum in place: 0 when right."""
+    plen, nh = struct.unpack("!HB", ip6[4:7])
+    return csum(ip6[8:40] + struct.pack("!IxxxB", plen, nh) + ip6[40:40 + plen])
+
+
+def eth(dst, vlan, etype):
+    tag = struct.pack("!HH", 0x8100, vlan) if vlan is not None else b""
+    return dst + DUT_MAC + tag + struct.pack("!H", etype)
+
+
+def ns_frame(target, src=V6_DUT, vlan=RX_VLAN, break_csum=False):
+    """A neighbour solicitation for target, as the DUT sends it (solicited-node multicast)."""
+    t = socket.inet_pton(socket.AF_INET6, target)
+    snm = socket.inet_pton(socket.AF_INET6, "ff02::1:ff00:0")[:13] + t[13:]
+    body = struct.pack("!BBHI", 135, 0, 0, 0) + t + struct.pack("!BB", 1, 1) + DUT_MAC
+    s = socket.inet_pton(socket.AF_INET6, src)
+    c = csum(s + snm + struct.pack("!IxxxB", len(body), 58) + body) ^ (1 if break_csum else 0)
+    body = body[:2] + struct.pack("!H", c) + body[4:]
+    ip = struct.pack("!IHBB", 0x60000000, len(body), 58, 255) + s + snm
+    return eth(b"\x33\x33" + snm[12:], vlan, 0x86DD) + ip + body
+
+
+def arp_request(target, vlan):
+    return eth(b"\xff" * 6, vlan, 0x0806) + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + \
+        DUT_MAC + socket.inet_aton("198.18.1.1") + b"\0" * 6 + socket.inet_aton(target)
+
+
+def write_pcap(path, frames):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for fr in frames:
+            f.write(struct.pack("<IIII", 0, 0, len(fr), len(fr)) + fr)
+
+
+def split_l2(fr):
+    """(vlan or None, etype, l3 bytes)"""
+    etype = struct.unpack("!H", fr[12:14])[0]
+    if etype == 0x8100:
+        return struct.unpack("!H", fr[14:16])[0] & 0xFFF, struct.unpack("!H", fr[16:18])[0], fr[18:]
+    return None, etype, fr[14:]
+
+
+def check_v6_capture(frames):
+    nas, arps, rtp, other = [], [], [], []
+    for fr in frames:
+        vlan, etype, l3 = split_l2(fr)
+        if etype == 0x0806:
+            arps.append((vlan, fr, l3))
+        elif etype == 0x86DD and l3[6] == 58 and l3[40] == 136:
+            nas.append((vlan, fr, l3))
+        elif etype == 0x86DD and l3[6] == 17:
+            rtp.append((vlan, fr, l3))
+        else:
+            other.append(fr)
+    eq(other, [], "nothing but ARP, NAs and RTP")
+    ntop = lambda b: socket.inet_ntop(socket.AF_INET6, b)  # noqa: E731
+    # (vlan, target, to, flags): announcements (override) and answers (solicited + override)
+    got = sorted((v, ntop(l3[48:64]), ntop(l3[24:40]), l3[44], fr[:6].hex())
+                 for v, fr, l3 in nas)
+    want = sorted([(TX_VLAN, V6_SRC, "ff02::1", 0x20, "333300000001"),
+                   (RX_VLAN, V6_SINK, "ff02::1", 0x20, "333300000001"),
+                   (RX_VLAN, V6_SINK, V6_DUT, 0x60, DUT_MAC.hex()),
+                   (TX_VLAN, V6_SRC, "ff02::1", 0x20, "333300000001")])
+    eq(got, want, "NAs: --src and --sink-addr announced on their tags, the sink's NS answered "
+       "(solicited), --src's DAD answered to all nodes; nothing for the others")
+    bad = [l3[:72].hex() for _, fr, l3 in nas
+           if v6_upper_csum(l3) != 0 or l3[7] != 255 or l3[64:66] != b"\x02\x01" or
+           l3[66:72] != fr[6:12]]
+    check(not bad, "NAs: ICMPv6 checksum right, hop limit 255, target MAC option = source MAC",
+          str(bad[:2]))
+    got = sorted((v, struct.unpack("!H", l3[6:8])[0], socket.inet_ntoa(l3[14:18]))
+                 for v, fr, l3 in arps)
+    eq(got, [(TX_VLAN, 1, "198.18.1.2"), (TX_VLAN, 2, "198.18.1.2"), (RX_VLAN, 1, "198.18.1.2")],
+       "ARP: --arp-addr announced on both tags, the tagged request answered on its tag")
+    eq(len(rtp), COUNT, f"{COUNT} IPv6 RTP frames")
+    bad = []
+    for n, (v, fr, l3) in enumerate(rtp):
+        plen, nh, hl = struct.unpack("!HBB", l3[4:8])
+        why = None
+        if v != TX_VLAN or len(fr) != 18 + 40 + 8 + 12 + PAYLOAD:
+            why = f"tag {v}, length {len(fr)}"
+        elif (l3[0] >> 4, plen, nh, hl) != (6, 8 + 12 + PAYLOAD, 17, 64):
+            why = "IPv6 header"
+        elif ntop(l3[8:24]) != V6_SRC:
+            why = "source"
+        elif v6_upper_csum(l3) != 0 or l3[46:48] == b"\0\0":
+            why = "UDP checksum"
+        elif struct.unpack("!I", l3[60:64])[0] != MAGIC:
+            why = "marker"
+        else:
+            stream = struct.unpack("!I", l3[68:72])[0]
+            want = V6_DST[:-2] + f"{0x10 + stream % DST_ADDRS:x}"
+            if ntop(l3[24:40]) != want:
+                why = f"stream {stream}: destination {ntop(l3[24:40])}, want {want}"
+        if why:
+            bad.append(f"frame {n}: {why}")
+    check(not bad, "IPv6 RTP: tagged, header, source, per-stream destination, UDP checksum",
+          "; ".join(bad[:5]))
+
+
+def check_v6_tshark(path):
+    tshark = shutil.which("tshark")
+    if not tshark:
+        print("  note: tshark not installed; its cross-check is skipped")
+        return
+    last = DST_PORT + 2 * ((STREAMS - 1) // DST_ADDRS)
+    p = subprocess.run([tshark, "-r", path, "-n", "-o", "udp.check_checksum:TRUE",
+                        "-d", f"udp.port=={DST_PORT}-{last},rtp", "-T", "fields",
+                        "-e", "vlan.id", "-e", "rtp.version", "-e", "udp.checksum.status",
+                        "-e", "rtp.ssrc", "-Y", "udp"],
+                       capture_output=True, text=True, timeout=60)
+    rows = [ln.split("\t") for ln in p.stdout.splitlines() if ln.strip()]
+    eq(len(rows), COUNT, "tshark: 100 UDP frames")
+    eq({(r[0], r[1], r[2]) for r in rows}, {(str(TX_VLAN), "2", "1")},
+       "tshark: all on VLAN 100, RTP version 2, UDP checksum good")
+    eq(len({r[3] for r in rows}), STREAMS, "tshark: 10 distinct SSRCs")
+    p = subprocess.run([tshark, "-r", path, "-n", "-T", "fields", "-e", "icmpv6.checksum.status",
+                        "-Y", "icmpv6.type == 136"],
+                       capture_output=True, text=True, timeout=60)
+    rows = [ln.split("\t") for ln in p.stdout.splitlines() if ln.strip()]
+    eq([r[0] for r in rows], ["1"] * 4, "tshark: 4 NAs with good ICMPv6 checksums")
+    p = subprocess.run([tshark, "-r", path, "-n", "-Y", "_ws.malformed || _ws.expert.severity >= "
+                        "error"], capture_output=True, text=True, timeout=60)
+    eq((p.returncode, p.stdout.strip()), (0, ""), "tshark: nothing malformed, no error")
+
+
+def test_ipv6_vlan(d):
+    print("- IPv6 on VLANs, answering NDP read from a capture")
+    rx, path = os.path.join(d, "ns.pcap"), os.path.join(d, "rtpgen6.pcap")
+    write_pcap(rx, [ns_frame(V6_SINK),                        # ours: answered
+                    ns_frame("2001:db8:2::99"),                 # not ours
+                    ns_frame(V6_SINK, break_csum=True),         # a bad checksum
+                    ns_frame(V6_SRC, src="::", vlan=TX_VLAN),   # DAD for --src
+                    arp_request("198.18.1.2", TX_VLAN)])        # ARP, tagged
+    cmd = [RTPGEN, "-l", "0", "--no-huge", "-m", "512", "--no-pci", "--no-shconf",
+           "--file-prefix", f"rtpgenpcap6{os.getpid()}", "--log-level", "warning",
+           "--vdev", f"net_pcap0,rx_pcap={rx},tx_pcap={path}", "--",
+           "--tx-port", "0", "--streams", str(STREAMS), "--count", str(COUNT),
+           "--dst-base", V6_DST, "--dst-addrs", str(DST_ADDRS), "--dst-port-base", str(DST_PORT),
+           "--src", V6_SRC, "--src-port-base", str(SRC_PORT), "--sink-addr", V6_SINK,
+           "--arp-addr", "198.18.1.2", "--tx-vlan", str(TX_VLAN), "--rx-vlan", str(RX_VLAN),
+           "--src-mac", SRC_MAC, "--dst-mac", DST_MAC, "--drain-ms", "20", "--json"]
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    eq(p.returncode, 0, "rtpgen exits 0")
+    try:
+        r = json.loads([ln for ln in p.stdout.splitlines() if ln.startswith("{")][-1])
+    except (IndexError, ValueError):
+        check(False, "--json parses", p.stdout[-500:] + p.stderr[-500:])
+        r = {}
+    eq((r.get("tx_pkts"), r.get("rx_arp"), r.get("arp_replies"), r.get("arp_announced"),
+        r.get("rx_other")), (COUNT, 5, 3, 4, 0),
+       "rtpgen: sent 100; 5 neighbour frames read, 3 answered; 4 announcements")
+    if not check(os.path.exists(path), "the capture exists"):
+        return
+    check_v6_capture(read_pcap(path)[1])
+    check_v6_tshark(path)
+
+
 def main():
     if not os.access(RTPGEN, os.X_OK):
         print(f"rtpgen_pcap: {RTPGEN} not built")
@@ -180,6 +361,7 @@ def main():
         check_frames(frames[len(arps):])
         print("- the frames, as tshark decodes them")
         check_tshark(path)
+        test_ipv6_vlan(d)
     return summary("rtpgen_pcap")
 
 

@@ -16,6 +16,7 @@
 #include "dp.h"
 #include "handoff.h"
 #include "latch.h"
+#include "latch_rx.h"
 #include "lookup.h"
 #include "log.h"
 #include "pkt.h"
@@ -102,36 +103,6 @@ static inline bool same_mac(const uint8_t *a, const uint8_t *b)
 	return a4 == b4 && a2 == b2;
 }
 
-/* A forward packet whose source is not the latch's (or whose latch still wants an SSRC):
- * latch.c's rules decide. Out of line: clients rarely move. */
-static __rte_noinline bool latch_changed(struct worker *w, struct flow *f, const uint8_t *frame,
-		const struct pkt_info *info, uint16_t rx_port)
-{
-	const uint8_t *ip = frame + info->l3_off;
-	const uint8_t *udp = frame + info->l4_off;
-	struct flow_latch src, rtp;
-	const struct flow_latch *rtp_latch = NULL;
-	uint32_t ssrc = 0;
-
-	memset(&src, 0, sizeof(src));
-	memcpy(&src.ip, ip + 12, 4);
-	memcpy(&src.local_ip, ip + 16, 4);
-	memcpy(&src.port, udp, 2);
-	src.rx_port = rx_port;
-	memcpy(src.mac, frame + 6, 6);
-	bool has_ssrc = latch_pkt_ssrc(udp + 8, info->udp_payload, &ssrc);
-	if (f->flags & FLOW_F_RTCP) {
-		flow_latch_read(&flow_at(w->dp->flows, f->latch_rtp)->latch, &rtp);
-		rtp_latch = &rtp;
-	}
-	uint32_t seq = f->latch.seq;
-	bool from_client = latch_update(&f->latch, f->flags, rtp_latch, &src, has_ssrc, ssrc);
-	if (unlikely(w->debug) && f->latch.seq != seq)
-		RTE_LOG(DEBUG, DP, "worker %u: flow %u latched %u.%u.%u.%u:%u\n", w->index, f->id,
-				ip[12], ip[13], ip[14], ip[15], ntohs(src.port));
-	return from_client;
-}
-
 /*
  * Symmetric RTP: remember where the client sends from, and the way back to it, as the flow's
  * latch mode allows. Whether the packet comes from the latched client (strict_source).
@@ -153,7 +124,7 @@ static inline bool latch_source(struct worker *w, struct flow *f, const uint8_t 
 				rx_port == l->rx_port && same_mac(frame + 6, l->mac) &&
 				(l->has_ssrc || (f->flags & (FLOW_F_LATCH_FIRST | FLOW_F_LATCH_ANY)))))
 		return true;
-	return latch_changed(w, f, frame, info, rx_port);
+	return latch_rx_changed(w, f, frame, info, rx_port);
 }
 
 /* Per-flow policy before relaying: who may send, what may pass, how fast. false = dropped.

@@ -46,7 +46,10 @@ def main():
             ok = lab.wait_until(lambda: b.proxy_stats().sessions_active >= n, 300, 0.1)
             print(f"b mirrors them all {time.monotonic() - created:.1f} s after the last create"
                   f" ({'ok' if ok else 'NOT ALL'})", flush=True)
-            time.sleep(1.5)         # a checkpoint of every session
+            # a complete checkpoint of every session, begun after the last create
+            since_ms = lambda: (time.monotonic() - created) * 1000
+            lab.wait_until(lambda: 0 <= a.proxy_stats().state.last_checkpoint_age_ms
+                           < since_ms() - 100, 60, 0.1)
             kill = time.monotonic()
             a.proc.kill()
             a.proc.wait(5)
